@@ -1,0 +1,160 @@
+"""Settings: one validated object from the environment and `.env`, with errors that name the variable."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+IdList = Annotated[list[str], NoDecode]
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ddm-restore-bot.sqlite3"
+
+
+class ConfigError(Exception):
+    """The configuration cannot work; the message names each variable to fix, one per line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- Slack ---
+    slack_bot_token: SecretStr | None = Field(None, description="Bot token `xoxb-…` (OAuth & Permissions).")
+    slack_app_token: SecretStr | None = Field(None, description="App-level token `xapp-…` with `connections:write`.")
+    slack_signing_secret: SecretStr | None = Field(None, description="Signing secret (HTTP mode).")
+    slack_mode: Literal["socket", "http"] = Field("socket", description="`socket` (default) or `http`.")
+    port: int = Field(3000, ge=1, le=65535, description="HTTP mode: port serving `POST /slack/events`.")
+    slack_api_url: str | None = Field(None, description="Slack Web API base URL (tests and proxies).")
+
+    # --- Huawei Cloud ---
+    huaweicloud_region: str = Field("cn-north-4", description="Region, e.g. `cn-north-4`, `ap-southeast-1`.")
+    huaweicloud_sdk_project_id: str | None = Field(None, description="Project ID of the region.")
+    huaweicloud_ddm_endpoint: str | None = Field(None, description="DDM endpoint; default from the region.")
+    huaweicloud_iam_endpoint: str | None = Field(None, description="IAM endpoint; default from the region.")
+    huaweicloud_iam_username: str | None = Field(None, description="Token auth: IAM user name.")
+    huaweicloud_iam_password: SecretStr | None = Field(None, description="Token auth: IAM user password.")
+    huaweicloud_iam_domain: str | None = Field(None, description="Token auth: account (domain) name.")
+    huaweicloud_sdk_ak: SecretStr | None = Field(None, description="AK/SK auth: access key.")
+    huaweicloud_sdk_sk: SecretStr | None = Field(None, description="AK/SK auth: secret key.")
+    huaweicloud_sdk_security_token: SecretStr | None = Field(None, description="AK/SK auth: temporary key token.")
+    huaweicloud_connect_timeout_seconds: float = Field(5.0, gt=0, description="Connect timeout of Huawei calls.")
+    huaweicloud_read_timeout_seconds: float = Field(30.0, gt=0, description="Read timeout of Huawei calls.")
+
+    # --- Approval policy ---
+    approver_user_ids: IdList = Field(default_factory=list, description="Slack user IDs who may approve.")
+    approver_usergroup_ids: IdList = Field(default_factory=list, description="User group IDs whose members approve.")
+    required_approvals: int = Field(1, ge=1, le=10, description="Distinct approvals needed.")
+    allow_self_approval: bool = Field(False, description="Let requesters approve their own requests (not advised).")
+    approval_ttl_minutes: float = Field(60, gt=0, description="A pending request expires after this.")
+    allowed_channel_ids: IdList = Field(default_factory=list, description="Channels where requests may be made.")
+    requester_user_ids: IdList = Field(default_factory=list, description="Who may request (empty: anyone).")
+    requester_usergroup_ids: IdList = Field(default_factory=list, description="Groups whose members may request.")
+    usergroup_cache_seconds: float = Field(120, ge=0, description="How long user-group membership is cached.")
+
+    # --- Store and jobs ---
+    database_url: str = Field(DEFAULT_DATABASE_URL, description="`sqlite+aiosqlite:///file` or `postgresql://…`.")
+    job_poll_interval_seconds: float = Field(10, gt=0, description="How often a running restore job is polled.")
+    log_level: str = Field("INFO", description="Python log level.")
+
+    @field_validator(
+        "approver_user_ids",
+        "approver_usergroup_ids",
+        "allowed_channel_ids",
+        "requester_user_ids",
+        "requester_usergroup_ids",
+        mode="before",
+    )
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").replace(" ", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    # --- derived -------------------------------------------------------------------------------------------
+
+    @property
+    def ddm_endpoint(self) -> str:
+        return self.huaweicloud_ddm_endpoint or _regional("ddm", self.huaweicloud_region)
+
+    @property
+    def iam_endpoint(self) -> str:
+        return self.huaweicloud_iam_endpoint or _regional("iam", self.huaweicloud_region)
+
+    @property
+    def huawei_auth_mode(self) -> Literal["aksk", "token"]:
+        """Which auth the settings select; raises ConfigError naming what is missing."""
+        problems = self.huawei_problems()
+        if problems:
+            raise ConfigError("\n".join(problems))
+        return "aksk" if self.huaweicloud_sdk_ak else "token"
+
+    def huawei_problems(self) -> list[str]:
+        problems: list[str] = []
+        if not self.huaweicloud_sdk_project_id:
+            problems.append("HUAWEICLOUD_SDK_PROJECT_ID is not set (the project ID of your region).")
+        aksk = [self.huaweicloud_sdk_ak, self.huaweicloud_sdk_sk]
+        token = [self.huaweicloud_iam_username, self.huaweicloud_iam_password, self.huaweicloud_iam_domain]
+        if any(aksk):
+            if not all(aksk):
+                missing = "HUAWEICLOUD_SDK_SK" if self.huaweicloud_sdk_ak else "HUAWEICLOUD_SDK_AK"
+                problems.append(f"{missing} is not set: AK/SK auth needs both HUAWEICLOUD_SDK_AK and _SK.")
+        elif any(token):
+            names = ("HUAWEICLOUD_IAM_USERNAME", "HUAWEICLOUD_IAM_PASSWORD", "HUAWEICLOUD_IAM_DOMAIN")
+            for name, value in zip(names, token, strict=True):
+                if not value:
+                    problems.append(f"{name} is not set: token auth needs user name, password and domain.")
+        else:
+            problems.append(
+                "No Huawei Cloud credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (AK/SK auth), "
+                "or HUAWEICLOUD_IAM_USERNAME, HUAWEICLOUD_IAM_PASSWORD and HUAWEICLOUD_IAM_DOMAIN (token auth)."
+            )
+        return problems
+
+    def slack_problems(self) -> list[str]:
+        problems: list[str] = []
+        if not self.slack_bot_token:
+            problems.append("SLACK_BOT_TOKEN is not set (OAuth & Permissions → Bot User OAuth Token, xoxb-…).")
+        if self.slack_mode == "socket" and not self.slack_app_token:
+            problems.append("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…).")
+        if self.slack_mode == "http" and not self.slack_signing_secret:
+            problems.append("SLACK_SIGNING_SECRET is not set: HTTP mode must verify Slack's signatures.")
+        return problems
+
+    def policy_problems(self) -> list[str]:
+        if not self.approver_user_ids and not self.approver_usergroup_ids:
+            return ["No approvers: set APPROVER_USER_IDS and/or APPROVER_USERGROUP_IDS (nobody could approve)."]
+        return []
+
+
+def _regional(service: str, region: str) -> str:
+    # EU sovereign regions live under .eu; the rest under .com.
+    suffix = "myhuaweicloud.eu" if region.startswith("eu-west-1") else "myhuaweicloud.com"
+    return f"https://{service}.{region}.{suffix}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the plain URL forms people paste and pick the async driver for them."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///") or url == "sqlite://":
+        return "sqlite+aiosqlite://" + url[len("sqlite:") + 2 :]
+    return url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; turn pydantic's errors into one line per variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "SETTINGS"
+            secret = any(word in name for word in ("PASSWORD", "SECRET", "TOKEN", "_SK", "_AK"))
+            shown = "" if secret else f" (got {error.get('input')!r})"
+            lines.append(f"{name}: {error['msg']}{shown}")
+        raise ConfigError("\n".join(lines)) from None

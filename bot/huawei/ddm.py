@@ -1,0 +1,376 @@
+"""DdmClient: the DDM restore API family over `httpx.AsyncClient`, typed, validated and failure-aware.
+
+Read calls retry on connection errors, 429 (honouring Retry-After) and 5xx with capped, jittered backoff.
+The restore POST is never retried here (the API has no idempotency key): a failure before sending raises
+`DdmUnavailable`, an error answer `DdmApiError`, and anything in between `OutcomeUnknown`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from bot.huawei.errors import (
+    CallInfo,
+    DdmApiError,
+    DdmUnavailable,
+    InvalidInput,
+    OutcomeUnknown,
+    error_from_response,
+)
+from bot.huawei.models import (
+    DdmInstance,
+    InstancePage,
+    Job,
+    JobAnswer,
+    JobPage,
+    RecoveryAccepted,
+    RecoveryRequest,
+    RelatedDataNodes,
+    RestorableInstance,
+    RestorableInstancePage,
+    RestorableWindows,
+    TargetDataNode,
+    TargetDataNodes,
+    TimeWindow,
+    to_epoch_ms,
+)
+
+log = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+RestorePoint = datetime | int  # an aware datetime, or epoch milliseconds
+Clock = Callable[[], datetime]
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+INSTANCE_PAGE_SIZE = 128  # the service's maximum
+CANDIDATE_PAGE_SIZE = 100
+JOB_PAGE_SIZE = 100
+JOB_LIST_MAX_AGE = timedelta(days=30)
+# Restore points up to this far ahead of our clock are allowed, so a slightly fast clock is not an error.
+FUTURE_SKEW = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4  # tries in all, for read calls
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        capped = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        return capped * random.uniform(0.5, 1.0)  # jitter spreads retries of many callers
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 30.0
+
+    def to_httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.connect)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DdmClient:
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        project_id: str,
+        auth: httpx.Auth,
+        timeouts: Timeouts = Timeouts(),
+        retry: RetryPolicy = RetryPolicy(),
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = _utc_now,
+        region: str | None = None,
+    ) -> None:
+        _check_id("project_id", project_id)
+        self.project_id = project_id
+        self.region = region
+        self._retry = retry
+        self._clock = clock
+        self._http = httpx.AsyncClient(
+            base_url=endpoint.rstrip("/"),
+            auth=auth,
+            timeout=timeouts.to_httpx(),
+            transport=transport,
+            headers={"Content-Type": "application/json", "User-Agent": "ddm-restore-bot"},
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> DdmClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ---- read calls ----------------------------------------------------------------------------------------
+
+    async def list_instances(self) -> list[DdmInstance]:
+        """Every DDM instance of the project (all pages)."""
+        found: list[DdmInstance] = []
+        offset = 0
+        while True:
+            page = await self._get(
+                f"/v3/{self.project_id}/instances",
+                {"offset": offset, "limit": INSTANCE_PAGE_SIZE},
+                InstancePage,
+            )
+            found.extend(page.instances)
+            offset += len(page.instances)
+            if not page.instances or len(page.instances) < INSTANCE_PAGE_SIZE:
+                return found
+            if page.total is not None and offset >= page.total:
+                return found
+
+    async def restorable_windows(self, instance_id: str) -> list[TimeWindow]:
+        _check_id("instance_id", instance_id)
+        answer = await self._get(
+            f"/v3/{self.project_id}/instances/{instance_id}/backups/restorable-time-interval",
+            None,
+            RestorableWindows,
+        )
+        return sorted(answer.restorable_time_intervals, key=lambda w: w.start_time)
+
+    async def restorable_instances(self, instance_id: str) -> list[RestorableInstance]:
+        """Target DDM candidates for a restore of `instance_id`, available or not (with the reason)."""
+        _check_id("instance_id", instance_id)
+        found: list[RestorableInstance] = []
+        offset = 0
+        while True:
+            page = await self._get(
+                f"/v3/{self.project_id}/instances/{instance_id}/backups/restorable-instances",
+                {"offset": offset, "limit": CANDIDATE_PAGE_SIZE},
+                RestorableInstancePage,
+            )
+            found.extend(page.instances)
+            offset += len(page.instances)
+            if not page.instances or len(page.instances) < CANDIDATE_PAGE_SIZE:
+                return found
+            if page.total is not None and offset >= page.total:
+                return found
+
+    async def related_data_nodes(self, instance_id: str, restore_time: RestorePoint) -> RelatedDataNodes:
+        """The source data nodes as they were at `restore_time`."""
+        _check_id("instance_id", instance_id)
+        ms = self._restore_ms(restore_time)
+        return await self._get(
+            f"/v3/{self.project_id}/instances/{instance_id}/backups/related-dn",
+            {"restore_time": ms},
+            RelatedDataNodes,
+        )
+
+    async def restorable_data_nodes(
+        self,
+        instance_id: str,
+        *,
+        target_instance_id: str,
+        source_dn_instance_id: str,
+        restore_time: RestorePoint,
+    ) -> list[TargetDataNode]:
+        """Target data-node candidates for one source data node, available or not (with the reason)."""
+        _check_id("instance_id", instance_id)
+        _check_id("target_instance_id", target_instance_id)
+        _check_id("source_dn_instance_id", source_dn_instance_id)
+        ms = self._restore_ms(restore_time)
+        answer = await self._get(
+            f"/v3/{self.project_id}/instances/{instance_id}/backups/restorable-data-node",
+            {
+                "target_instance_id": target_instance_id,
+                "source_dn_instance_id": source_dn_instance_id,
+                "restore_time": ms,
+            },
+            TargetDataNodes,
+        )
+        return answer.target_data_nodes
+
+    async def job(self, job_id: str) -> Job:
+        _check_id("job_id", job_id)
+        answer = await self._get(f"/v3/{self.project_id}/jobs/{job_id}", None, JobAnswer)
+        return answer.job
+
+    async def jobs(self, start: datetime, end: datetime | None = None) -> list[Job]:
+        """Jobs created in [start, end] (all pages). The service looks back 30 days at most."""
+        end = end or self._clock()
+        for name, moment in (("start", start), ("end", end)):
+            if moment.tzinfo is None:
+                raise InvalidInput(name, "needs a time zone (a time without one is ambiguous)")
+        if start > end:
+            raise InvalidInput("start", "is after end")
+        if start < self._clock() - JOB_LIST_MAX_AGE:
+            raise InvalidInput("start", "is more than 30 days ago; DDM keeps the job list for 30 days")
+        found: list[Job] = []
+        offset = 0
+        while True:
+            page = await self._get(
+                f"/v3/{self.project_id}/jobs",
+                {
+                    "start_time": to_epoch_ms(start),
+                    "end_time": to_epoch_ms(end),
+                    "offset": offset,
+                    "limit": JOB_PAGE_SIZE,
+                },
+                JobPage,
+            )
+            found.extend(page.jobs)
+            offset += len(page.jobs)
+            if not page.jobs or len(page.jobs) < JOB_PAGE_SIZE:
+                return found
+            if page.total is not None and offset >= page.total:
+                return found
+
+    # ---- the restore ---------------------------------------------------------------------------------------
+
+    async def restore(self, instance_id: str, body: RecoveryRequest) -> str:
+        """POST .../backups/recovery once. Returns the job id. Never retried (but for one 401 token refresh)."""
+        self.validate_restore(instance_id, body)
+        path = f"/v3/{self.project_id}/instances/{instance_id}/backups/recovery"
+        call = CallInfo(method="POST", path=path)
+        started = time.perf_counter()
+        try:
+            response = await self._http.post(path, json=body.to_wire())
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise DdmUnavailable(
+                f"DDM could not be reached, the restore was not sent ({type(exc).__name__})", call=call
+            ) from None
+        except httpx.HTTPError as exc:
+            raise OutcomeUnknown(
+                f"the restore request was sent but no answer came back ({type(exc).__name__})", call=call
+            ) from None
+        log.info("POST %s -> %s in %.0f ms", path, response.status_code, (time.perf_counter() - started) * 1000)
+        if response.is_success:
+            try:
+                return RecoveryAccepted.model_validate_json(response.content).job_id
+            except ValidationError:
+                raise OutcomeUnknown(
+                    f"DDM accepted the restore (HTTP {response.status_code}) but its answer has no readable job id",
+                    call=call,
+                ) from None
+        error = error_from_response(response)
+        if response.status_code in (502, 504) or (response.status_code >= 500 and error.error_code.startswith("HTTP.")):
+            # A gateway failure or a bare 5xx says nothing about whether the service acted.
+            raise OutcomeUnknown(f"the restore request got no usable answer: {error}", call=call)
+        raise error
+
+    def validate_restore(self, instance_id: str, body: RecoveryRequest) -> None:
+        _check_id("instance_id", instance_id)
+        _check_id("target.instance_id", body.target.instance_id)
+        if body.target.instance_id == instance_id:
+            raise InvalidInput("target.instance_id", "the target DDM instance is the source itself")
+        for index, relation in enumerate(body.data_node_relations):
+            _check_id(f"data_node_relations[{index}].source_instance_id", relation.source_instance_id)
+            _check_id(f"data_node_relations[{index}].target_instance_id", relation.target_instance_id)
+        self._restore_ms(body.source.restore_time)
+
+    # ---- plumbing ------------------------------------------------------------------------------------------
+
+    def _restore_ms(self, restore_time: RestorePoint) -> int:
+        if isinstance(restore_time, datetime):
+            if restore_time.tzinfo is None:
+                raise InvalidInput("restore_time", "needs a time zone (a time without one is ambiguous)")
+            ms = to_epoch_ms(restore_time)
+        else:
+            ms = restore_time
+        if ms <= 0:
+            raise InvalidInput("restore_time", "must be a positive epoch-milliseconds value")
+        if ms > to_epoch_ms(self._clock() + FUTURE_SKEW):
+            raise InvalidInput("restore_time", "is in the future; a restore point must be in the past")
+        return ms
+
+    async def _get(self, path: str, params: Mapping[str, Any] | None, model: type[ModelT]) -> ModelT:
+        call = CallInfo(method="GET", path=path)
+        attempts = max(1, self._retry.attempts)
+        for attempt in range(1, attempts + 1):
+            started = time.perf_counter()
+            try:
+                response = await self._http.get(path, params=params)
+            except (httpx.HTTPError, DdmUnavailable) as exc:
+                if attempt == attempts:
+                    raise DdmUnavailable(
+                        f"DDM could not be reached after {attempts} tries ({type(exc).__name__})", call=call
+                    ) from None
+                await asyncio.sleep(self._retry.backoff(attempt))
+                continue
+            log.debug("GET %s -> %s in %.0f ms", path, response.status_code, (time.perf_counter() - started) * 1000)
+            if response.status_code == 429 or response.status_code >= 500:
+                if attempt == attempts:
+                    raise error_from_response(response)
+                await asyncio.sleep(self._retry_delay(response, attempt))
+                continue
+            if response.status_code >= 400:
+                raise error_from_response(response)
+            try:
+                return model.model_validate_json(response.content)
+            except ValidationError as exc:
+                if attempt < attempts and _is_malformed_json(exc):
+                    # A truncated body is usually a transient transport fault; reading is safe to repeat.
+                    await asyncio.sleep(self._retry.backoff(attempt))
+                    continue
+                raise DdmApiError(
+                    status=response.status_code,
+                    error_code="DDM.BAD_ANSWER",
+                    error_msg=f"unexpected answer from {path}: {_first_error(exc)}",
+                    request_id=response.headers.get("X-Request-Id"),
+                    call=call,
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
+        retry_after = _retry_after_seconds(response.headers.get("Retry-After"), self._clock)
+        if retry_after is not None:
+            return min(retry_after, self._retry.max_retry_after)
+        return self._retry.backoff(attempt)
+
+
+def _check_id(field: str, value: str) -> None:
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+        raise InvalidInput(field, f"{value!r} is not a valid Huawei Cloud id (letters, digits, '-' or '_')")
+
+
+def _retry_after_seconds(value: str | None, clock: Clock) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - clock()).total_seconds())
+
+
+def _is_malformed_json(exc: ValidationError) -> bool:
+    return any(error.get("type") == "json_invalid" for error in exc.errors())
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "invalid"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+    return f"{where}: {first.get('msg', 'invalid')}"

@@ -1,0 +1,114 @@
+"""ApprovalPolicy: who may request, approve, reject and cancel — decided from facts, never from I/O.
+
+The service resolves the facts about a person (guest or not, which configured groups they belong to) and asks
+the policy; a refusal carries the sentence shown to that person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.restore.request import RequestState, RestoreRequest
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    is_guest: bool = False
+    group_ids: frozenset[str] = frozenset()  # the configured groups this person belongs to
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    approver_user_ids: frozenset[str] = frozenset()
+    approver_group_ids: frozenset[str] = frozenset()
+    required_approvals: int = 1
+    allow_self_approval: bool = False
+    ttl: timedelta = timedelta(minutes=60)
+    requester_user_ids: frozenset[str] = frozenset()
+    requester_group_ids: frozenset[str] = frozenset()
+    allowed_channel_ids: frozenset[str] = frozenset()
+
+    @property
+    def groups_to_resolve(self) -> frozenset[str]:
+        return self.approver_group_ids | self.requester_group_ids
+
+    def describe_approvers(self) -> str:
+        parts = [f"<@{uid}>" for uid in sorted(self.approver_user_ids)]
+        parts += [f"members of <!subteam^{gid}>" for gid in sorted(self.approver_group_ids)]
+        if not parts:
+            return "nobody (no approvers are configured)"
+        return _join_or(parts)
+
+    def is_approver(self, actor: Actor) -> bool:
+        return actor.user_id in self.approver_user_ids or bool(actor.group_ids & self.approver_group_ids)
+
+    def can_request(self, actor: Actor, channel_id: str) -> Refusal | None:
+        if self.allowed_channel_ids and channel_id not in self.allowed_channel_ids:
+            channels = ", ".join(f"<#{cid}>" for cid in sorted(self.allowed_channel_ids))
+            return Refusal("channel_not_allowed", f"Restore requests can only be made in {channels}.")
+        if actor.is_guest:
+            return Refusal("guest", "Guests can't request restores.")
+        if self.requester_user_ids or self.requester_group_ids:
+            allowed = actor.user_id in self.requester_user_ids or bool(actor.group_ids & self.requester_group_ids)
+            if not allowed:
+                who = [f"<@{u}>" for u in sorted(self.requester_user_ids)]
+                who += [f"members of <!subteam^{g}>" for g in sorted(self.requester_group_ids)]
+                return Refusal("not_requester", f"Only {_join_or(who)} can request restores.")
+        return None
+
+    def can_approve(self, actor: Actor, request: RestoreRequest, now: datetime) -> Refusal | None:
+        if (refusal := _still_pending(request, now)) is not None:
+            return refusal
+        if actor.is_guest:
+            return Refusal("guest", "Guests can't approve restores.")
+        if actor.user_id == request.requester_id and not self.allow_self_approval:
+            return Refusal("self_approval", "You can't approve your own request.")
+        if not self.is_approver(actor):
+            return Refusal("not_approver", f"Only {self.describe_approvers()} can approve.")
+        if actor.user_id in request.approver_ids:
+            return Refusal(
+                "already_approved",
+                f"You already approved {request.id} ({len(request.approvals)}/{request.required_approvals}).",
+            )
+        return None
+
+    def can_reject(self, actor: Actor, request: RestoreRequest, now: datetime) -> Refusal | None:
+        if (refusal := _still_pending(request, now)) is not None:
+            return refusal
+        if actor.user_id == request.requester_id:
+            return Refusal("own_request", "This is your own request: use Cancel instead of Reject.")
+        if actor.is_guest or not self.is_approver(actor):
+            return Refusal("not_approver", f"Only {self.describe_approvers()} can reject.")
+        return None
+
+    def can_cancel(self, actor: Actor, request: RestoreRequest, now: datetime) -> Refusal | None:
+        if (refusal := _still_pending(request, now)) is not None:
+            return refusal
+        if actor.user_id != request.requester_id:
+            return Refusal("not_requester", f"Only <@{request.requester_id}>, who made {request.id}, can cancel it.")
+        return None
+
+
+def _still_pending(request: RestoreRequest, now: datetime) -> Refusal | None:
+    if request.state is RequestState.PENDING and now >= request.expires_at:
+        return Refusal("expired", f"{request.id} already expired.")
+    if request.state is not RequestState.PENDING:
+        return Refusal("not_pending", f"{request.id} is already {request.state.value.lower()}; nothing to decide.")
+    return None
+
+
+def _join_or(parts: list[str]) -> str:
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + " or " + parts[-1]

@@ -1,0 +1,94 @@
+"""Tables. Times are epoch milliseconds (BIGINT): exact, zone-free and the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from bot.restore.request import ACTIVE_STATES
+
+metadata = MetaData()
+
+_active = "state IN (" + ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_STATES)) + ")"
+
+requests = Table(
+    "restore_requests",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("plan_json", Text, nullable=False),
+    Column("source_instance_id", String(128), nullable=False),
+    Column("target_instance_id", String(128), nullable=False),
+    Column("requester_id", String(32), nullable=False),
+    Column("channel_id", String(32), nullable=False),
+    Column("message_ts", String(32)),
+    Column("required_approvals", Integer, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("job_id", String(128)),
+    Column("job_progress", Integer),
+    Column("error_code", String(64)),
+    Column("error_msg", Text),
+    Column("decided_by", String(32)),
+    Column("decision_note", Text),
+    Column("submitted_ms", BigInteger),
+    Column("finished_ms", BigInteger),
+    # Job-watcher lease: one replica polls a job at a time; a dead replica's lease runs out.
+    Column("lease_owner", String(64)),
+    Column("lease_expires_ms", BigInteger),
+    # Set when the final thread message was claimed, so it is posted once.
+    Column("final_notice_ms", BigInteger),
+    Index("ix_requests_state_expires", "state", "expires_ms"),
+    Index("ix_requests_job_id", "job_id"),
+    Index("ix_requests_created", "created_ms"),
+    Index("ix_requests_requester_created", "requester_id", "created_ms"),
+    # At most one active request per target instance, enforced by the database itself.
+    Index(
+        "uq_requests_active_target",
+        "target_instance_id",
+        unique=True,
+        sqlite_where=text(_active),
+        postgresql_where=text(_active),
+    ),
+)
+
+approvals = Table(
+    "restore_approvals",
+    metadata,
+    Column("request_id", String(16), ForeignKey("restore_requests.id"), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("request_id", "user_id", name="pk_restore_approvals"),
+)
+
+audit = Table(
+    "restore_audit",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("request_id", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16)),
+    Column("fingerprint", String(64)),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_request", "request_id", "seq"),
+    Index("ix_audit_at", "at_ms"),
+)

@@ -1,0 +1,86 @@
+"""Shared fixtures: a fresh RequestStore on SQLite and, when reachable (or required), on PostgreSQL.
+
+Set DDM_TEST_POSTGRES_URL to point at a server (default: postgresql://postgres@127.0.0.1:5432/postgres);
+with DDM_REQUIRE_POSTGRES=1 (CI sets it) an unreachable server fails the PostgreSQL tests instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.store.requests import RequestStore
+
+POSTGRES_ADMIN_URL = os.environ.get("DDM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_POSTGRES = os.environ.get("DDM_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_database_url() -> tuple[str, str]:
+    """Create one throwaway database for this test session and return its asyncpg URL."""
+    import asyncio
+
+    import asyncpg
+
+    name = f"ddm_test_{uuid.uuid4().hex[:10]}"
+    admin = POSTGRES_ADMIN_URL
+
+    async def create() -> None:
+        conn = await asyncpg.connect(admin, timeout=5)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    base = admin.rsplit("/", 1)[0]
+    return base.replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + name, name
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    try:
+        url, name = _postgres_database_url()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server means the same thing here
+        message = f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {exc!r}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message + " (DDM_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    yield url
+
+    import asyncio
+
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest_asyncio.fixture
+async def store(database_url: str) -> AsyncIterator[RequestStore]:
+    store = RequestStore.from_url(database_url)
+    if not store.is_sqlite:
+        from bot.store import schema
+
+        async with store.engine.begin() as conn:
+            await conn.run_sync(schema.metadata.drop_all)
+    await store.create_schema()
+    yield store
+    await store.close()
