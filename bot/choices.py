@@ -1,0 +1,112 @@
+"""Choices for the modal, loaded live from DDM and turned into domain values.
+
+Type-ahead asks for the instance list on every keystroke, so lists are cached for a few seconds; anything
+that decides a restore (windows, availability) is asked again when the plan is checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from bot.huawei.models import DdmInstance, RelatedDataNode, RestorableInstance
+from bot.ports import DdmGateway
+from bot.restore.mapping import Candidate
+from bot.restore.timeparse import Window
+from bot.store.requests import ms
+
+T = TypeVar("T")
+LIST_CACHE_SECONDS = 20.0
+
+
+class _TtlCache(Generic[T]):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._values: dict[str, tuple[float, T]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        hit = self._values.get(key)
+        if hit and time.monotonic() - hit[0] < self.seconds:
+            return hit[1]
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            hit = self._values.get(key)
+            if hit and time.monotonic() - hit[0] < self.seconds:
+                return hit[1]
+            value = await load()
+            self._values[key] = (time.monotonic(), value)
+            return value
+
+
+@dataclass(frozen=True)
+class SourceNode:
+    id: str
+    name: str
+    detail: str
+
+
+class RestoreChoices:
+    def __init__(self, ddm: DdmGateway, *, cache_seconds: float = LIST_CACHE_SECONDS) -> None:
+        self.ddm = ddm
+        self._instances: _TtlCache[list[DdmInstance]] = _TtlCache(cache_seconds)
+        self._targets: _TtlCache[list[RestorableInstance]] = _TtlCache(cache_seconds)
+
+    async def instances(self, query: str = "") -> list[DdmInstance]:
+        found = await self._instances.get("all", self.ddm.list_instances)
+        needle = query.strip().lower()
+        if not needle:
+            return sorted(found, key=lambda i: i.name.lower())
+        return sorted(
+            (i for i in found if needle in i.name.lower() or needle in i.id.lower()), key=lambda i: i.name.lower()
+        )
+
+    async def resolve_instance(self, text: str) -> DdmInstance | None:
+        """An instance by exact id, or by unique name (case-insensitive)."""
+        found = await self._instances.get("all", self.ddm.list_instances)
+        wanted = text.strip()
+        by_id = next((i for i in found if i.id == wanted), None)
+        if by_id:
+            return by_id
+        named = [i for i in found if i.name.lower() == wanted.lower()]
+        return named[0] if len(named) == 1 else None
+
+    async def targets(self, source_id: str) -> list[RestorableInstance]:
+        return await self._targets.get(source_id, lambda: self.ddm.restorable_instances(source_id))
+
+    async def windows(self, source_id: str) -> list[Window]:
+        return [Window(ms(w.start_time), ms(w.end_time)) for w in await self.ddm.restorable_windows(source_id)]
+
+    async def source_nodes(self, source_id: str, restore_time_ms: int) -> list[SourceNode]:
+        related = await self.ddm.related_data_nodes(source_id, restore_time_ms)
+        return [
+            SourceNode(id=n.instance_id, name=n.instance_name, detail=_node_detail(n))
+            for n in related.related_data_nodes
+        ]
+
+    async def candidates(
+        self, source_id: str, *, target_id: str, source_node_id: str, restore_time_ms: int
+    ) -> list[Candidate]:
+        nodes = await self.ddm.restorable_data_nodes(
+            source_id,
+            target_instance_id=target_id,
+            source_dn_instance_id=source_node_id,
+            restore_time=restore_time_ms,
+        )
+        return [
+            Candidate(id=n.instance_id, name=n.instance_name, available=n.available, reason=n.unavailable_reason)
+            for n in nodes
+        ]
+
+
+def _node_detail(node: RelatedDataNode) -> str:
+    parts = []
+    if node.engine_name or node.version:
+        parts.append(" ".join(p for p in (node.engine_name, node.version) if p))
+    if node.data_volume_size is not None:
+        size = node.data_volume_size
+        parts.append(f"{int(size) if float(size).is_integer() else size} GB")
+    return ", ".join(parts) or "data node"

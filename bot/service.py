@@ -1,0 +1,528 @@
+"""The restore workflow: create, approve, reject, cancel, expire, submit once, reconcile, follow.
+
+Every state change goes through `RequestStore.transition` (one conditional update); side effects happen only
+after winning the transition that licenses them. The POST in particular happens only after winning
+APPROVED → SUBMITTING, and a request that may have been sent is never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.huawei.errors import DdmApiError, DdmUnavailable, HuaweiError, InvalidInput, OutcomeUnknown
+from bot.huawei.models import Job, RecoveryRequest
+from bot.ports import CardNotPosted, DdmGateway, Notifier, UserDirectory
+from bot.restore import texts
+from bot.restore.ids import normalise_request_id
+from bot.restore.plan import RestorePlan
+from bot.restore.policy import ApprovalPolicy, Refusal
+from bot.restore.request import RequestState, RestoreRequest
+from bot.restore.timeparse import Window, check_in_windows
+from bot.store.requests import RequestStore, TargetBusy, ms
+
+log = logging.getLogger(__name__)
+S = RequestState
+SYSTEM = "system"
+RESTORE_JOB_NAME = "RestoreInstance"
+# How long after an unanswered POST we keep looking for its job before calling it failed.
+RECONCILE_DEADLINE = timedelta(minutes=15)
+# A SUBMITTING request older than this (e.g. its replica died mid-POST) is treated as UNKNOWN.
+STALE_SUBMITTING_AFTER = timedelta(minutes=2)
+
+
+class WorkflowRefused(Exception):
+    """A request was refused; the message is for the person who asked."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    field: str  # a modal block id: source_instance, restore_time, target_instance, dn_map:<id>, dn_map
+    message: str
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RestoreService:
+    def __init__(
+        self,
+        *,
+        store: RequestStore,
+        ddm: DdmGateway,
+        notifier: Notifier,
+        directory: UserDirectory,
+        policy: ApprovalPolicy,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.ddm = ddm
+        self.notifier = notifier
+        self.directory = directory
+        self.policy = policy
+        self.clock = clock
+        # Set by the JobWatcher so the service can hand it a request that started running.
+        self.on_running: Callable[[RestoreRequest], None] = lambda _request: None
+
+    # ---- live checks shared by the modal and the pre-submit re-validation ------------------------------------
+
+    async def check_plan_live(self, plan: RestorePlan) -> list[PlanProblem]:
+        """Ask DDM whether `plan` is possible right now. Empty when it is."""
+        source = plan.source.id
+        try:
+            windows, candidates, related = await asyncio.gather(
+                self.ddm.restorable_windows(source),
+                self.ddm.restorable_instances(source),
+                self.ddm.related_data_nodes(source, plan.restore_time_ms),
+            )
+        except InvalidInput as exc:
+            return [PlanProblem("restore_time", exc.message)]
+        except DdmApiError as exc:
+            field = "restore_time" if exc.error_code == "DBS.280001" else "source_instance"
+            return [PlanProblem(field, f"DDM says {exc.error_code}: {exc.error_msg}")]
+        except HuaweiError as exc:
+            return [PlanProblem("source_instance", f"DDM could not be asked: {exc}")]
+        problems: list[PlanProblem] = []
+        window_problem = check_in_windows(
+            plan.restore_time_ms, [Window(ms(w.start_time), ms(w.end_time)) for w in windows]
+        )
+        if window_problem:
+            problems.append(PlanProblem("restore_time", window_problem))
+        target = next((c for c in candidates if c.instance_id == plan.target.id), None)
+        if plan.target.id == plan.source.id:
+            problems.append(PlanProblem("target_instance", "The target must be another DDM instance than the source."))
+        elif target is None:
+            problems.append(PlanProblem("target_instance", f"{plan.target.label} is not a restore target for it."))
+        elif not target.available:
+            reason = target.unavailable_reason or "unavailable"
+            problems.append(PlanProblem("target_instance", f"{target.instance_name} can't be used: {reason}."))
+        if problems:
+            return problems
+        expected = {node.instance_id: node for node in related.related_data_nodes}
+        planned = {m.source.id for m in plan.mappings}
+        if set(expected) != planned:
+            names = ", ".join(sorted(n.instance_name for n in expected.values())) or "none"
+            return [PlanProblem("dn_map", f"At this restore point the source's data nodes are: {names}.")]
+        checks = await asyncio.gather(
+            *[
+                self.ddm.restorable_data_nodes(
+                    source,
+                    target_instance_id=plan.target.id,
+                    source_dn_instance_id=m.source.id,
+                    restore_time=plan.restore_time_ms,
+                )
+                for m in plan.mappings
+            ],
+            return_exceptions=True,
+        )
+        for mapping, answer in zip(plan.mappings, checks, strict=True):
+            field = f"dn_map:{mapping.source.id}"
+            if isinstance(answer, HuaweiError):
+                problems.append(PlanProblem(field, f"DDM could not check this data node: {answer}"))
+                continue
+            if isinstance(answer, BaseException):
+                raise answer
+            node = next((n for n in answer if n.instance_id == mapping.target.id), None)
+            if node is None:
+                problems.append(PlanProblem(field, f"{mapping.target.label} is not a candidate for this data node."))
+            elif not node.available:
+                problems.append(
+                    PlanProblem(
+                        field, f"{node.instance_name} can't be used: {node.unavailable_reason or 'unavailable'}."
+                    )
+                )
+        return problems
+
+    # ---- people's actions ----------------------------------------------------------------------------------
+
+    async def precheck_create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
+        """Raise WorkflowRefused (with the field to blame) if `create` would refuse; changes nothing."""
+        actor = await self.directory.actor(requester_id)
+        if (refusal := self.policy.can_request(actor, channel_id)) is not None:
+            raise WorkflowRefused(refusal.message)
+        for field, message in plan.problems():
+            raise WorkflowRefused(message, field=field)
+        holder = await self.store.active_for_target(plan.target.id)
+        if holder is not None:
+            raise WorkflowRefused(
+                f"{plan.target.label} is busy with {holder.id} ({holder.state.value.lower()}).",
+                field="target_instance",
+            )
+
+    async def create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> RestoreRequest:
+        """Store a PENDING request and post its card. Raises WorkflowRefused with a field when impossible."""
+        actor = await self.directory.actor(requester_id)
+        if (refusal := self.policy.can_request(actor, channel_id)) is not None:
+            raise WorkflowRefused(refusal.message)
+        for field, message in plan.problems():
+            raise WorkflowRefused(message, field=field)
+        now = self.clock()
+        try:
+            request = await self.store.create(
+                plan=plan,
+                requester_id=requester_id,
+                channel_id=channel_id,
+                required_approvals=self.policy.required_approvals,
+                now=now,
+                expires_at=now + self.policy.ttl,
+            )
+        except TargetBusy as busy:
+            holder = busy.holder
+            raise WorkflowRefused(
+                f"{plan.target.label} is busy with {holder.id} ({holder.state.value.lower()}).",
+                field="target_instance",
+            ) from None
+        try:
+            ts = await self.notifier.post_card(request)
+        except CardNotPosted as exc:
+            await self.store.transition(
+                request.id,
+                from_states=[S.PENDING],
+                to=S.CANCELLED,
+                actor=SYSTEM,
+                action="card_not_posted",
+                now=self.clock(),
+                values={"decided_by": SYSTEM, "decision_note": exc.reason},
+                details={"reason": exc.reason},
+            )
+            raise WorkflowRefused(f"I could not post the request card: {exc.reason}") from None
+        await self.store.set_message(request.id, channel_id=channel_id, message_ts=ts)
+        stored = await self.store.get(request.id)
+        assert stored is not None
+        return stored
+
+    async def approve(self, request_id: str, user_id: str) -> Refusal | None:
+        """One approval click. Returns a refusal for the clicker, or None when it counted."""
+        request = await self.store.get(request_id)
+        if request is None:
+            return Refusal("unknown_request", f"I know no request {request_id}.")
+        actor = await self.directory.actor(user_id)
+        now = self.clock()
+        if (refusal := self.policy.can_approve(actor, request, now)) is not None:
+            return refusal
+        outcome = await self.store.add_approval(request_id, user_id=user_id, fingerprint=request.fingerprint, now=now)
+        if not outcome.added:
+            # Lost a race: the request moved on (or this person's first click already counted).
+            return self.policy.can_approve(actor, outcome.request, now) or Refusal(
+                "not_counted", f"{request_id} is no longer awaiting approval."
+            )
+        await self.notifier.post_in_thread(outcome.request, texts.approved(outcome.request, user_id))
+        if outcome.count < outcome.request.required_approvals:
+            await self.notifier.update_card(outcome.request)
+            return None
+        approved = await self.store.transition(
+            request_id,
+            from_states=[S.PENDING],
+            to=S.APPROVED,
+            actor=user_id,
+            action="approved",
+            now=self.clock(),
+            details={"approvers": list(outcome.request.approver_ids)},
+        )
+        if approved is not None:
+            await self.notifier.update_card(approved)
+            await self.submit(approved)
+        return None
+
+    async def reject(self, request_id: str, user_id: str, reason: str) -> Refusal | None:
+        return await self._decide(request_id, user_id, S.REJECTED, reason)
+
+    async def cancel(self, request_id: str, user_id: str) -> Refusal | None:
+        return await self._decide(request_id, user_id, S.CANCELLED, None)
+
+    async def check_reject(self, request_id: str, user_id: str) -> Refusal | None:
+        """May this person reject? (Asked before opening the reason dialog.)"""
+        request = await self.store.get(request_id)
+        if request is None:
+            return Refusal("unknown_request", f"I know no request {request_id}.")
+        return self.policy.can_reject(await self.directory.actor(user_id), request, self.clock())
+
+    async def _decide(self, request_id: str, user_id: str, to: RequestState, note: str | None) -> Refusal | None:
+        request = await self.store.get(request_id)
+        if request is None:
+            return Refusal("unknown_request", f"I know no request {request_id}.")
+        actor = await self.directory.actor(user_id)
+        check = self.policy.can_reject if to is S.REJECTED else self.policy.can_cancel
+        if (refusal := check(actor, request, self.clock())) is not None:
+            return refusal
+        done = await self.store.transition(
+            request_id,
+            from_states=[S.PENDING],
+            to=to,
+            actor=user_id,
+            action="reject" if to is S.REJECTED else "cancel",
+            now=self.clock(),
+            values={"decided_by": user_id, "decision_note": note},
+            details={"reason": note} if note else {},
+        )
+        if done is None:
+            latest = await self.store.get(request_id)
+            state = latest.state.value.lower() if latest else "gone"
+            return Refusal("not_pending", f"{request_id} is already {state}; nothing to decide.")
+        await self.notifier.update_card(done)
+        await self.notifier.post_in_thread(done, texts.rejected(done) if to is S.REJECTED else texts.cancelled(done))
+        return None
+
+    async def expire_due(self) -> list[str]:
+        """Expire every pending request whose time is up; returns their ids."""
+        expired: list[str] = []
+        for request_id in await self.store.due_for_expiry(self.clock()):
+            done = await self.store.transition(
+                request_id, from_states=[S.PENDING], to=S.EXPIRED, actor=SYSTEM, action="expire", now=self.clock()
+            )
+            if done is None:
+                continue
+            expired.append(request_id)
+            await self._quietly(self.notifier.update_card(done))
+            await self._quietly(self.notifier.post_in_thread(done, texts.expired(done)))
+        return expired
+
+    # ---- submitting ----------------------------------------------------------------------------------------
+
+    async def submit(self, request: RestoreRequest) -> RestoreRequest | None:
+        """Re-validate against the live API, win APPROVED → SUBMITTING, then POST exactly once."""
+        if request.state is not S.APPROVED:
+            return None
+        await self._quietly(self.notifier.post_in_thread(request, texts.submitting(request)))
+        if not request.fingerprint_matches_plan:
+            # The stored plan no longer hashes to what was approved: refuse rather than restore something else.
+            return await self._fail(
+                request,
+                S.APPROVED,
+                "PLAN_CHANGED",
+                "the stored plan does not match its approved fingerprint.",
+                texts.plan_stale,
+            )
+        problems = await self.check_plan_live(request.plan)
+        if problems:
+            return await self._fail(
+                request, S.APPROVED, "PLAN_STALE", " ".join(p.message for p in problems), texts.plan_stale
+            )
+        submitting = await self.store.transition(
+            request.id,
+            from_states=[S.APPROVED],
+            to=S.SUBMITTING,
+            actor=SYSTEM,
+            action="submit",
+            now=self.clock(),
+            values={"submitted_ms": ms(self.clock())},
+        )
+        if submitting is None:
+            return None  # another caller won: it is the one that POSTs
+        body = RecoveryRequest.model_validate(submitting.plan.restore_body())
+        try:
+            job_id = await self.ddm.restore(submitting.plan.source.id, body)
+        except OutcomeUnknown as exc:
+            unknown = await self.store.transition(
+                request.id,
+                from_states=[S.SUBMITTING],
+                to=S.UNKNOWN,
+                actor=SYSTEM,
+                action="outcome_unknown",
+                now=self.clock(),
+                values={"error_msg": str(exc)},
+                details={"error": str(exc)},
+            )
+            if unknown is not None:
+                await self._quietly(self.notifier.update_card(unknown))
+                await self._quietly(self.notifier.post_in_thread(unknown, texts.outcome_unknown(unknown)))
+                self.on_running(unknown)
+            return unknown
+        except DdmApiError as exc:
+            return await self._fail_submit(submitting, exc.error_code, exc.error_msg, texts.submit_failed)
+        except (DdmUnavailable, InvalidInput) as exc:
+            code = "NOT_SENT" if isinstance(exc, DdmUnavailable) else "INVALID_INPUT"
+            return await self._fail_submit(submitting, code, str(exc), texts.not_sent)
+        running = await self.store.transition(
+            request.id,
+            from_states=[S.SUBMITTING, S.UNKNOWN],
+            to=S.RUNNING,
+            actor=SYSTEM,
+            action="job_submitted",
+            now=self.clock(),
+            values={"job_id": job_id, "job_progress": 0},
+            details={"job_id": job_id},
+        )
+        if running is None:
+            return None
+        await self._quietly(self.notifier.post_in_thread(running, texts.submitted(running, self.ddm.region)))
+        await self._quietly(self.notifier.update_card(running))
+        self.on_running(running)
+        return running
+
+    async def _fail_submit(
+        self, request: RestoreRequest, code: str, message: str, text: Callable[[RestoreRequest], str]
+    ) -> RestoreRequest | None:
+        failed = await self.store.transition(
+            request.id,
+            from_states=[S.SUBMITTING],
+            to=S.FAILED,
+            actor=SYSTEM,
+            action="submit_failed",
+            now=self.clock(),
+            values={"error_code": code, "error_msg": message, "finished_ms": ms(self.clock())},
+            details={"error_code": code, "error_msg": message},
+        )
+        if failed is not None and await self.store.claim_final_notice(failed.id, self.clock()):
+            await self._quietly(self.notifier.update_card(failed))
+            await self._quietly(self.notifier.post_in_thread(failed, text(failed)))
+        return failed
+
+    async def _fail(
+        self,
+        request: RestoreRequest,
+        from_state: RequestState,
+        code: str,
+        message: str,
+        text: Callable[[RestoreRequest, str], str],
+    ) -> RestoreRequest | None:
+        failed = await self.store.transition(
+            request.id,
+            from_states=[from_state],
+            to=S.FAILED,
+            actor=SYSTEM,
+            action="revalidation_failed",
+            now=self.clock(),
+            values={"error_code": code, "error_msg": message, "finished_ms": ms(self.clock())},
+            details={"error_code": code, "error_msg": message},
+        )
+        if failed is not None and await self.store.claim_final_notice(failed.id, self.clock()):
+            await self._quietly(self.notifier.update_card(failed))
+            await self._quietly(self.notifier.post_in_thread(failed, text(failed, message)))
+        return failed
+
+    # ---- after submitting ----------------------------------------------------------------------------------
+
+    async def reconcile(self, request: RestoreRequest) -> RestoreRequest | None:
+        """For an UNKNOWN request: find its job in DDM's job list. Returns the RUNNING/FAILED request, or None
+        when it is still unknown and worth asking again later."""
+        submitted_at = request.submitted_at or request.updated_at
+        window_start = submitted_at - timedelta(minutes=5)
+        jobs = await self.ddm.jobs(max(window_start, self.clock() - timedelta(days=29)), self.clock())
+        match = pick_restore_job(jobs, target_instance_id=request.plan.target.id, submitted_at=submitted_at)
+        if match is not None:
+            running = await self.store.transition(
+                request.id,
+                from_states=[S.UNKNOWN],
+                to=S.RUNNING,
+                actor=SYSTEM,
+                action="reconciled",
+                now=self.clock(),
+                values={"job_id": match.id, "job_progress": match.percent or 0},
+                details={"job_id": match.id},
+            )
+            if running is not None:
+                await self._quietly(self.notifier.post_in_thread(running, texts.reconciled(running)))
+                await self._quietly(self.notifier.update_card(running))
+            return running
+        if self.clock() - submitted_at < RECONCILE_DEADLINE:
+            return None
+        message = "no restore job appeared within 15 minutes of the submission"
+        failed = await self.store.transition(
+            request.id,
+            from_states=[S.UNKNOWN],
+            to=S.FAILED,
+            actor=SYSTEM,
+            action="reconcile_failed",
+            now=self.clock(),
+            values={"error_code": "NO_JOB", "error_msg": message, "finished_ms": ms(self.clock())},
+        )
+        if failed is not None and await self.store.claim_final_notice(failed.id, self.clock()):
+            await self._quietly(self.notifier.update_card(failed))
+            await self._quietly(self.notifier.post_in_thread(failed, texts.reconcile_gave_up(failed)))
+        return failed
+
+    async def record_job(self, request: RestoreRequest, job: Job) -> RestoreRequest | None:
+        """Apply one job poll. Returns the final request when the job ended, else None."""
+        if not job.is_finished:
+            percent = job.percent
+            if percent is not None and await self.store.set_progress(request.id, percent):
+                latest = await self.store.get(request.id)
+                if latest is not None:
+                    await self._quietly(self.notifier.update_card(latest))
+            return None
+        to = S.COMPLETED if job.succeeded else S.FAILED
+        values: dict[str, object] = {"finished_ms": ms(job.end_time or self.clock())}
+        if to is S.COMPLETED:
+            values["job_progress"] = 100
+        else:
+            values.update(error_code="JOB_FAILED", error_msg=job.fail_reason or "the DDM job failed")
+        done = await self.store.transition(
+            request.id,
+            from_states=[S.RUNNING],
+            to=to,
+            actor=SYSTEM,
+            action="job_finished",
+            now=self.clock(),
+            values=values,
+            details={"job_id": job.id, "status": job.status, "fail_reason": job.fail_reason},
+        )
+        final = done or await self.store.get(request.id)
+        if final is None or not final.is_final:
+            return final
+        if await self.store.claim_final_notice(final.id, self.clock()):
+            started = job.created_time or final.submitted_at
+            await self._quietly(self.notifier.update_card(final))
+            await self._quietly(self.notifier.post_in_thread(final, texts.finished(final, started, job.end_time)))
+        return final
+
+    async def recover_stale_submitting(self) -> list[RestoreRequest]:
+        """SUBMITTING requests whose submitter vanished become UNKNOWN, to be reconciled (never re-POSTed)."""
+        recovered: list[RestoreRequest] = []
+        for request in await self.store.in_states([S.SUBMITTING]):
+            if self.clock() - request.updated_at < STALE_SUBMITTING_AFTER:
+                continue
+            unknown = await self.store.transition(
+                request.id,
+                from_states=[S.SUBMITTING],
+                to=S.UNKNOWN,
+                actor=SYSTEM,
+                action="submitter_lost",
+                now=self.clock(),
+                values={"error_msg": "the bot stopped while submitting"},
+            )
+            if unknown is not None:
+                await self._quietly(self.notifier.update_card(unknown))
+                await self._quietly(self.notifier.post_in_thread(unknown, texts.outcome_unknown(unknown)))
+                recovered.append(unknown)
+        return recovered
+
+    # ---- lookups for people ------------------------------------------------------------------------------
+
+    async def find(self, reference: str) -> RestoreRequest | None:
+        request_id = normalise_request_id(reference)
+        if request_id:
+            found = await self.store.get(request_id)
+            if found:
+                return found
+        return await self.store.find_by_job_id(reference.strip())
+
+    async def _quietly(self, awaitable: Awaitable[None]) -> None:
+        """Run a notification; a Slack hiccup must not undo or block a state change already made."""
+        try:
+            await awaitable
+        except Exception:
+            log.exception("notification failed")
+
+
+def pick_restore_job(jobs: list[Job], *, target_instance_id: str, submitted_at: datetime) -> Job | None:
+    """The restore job on `target_instance_id` created closest after our submission (with clock slack)."""
+    earliest = submitted_at - timedelta(minutes=2)
+    matches = [
+        job
+        for job in jobs
+        if job.target_instance_id == target_instance_id
+        and (job.name or RESTORE_JOB_NAME) == RESTORE_JOB_NAME
+        and (job.created_time is None or job.created_time >= earliest)
+    ]
+    matches.sort(key=lambda job: job.created_time or submitted_at)
+    return matches[0] if matches else None

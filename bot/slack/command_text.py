@@ -1,0 +1,94 @@
+"""What `/ddm-restore <text>` asks for. Pure parsing; every problem is named precisely."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.restore.timeparse import TimeInputError, parse_restore_point
+
+USAGE = (
+    "*`/ddm-restore`* — open the restore form.\n"
+    "*`/ddm-restore <source> at <time> to <target> [map <src_dn>=<tgt_dn> …]`* — the same form, pre-filled "
+    "for review (source and target by name or id; time as ISO-8601 with a zone, epoch ms, or `latest`).\n"
+    "*`/ddm-restore list`* — recent requests.\n"
+    "*`/ddm-restore status <request-id | job-id>`* — where a request stands.\n"
+    "*`/ddm-restore help`* — this help."
+)
+_PREFILL_RE = re.compile(
+    r"^(?P<source>\S+)\s+at\s+(?P<time>.+?)\s+to\s+(?P<target>\S+)(?:\s+map\s+(?P<map>.*))?$", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class OpenForm:
+    source: str | None = None
+    time_text: str | None = None
+    target: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShowHelp:
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ListRequests:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowStatus:
+    reference: str
+
+
+Command = OpenForm | ShowHelp | ListRequests | ShowStatus
+
+
+def parse_command(text: str) -> Command:
+    words = text.strip()
+    if not words:
+        return OpenForm()
+    head, _, rest = words.partition(" ")
+    keyword = head.lower()
+    if keyword in ("help", "-h", "--help", "?"):
+        return ShowHelp()
+    if keyword == "list":
+        if rest.strip():
+            return ShowHelp(f"`list` takes no arguments (got “{rest.strip()}”).")
+        return ListRequests()
+    if keyword == "status":
+        reference = rest.strip()
+        if not reference or " " in reference:
+            return ShowHelp("`status` needs exactly one request id (R-…) or DDM job id.")
+        return ShowStatus(reference)
+    match = _PREFILL_RE.match(words)
+    if not match:
+        if " at " not in f" {words.lower()} ":
+            return ShowHelp(
+                f"I don't know “{clip(words)}”. To pre-fill the form, write `<source> at <time> to <target>`."
+            )
+        return ShowHelp(f"“{clip(words)}” is missing `to <target>`: write `<source> at <time> to <target>`.")
+    time_text = match.group("time").strip()
+    try:
+        parse_restore_point(time_text)
+    except TimeInputError as exc:
+        return ShowHelp(f"Restore time: {exc}")
+    mapping: dict[str, str] = {}
+    for pair in (match.group("map") or "").split():
+        source_dn, sep, target_dn = pair.partition("=")
+        if not sep or not source_dn or not target_dn:
+            return ShowHelp(f"Mapping “{pair}” should look like `<source_dn>=<target_dn>`.")
+        if source_dn in mapping:
+            return ShowHelp(f"Data node {source_dn} is mapped twice.")
+        if target_dn in mapping.values():
+            return ShowHelp(f"Target data node {target_dn} is used twice; use each target once.")
+        mapping[source_dn] = target_dn
+    if match.group("map") is not None and not mapping:
+        return ShowHelp("`map` needs at least one `<source_dn>=<target_dn>` pair.")
+    return OpenForm(source=match.group("source"), time_text=time_text, target=match.group("target"), mapping=mapping)
+
+
+def clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

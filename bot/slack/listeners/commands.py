@@ -1,0 +1,142 @@
+"""`/ddm-restore`: help, list, status, or the restore form (optionally pre-filled)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Option
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.restore.request import RestoreRequest
+from bot.restore.timeparse import iso_utc
+from bot.slack.blocks import COMMAND, Step1Meta, message_view, option, status_line, step1_view
+from bot.slack.command_text import USAGE, ListRequests, OpenForm, ShowHelp, ShowStatus, parse_command
+from bot.slack.listeners import Deps
+from bot.slack.listeners.step1 import refresh_step1
+from bot.slack.notifier import invite_hint
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.command(COMMAND)
+    async def on_command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+        await ack()
+        command = parse_command(str(body.get("text", "")))
+        user_id = str(body["user_id"])
+        channel_id = str(body["channel_id"])
+        if isinstance(command, ShowHelp):
+            problem = f"⚠️ {command.problem}\n\n" if command.problem else ""
+            deps.tasks.spawn(respond(text=problem + USAGE, response_type="ephemeral"), name="help")
+        elif isinstance(command, ListRequests):
+            deps.tasks.spawn(_list(deps, respond), name="list")
+        elif isinstance(command, ShowStatus):
+            deps.tasks.spawn(_status(deps, respond, command.reference), name="status")
+        else:
+            deps.tasks.spawn(
+                _open_form(
+                    deps,
+                    client,
+                    respond,
+                    command,
+                    user_id=user_id,
+                    channel_id=channel_id,
+                    trigger_id=str(body["trigger_id"]),
+                ),
+                name="open form",
+            )
+
+
+async def _open_form(
+    deps: Deps,
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    form: OpenForm,
+    *,
+    user_id: str,
+    channel_id: str,
+    trigger_id: str,
+) -> None:
+    meta = Step1Meta(channel_id=channel_id, preferred_map=form.mapping)
+    source = option(form.source, form.source) if form.source else None
+    target = option(form.target, form.target) if form.target else None
+    # The trigger expires in 3 s: open the form first, with no cloud call before it.
+    opened = await client.views_open(
+        trigger_id=trigger_id, view=step1_view(meta, source=source, target=target, exact_time=form.time_text)
+    )
+    view = opened["view"]
+    problem = await _why_not_here(deps, client, user_id=user_id, channel_id=channel_id)
+    if problem is not None:
+        await client.views_update(view_id=view["id"], view=message_view("Can't request here", problem))
+        await respond(text=problem, response_type="ephemeral")
+        return
+    if source is not None:
+        await refresh_step1(
+            deps,
+            client,
+            view_id=view["id"],
+            view_hash=view.get("hash"),
+            meta=meta,
+            source=Option(text=str(form.source), value=str(form.source)),
+            user_id=user_id,
+            state_values={},
+        )
+
+
+async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, channel_id: str) -> str | None:
+    if channel_id.startswith("D"):
+        return "Use `/ddm-restore` in a channel, so the team can see and approve the request."
+    actor = await deps.directory.actor(user_id)
+    refusal = deps.service.policy.can_request(actor, channel_id)
+    if refusal is not None:
+        return refusal.message
+    try:
+        info = await client.conversations_info(channel=channel_id)
+    except SlackApiError as exc:
+        if exc.response.get("error") in ("channel_not_found", "not_in_channel"):
+            return invite_hint(channel_id)
+        raise
+    if not info["channel"].get("is_member", False):
+        return invite_hint(channel_id)
+    return None
+
+
+async def _list(deps: Deps, respond: AsyncRespond) -> None:
+    requests = await deps.service.store.recent(10)
+    if not requests:
+        await respond(text="No restore requests yet.", response_type="ephemeral")
+        return
+    lines = [_one_line(r) for r in requests]
+    await respond(text="*Recent restore requests*\n" + "\n".join(lines), response_type="ephemeral")
+
+
+async def _status(deps: Deps, respond: AsyncRespond, reference: str) -> None:
+    request = await deps.service.find(reference)
+    if request is None:
+        await respond(text=f"I know no request or job “{reference}”.", response_type="ephemeral")
+        return
+    plan = request.plan
+    lines = [
+        _one_line(request),
+        f"Restore point {iso_utc(plan.restore_time_ms)} ({plan.restore_time_ms} ms)",
+        "Data nodes: " + ", ".join(f"{m.source.label} → {m.target.label}" for m in plan.mappings),
+        f"Fingerprint `{request.fingerprint}`",
+    ]
+    if request.job_id:
+        lines.append(f"DDM job `{request.job_id}`")
+    if request.error_code:
+        lines.append(f"Error `{request.error_code}`: {request.error_msg}")
+    await respond(text="\n".join(lines), response_type="ephemeral")
+
+
+def _one_line(request: RestoreRequest) -> str:
+    plan = request.plan
+    return (
+        f"`{request.id}` {plan.source.label} → {plan.target.label} · {status_line(request)} · by "
+        f"<@{request.requester_id}>"
+    )

@@ -1,0 +1,80 @@
+"""Filling step 1 of the modal once a source is known: window hint, picker default, unavailable targets."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Option
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.huawei.errors import HuaweiError
+from bot.slack.blocks import (
+    EXACT_BLOCK,
+    TARGET_BLOCK,
+    TIME_BLOCK,
+    SourceHint,
+    Step1Meta,
+    step1_view,
+)
+from bot.slack.listeners import Deps
+
+log = logging.getLogger(__name__)
+
+
+async def refresh_step1(
+    deps: Deps,
+    client: AsyncWebClient,
+    *,
+    view_id: str,
+    view_hash: str | None,
+    meta: Step1Meta,
+    source: Option,
+    user_id: str,
+    state_values: dict[str, Any],
+) -> None:
+    source_id = str(source.value)
+    hint: SourceHint
+    try:
+        instance = await deps.choices.resolve_instance(source_id)
+        if instance is None:
+            hint = SourceHint(windows=(), error=f"No DDM instance is named or has the id “{source_id}”.")
+        else:
+            source_id = instance.id
+            source = Option(text=f"{instance.name} ({instance.id[:4]}…{instance.id[-4:]})", value=instance.id)
+            windows = await deps.choices.windows(source_id)
+            targets = await deps.choices.targets(source_id)
+            unavailable = [(t.instance_name, t.unavailable_reason or "unavailable") for t in targets if not t.available]
+            hint = SourceHint(windows=windows, unavailable_targets=unavailable)
+    except HuaweiError as exc:
+        hint = SourceHint(windows=(), error=f"DDM could not be asked: {exc}")
+    try:
+        tz = (await deps.directory.user(user_id)).tz
+    except SlackApiError:
+        tz = None
+    hint = SourceHint(windows=hint.windows, unavailable_targets=hint.unavailable_targets, user_tz=tz, error=hint.error)
+    meta = Step1Meta(channel_id=meta.channel_id, source_id=source_id, user_tz=tz, preferred_map=meta.preferred_map)
+    picker = _value(state_values, TIME_BLOCK, "selected_date_time")
+    if picker is None and hint.windows:
+        # Default the picker to the latest restorable minute (rounded down, so it stays inside the window).
+        picker = max(w.end_ms for w in hint.windows) // 60_000 * 60
+    target = _selected(state_values, TARGET_BLOCK)
+    exact = _value(state_values, EXACT_BLOCK, "value")
+    view = step1_view(meta, source=source, target=target, exact_time=exact, picker_seconds=picker, hint=hint)
+    try:
+        await client.views_update(view_id=view_id, hash=view_hash, view=view)
+    except SlackApiError as exc:
+        # hash_conflict: the person changed something meanwhile; their newer action refreshes the view again.
+        log.info("step 1 update skipped: %s", exc.response.get("error"))
+
+
+def _value(values: dict[str, Any], block: str, key: str) -> Any:
+    return (values.get(block) or {}).get(block, {}).get(key)
+
+
+def _selected(values: dict[str, Any], block: str) -> Option | None:
+    chosen = _value(values, block, "selected_option")
+    if not chosen:
+        return None
+    return Option(text=chosen["text"]["text"], value=chosen["value"])
