@@ -16,7 +16,7 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     # --- Slack ---
     slack_bot_token: SecretStr | None = Field(None, description="Bot token `xoxb-…` (OAuth & Permissions).")

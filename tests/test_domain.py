@@ -1,0 +1,260 @@
+"""The domain without I/O: plan fingerprint, state machine, policy, time parsing, mapping, command text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.restore.ids import new_request_id, normalise_request_id
+from bot.restore.mapping import Candidate, mapping_problems, suggest_mapping
+from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
+from bot.restore.policy import Actor, ApprovalPolicy
+from bot.restore.request import (
+    ACTIVE_STATES,
+    FINAL_STATES,
+    Approval,
+    InvalidTransition,
+    RequestState,
+    RestoreRequest,
+    check_transition,
+)
+from bot.restore.timeparse import TimeInputError, Window, check_in_windows, iso_utc, parse_restore_point, utc_text
+from bot.slack.command_text import ListRequests, OpenForm, ShowHelp, ShowStatus, parse_command
+
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def plan(**changes: object) -> RestorePlan:
+    base = RestorePlan(
+        project_id="p",
+        source=NamedRef(id="srcin09", name="orders-prod"),
+        target=NamedRef(id="tgtin09", name="orders-restore-1"),
+        restore_time_ms=1_747_732_352_076,
+        mappings=(
+            DataNodeMapping(source=NamedRef(id="s0in01", name="rds-0"), target=NamedRef(id="t0in01", name="r-0")),
+            DataNodeMapping(source=NamedRef(id="s1in01", name="rds-1"), target=NamedRef(id="t1in01", name="r-1")),
+        ),
+    )
+    return base.model_copy(update=changes)
+
+
+def request(state: RequestState = RequestState.PENDING, **changes: object) -> RestoreRequest:
+    p = plan()
+    values: dict[str, object] = dict(
+        id="R-7F3A2B",
+        plan=p,
+        fingerprint=p.fingerprint(),
+        requester_id="UALICE",
+        channel_id="C1",
+        state=state,
+        required_approvals=1,
+        created_at=NOW,
+        expires_at=NOW + timedelta(hours=1),
+        updated_at=NOW,
+    )
+    values.update(changes)
+    return RestoreRequest(**values)  # type: ignore[arg-type]
+
+
+# ---- plan -----------------------------------------------------------------------------------------------
+
+
+def test_restore_body_is_the_seed_shape() -> None:
+    assert plan().restore_body() == {
+        "source": {"restore_time": 1_747_732_352_076},
+        "target": {"instance_id": "tgtin09"},
+        "data_node_relations": [
+            {"source_instance_id": "s0in01", "target_instance_id": "t0in01"},
+            {"source_instance_id": "s1in01", "target_instance_id": "t1in01"},
+        ],
+    }
+
+
+def test_fingerprint_binds_what_is_restored_not_names() -> None:
+    base = plan().fingerprint()
+    assert len(base) == 64
+    assert plan(reason="INC-1").fingerprint() == base
+    assert plan(target=NamedRef(id="tgtin09", name="renamed")).fingerprint() == base
+    assert plan(restore_time_ms=1_747_732_352_077).fingerprint() != base
+    assert plan(target=NamedRef(id="otherin09")).fingerprint() != base
+    assert plan(source=NamedRef(id="src2in09")).fingerprint() != base
+    assert plan(project_id="q").fingerprint() != base
+
+
+def test_plan_problems() -> None:
+    assert plan().problems() == []
+    same = plan(target=NamedRef(id="srcin09"))
+    assert same.problems()[0][0] == "target_instance"
+    twice = plan(
+        mappings=(
+            DataNodeMapping(source=NamedRef(id="s0in01"), target=NamedRef(id="t0in01", name="r-0")),
+            DataNodeMapping(source=NamedRef(id="s1in01", name="rds-1"), target=NamedRef(id="t0in01", name="r-0")),
+        )
+    )
+    assert twice.problems() == [("dn_map:s1in01", "r-0 is already the target of s0in01; use each target once.")]
+
+
+# ---- state machine ----------------------------------------------------------------------------------------
+
+
+def test_transitions() -> None:
+    check_transition(RequestState.PENDING, RequestState.APPROVED)
+    check_transition(RequestState.SUBMITTING, RequestState.UNKNOWN)
+    check_transition(RequestState.UNKNOWN, RequestState.RUNNING)
+    with pytest.raises(InvalidTransition):
+        check_transition(RequestState.PENDING, RequestState.SUBMITTING)
+    with pytest.raises(InvalidTransition):
+        check_transition(RequestState.COMPLETED, RequestState.RUNNING)
+    assert RequestState.UNKNOWN in ACTIVE_STATES and RequestState.EXPIRED in FINAL_STATES
+
+
+# ---- policy -----------------------------------------------------------------------------------------------
+
+POLICY = ApprovalPolicy(approver_user_ids=frozenset({"UBOB"}), approver_group_ids=frozenset({"SLEADS"}))
+
+
+def test_approver_rules() -> None:
+    pending = request()
+    assert POLICY.can_approve(Actor("UBOB"), pending, NOW) is None
+    assert POLICY.can_approve(Actor("UCAROL", group_ids=frozenset({"SLEADS"})), pending, NOW) is None
+    assert POLICY.can_approve(Actor("UALICE"), pending, NOW).code == "self_approval"  # type: ignore[union-attr]
+    assert POLICY.can_approve(Actor("UDAN"), pending, NOW).code == "not_approver"  # type: ignore[union-attr]
+    refusal = POLICY.can_approve(Actor("UBOB", is_guest=True), pending, NOW)
+    assert refusal is not None and refusal.message == "Guests can't approve restores."
+    expired = POLICY.can_approve(Actor("UBOB"), pending, NOW + timedelta(hours=2))
+    assert expired is not None and expired.message == "R-7F3A2B already expired."
+    done = request(approvals=(Approval("UBOB", NOW),))
+    assert POLICY.can_approve(Actor("UBOB"), done, NOW).code == "already_approved"  # type: ignore[union-attr]
+    assert POLICY.can_approve(Actor("UBOB"), request(RequestState.RUNNING), NOW).code == "not_pending"  # type: ignore[union-attr]
+
+
+def test_self_approval_can_be_allowed_and_message_names_approvers() -> None:
+    lenient = ApprovalPolicy(approver_user_ids=frozenset({"UALICE"}), allow_self_approval=True)
+    assert lenient.can_approve(Actor("UALICE"), request(), NOW) is None
+    refusal = POLICY.can_approve(Actor("UDAN"), request(), NOW)
+    assert refusal is not None and refusal.message == "Only <@UBOB> or members of <!subteam^SLEADS> can approve."
+
+
+def test_reject_cancel_and_request_rules() -> None:
+    pending = request()
+    assert POLICY.can_reject(Actor("UBOB"), pending, NOW) is None
+    assert POLICY.can_reject(Actor("UALICE"), pending, NOW).code == "own_request"  # type: ignore[union-attr]
+    assert POLICY.can_cancel(Actor("UALICE"), pending, NOW) is None
+    assert POLICY.can_cancel(Actor("UBOB"), pending, NOW).code == "not_requester"  # type: ignore[union-attr]
+    strict = ApprovalPolicy(
+        allowed_channel_ids=frozenset({"COPS"}), requester_group_ids=frozenset({"SDBA"}), approver_user_ids=frozenset()
+    )
+    assert strict.can_request(Actor("U1", group_ids=frozenset({"SDBA"})), "COPS") is None
+    assert strict.can_request(Actor("U1", group_ids=frozenset({"SDBA"})), "CELSE").code == "channel_not_allowed"  # type: ignore[union-attr]
+    assert strict.can_request(Actor("U1"), "COPS").code == "not_requester"  # type: ignore[union-attr]
+    assert strict.can_request(Actor("U1", is_guest=True), "COPS").code == "guest"  # type: ignore[union-attr]
+
+
+# ---- time ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1747732352076", 1_747_732_352_076),
+        ("2025-05-20T09:12:32.076Z", 1_747_732_352_076),
+        ("2025-05-20T17:12:32.076+08:00", 1_747_732_352_076),
+        ("2025-05-20T17:12:32.076+0800", 1_747_732_352_076),
+        ("2025-05-20T09:12:32Z", 1_747_732_352_000),
+        ("2025-05-20 09:12:32.5+00:00", 1_747_732_352_500),
+        ("latest", None),
+        (" LATEST ", None),
+    ],
+)
+def test_restore_point_forms(text: str, expected: int | None) -> None:
+    assert parse_restore_point(text).epoch_ms == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2025-05-20T09:12:32", "has no time zone"),
+        ("1747732352", "looks like epoch seconds"),
+        ("17477323520", "is not epoch milliseconds"),
+        ("2025-05-20T09:12:32.0761Z", "to the millisecond at most"),
+        ("yesterday+01:00", "is not a time I can read"),
+        ("", "Enter a restore point"),
+    ],
+)
+def test_restore_point_errors_are_specific(text: str, message: str) -> None:
+    with pytest.raises(TimeInputError, match=message):
+        parse_restore_point(text)
+
+
+def test_time_texts_and_windows() -> None:
+    assert utc_text(1_747_732_352_076) == "2025-05-20 09:12:32.076 UTC"
+    assert iso_utc(1_747_732_352_076) == "2025-05-20T09:12:32.076Z"
+    window = Window(1_747_700_000_000, 1_747_732_352_076)
+    assert check_in_windows(1_747_732_352_076, [window]) is None
+    problem = check_in_windows(1_747_732_352_077, [window])
+    assert problem == (
+        "2025-05-20 09:12:32.077 UTC is outside the restorable window (2025-05-20 00:13:20 UTC → 2025-05-20 09:12:32 UTC)."
+    )
+    assert "no restorable time window" in (check_in_windows(1, []) or "")
+
+
+# ---- mapping ------------------------------------------------------------------------------------------------
+
+
+def test_suggestion_uses_each_target_once_and_matches_suffixes() -> None:
+    candidates = {
+        "s0": [Candidate("t1", "restore-rds-1", True), Candidate("t0", "restore-rds-0", True)],
+        "s1": [Candidate("t1", "restore-rds-1", True), Candidate("t0", "restore-rds-0", True)],
+        "s2": [Candidate("t1", "restore-rds-1", True), Candidate("tx", "small", False, "disk too small")],
+    }
+    names = {"s0": "orders-rds-0", "s1": "orders-rds-1", "s2": "orders-rds-2"}
+    assert suggest_mapping(["s0", "s1", "s2"], names, candidates) == {"s0": "t0", "s1": "t1", "s2": None}
+    assert suggest_mapping(["s0", "s1"], names, candidates, {"s0": "t1"}) == {"s0": "t1", "s1": "t0"}
+    problems = mapping_problems(["s0", "s1", "s2"], {"s0": "t0", "s1": "t0", "s2": "tx"}, candidates, names)
+    assert problems == {
+        "s1": "restore-rds-0 is already the target of orders-rds-0; use each target data node once.",
+        "s2": "small can't be used: disk too small.",
+    }
+    assert mapping_problems(["s0"], {}, candidates, names) == {"s0": "Choose a target data node for orders-rds-0."}
+
+
+def test_request_ids() -> None:
+    rid = new_request_id()
+    assert normalise_request_id(rid) == rid
+    assert normalise_request_id(rid.lower().removeprefix("r-")) == rid
+    assert normalise_request_id("R-12") is None
+
+
+# ---- command text -----------------------------------------------------------------------------------------
+
+
+def test_command_text() -> None:
+    assert parse_command("") == OpenForm()
+    assert parse_command("help") == ShowHelp()
+    assert parse_command("list") == ListRequests()
+    assert parse_command("status R-7F3A2B") == ShowStatus("R-7F3A2B")
+    assert parse_command("orders-prod at 2026-11-27T09:12:32+08:00 to orders-restore-1 map a=b c=d") == OpenForm(
+        source="orders-prod",
+        time_text="2026-11-27T09:12:32+08:00",
+        target="orders-restore-1",
+        mapping={"a": "b", "c": "d"},
+    )
+    assert parse_command("orders-prod at latest to x") == OpenForm(source="orders-prod", time_text="latest", target="x")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("frobnicate", "I don't know “frobnicate”"),
+        ("status", "`status` needs exactly one"),
+        ("list all", "`list` takes no arguments"),
+        ("orders-prod at 2026-11-27T09:12 to x", "Restore time: “2026-11-27T09:12” has no time zone"),
+        ("orders-prod at latest", "is missing `to <target>`"),
+        ("a at latest to b map x", "Mapping “x” should look like"),
+        ("a at latest to b map x=1 y=1", "Target data node 1 is used twice"),
+    ],
+)
+def test_command_text_problems_are_named(text: str, problem: str) -> None:
+    result = parse_command(text)
+    assert isinstance(result, ShowHelp) and result.problem is not None and problem in result.problem
