@@ -127,7 +127,10 @@ def test_modal_step1_empty_and_with_hint() -> None:
     check_golden("modal_step1_empty", step1_view(meta).to_dict())
     hint = SourceHint(
         windows=[Window(1_795_100_000_000, 1_795_752_400_000)],
-        unavailable_targets=[("orders-restore-2", "The instance is being restored."), ("legacy-ddm", "Has data nodes.")],
+        unavailable_targets=[
+            ("orders-restore-2", "The instance is being restored."),
+            ("legacy-ddm", "Has data nodes."),
+        ],
         user_tz="Asia/Shanghai",
     )
     view = step1_view(

@@ -26,7 +26,12 @@ def make_plan(target: str = "tgt1in09", time_ms: int = 1_795_000_000_000) -> Res
 
 async def create(store: RequestStore, target: str = "tgt1in09", ttl: timedelta = timedelta(hours=1)):  # type: ignore[no-untyped-def]
     return await store.create(
-        plan=make_plan(target), requester_id="UALICE", channel_id="C1", required_approvals=1, now=NOW, expires_at=NOW + ttl
+        plan=make_plan(target),
+        requester_id="UALICE",
+        channel_id="C1",
+        required_approvals=1,
+        now=NOW,
+        expires_at=NOW + ttl,
     )
 
 
@@ -47,7 +52,12 @@ async def test_one_active_request_per_target(store: RequestStore) -> None:
     # another target is fine; and once the first is final, its target is free again
     await create(store, target="tgt2in09")
     await store.transition(
-        first.id, from_states=[RequestState.PENDING], to=RequestState.CANCELLED, actor="UALICE", action="cancel", now=NOW
+        first.id,
+        from_states=[RequestState.PENDING],
+        to=RequestState.CANCELLED,
+        actor="UALICE",
+        action="cancel",
+        now=NOW,
     )
     await create(store)
 
@@ -127,7 +137,12 @@ async def test_audit_chain_links_every_record(store: RequestStore) -> None:
     request = await create(store)
     await store.add_approval(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW)
     await store.transition(
-        request.id, from_states=[RequestState.PENDING], to=RequestState.APPROVED, actor="UBOB", action="approved", now=NOW
+        request.id,
+        from_states=[RequestState.PENDING],
+        to=RequestState.APPROVED,
+        actor="UBOB",
+        action="approved",
+        now=NOW,
     )
     trail = await store.audit_trail()
     assert trail[0].prev_hash == GENESIS_HASH

@@ -1,0 +1,38 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    — install (once) and run the bot with the settings in .env
+#   make test   — install (once) and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run demo simulator test lint check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/ddm-restore-bot run
+
+demo: $(STAMP)
+	$(BIN)/ddm-restore-bot run --simulate
+
+simulator: $(STAMP)
+	$(BIN)/ddm-restore-bot simulator --port 9000
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy bot
+
+check: $(STAMP)
+	$(BIN)/ddm-restore-bot check
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

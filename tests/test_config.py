@@ -1,0 +1,77 @@
+"""Settings: clear errors naming the variable, derived endpoints, and docs that list every setting."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings, load_settings, normalise_database_url
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_endpoints_derive_from_region() -> None:
+    s = settings(huaweicloud_region="ap-southeast-1")
+    assert s.ddm_endpoint == "https://ddm.ap-southeast-1.myhuaweicloud.com"
+    assert s.iam_endpoint == "https://iam.ap-southeast-1.myhuaweicloud.com"
+    assert settings(huaweicloud_region="eu-west-101").ddm_endpoint == "https://ddm.eu-west-101.myhuaweicloud.eu"
+    assert settings(huaweicloud_ddm_endpoint="http://127.0.0.1:9000").ddm_endpoint == "http://127.0.0.1:9000"
+
+
+def test_auth_mode_and_missing_credentials_are_named() -> None:
+    assert settings(huaweicloud_sdk_project_id="p", huaweicloud_sdk_ak="a", huaweicloud_sdk_sk="s").huawei_auth_mode == "aksk"
+    token = settings(
+        huaweicloud_sdk_project_id="p", huaweicloud_iam_username="u", huaweicloud_iam_password="pw", huaweicloud_iam_domain="d"
+    )
+    assert token.huawei_auth_mode == "token"
+    with pytest.raises(ConfigError, match="HUAWEICLOUD_SDK_SK is not set"):
+        _ = settings(huaweicloud_sdk_project_id="p", huaweicloud_sdk_ak="a").huawei_auth_mode
+    with pytest.raises(ConfigError, match="HUAWEICLOUD_IAM_DOMAIN is not set"):
+        _ = settings(huaweicloud_sdk_project_id="p", huaweicloud_iam_username="u", huaweicloud_iam_password="x").huawei_auth_mode
+    problems = settings().huawei_problems()
+    assert any("HUAWEICLOUD_SDK_PROJECT_ID" in p for p in problems)
+    assert any("No Huawei Cloud credentials" in p for p in problems)
+
+
+def test_slack_and_policy_problems() -> None:
+    assert any("SLACK_APP_TOKEN" in p for p in settings(slack_bot_token="xoxb-1").slack_problems())
+    assert any("SLACK_SIGNING_SECRET" in p for p in settings(slack_bot_token="xoxb-1", slack_mode="http").slack_problems())
+    assert settings().policy_problems() and not settings(approver_user_ids="U1").policy_problems()
+
+
+def test_lists_accept_commas_and_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPROVER_USER_IDS", "U1, U2 ,U3")
+    assert Settings(_env_file=None).approver_user_ids == ["U1", "U2", "U3"]  # type: ignore[call-arg]
+
+
+def test_bad_values_name_the_variable_and_hide_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUIRED_APPROVALS", "zero")
+    monkeypatch.setenv("SLACK_MODE", "carrier-pigeon")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None)
+    text = str(caught.value)
+    assert "REQUIRED_APPROVALS" in text and "SLACK_MODE" in text and "carrier-pigeon" in text
+
+
+def test_database_urls() -> None:
+    assert normalise_database_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
+    assert normalise_database_url("postgres://u@h/db") == "postgresql+asyncpg://u@h/db"
+    assert normalise_database_url("sqlite:///./x.sqlite3") == "sqlite+aiosqlite:///./x.sqlite3"
+    assert normalise_database_url("sqlite+aiosqlite:///x") == "sqlite+aiosqlite:///x"
+
+
+def test_every_setting_is_documented() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    for name in Settings.model_fields:
+        env = name.upper()
+        assert env in documented, f"{env} is missing from .env.example"
+        stem = env.rsplit("_", 1)[0]
+        assert env in readme or f"{stem}_" in readme, f"{env} is missing from the README configuration table"
