@@ -76,7 +76,7 @@ def simulated_settings(settings: Settings) -> Settings:
 
 
 def simulator_credentials(settings: Settings):  # type: ignore[no-untyped-def]
-    from bot.simulator.world import SimulatorCredentials
+    from bot.simulator import SimulatorCredentials
 
     def plain(value: object) -> str | None:
         return value.get_secret_value() if value is not None else None  # type: ignore[attr-defined]

@@ -45,7 +45,7 @@ def _postgres_database_url() -> tuple[str, str]:
 def postgres_url() -> Iterator[str]:
     try:
         url, name = _postgres_database_url()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server means the same thing here
+    except Exception as exc:
         message = f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {exc!r}"
         if REQUIRE_POSTGRES:
             pytest.fail(message + " (DDM_REQUIRE_POSTGRES=1)")

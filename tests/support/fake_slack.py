@@ -355,7 +355,7 @@ class FakeSlack:
         method: str,
         predicate: Callable[[RecordedCall], bool] = lambda c: True,
         *,
-        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline for the whole wait, the API tests expect
+        timeout: float = 5.0,
         since: int = 0,
     ) -> RecordedCall:
         """The first answered call of `method` (among `calls[since:]`) matching `predicate`, waiting for it.
@@ -382,7 +382,7 @@ class FakeSlack:
         except TimeoutError:
             raise AssertionError(f"no matching {method} call within {timeout}s; recorded: {self.methods()}") from None
 
-    async def _wait(self, find: Callable[[], _T | None], timeout: float) -> _T:  # noqa: ASYNC109
+    async def _wait(self, find: Callable[[], _T | None], timeout: float) -> _T:
         cond = self._cond
         async with asyncio.timeout(timeout), cond:
             while True:
@@ -576,7 +576,7 @@ class FakeSlack:
     def socket_connection_count(self) -> int:
         return sum(1 for ws in self._sockets if not ws.closed)
 
-    async def wait_socket_connected(self, count: int = 1, *, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async def wait_socket_connected(self, count: int = 1, *, timeout: float = 5.0) -> None:
         try:
             await self._wait(lambda: True if self.socket_connection_count >= count else None, timeout)
         except TimeoutError:
@@ -592,7 +592,7 @@ class FakeSlack:
         *,
         accepts_response_payload: bool | None = None,
         envelope_id: str | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> str:
         """Send one envelope (`slash_commands`, `interactive`, `events_api`) to the newest connection.
 
@@ -617,7 +617,7 @@ class FakeSlack:
         await live[-1].send_str(json.dumps(envelope))
         return envelope_id
 
-    async def wait_socket_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
+    async def wait_socket_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The app's acknowledgement `{"envelope_id": ..., "payload": {...}?}` of one envelope."""
         try:
             return await self._wait(lambda: self._acks.get(envelope_id), timeout)
@@ -754,6 +754,40 @@ class FakeSlack:
         }
         self.views[view_id] = view
         return view
+
+    def apply_view_response(self, view_id: str, response: Mapping[str, Any]) -> str | None:
+        """Do what Slack does with a view_submission's ack: push / update / clear / errors.
+
+        Returns the id of the view now on top (None when the modal closed)."""
+        action = response.get("response_action")
+        if action == "errors":
+            return view_id
+        if action == "push":
+            view_in = self._validate_view(response.get("view"))
+            self._check_external_id_free(view_in)
+            new_id = self._new_view_id()
+            root = self._view_stack[0] if self._view_stack else new_id
+            self._store_view(view_in, view_id=new_id, root_view_id=root, previous_view_id=view_id, state={})
+            self._view_stack.append(new_id)
+            return new_id
+        if action == "update":
+            view_in = self._validate_view(response.get("view"))
+            current = self.views[view_id]
+            self._store_view(
+                view_in,
+                view_id=view_id,
+                root_view_id=current["root_view_id"],
+                previous_view_id=current["previous_view_id"],
+                state={},
+            )
+            return view_id
+        # "clear", or a plain ack on the top view: the modal (or that view) closes.
+        if action == "clear":
+            self._view_stack = []
+            return None
+        if self._view_stack and self._view_stack[-1] == view_id:
+            self._view_stack.pop()
+        return self._view_stack[-1] if self._view_stack else None
 
     def _check_external_id_free(self, view_in: dict[str, Any], *, except_view: str | None = None) -> None:
         external_id = view_in.get("external_id")

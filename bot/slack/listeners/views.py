@@ -9,6 +9,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.huawei.errors import HuaweiError
@@ -37,6 +39,8 @@ from bot.slack.blocks import (
 from bot.slack.listeners import Deps
 
 log = logging.getLogger(__name__)
+PUSH_SETTLE_TRIES = 10
+PUSH_SETTLE_DELAY = 0.2
 SLOW = "DDM is slow to answer right now; press the button again in a moment."
 
 
@@ -207,9 +211,10 @@ async def _fill_step2(
     missing = [n for n in nodes if not any(c.available for c in candidates[n.id])]
     if missing:
         lines = [f"• *{n.name}*: " + _reasons(candidates[n.id]) for n in missing]
-        await client.views_update(
-            external_id=external_id,
-            view=message_view(
+        await _update_pushed(
+            client,
+            external_id,
+            message_view(
                 "No target data node",
                 "⚠️ These source data nodes have no usable target data node on "
                 f"{meta.target[1]}:\n" + "\n".join(lines) + "\nAdd or free RDS instances, or choose another target.",
@@ -229,7 +234,20 @@ async def _fill_step2(
         SourceNodeRow(id=n.id, name=n.name, detail=n.detail, candidates=candidates[n.id], suggested=suggestion[n.id])
         for n in nodes
     ]
-    await client.views_update(external_id=external_id, view=step2_view(meta, rows, external_id=external_id))
+    await _update_pushed(client, external_id, step2_view(meta, rows, external_id=external_id))
+
+
+async def _update_pushed(client: AsyncWebClient, external_id: str, view: View) -> None:
+    """views.update of the view we pushed in our ack. Slack may not have processed that ack yet when this
+    arrives (`not_found`), so try a few more times before giving up."""
+    for attempt in range(PUSH_SETTLE_TRIES):
+        try:
+            await client.views_update(external_id=external_id, view=view)
+            return
+        except SlackApiError as exc:
+            if exc.response.get("error") != "not_found" or attempt == PUSH_SETTLE_TRIES - 1:
+                raise
+            await asyncio.sleep(PUSH_SETTLE_DELAY)
 
 
 def _reasons(candidates: list[Candidate]) -> str:
