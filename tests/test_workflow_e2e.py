@@ -48,3 +48,281 @@ async def test_happy_path_one_post_with_the_approved_body(tmp_path: Path) -> Non
         assert posts[0]["path"] == f"/v3/{done.plan.project_id}/instances/{ORDERS_PROD_ID}/backups/recovery"
         actions = [a.action for a in await h.runtime.store.audit_trail(request.id)]
         assert actions[:3] == ["create", "approve", "approved"] and "job_submitted" in actions and actions[-1] == "job_finished"
+
+
+# ---- who may approve ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        ("UALICE", "You can't approve your own request."),
+        ("UDAN", "Only <@UALICE>, <@UBOB>, <@UGUEST> or members of <!subteam^SLEADS> can approve."),
+        ("UGUEST", "Guests can't approve restores."),
+    ],
+    ids=["self", "non-approver", "guest"],
+)
+async def test_refused_approvals_change_nothing(tmp_path: Path, user: str, message: str) -> None:
+    async with running_bot(tmp_path) as h:
+        request = await h.request_restore()
+        before = h.fake.message(CHANNEL, request.message_ts or "")["blocks"]
+        await h.click("approve_request", request, user=user)
+        assert await h.wait_ephemeral(user, message) == message
+        await asyncio.sleep(0.3)
+        after = await h.runtime.store.get(request.id)
+        assert after is not None and after.state is S.PENDING and after.approvals == ()
+        assert h.fake.message(CHANNEL, request.message_ts or "")["blocks"] == before
+        assert h.thread_texts(request) == []
+        assert await h.sim_calls("recovery") == []
+
+
+async def test_two_of_many_approvers(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, required_approvals=2) as h:
+        request = await h.request_restore()
+        await h.click("approve_request", request, user="UBOB")
+        await h.wait_thread(request, "<@UBOB> approved (1/2).")
+        await h.wait_request(lambda r: len(r.approvals) == 1, request_id=request.id)
+        assert "awaiting approval (1/2)" in card_text(h, CHANNEL, request.message_ts or "")
+        await h.click("approve_request", request, user="UBOB")
+        await h.wait_ephemeral("UBOB", "You already approved")
+        assert await h.sim_calls("recovery") == []
+        await h.click("approve_request", request, user="UCAROL")  # a member of the approvers' group
+        await h.wait_thread(request, "<@UCAROL> approved (2/2).")
+        await h.wait_thread(request, "Restore completed")
+        assert len(await h.sim_calls("recovery")) == 1
+
+
+async def test_twenty_concurrent_approve_clicks_post_once(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        request = await h.request_restore()
+        approvers = GROUP_MEMBERS[2:22]
+        await asyncio.gather(*[h.click("approve_request", request, user=u) for u in approvers])
+        await h.wait_thread(request, "Restore completed")
+        await asyncio.sleep(0.3)
+        assert len(await h.sim_calls("recovery")) == 1
+        final = await h.runtime.store.get(request.id)
+        assert final is not None and final.state is S.COMPLETED and len(final.approvals) >= 1
+        thread = h.thread_texts(request)
+        assert sum("submitted to DDM" in t for t in thread) == 1
+        assert sum("Restore completed" in t for t in thread) == 1
+        # everyone whose click did not count was told why
+        told = [u for u in approvers if h.ephemerals_for(u)]
+        assert len(told) + len(final.approvals) == len(approvers)
+
+
+# ---- reject, cancel, expire -----------------------------------------------------------------------------------
+
+
+async def test_reject_with_a_reason(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        request = await h.request_restore()
+        since = len(h.fake.calls)
+        await h.click("reject_request", request, user="UBOB")
+        opened = await h.fake.wait_for("views.open", since=since)
+        view_id = str(opened.args["view"].get("id") or sorted(h.fake.views)[-1])
+        assert h.fake.views[view_id]["callback_id"] == "reject_reason"
+        empty = await h.submit_view(view_id, {"reason": {"reason": sp.plain_text_input("  ")}}, user="UBOB")
+        assert empty["response_action"] == "errors" and "reason" in empty["errors"]
+        await h.submit_view(view_id, {"reason": {"reason": sp.plain_text_input("wrong target")}}, user="UBOB")
+        rejected = await h.wait_request(lambda r: r.state is S.REJECTED, request_id=request.id)
+        assert rejected.decided_by == "UBOB" and rejected.decision_note == "wrong target"
+        card = card_text(h, CHANNEL, request.message_ts or "")
+        assert 'rejected by <@UBOB>: \\"wrong target\\"' in card and "approve_request" not in card
+        await h.wait_thread(request, 'rejected R-')
+        await h.click("approve_request", request, user="UCAROL")
+        await h.wait_ephemeral("UCAROL", "is already rejected")
+        assert await h.sim_calls("recovery") == []
+
+
+async def test_requester_cannot_reject_and_only_requester_cancels(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        request = await h.request_restore()
+        await h.click("reject_request", request, user="UALICE")
+        await h.wait_ephemeral("UALICE", "use Cancel instead of Reject")
+        await h.click("cancel_request", request, user="UBOB")
+        await h.wait_ephemeral("UBOB", "Only <@UALICE>, who made")
+        await h.click("cancel_request", request, user="UALICE")
+        cancelled = await h.wait_request(lambda r: r.state is S.CANCELLED, request_id=request.id)
+        assert cancelled.decided_by == "UALICE"
+        assert "cancelled by <@UALICE>" in card_text(h, CHANNEL, request.message_ts or "")
+        await h.wait_thread(request, "cancelled")
+
+
+async def test_expiry_updates_the_card_and_refuses_late_clicks(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, approval_ttl_minutes=0.02) as h:  # 1.2 s
+        request = await h.request_restore()
+        expired = await h.wait_request(lambda r: r.state is S.EXPIRED, request_id=request.id)
+        assert expired.state is S.EXPIRED
+        await h.wait_thread(request, "expired without the required approvals")
+        card = card_text(h, CHANNEL, request.message_ts or "")
+        assert "expired" in card and "approve_request" not in card
+        await h.click("approve_request", request, user="UBOB")
+        await h.wait_ephemeral("UBOB", "already expired")
+        assert await h.sim_calls("recovery") == []
+
+
+# ---- the form refuses what can't work ------------------------------------------------------------------------
+
+
+async def test_busy_target_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        first = await h.request_restore()
+        view_id = await h.open_form()
+        await h.choose_source(view_id)
+        await h.submit_step1(view_id)
+        pushed = h.top_view[view_id]
+        assert pushed
+        step2 = await h.wait_step2(pushed)
+        answer = await h.submit_view(pushed, h.suggested_state(step2))
+        assert answer["response_action"] == "errors"
+        assert any(f"busy with {first.id} (pending)" in e for e in answer["errors"].values())
+        assert len(await h.runtime.store.recent(10)) == 1
+
+
+async def test_step1_errors_are_on_the_fields(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        view_id = await h.open_form()
+        await h.choose_source(view_id)
+        hint = json.dumps(h.fake.views[view_id]["blocks"], ensure_ascii=False)
+        assert "Restorable " in hint and "your zone (Asia/Shanghai)" in hint and "orders-restore-2" in hint
+        old = await h.submit_step1(view_id, exact="2020-01-01T00:00:00Z")
+        assert "outside the restorable window" in old["errors"]["restore_time_exact"]
+        vague = await h.submit_step1(view_id, exact="2026-11-27 09:12")
+        assert "has no time zone" in vague["errors"]["restore_time_exact"]
+        same = await h.submit_step1(view_id, target=ORDERS_PROD_ID)
+        assert same["errors"]["target_instance"] == "The target must be another DDM instance than the source."
+        busy = await h.submit_step1(view_id, target=ORDERS_RESTORE_2_ID)
+        assert busy["errors"]["target_instance"].startswith("orders-restore-2 can't be used:")
+        nothing = await h.submit_step1(view_id, exact=None, picker=None)
+        assert "Pick a restore point" in nothing["errors"]["restore_time"]
+        assert await h.runtime.store.recent(10) == []
+
+
+async def test_options_are_live_and_searchable(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        view_id = await h.open_form()
+        before = await h.options(view_id, "target_instance")
+        assert [o["text"]["text"] for o in before] == ["Choose a source first"]
+        sources = await h.options(view_id, "source_instance", "orders")
+        assert {o["text"]["text"].split(" (")[0] for o in sources} >= {"orders-prod", "orders-restore-1"}
+        assert all("orders" in o["text"]["text"] for o in sources)
+        await h.choose_source(view_id)
+        targets = await h.options(view_id, "target_instance")
+        assert [o["value"] for o in targets] == [ORDERS_RESTORE_1_ID]  # busy and unsuitable ones are not offered
+
+
+# ---- DDM failures ---------------------------------------------------------------------------------------------
+
+
+async def test_ddm_500_on_submit_fails_the_request_with_the_code(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        request = await h.request_restore()
+        await h.sim_fault(route="recovery", kind="500")
+        await h.click("approve_request", request, user="UBOB")
+        failed = await h.wait_request(lambda r: r.state is S.FAILED, request_id=request.id)
+        assert failed.error_code == "DBS.200412"
+        text = await h.wait_thread(request, "DDM refused the restore")
+        assert "`DBS.200412`" in text and "Nothing was restored" in text
+        assert len(await h.sim_calls("recovery")) == 1
+        assert "failed DBS.200412" in card_text(h, CHANNEL, request.message_ts or "")
+
+
+async def test_timeout_after_sending_becomes_unknown_then_reconciled(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, huaweicloud_read_timeout_seconds=0.5) as h:
+        request = await h.request_restore()
+        await h.sim_fault(route="recovery", kind="timeout", delay_seconds=3, execute=True)
+        await h.click("approve_request", request, user="UBOB")
+        await h.wait_thread(request, "may or may not be running")
+        reconciled = await h.wait_thread(request, "Found it: restore job")
+        job_id = reconciled.split("`")[1]
+        await h.wait_thread(request, "Restore completed")
+        done = await h.runtime.store.get(request.id)
+        assert done is not None and done.state is S.COMPLETED and done.job_id == job_id
+        assert len(await h.sim_calls("recovery")) == 1  # never re-sent
+        actions = [a.action for a in await h.runtime.store.audit_trail(request.id)]
+        assert "outcome_unknown" in actions and "reconciled" in actions
+
+
+async def test_plan_no_longer_possible_at_approval_is_not_sent(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        request = await h.request_restore()
+        # Someone else restores onto the same target meanwhile (outside the bot): the target becomes busy.
+        body = request.plan.restore_body()
+        from bot.huawei.auth import AkSkAuth
+        from bot.huawei.ddm import DdmClient
+        from bot.huawei.models import RecoveryRequest
+        from tests.support.harness import CREDENTIALS, PROJECT
+
+        async with DdmClient(
+            endpoint=h.sim.base_url, project_id=PROJECT, auth=AkSkAuth(ak=CREDENTIALS.ak or "", sk=CREDENTIALS.sk or "")
+        ) as other:
+            await other.restore(ORDERS_PROD_ID, RecoveryRequest.model_validate(body))
+        await h.click("approve_request", request, user="UBOB")
+        failed = await h.wait_request(lambda r: r.state is S.FAILED, request_id=request.id)
+        assert failed.error_code == "PLAN_STALE"
+        await h.wait_thread(request, "Not submitted:")
+        assert len(await h.sim_calls("recovery")) == 1  # only the other one
+
+
+# ---- Slack security and commands ------------------------------------------------------------------------------
+
+
+async def test_forged_signature_is_refused_and_nothing_recorded(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        body, headers = sp.slash_command(
+            SECRET, user_id="UALICE", channel_id=CHANNEL, response_url=h.fake.response_url("x")
+        )
+        answer = await h.http.post(h.url, content=body, headers=sp.forged(headers))
+        assert answer.status_code == 401
+        body, headers = sp.block_actions(
+            SECRET, user_id="UBOB", action_id="approve_request", value="R-000000", channel_id=CHANNEL,
+            message_ts="1.1",
+        )
+        answer = await h.http.post(h.url, content=body, headers=sp.forged_signature(body))
+        assert answer.status_code == 401
+        await asyncio.sleep(0.2)
+        assert [c.method for c in h.fake.calls if c.method != "auth.test"] == []
+        assert await h.runtime.store.recent(5) == []
+        assert await h.runtime.store.audit_trail() == []
+
+
+async def test_help_list_status_and_unknown_text(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        await h.command("help")
+        help_call = await h.fake.wait_for("response_url:UALICE")
+        assert "/ddm-restore list" in help_call.args["text"] and help_call.args["response_type"] == "ephemeral"
+        since = len(h.fake.calls)
+        await h.command("frobnicate")
+        unknown = await h.fake.wait_for("response_url:UALICE", since=since)
+        assert "I don't know “frobnicate”" in unknown.args["text"]
+        request = await h.request_restore()
+        since = len(h.fake.calls)
+        await h.command("list")
+        listed = await h.fake.wait_for("response_url:UALICE", since=since)
+        assert request.id in listed.args["text"]
+        since = len(h.fake.calls)
+        await h.command(f"status {request.id.lower()}")
+        status = await h.fake.wait_for("response_url:UALICE", since=since)
+        assert request.fingerprint in status.args["text"]
+
+
+async def test_not_in_channel_says_how_to_invite(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        await h.command("", channel="COUTSIDE")
+        told = await h.fake.wait_for("response_url:UALICE")
+        assert "/invite @ddm-restore" in told.args["text"]
+        view_update = await h.fake.wait_for("views.update")
+        assert "/invite" in json.dumps(view_update.args["view"])
+
+
+async def test_prefilled_form_from_command_text(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        since = len(h.fake.calls)
+        await h.command("orders-prod at latest to orders-restore-1")
+        opened = await h.fake.wait_for("views.open", since=since)
+        view = opened.args["view"]
+        blocks = {b.get("block_id"): b for b in view["blocks"]}
+        assert blocks["source_instance"]["element"]["initial_option"]["value"] == "orders-prod"
+        assert blocks["restore_time_exact"]["element"]["initial_value"] == "latest"
+        # the hint is filled in right after, from the live API
+        await h.fake.wait_for("views.update", since=since)
