@@ -25,15 +25,23 @@ def test_endpoints_derive_from_region() -> None:
 
 
 def test_auth_mode_and_missing_credentials_are_named() -> None:
-    assert settings(huaweicloud_sdk_project_id="p", huaweicloud_sdk_ak="a", huaweicloud_sdk_sk="s").huawei_auth_mode == "aksk"
+    assert (
+        settings(huaweicloud_sdk_project_id="p", huaweicloud_sdk_ak="a", huaweicloud_sdk_sk="s").huawei_auth_mode
+        == "aksk"
+    )
     token = settings(
-        huaweicloud_sdk_project_id="p", huaweicloud_iam_username="u", huaweicloud_iam_password="pw", huaweicloud_iam_domain="d"
+        huaweicloud_sdk_project_id="p",
+        huaweicloud_iam_username="u",
+        huaweicloud_iam_password="pw",
+        huaweicloud_iam_domain="d",
     )
     assert token.huawei_auth_mode == "token"
     with pytest.raises(ConfigError, match="HUAWEICLOUD_SDK_SK is not set"):
         _ = settings(huaweicloud_sdk_project_id="p", huaweicloud_sdk_ak="a").huawei_auth_mode
     with pytest.raises(ConfigError, match="HUAWEICLOUD_IAM_DOMAIN is not set"):
-        _ = settings(huaweicloud_sdk_project_id="p", huaweicloud_iam_username="u", huaweicloud_iam_password="x").huawei_auth_mode
+        _ = settings(
+            huaweicloud_sdk_project_id="p", huaweicloud_iam_username="u", huaweicloud_iam_password="x"
+        ).huawei_auth_mode
     problems = settings().huawei_problems()
     assert any("HUAWEICLOUD_SDK_PROJECT_ID" in p for p in problems)
     assert any("No Huawei Cloud credentials" in p for p in problems)
@@ -41,7 +49,9 @@ def test_auth_mode_and_missing_credentials_are_named() -> None:
 
 def test_slack_and_policy_problems() -> None:
     assert any("SLACK_APP_TOKEN" in p for p in settings(slack_bot_token="xoxb-1").slack_problems())
-    assert any("SLACK_SIGNING_SECRET" in p for p in settings(slack_bot_token="xoxb-1", slack_mode="http").slack_problems())
+    assert any(
+        "SLACK_SIGNING_SECRET" in p for p in settings(slack_bot_token="xoxb-1", slack_mode="http").slack_problems()
+    )
     assert settings().policy_problems() and not settings(approver_user_ids="U1").policy_problems()
 
 

@@ -91,7 +91,11 @@ async def restore_body(client: DdmClient, target: str = ORDERS_RESTORE_1_ID) -> 
         used.add(pick.instance_id)
         relations.append({"source_instance_id": node.instance_id, "target_instance_id": pick.instance_id})
     return RecoveryRequest.model_validate(
-        {"source": {"restore_time": to_epoch_ms(moment)}, "target": {"instance_id": target}, "data_node_relations": relations}
+        {
+            "source": {"restore_time": to_epoch_ms(moment)},
+            "target": {"instance_id": target},
+            "data_node_relations": relations,
+        }
     )
 
 
@@ -152,7 +156,9 @@ async def test_bad_inputs_are_refused_before_sending(sim: RunningSimulator) -> N
         with pytest.raises(InvalidInput, match="the target DDM instance is the source itself"):
             await client.restore(ORDERS_RESTORE_1_ID, body)
         future = body.model_copy(
-            update={"source": body.source.model_copy(update={"restore_time": to_epoch_ms(datetime.now(UTC)) + 3_600_000})}
+            update={
+                "source": body.source.model_copy(update={"restore_time": to_epoch_ms(datetime.now(UTC)) + 3_600_000})
+            }
         )
         with pytest.raises(InvalidInput, match="is in the future"):
             await client.restore(ORDERS_PROD_ID, future)
@@ -163,7 +169,9 @@ async def test_bad_inputs_are_refused_before_sending(sim: RunningSimulator) -> N
         with pytest.raises(InvalidInput, match="more than 30 days ago"):
             await client.jobs(datetime.now(UTC) - timedelta(days=31))
     with pytest.raises(ValueError, match="at least one source"):
-        RecoveryRequest.model_validate({"source": {"restore_time": 1}, "target": {"instance_id": "x"}, "data_node_relations": []})
+        RecoveryRequest.model_validate(
+            {"source": {"restore_time": 1}, "target": {"instance_id": "x"}, "data_node_relations": []}
+        )
     with pytest.raises(ValueError, match="target data node is used more than once"):
         RecoveryRequest.model_validate(
             {
@@ -307,8 +315,11 @@ async def test_unreachable_service_is_unavailable() -> None:
         timeouts=Timeouts(connect=0.5, read=0.5),
     )
     body = RecoveryRequest.model_validate(
-        {"source": {"restore_time": 1_700_000_000_000}, "target": {"instance_id": "t"},
-         "data_node_relations": [{"source_instance_id": "a", "target_instance_id": "b"}]}
+        {
+            "source": {"restore_time": 1_700_000_000_000},
+            "target": {"instance_id": "t"},
+            "data_node_relations": [{"source_instance_id": "a", "target_instance_id": "b"}],
+        }
     )
     async with client:
         with pytest.raises(DdmUnavailable, match="after 4 tries"):
@@ -374,7 +385,10 @@ def answer(status: int, body: str | bytes, content_type: str = "application/json
         (answer(400, '{"error_code":"DBS.280001","error_msg":"Parameter error."}'), "DBS.280001", "Parameter error."),
         (answer(400, '{"errCode":"DBS.100001","externalMessage":"Old style."}'), "DBS.100001", "Old style."),
         (
-            answer(401, '{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information","request_id":"r9"}'),
+            answer(
+                401,
+                '{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information","request_id":"r9"}',
+            ),
             "APIGW.0301",
             "Incorrect IAM authentication information",
         ),
@@ -383,8 +397,11 @@ def answer(status: int, body: str | bytes, content_type: str = "application/json
             "IAM.401",
             "The username or password is wrong.",
         ),
-        (answer(502, "<html><head><title>502 Bad Gateway</title></head><body>x</body></html>", "text/html"), "HTTP.502",
-         "non-JSON answer: 502 Bad Gateway"),
+        (
+            answer(502, "<html><head><title>502 Bad Gateway</title></head><body>x</body></html>", "text/html"),
+            "HTTP.502",
+            "non-JSON answer: 502 Bad Gateway",
+        ),
         (answer(503, "upstream connect error", "text/plain"), "HTTP.503", "non-JSON answer: upstream connect error"),
         (answer(500, ""), "HTTP.500", "Internal Server Error"),
     ],

@@ -47,7 +47,11 @@ async def test_happy_path_one_post_with_the_approved_body(tmp_path: Path) -> Non
         assert posts[0]["body"] == done.plan.restore_body()
         assert posts[0]["path"] == f"/v3/{done.plan.project_id}/instances/{ORDERS_PROD_ID}/backups/recovery"
         actions = [a.action for a in await h.runtime.store.audit_trail(request.id)]
-        assert actions[:3] == ["create", "approve", "approved"] and "job_submitted" in actions and actions[-1] == "job_finished"
+        assert (
+            actions[:3] == ["create", "approve", "approved"]
+            and "job_submitted" in actions
+            and actions[-1] == "job_finished"
+        )
 
 
 # ---- who may approve ----------------------------------------------------------------------------------------
@@ -128,7 +132,7 @@ async def test_reject_with_a_reason(tmp_path: Path) -> None:
         assert rejected.decided_by == "UBOB" and rejected.decision_note == "wrong target"
         card = card_text(h, CHANNEL, request.message_ts or "")
         assert 'rejected by <@UBOB>: \\"wrong target\\"' in card and "approve_request" not in card
-        await h.wait_thread(request, 'rejected R-')
+        await h.wait_thread(request, "rejected R-")
         await h.click("approve_request", request, user="UCAROL")
         await h.wait_ephemeral("UCAROL", "is already rejected")
         assert await h.sim_calls("recovery") == []
@@ -275,7 +279,11 @@ async def test_forged_signature_is_refused_and_nothing_recorded(tmp_path: Path) 
         answer = await h.http.post(h.url, content=body, headers=sp.forged(headers))
         assert answer.status_code == 401
         body, headers = sp.block_actions(
-            SECRET, user_id="UBOB", action_id="approve_request", value="R-000000", channel_id=CHANNEL,
+            SECRET,
+            user_id="UBOB",
+            action_id="approve_request",
+            value="R-000000",
+            channel_id=CHANNEL,
             message_ts="1.1",
         )
         answer = await h.http.post(h.url, content=body, headers=sp.forged_signature(body))
