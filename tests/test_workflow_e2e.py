@@ -334,3 +334,19 @@ async def test_prefilled_form_from_command_text(tmp_path: Path) -> None:
         assert blocks["restore_time_exact"]["element"]["initial_value"] == "latest"
         # the hint is filled in right after, from the live API
         await h.fake.wait_for("views.update", since=since)
+
+
+async def test_ddm_400_on_submit_names_the_error_and_a_next_step(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        request = await h.request_restore()
+        await h.sim_fault(
+            route="recovery", kind="400", error_code="DBS.300372", error_msg="Invalid destination DDM instance."
+        )
+        await h.click("approve_request", request, user="UBOB")
+        failed = await h.wait_request(lambda r: r.state is S.FAILED, request_id=request.id)
+        assert (failed.error_code, failed.error_msg) == ("DBS.300372", "Invalid destination DDM instance.")
+        text = await h.wait_thread(request, "DDM refused the restore")
+        assert "`DBS.300372` Invalid destination DDM instance." in text and "Pick another target" in text
+        assert len(await h.sim_calls("recovery")) == 1
+        # the target is free again for a corrected request
+        assert await h.runtime.store.active_for_target(ORDERS_RESTORE_1_ID) is None

@@ -35,7 +35,7 @@ ROUTE_NAMES = (
     "jobs",
 )
 ANY_ROUTE = "*"
-FAULT_KINDS = ("500", "429", "timeout", "malformed", "html", "hold")
+FAULT_KINDS = ("400", "500", "429", "timeout", "malformed", "html", "hold")
 
 
 class FaultSpecError(ValueError):
@@ -50,6 +50,9 @@ class Fault:
     delay_seconds: float = 30.0
     retry_after: int = 1
     execute: bool = False
+    # For kind "400": the refusal the service gives (default: the seed's parameter error).
+    error_code: str = "DBS.280001"
+    error_msg: str = "Parameter error."
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +75,8 @@ def _number(data: dict[str, Any], key: str, default: float, *, minimum: float = 
 def parse_fault(data: object) -> Fault:
     if not isinstance(data, dict):
         raise FaultSpecError("body must be a JSON object")
-    unknown = sorted(set(data) - {"route", "kind", "count", "delay_seconds", "retry_after", "execute"})
+    known = {"route", "kind", "count", "delay_seconds", "retry_after", "execute", "error_code", "error_msg"}
+    unknown = sorted(set(data) - known)
     if unknown:
         raise FaultSpecError(f"unknown field(s): {', '.join(unknown)}")
     kind = data.get("kind")
@@ -87,7 +91,13 @@ def parse_fault(data: object) -> Fault:
     execute = data.get("execute", False)
     if not isinstance(execute, bool):
         raise FaultSpecError("execute must be true or false")
+    error_code = data.get("error_code", "DBS.280001")
+    error_msg = data.get("error_msg", "Parameter error.")
+    if not isinstance(error_code, str) or not isinstance(error_msg, str):
+        raise FaultSpecError("error_code and error_msg must be strings")
     return Fault(
+        error_code=error_code,
+        error_msg=error_msg,
         route=_route(data.get("route")),
         kind=kind,
         count=count,

@@ -531,6 +531,8 @@ async def _apply_fault(fault: Fault, request: web.Request, handler: Handler) -> 
     faults = _state(request).faults
     rid = _request_id(request)
     log.info("simulator: injecting fault %s on %s", fault.kind, fault.route)
+    if fault.kind == "400":
+        return _json({"error_code": fault.error_code, "error_msg": fault.error_msg}, status=400)
     if fault.kind == "429":
         response = _gateway_error(429, "APIGW.0308", THROTTLED_MSG, rid)
         response.headers["Retry-After"] = str(fault.retry_after)

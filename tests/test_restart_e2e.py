@@ -1,0 +1,69 @@
+"""A restart picks up where the last run stopped: running jobs are followed to the end, reported once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+from bot.app import build_runtime
+from bot.restore.request import RequestState
+from bot.simulator import RunningSimulator
+from tests.support.fake_slack import FakeSlack
+from tests.support.harness import CREDENTIALS, BotHarness, harness_settings, populate, serve_runtime
+
+
+async def test_restart_with_a_running_job_follows_it_to_the_end(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    async with FakeSlack() as fake, RunningSimulator(credentials=CREDENTIALS, job_seconds=2.0) as sim:
+        populate(fake)
+        settings = harness_settings(fake, sim, db)
+        first = await build_runtime(settings, sweep_interval=0.2)
+        await first.start_background()
+        async with serve_runtime(first) as url, httpx.AsyncClient(timeout=10) as http:
+            h = BotHarness(fake=fake, sim=sim, runtime=first, url=url, http=http)
+            request = await h.request_restore()
+            await h.click("approve_request", request, user="UBOB")
+            running = await h.wait_request(lambda r: r.state is RequestState.RUNNING, request_id=request.id)
+        await first.close()  # the bot stops while the job runs
+        assert not any("Restore completed" in t for t in h.thread_texts(running))
+
+        second = await build_runtime(settings, sweep_interval=0.2)
+        await second.start_background()
+        try:
+            async with serve_runtime(second) as url, httpx.AsyncClient(timeout=10) as http:
+                h2 = BotHarness(fake=fake, sim=sim, runtime=second, url=url, http=http)
+                await h2.wait_thread(running, "Restore completed", timeout=10)
+                done = await h2.wait_request(lambda r: r.state is RequestState.COMPLETED, request_id=request.id)
+                assert done.job_id == running.job_id
+                await asyncio.sleep(0.5)
+                assert sum("Restore completed" in t for t in h2.thread_texts(done)) == 1
+                assert len(await h2.sim_calls("recovery")) == 1
+        finally:
+            await second.close()
+
+
+async def test_pending_request_whose_ttl_passed_while_down_expires_at_start(tmp_path: Path) -> None:
+    db = tmp_path / "bot.sqlite3"
+    async with FakeSlack() as fake, RunningSimulator(credentials=CREDENTIALS, job_seconds=0.5) as sim:
+        populate(fake)
+        settings = harness_settings(fake, sim, db, approval_ttl_minutes=0.02)
+        first = await build_runtime(settings, sweep_interval=60)
+        async with serve_runtime(first) as url, httpx.AsyncClient(timeout=10) as http:
+            h = BotHarness(fake=fake, sim=sim, runtime=first, url=url, http=http)
+            request = await h.request_restore()
+        await first.close()
+        await asyncio.sleep(1.3)  # the TTL runs out while no bot runs
+        second = await build_runtime(settings, sweep_interval=60)
+        await second.start_background()
+        try:
+            expired = await second.store.get(request.id)
+            assert expired is not None and expired.state is RequestState.EXPIRED
+            assert message_has_no_buttons(fake, expired.channel_id, expired.message_ts or "")
+        finally:
+            await second.close()
+
+
+def message_has_no_buttons(fake: FakeSlack, channel: str, ts: str) -> bool:
+    return all(block["type"] != "actions" for block in fake.message(channel, ts)["blocks"])
