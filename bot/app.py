@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 from aiohttp import web
@@ -36,8 +37,6 @@ EVENTS_PATH = "/slack/events"
 
 
 def policy_from(settings: Settings) -> ApprovalPolicy:
-    from datetime import timedelta
-
     return ApprovalPolicy(
         approver_user_ids=frozenset(settings.approver_user_ids),
         approver_group_ids=frozenset(settings.approver_usergroup_ids),
@@ -143,7 +142,7 @@ class Runtime:
         return web_app
 
 
-async def build_runtime(settings: Settings, *, sweep_interval: float = 15.0) -> Runtime:
+async def build_runtime(settings: Settings, *, sweep_interval: float | None = None) -> Runtime:
     store = RequestStore.from_url(settings.database_url)
     await store.create_schema()
     ddm = ddm_client_from(settings)
@@ -153,9 +152,18 @@ async def build_runtime(settings: Settings, *, sweep_interval: float = 15.0) -> 
         client, group_ids=policy.groups_to_resolve, cache_seconds=settings.usergroup_cache_seconds
     )
     notifier = SlackNotifier(client, approvers=policy.describe_approvers(), latest=store.get)
-    service = RestoreService(store=store, ddm=ddm, notifier=notifier, directory=directory, policy=policy)
-    watcher = JobWatcher(service, poll_interval=settings.job_poll_interval_seconds)
-    sweeper = Sweeper(service, watcher, interval=sweep_interval)
+    service = RestoreService(
+        store=store,
+        ddm=ddm,
+        notifier=notifier,
+        directory=directory,
+        policy=policy,
+        stale_submitting_after=timedelta(seconds=settings.submit_stale_seconds),
+    )
+    watcher = JobWatcher(
+        service, poll_interval=settings.job_poll_interval_seconds, lease_seconds=settings.job_lease_seconds
+    )
+    sweeper = Sweeper(service, watcher, interval=sweep_interval or settings.sweep_interval_seconds)
     tasks = TaskRunner()
     app = AsyncApp(
         client=client,

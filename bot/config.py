@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # --- Store and jobs ---
     database_url: str = Field(DEFAULT_DATABASE_URL, description="`sqlite+aiosqlite:///file` or `postgresql://…`.")
     job_poll_interval_seconds: float = Field(10, gt=0, description="How often a running restore job is polled.")
+    job_lease_seconds: float = Field(
+        30, gt=0, description="A replica owns a job's polling this long per renewal; then another may take over."
+    )
+    sweep_interval_seconds: float = Field(
+        15, gt=0, description="How often expiries are applied and orphaned work is adopted."
+    )
     log_level: str = Field("INFO", description="Python log level.")
 
     @field_validator(
@@ -84,6 +90,11 @@ class Settings(BaseSettings):
     @property
     def iam_endpoint(self) -> str:
         return self.huaweicloud_iam_endpoint or _regional("iam", self.huaweicloud_region)
+
+    @property
+    def submit_stale_seconds(self) -> float:
+        """A SUBMITTING request older than this has lost its submitter (the POST cannot take longer)."""
+        return self.huaweicloud_connect_timeout_seconds + 2 * self.huaweicloud_read_timeout_seconds + 10
 
     @property
     def huawei_auth_mode(self) -> Literal["aksk", "token"]:

@@ -28,13 +28,14 @@ class JobWatcher:
         poll_interval: float,
         owner_id: str | None = None,
         reconcile_interval: float | None = None,
+        lease_seconds: float = 30.0,
     ) -> None:
         self.service = service
         self.poll_interval = poll_interval
         self.reconcile_interval = reconcile_interval or poll_interval
         self.owner_id = owner_id or f"watcher-{uuid.uuid4().hex[:12]}"
         # A lease outlives a few missed polls, then another replica may take over.
-        self.lease_seconds = max(30.0, poll_interval * 3)
+        self.lease_seconds = max(lease_seconds, poll_interval * 3)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closing = False
         service.on_running = self.watch

@@ -31,7 +31,7 @@ RESTORE_JOB_NAME = "RestoreInstance"
 # How long after an unanswered POST we keep looking for its job before calling it failed.
 RECONCILE_DEADLINE = timedelta(minutes=15)
 # A SUBMITTING request older than this (e.g. its replica died mid-POST) is treated as UNKNOWN.
-STALE_SUBMITTING_AFTER = timedelta(minutes=2)
+DEFAULT_STALE_SUBMITTING_AFTER = timedelta(minutes=2)
 
 
 class WorkflowRefused(Exception):
@@ -63,8 +63,10 @@ class RestoreService:
         directory: UserDirectory,
         policy: ApprovalPolicy,
         clock: Callable[[], datetime] = utc_now,
+        stale_submitting_after: timedelta = DEFAULT_STALE_SUBMITTING_AFTER,
     ) -> None:
         self.store = store
+        self.stale_submitting_after = stale_submitting_after
         self.ddm = ddm
         self.notifier = notifier
         self.directory = directory
@@ -479,7 +481,7 @@ class RestoreService:
         """SUBMITTING requests whose submitter vanished become UNKNOWN, to be reconciled (never re-POSTed)."""
         recovered: list[RestoreRequest] = []
         for request in await self.store.in_states([S.SUBMITTING]):
-            if self.clock() - request.updated_at < STALE_SUBMITTING_AFTER:
+            if self.clock() - request.updated_at < self.stale_submitting_after:
                 continue
             unknown = await self.store.transition(
                 request.id,
@@ -495,6 +497,28 @@ class RestoreService:
                 await self._quietly(self.notifier.post_in_thread(unknown, texts.outcome_unknown(unknown)))
                 recovered.append(unknown)
         return recovered
+
+    async def stale_approved(self) -> list[RestoreRequest]:
+        """APPROVED requests whose replica died before submitting (submit() is safe to call again)."""
+        return [
+            r
+            for r in await self.store.in_states([S.APPROVED])
+            if self.clock() - r.updated_at >= self.stale_submitting_after
+        ]
+
+    async def announce_unannounced(self) -> list[str]:
+        """Post the final thread message of requests whose announcer died after the final transition."""
+        announced: list[str] = []
+        for request_id in await self.store.unannounced_final(self.clock() - self.stale_submitting_after):
+            if not await self.store.claim_final_notice(request_id, self.clock()):
+                continue
+            request = await self.store.get(request_id)
+            if request is None:
+                continue
+            await self._quietly(self.notifier.update_card(request))
+            await self._quietly(self.notifier.post_in_thread(request, texts.final_text(request)))
+            announced.append(request_id)
+        return announced
 
     # ---- lookups for people ------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ class Sweeper:
         self.watcher = watcher
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._submits: set[asyncio.Task[object]] = set()
 
     async def sweep_once(self) -> None:
         expired = await self.service.expire_due()
@@ -31,6 +32,12 @@ class Sweeper:
         for request in await self.service.store.in_states([RequestState.RUNNING, RequestState.UNKNOWN]):
             if request.id not in self.watcher.watching:
                 self.watcher.watch(request)  # its task returns at once if another replica holds the lease
+        for request in await self.service.stale_approved():
+            # Its approver's replica died before submitting. Only one caller can win APPROVED → SUBMITTING.
+            task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self.service.submit(request))
+            self._submits.add(task)
+            task.add_done_callback(self._submits.discard)
+        await self.service.announce_unannounced()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sweeper")
@@ -58,3 +65,6 @@ class Sweeper:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._submits:
+            # A submit may be past its POST: let it finish recording the answer.
+            await asyncio.wait(set(self._submits), timeout=60)

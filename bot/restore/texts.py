@@ -107,6 +107,20 @@ def finished(request: RestoreRequest, started: datetime | None, ended: datetime 
     )
 
 
+def final_text(request: RestoreRequest) -> str:
+    """The final thread message of any COMPLETED or FAILED request, from what the request records."""
+    if request.job_id:
+        return finished(request, request.submitted_at, request.finished_at)
+    code = request.error_code
+    if code in ("PLAN_STALE", "PLAN_CHANGED"):
+        return plan_stale(request, request.error_msg or "the plan is no longer possible.")
+    if code in ("NOT_SENT", "INVALID_INPUT"):
+        return not_sent(request)
+    if code == "NO_JOB":
+        return reconcile_gave_up(request)
+    return submit_failed(request)
+
+
 _NEXT_STEPS = {
     "DBS.280001": "DDM found a parameter wrong: check the restore point is inside the window and the mapping is "
     "complete, then make a new request.",

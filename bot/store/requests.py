@@ -207,6 +207,21 @@ class RequestStore:
             ).all()
             return [row.id for row in rows]
 
+    async def unannounced_final(self, finished_before: datetime) -> list[str]:
+        """Final requests that went through submission but whose final notice nobody claimed."""
+        r = schema.requests
+        async with self.reader.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(r.c.id).where(
+                        r.c.state.in_([RequestState.COMPLETED.value, RequestState.FAILED.value]),
+                        r.c.final_notice_ms.is_(None),
+                        r.c.updated_ms <= ms(finished_before),
+                    )
+                )
+            ).all()
+            return [row.id for row in rows]
+
     async def next_expiry(self) -> datetime | None:
         async with self.reader.connect() as conn:
             value = (
