@@ -6,10 +6,13 @@ with DDM_REQUIRE_POSTGRES=1 (CI sets it) an unreachable server fails the Postgre
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -20,10 +23,14 @@ POSTGRES_ADMIN_URL = os.environ.get("DDM_TEST_POSTGRES_URL", "postgresql://postg
 REQUIRE_POSTGRES = os.environ.get("DDM_REQUIRE_POSTGRES") == "1"
 
 
+def _run_in_thread(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run admin coroutines on a loop of their own: the fixture may be asked for from inside a running loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(lambda: asyncio.run(make())).result()
+
+
 def _postgres_database_url() -> tuple[str, str]:
     """Create one throwaway database for this test session and return its asyncpg URL."""
-    import asyncio
-
     import asyncpg
 
     name = f"ddm_test_{uuid.uuid4().hex[:10]}"
@@ -36,7 +43,7 @@ def _postgres_database_url() -> tuple[str, str]:
         finally:
             await conn.close()
 
-    asyncio.run(create())
+    _run_in_thread(create)
     base = admin.rsplit("/", 1)[0]
     return base.replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + name, name
 
@@ -52,8 +59,6 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(message)
     yield url
 
-    import asyncio
-
     import asyncpg
 
     async def drop() -> None:
@@ -63,7 +68,7 @@ def postgres_url() -> Iterator[str]:
         finally:
             await conn.close()
 
-    asyncio.run(drop())
+    _run_in_thread(drop)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

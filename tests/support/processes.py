@@ -1,0 +1,85 @@
+"""Bot replicas as real processes (`python -m bot run` in HTTP mode), for crash and concurrency tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without any setting of ours, so a developer's shell can't leak into a test."""
+    prefixes = ("SLACK_", "HUAWEICLOUD_", "APPROVER_", "REQUIRED_", "ALLOW_", "ALLOWED_", "REQUESTER_", "DATABASE_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+class BotProcess:
+    def __init__(self, name: str, settings: dict[str, str], workdir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.env = clean_env() | settings | {"SLACK_MODE": "http", "PORT": str(self.port)}
+        self.workdir = workdir
+        self.log_path = workdir / f"{name}.log"
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slack/events"
+
+    async def start(self, timeout: float = 30.0) -> None:
+        log = self.log_path.open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env=self.env, cwd=self.workdir, stdout=log, stderr=log
+        )
+        log.close()
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with httpx.AsyncClient(timeout=1) as http:
+            while True:
+                if self.process.returncode is not None:
+                    raise AssertionError(f"{self.name} exited at start:\n{self.log()}")
+                try:
+                    if (await http.get(f"http://127.0.0.1:{self.port}/healthz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"{self.name} did not become healthy:\n{self.log()}")
+                await asyncio.sleep(0.1)
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    async def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        await self.wait()
+
+    async def wait(self, timeout: float = 60.0) -> int:
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.signal(signal.SIGTERM)
+            try:
+                await self.wait(30)
+            except TimeoutError:
+                await self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:] if self.log_path.exists() else ""

@@ -1,0 +1,198 @@
+"""Several replicas sharing one database, as real processes: nothing lost, nothing run twice.
+
+Two `ddm-restore-bot run` processes in HTTP mode share PostgreSQL (and, to show it works on one host, one
+SQLite file); the fake Slack and the DDM simulator run in the test process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from bot.restore.request import RequestState
+from bot.simulator import RunningSimulator
+from bot.store.requests import RequestStore
+from tests.support import slack_payloads as sp
+from tests.support.fake_slack import FakeSlack, FakeUser
+from tests.support.harness import CHANNEL, CREDENTIALS, GROUP, PROJECT, SECRET, BotHarness, populate
+from tests.support.processes import BotProcess
+
+S = RequestState
+MANY = [f"UAPP{i:02d}" for i in range(50)]
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}"
+    url = str(request.getfixturevalue("postgres_url"))
+    store = RequestStore.from_url(url)
+    async with store.engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await store.close()
+    return url
+
+
+@dataclass
+class Cluster:
+    fake: FakeSlack
+    sim: RunningSimulator
+    store: RequestStore
+    replicas: list[BotProcess]
+    harness: BotHarness
+
+    async def click(
+        self, replica: BotProcess, request_id: str, ts: str, user: str, action: str = "approve_request"
+    ) -> int:
+        body, headers = sp.block_actions(
+            SECRET,
+            user_id=user,
+            action_id=action,
+            block_id="card_actions",
+            value=request_id,
+            channel_id=CHANNEL,
+            message_ts=ts,
+            message=self.fake.message(CHANNEL, ts),
+            trigger_id=sp.new_trigger_id(),
+            response_url=self.fake.response_url(f"click-{user}"),
+        )
+        answer = await self.harness.http.post(replica.url, content=body, headers=headers)
+        return answer.status_code
+
+
+@asynccontextmanager
+async def cluster(
+    tmp_path: Path, database_url: str, *, replicas: int = 2, job_seconds: float = 1.0, **settings: str
+) -> AsyncIterator[Cluster]:
+    async with FakeSlack() as fake, RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds) as sim:
+        populate(fake)
+        for user in MANY:
+            fake.add_user(FakeUser(user, user.lower()))
+        fake.set_usergroup(GROUP, MANY)
+        env = {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.base_url,
+            "HUAWEICLOUD_SDK_PROJECT_ID": PROJECT,
+            "HUAWEICLOUD_DDM_ENDPOINT": sim.base_url,
+            "HUAWEICLOUD_IAM_ENDPOINT": sim.base_url,
+            "HUAWEICLOUD_SDK_AK": CREDENTIALS.ak or "",
+            "HUAWEICLOUD_SDK_SK": CREDENTIALS.sk or "",
+            "HUAWEICLOUD_CONNECT_TIMEOUT_SECONDS": "1",
+            "HUAWEICLOUD_READ_TIMEOUT_SECONDS": "1",
+            "APPROVER_USER_IDS": "UBOB",
+            "APPROVER_USERGROUP_IDS": GROUP,
+            "DATABASE_URL": database_url,
+            "JOB_POLL_INTERVAL_SECONDS": "0.2",
+            "JOB_LEASE_SECONDS": "1.5",
+            "SWEEP_INTERVAL_SECONDS": "0.3",
+            "LOG_LEVEL": "INFO",
+        } | settings
+        processes = [BotProcess(f"replica-{i}", env, tmp_path) for i in range(replicas)]
+        await processes[0].start()  # the first one migrates the database
+        await asyncio.gather(*[p.start() for p in processes[1:]])
+        store = RequestStore.from_url(database_url)
+        try:
+            async with httpx.AsyncClient(timeout=15) as http:
+                harness = BotHarness(
+                    fake=fake,
+                    sim=sim,
+                    runtime=SimpleNamespace(store=store),
+                    url=processes[0].url,
+                    http=http,  # type: ignore[arg-type]
+                )
+                yield Cluster(fake=fake, sim=sim, store=store, replicas=processes, harness=harness)
+        finally:
+            await asyncio.gather(*[p.stop() for p in processes], return_exceptions=True)
+            await store.close()
+
+
+def actions_of(trail: list[Any]) -> list[str]:
+    return [record.action for record in trail]
+
+
+async def test_fifty_clicks_over_two_replicas_post_once(tmp_path: Path, shared_db: str) -> None:
+    async with cluster(tmp_path, shared_db) as c:
+        request = await c.harness.request_restore()
+        ts = request.message_ts or ""
+        statuses = await asyncio.gather(
+            *[c.click(c.replicas[i % 2], request.id, ts, user) for i, user in enumerate(MANY)]
+        )
+        assert set(statuses) == {200}
+        await c.harness.wait_thread(request, "Restore completed", timeout=20)
+        await asyncio.sleep(1.0)  # let any straggler act
+        assert len(await c.harness.sim_calls("recovery")) == 1
+        thread = c.harness.thread_texts(request)
+        assert sum("submitted to DDM" in t for t in thread) == 1
+        assert sum("Restore completed" in t for t in thread) == 1
+        actions = actions_of(await c.store.audit_trail(request.id))
+        for once in ("create", "approved", "submit", "job_submitted", "job_finished"):
+            assert actions.count(once) == 1, (once, actions)
+        final = await c.store.get(request.id)
+        assert final is not None and final.state is S.COMPLETED
+        assert actions.count("approve") == len(final.approvals) >= 1
+
+
+async def test_sigkill_while_a_job_runs_the_other_replica_finishes_it(tmp_path: Path, shared_db: str) -> None:
+    async with cluster(tmp_path, shared_db, job_seconds=4.0) as c:
+        request = await c.harness.request_restore()
+        assert await c.click(c.replicas[0], request.id, request.message_ts or "", "UBOB") == 200
+        running = await c.harness.wait_request(lambda r: r.state is S.RUNNING, request_id=request.id, timeout=15)
+        await c.replicas[0].kill()
+        await c.harness.wait_thread(running, "Restore completed", timeout=30)
+        await asyncio.sleep(1.0)
+        assert sum("Restore completed" in t for t in c.harness.thread_texts(running)) == 1
+        assert len(await c.harness.sim_calls("recovery")) == 1
+        done = await c.store.get(request.id)
+        assert done is not None and done.state is S.COMPLETED and done.job_id == running.job_id
+
+
+async def test_sigkill_during_submit_is_reconciled_never_resent(tmp_path: Path, shared_db: str) -> None:
+    async with cluster(tmp_path, shared_db, job_seconds=1.0) as c:
+        request = await c.harness.request_restore()
+        await c.harness.sim_fault(route="recovery", kind="hold", execute=True)
+        assert await c.click(c.replicas[0], request.id, request.message_ts or "", "UBOB") == 200
+        await c.harness.wait_request(lambda r: r.state is S.SUBMITTING, request_id=request.id, timeout=15)
+        for _ in range(100):  # the POST has reached DDM (and the job exists) when the replica dies
+            if await c.harness.sim_calls("recovery"):
+                break
+            await asyncio.sleep(0.05)
+        await c.replicas[0].kill()
+        await c.harness.http.post(f"{c.sim.base_url}/_sim/release")
+        jobs = [j for j in c.sim.state.world.jobs if j.name == "RestoreInstance"]
+        created = max(jobs, key=lambda j: j.created).id
+        settled = await c.harness.wait_request(
+            lambda r: r.state in (S.RUNNING, S.COMPLETED), request_id=request.id, timeout=40
+        )
+        assert settled.job_id == created
+        await c.harness.wait_thread(request, "Restore completed", timeout=20)
+        assert len(await c.harness.sim_calls("recovery")) == 1
+        actions = actions_of(await c.store.audit_trail(request.id))
+        assert "submitter_lost" in actions and "reconciled" in actions
+
+
+async def test_sigterm_finishes_the_in_flight_submit(tmp_path: Path, shared_db: str) -> None:
+    async with cluster(tmp_path, shared_db, job_seconds=1.0) as c:
+        request = await c.harness.request_restore()
+        await c.harness.sim_fault(route="recovery", kind="hold")
+        assert await c.click(c.replicas[0], request.id, request.message_ts or "", "UBOB") == 200
+        await c.harness.wait_request(lambda r: r.state is S.SUBMITTING, request_id=request.id, timeout=15)
+        c.replicas[0].signal(signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        await c.harness.http.post(f"{c.sim.base_url}/_sim/release")
+        assert await c.replicas[0].wait(30) == 0
+        after = await c.store.get(request.id)
+        assert after is not None and after.state is S.RUNNING and after.job_id  # the answer was recorded
+        await c.harness.wait_thread(request, "Restore completed", timeout=20)  # the survivor follows it
+        assert len(await c.harness.sim_calls("recovery")) == 1
