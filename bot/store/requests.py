@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, event, func, insert, literal, or_, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql import Select
 
 from bot.restore.ids import new_request_id
 from bot.restore.plan import RestorePlan, canonical_json
@@ -177,23 +178,20 @@ class RequestStore:
             return await self._get(conn, row.id) if row else None
 
     async def in_states(self, states: Iterable[RequestState]) -> list[RestoreRequest]:
+        query = (
+            select(schema.requests)
+            .where(schema.requests.c.state.in_([s.value for s in states]))
+            .order_by(schema.requests.c.created_ms)
+        )
         async with self.reader.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(schema.requests.c.id)
-                    .where(schema.requests.c.state.in_([s.value for s in states]))
-                    .order_by(schema.requests.c.created_ms)
-                )
-            ).all()
-            return [r for r in [await self._get(conn, row.id) for row in rows] if r is not None]
+            return await self._load(conn, query)
 
     async def recent(self, limit: int = 10, *, requester_id: str | None = None) -> list[RestoreRequest]:
-        query = select(schema.requests.c.id).order_by(schema.requests.c.created_ms.desc()).limit(limit)
+        query = select(schema.requests).order_by(schema.requests.c.created_ms.desc()).limit(limit)
         if requester_id:
             query = query.where(schema.requests.c.requester_id == requester_id)
         async with self.reader.connect() as conn:
-            rows = (await conn.execute(query)).all()
-            return [r for r in [await self._get(conn, row.id) for row in rows] if r is not None]
+            return await self._load(conn, query)
 
     async def due_for_expiry(self, now: datetime) -> list[str]:
         async with self.reader.connect() as conn:
@@ -428,38 +426,50 @@ class RequestStore:
         )
 
     async def _get(self, conn: AsyncConnection, request_id: str) -> RestoreRequest | None:
-        row = (await conn.execute(select(schema.requests).where(schema.requests.c.id == request_id))).first()
-        if row is None:
-            return None
+        found = await self._load(conn, select(schema.requests).where(schema.requests.c.id == request_id))
+        return found[0] if found else None
+
+    async def _load(self, conn: AsyncConnection, query: Select[Any]) -> list[RestoreRequest]:
+        """Requests of `query` with their approvals: two statements, whatever the number of rows."""
+        rows = (await conn.execute(query)).all()
+        if not rows:
+            return []
         approval_rows = (
             await conn.execute(
                 select(schema.approvals)
-                .where(schema.approvals.c.request_id == request_id)
+                .where(schema.approvals.c.request_id.in_([row.id for row in rows]))
                 .order_by(schema.approvals.c.at_ms, schema.approvals.c.user_id)
             )
         ).all()
-        return RestoreRequest(
-            id=row.id,
-            plan=RestorePlan.model_validate_json(row.plan_json),
-            fingerprint=row.fingerprint,
-            requester_id=row.requester_id,
-            channel_id=row.channel_id,
-            state=RequestState(row.state),
-            required_approvals=row.required_approvals,
-            created_at=_dt(row.created_ms),
-            expires_at=_dt(row.expires_ms),
-            updated_at=_dt(row.updated_ms),
-            message_ts=row.message_ts,
-            approvals=tuple(Approval(user_id=a.user_id, at=_dt(a.at_ms)) for a in approval_rows),
-            job_id=row.job_id,
-            job_progress=row.job_progress,
-            error_code=row.error_code,
-            error_msg=row.error_msg,
-            decided_by=row.decided_by,
-            decision_note=row.decision_note,
-            submitted_at=dt(row.submitted_ms),
-            finished_at=dt(row.finished_ms),
-        )
+        by_request: dict[str, list[Approval]] = {}
+        for a in approval_rows:
+            by_request.setdefault(a.request_id, []).append(Approval(user_id=a.user_id, at=_dt(a.at_ms)))
+        return [_request_of(row, tuple(by_request.get(row.id, ()))) for row in rows]
+
+
+def _request_of(row: Row[Any], approvals: tuple[Approval, ...]) -> RestoreRequest:
+    return RestoreRequest(
+        id=row.id,
+        plan=RestorePlan.model_validate_json(row.plan_json),
+        fingerprint=row.fingerprint,
+        requester_id=row.requester_id,
+        channel_id=row.channel_id,
+        state=RequestState(row.state),
+        required_approvals=row.required_approvals,
+        created_at=_dt(row.created_ms),
+        expires_at=_dt(row.expires_ms),
+        updated_at=_dt(row.updated_ms),
+        message_ts=row.message_ts,
+        approvals=approvals,
+        job_id=row.job_id,
+        job_progress=row.job_progress,
+        error_code=row.error_code,
+        error_msg=row.error_msg,
+        decided_by=row.decided_by,
+        decision_note=row.decision_note,
+        submitted_at=dt(row.submitted_ms),
+        finished_at=dt(row.finished_ms),
+    )
 
 
 def _dt(epoch_ms: int) -> datetime:
