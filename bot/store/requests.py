@@ -10,10 +10,12 @@ make the bot safe live here as single statements the database decides:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +84,18 @@ class RequestStore:
         # Reads need no write lock (see _sqlite_write_locking); this engine shares the pool.
         self.reader = engine.execution_options(readonly=True)
         self.is_sqlite = engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time; queueing this process's writers here is fair and fast, where
+        # letting them collide leaves it to SQLite's busy handler, which sleeps (p99 of seconds under load).
+        self._sqlite_writer = asyncio.Lock()
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        if not self.is_sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._sqlite_writer, self.engine.begin() as conn:
+            yield conn
 
     @classmethod
     def from_url(cls, url: str, **engine_kwargs: Any) -> RequestStore:
@@ -93,7 +107,7 @@ class RequestStore:
         return cls(engine)
 
     async def create_schema(self) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.run_sync(schema.metadata.create_all)
 
     async def close(self) -> None:
@@ -131,7 +145,7 @@ class RequestStore:
                 "updated_ms": ms(now),
             }
             try:
-                async with self.engine.begin() as conn:
+                async with self._write() as conn:
                     await conn.execute(insert(schema.requests).values(**row))
                     await self._audit(
                         conn,
@@ -178,13 +192,11 @@ class RequestStore:
             return await self._get(conn, row.id) if row else None
 
     async def in_states(self, states: Iterable[RequestState]) -> list[RestoreRequest]:
-        query = (
-            select(schema.requests)
-            .where(schema.requests.c.state.in_([s.value for s in states]))
-            .order_by(schema.requests.c.created_ms)
-        )
+        # Sorted here, not in SQL: an ORDER BY makes SQLite walk the created_ms index over the whole history.
+        query = select(schema.requests).where(schema.requests.c.state.in_([s.value for s in states]))
         async with self.reader.connect() as conn:
-            return await self._load(conn, query)
+            found = await self._load(conn, query)
+        return sorted(found, key=lambda r: r.created_at)
 
     async def recent(self, limit: int = 10, *, requester_id: str | None = None) -> list[RestoreRequest]:
         query = select(schema.requests).order_by(schema.requests.c.created_ms.desc()).limit(limit)
@@ -247,7 +259,7 @@ class RequestStore:
     ) -> RestoreRequest | None:
         """Move the request to `to` if it is in one of `from_states`. Returns it, or None if someone else won."""
         assignments = {"state": to.value, "updated_ms": ms(now), **(values or {})}
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             current = await self._get(conn, request_id)
             if current is None or current.state not in from_states:
                 return None
@@ -274,7 +286,7 @@ class RequestStore:
     async def add_approval(self, request_id: str, *, user_id: str, fingerprint: str, now: datetime) -> ApprovalOutcome:
         """Record one approval while the request is PENDING, unexpired and still has `fingerprint`."""
         r = schema.requests
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             eligible = select(literal(request_id), literal(user_id), literal(fingerprint), literal(ms(now))).where(
                 r.c.id == request_id,
                 r.c.state == RequestState.PENDING.value,
@@ -308,7 +320,7 @@ class RequestStore:
         return ApprovalOutcome(added=added, count=len(request.approvals), request=request)
 
     async def set_message(self, request_id: str, *, channel_id: str, message_ts: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(schema.requests)
                 .where(schema.requests.c.id == request_id)
@@ -317,7 +329,7 @@ class RequestStore:
 
     async def set_progress(self, request_id: str, progress: int) -> bool:
         """Store job progress while RUNNING; True when it changed."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 update(schema.requests)
                 .where(
@@ -331,7 +343,7 @@ class RequestStore:
 
     async def claim_final_notice(self, request_id: str, now: datetime) -> bool:
         """True for exactly one caller: the one that posts the final thread message."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 update(schema.requests)
                 .where(schema.requests.c.id == request_id, schema.requests.c.final_notice_ms.is_(None))
@@ -342,7 +354,7 @@ class RequestStore:
     async def take_lease(self, request_id: str, *, owner: str, now: datetime, seconds: float) -> bool:
         """Own the job watch of a request until now+seconds, if nobody else holds a live lease."""
         r = schema.requests
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 update(r)
                 .where(
@@ -355,7 +367,7 @@ class RequestStore:
 
     async def release_lease(self, request_id: str, *, owner: str) -> None:
         r = schema.requests
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(r)
                 .where(and_(r.c.id == request_id, r.c.lease_owner == owner))
