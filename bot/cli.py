@@ -44,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # One line per HTTP call is noise at INFO; our own modules log the calls that matter.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         if command == "simulator":
             return asyncio.run(_simulator(settings, args.host, args.port, args.seed_file, args.job_seconds))
@@ -141,6 +143,7 @@ async def _run(settings: Settings, *, simulate: bool) -> int:
 
 async def _check(settings: Settings) -> int:
     """Try every dependency once and print one line each; exit 1 when something is wrong."""
+    import aiohttp
     from slack_sdk.errors import SlackApiError
 
     from bot.app import ddm_client_from, slack_client_from
@@ -169,5 +172,8 @@ async def _check(settings: Settings) -> int:
             print(f"✓ Slack: bot user {answer.get('user')} in team {answer.get('team')}")
         except SlackApiError as exc:
             print(f"✗ Slack: {exc.response.get('error')}")
+            ok = False
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            print(f"✗ Slack could not be reached at {client.base_url}: {type(exc).__name__}: {exc}")
             ok = False
     return 0 if ok else 1
