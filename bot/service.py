@@ -217,9 +217,9 @@ class RestoreService:
             return self.policy.can_approve(actor, outcome.request, now) or Refusal(
                 "not_counted", f"{request_id} is no longer awaiting approval."
             )
-        await self.notifier.post_in_thread(outcome.request, texts.approved(outcome.request, user_id))
+        await self._quietly(self.notifier.post_in_thread(outcome.request, texts.approved(outcome.request, user_id)))
         if outcome.count < outcome.request.required_approvals:
-            await self.notifier.update_card(outcome.request)
+            await self._quietly(self.notifier.update_card(outcome.request))
             return None
         approved = await self.store.transition(
             request_id,
@@ -231,7 +231,7 @@ class RestoreService:
             details={"approvers": list(outcome.request.approver_ids)},
         )
         if approved is not None:
-            await self.notifier.update_card(approved)
+            await self._quietly(self.notifier.update_card(approved))
             await self.submit(approved)
         return None
 
@@ -270,8 +270,10 @@ class RestoreService:
             latest = await self.store.get(request_id)
             state = latest.state.value.lower() if latest else "gone"
             return Refusal("not_pending", f"{request_id} is already {state}; nothing to decide.")
-        await self.notifier.update_card(done)
-        await self.notifier.post_in_thread(done, texts.rejected(done) if to is S.REJECTED else texts.cancelled(done))
+        await self._quietly(self.notifier.update_card(done))
+        await self._quietly(
+            self.notifier.post_in_thread(done, texts.rejected(done) if to is S.REJECTED else texts.cancelled(done))
+        )
         return None
 
     async def expire_due(self) -> list[str]:

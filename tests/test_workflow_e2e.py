@@ -350,3 +350,30 @@ async def test_ddm_400_on_submit_names_the_error_and_a_next_step(tmp_path: Path)
         assert len(await h.sim_calls("recovery")) == 1
         # the target is free again for a corrected request
         assert await h.runtime.store.active_for_target(ORDERS_RESTORE_1_ID) is None
+
+
+async def test_slack_failing_during_approval_does_not_stall_the_restore(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        request = await h.request_restore()
+        h.fake.fail_next("chat.postMessage", "internal_error", count=2)  # "approved (1/1)" and "checking…"
+        h.fake.fail_next("chat.update", "internal_error")
+        await h.click("approve_request", request, user="UBOB")
+        await h.wait_thread(request, "Restore completed")
+        assert len(await h.sim_calls("recovery")) == 1
+
+
+async def test_card_that_cannot_be_posted_cancels_the_request_and_says_why(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        h.fake.fail_next("chat.postMessage", "not_in_channel")
+        view_id = await h.open_form()
+        await h.choose_source(view_id)
+        await h.submit_step1(view_id)
+        pushed = h.top_view[view_id]
+        assert pushed
+        step2 = await h.wait_step2(pushed)
+        await h.submit_view(pushed, h.suggested_state(step2))
+        told = await h.wait_ephemeral("UALICE", "was not created")
+        assert "/invite @ddm-restore" in told
+        cancelled = await h.wait_request(lambda r: r.state is S.CANCELLED)
+        assert cancelled.message_ts is None
+        assert await h.runtime.store.active_for_target(ORDERS_RESTORE_1_ID) is None

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -49,6 +50,8 @@ class SlackNotifier:
             if error in NOT_IN_CHANNEL:
                 raise CardNotPosted(invite_hint(request.channel_id)) from None
             raise CardNotPosted(f"Slack said `{error}`.") from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise CardNotPosted(f"Slack could not be reached ({type(exc).__name__}).") from None
         return str(answer["ts"])
 
     async def update_card(self, request: RestoreRequest) -> None:
