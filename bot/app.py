@@ -8,6 +8,7 @@ import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import aiohttp
 import httpx
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -87,9 +88,11 @@ def ddm_client_from(settings: Settings, transport: httpx.AsyncBaseTransport | No
     )
 
 
-def slack_client_from(settings: Settings) -> AsyncWebClient:
+def slack_client_from(settings: Settings, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    kwargs: dict[str, object] = {}
+    # One keep-alive session (bolt hands it to its per-request clients too); without it slack_sdk opens a new
+    # connection, and against Slack a new TLS handshake, for every call.
+    kwargs: dict[str, object] = {"session": session} if session is not None else {}
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
     client = AsyncWebClient(token=token, **kwargs)  # type: ignore[arg-type]
@@ -123,10 +126,13 @@ class Runtime:
             return
         self.closed = True
         await self.sweeper.close()
-        await self.tasks.drain(grace_seconds=self.settings.huaweicloud_read_timeout_seconds + 5)
+        await self.tasks.drain(grace_seconds=self.settings.submit_deadline_seconds + 5)
+        await self.service.drain()
         await self.watcher.close()
         await self.ddm.aclose()
         await self.store.close()
+        if self.client.session is not None:
+            await self.client.session.close()
 
     def web_app(self) -> web.Application:
         async def events(request: web.Request) -> web.Response:
@@ -146,7 +152,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     store = RequestStore.from_url(settings.database_url)
     await store.create_schema()
     ddm = ddm_client_from(settings)
-    client = slack_client_from(settings)
+    client = slack_client_from(settings, aiohttp.ClientSession())
     policy = policy_from(settings)
     directory = SlackDirectory(
         client, group_ids=policy.groups_to_resolve, cache_seconds=settings.usergroup_cache_seconds
@@ -159,6 +165,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         directory=directory,
         policy=policy,
         stale_submitting_after=timedelta(seconds=settings.submit_stale_seconds),
+        reconcile_deadline=timedelta(seconds=settings.reconcile_deadline_seconds),
     )
     watcher = JobWatcher(
         service, poll_interval=settings.job_poll_interval_seconds, lease_seconds=settings.job_lease_seconds

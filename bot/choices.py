@@ -72,7 +72,19 @@ class RestoreChoices:
         if by_id:
             return by_id
         named = [i for i in found if i.name.lower() == wanted.lower()]
-        return named[0] if len(named) == 1 else None
+        return named[0] if len(named) == 1 else None  # an ambiguous name resolves to nothing, never a guess
+
+    async def resolve_target(self, source_id: str, text: str) -> RestorableInstance | list[RestorableInstance] | None:
+        """A restore target by exact id or unique name; a list when the name is ambiguous."""
+        candidates = await self.targets(source_id)
+        wanted = text.strip()
+        by_id = next((t for t in candidates if t.instance_id == wanted), None)
+        if by_id:
+            return by_id
+        named = [t for t in candidates if t.instance_name.lower() == wanted.lower()]
+        if len(named) > 1:
+            return named
+        return named[0] if named else None
 
     async def targets(self, source_id: str) -> list[RestorableInstance]:
         return await self._targets.get(source_id, lambda: self.ddm.restorable_instances(source_id))

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # --- Store and jobs ---
     database_url: str = Field(DEFAULT_DATABASE_URL, description="`sqlite+aiosqlite:///file` or `postgresql://…`.")
     job_poll_interval_seconds: float = Field(10, gt=0, description="How often a running restore job is polled.")
+    reconcile_deadline_seconds: float = Field(
+        900, gt=0, description="How long an unanswered restore is looked for in DDM's job list before it is failed."
+    )
     job_lease_seconds: float = Field(
         30, gt=0, description="A replica owns a job's polling this long per renewal; then another may take over."
     )
@@ -92,9 +95,14 @@ class Settings(BaseSettings):
         return self.huaweicloud_iam_endpoint or _regional("iam", self.huaweicloud_region)
 
     @property
+    def submit_deadline_seconds(self) -> float:
+        """The longest one restore POST can take (DdmClient enforces it)."""
+        return self.huaweicloud_connect_timeout_seconds + self.huaweicloud_read_timeout_seconds + 5
+
+    @property
     def submit_stale_seconds(self) -> float:
-        """A SUBMITTING request older than this has lost its submitter (the POST cannot take longer)."""
-        return self.huaweicloud_connect_timeout_seconds + 2 * self.huaweicloud_read_timeout_seconds + 10
+        """A SUBMITTING request older than this has lost its submitter: well past the POST's deadline."""
+        return 2 * self.submit_deadline_seconds + 10
 
     @property
     def huawei_auth_mode(self) -> Literal["aksk", "token"]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.huawei.errors import DdmApiError, DdmUnavailable, HuaweiError, InvalidInput, OutcomeUnknown
 from bot.huawei.models import Job, RecoveryRequest
@@ -29,7 +30,10 @@ S = RequestState
 SYSTEM = "system"
 RESTORE_JOB_NAME = "RestoreInstance"
 # How long after an unanswered POST we keep looking for its job before calling it failed.
-RECONCILE_DEADLINE = timedelta(minutes=15)
+DEFAULT_RECONCILE_DEADLINE = timedelta(minutes=15)
+# An approval is executed right away; one older than this (its replica died, the bot was down) never is.
+APPROVAL_MAX_AGE = timedelta(minutes=10)
+UNANNOUNCED_GRACE = timedelta(seconds=2)
 # A SUBMITTING request older than this (e.g. its replica died mid-POST) is treated as UNKNOWN.
 DEFAULT_STALE_SUBMITTING_AFTER = timedelta(minutes=2)
 
@@ -64,9 +68,14 @@ class RestoreService:
         policy: ApprovalPolicy,
         clock: Callable[[], datetime] = utc_now,
         stale_submitting_after: timedelta = DEFAULT_STALE_SUBMITTING_AFTER,
+        reconcile_deadline: timedelta = DEFAULT_RECONCILE_DEADLINE,
+        approval_max_age: timedelta = APPROVAL_MAX_AGE,
     ) -> None:
         self.store = store
         self.stale_submitting_after = stale_submitting_after
+        self.reconcile_deadline = reconcile_deadline
+        self.approval_max_age = approval_max_age
+        self._background: set[asyncio.Task[None]] = set()
         self.ddm = ddm
         self.notifier = notifier
         self.directory = directory
@@ -232,7 +241,7 @@ class RestoreService:
         )
         if approved is not None:
             await self._quietly(self.notifier.update_card(approved))
-            await self.submit(approved)
+            await self.submit(approved, announce=True)
         return None
 
     async def reject(self, request_id: str, user_id: str, reason: str) -> Refusal | None:
@@ -270,10 +279,8 @@ class RestoreService:
             latest = await self.store.get(request_id)
             state = latest.state.value.lower() if latest else "gone"
             return Refusal("not_pending", f"{request_id} is already {state}; nothing to decide.")
-        await self._quietly(self.notifier.update_card(done))
-        await self._quietly(
-            self.notifier.post_in_thread(done, texts.rejected(done) if to is S.REJECTED else texts.cancelled(done))
-        )
+        # The person's answer must not wait for Slack: announce in the background.
+        self._spawn(self._announce(done))
         return None
 
     async def expire_due(self) -> list[str]:
@@ -286,31 +293,46 @@ class RestoreService:
             if done is None:
                 continue
             expired.append(request_id)
-            await self._quietly(self.notifier.update_card(done))
-            await self._quietly(self.notifier.post_in_thread(done, texts.expired(done)))
+            await self._announce(done)
         return expired
 
     # ---- submitting ----------------------------------------------------------------------------------------
 
-    async def submit(self, request: RestoreRequest) -> RestoreRequest | None:
+    async def submit(self, request: RestoreRequest, *, announce: bool = False) -> RestoreRequest | None:
         """Re-validate against the live API, win APPROVED → SUBMITTING, then POST exactly once."""
         if request.state is not S.APPROVED:
             return None
-        await self._quietly(self.notifier.post_in_thread(request, texts.submitting(request)))
+        if announce:
+            await self._quietly(self.notifier.post_in_thread(request, texts.submitting(request)))
+        plan = request.plan
         if not request.fingerprint_matches_plan:
             # The stored plan no longer hashes to what was approved: refuse rather than restore something else.
+            return await self._fail(
+                request, S.APPROVED, "PLAN_CHANGED", "the stored plan does not match its approved fingerprint."
+            )
+        if (plan.project_id, plan.region) != (self.ddm.project_id, self.ddm.region or ""):
             return await self._fail(
                 request,
                 S.APPROVED,
                 "PLAN_CHANGED",
-                "the stored plan does not match its approved fingerprint.",
-                texts.plan_stale,
+                f"it was approved for project {plan.project_id} in {plan.region or 'an unnamed region'}, but this "
+                f"bot is configured for project {self.ddm.project_id} in {self.ddm.region}.",
             )
-        problems = await self.check_plan_live(request.plan)
-        if problems:
+        if self.clock() - request.updated_at > self.approval_max_age:
             return await self._fail(
-                request, S.APPROVED, "PLAN_STALE", " ".join(p.message for p in problems), texts.plan_stale
+                request,
+                S.APPROVED,
+                "APPROVAL_STALE",
+                f"it was approved {texts.duration_text(self.clock() - request.updated_at)} ago and never submitted "
+                "(the bot was down); an approval is only good for a prompt restore.",
             )
+        problems = await self.check_plan_live(plan)
+        if problems:
+            return await self._fail(request, S.APPROVED, "PLAN_STALE", " ".join(p.message for p in problems))
+        try:
+            await self.ddm.prepare()  # a token fetch belongs before the transition, not inside the POST's time
+        except HuaweiError as exc:
+            return await self._fail(request, S.APPROVED, "NOT_SENT", f"DDM could not be reached: {exc}.")
         submitting = await self.store.transition(
             request.id,
             from_states=[S.APPROVED],
@@ -342,10 +364,10 @@ class RestoreService:
                 self.on_running(unknown)
             return unknown
         except DdmApiError as exc:
-            return await self._fail_submit(submitting, exc.error_code, exc.error_msg, texts.submit_failed)
+            return await self._fail_submit(submitting, exc.error_code, exc.error_msg)
         except (DdmUnavailable, InvalidInput) as exc:
             code = "NOT_SENT" if isinstance(exc, DdmUnavailable) else "INVALID_INPUT"
-            return await self._fail_submit(submitting, code, str(exc), texts.not_sent)
+            return await self._fail_submit(submitting, code, str(exc))
         running = await self.store.transition(
             request.id,
             from_states=[S.SUBMITTING, S.UNKNOWN],
@@ -363,46 +385,44 @@ class RestoreService:
         self.on_running(running)
         return running
 
-    async def _fail_submit(
-        self, request: RestoreRequest, code: str, message: str, text: Callable[[RestoreRequest], str]
-    ) -> RestoreRequest | None:
-        failed = await self.store.transition(
-            request.id,
-            from_states=[S.SUBMITTING],
-            to=S.FAILED,
-            actor=SYSTEM,
-            action="submit_failed",
-            now=self.clock(),
-            values={"error_code": code, "error_msg": message, "finished_ms": ms(self.clock())},
-            details={"error_code": code, "error_msg": message},
-        )
-        if failed is not None and await self.store.claim_final_notice(failed.id, self.clock()):
-            await self._quietly(self.notifier.update_card(failed))
-            await self._quietly(self.notifier.post_in_thread(failed, text(failed)))
-        return failed
+    async def _fail_submit(self, request: RestoreRequest, code: str, message: str) -> RestoreRequest | None:
+        # UNKNOWN too: a sweeper may have given up on a slow submitter that then got a definite answer.
+        return await self._fail(request, (S.SUBMITTING, S.UNKNOWN), code, message, action="submit_failed")
 
     async def _fail(
         self,
         request: RestoreRequest,
-        from_state: RequestState,
+        from_states: RequestState | tuple[RequestState, ...],
         code: str,
         message: str,
-        text: Callable[[RestoreRequest, str], str],
+        *,
+        action: str = "revalidation_failed",
     ) -> RestoreRequest | None:
         failed = await self.store.transition(
             request.id,
-            from_states=[from_state],
+            from_states=from_states if isinstance(from_states, tuple) else (from_states,),
             to=S.FAILED,
             actor=SYSTEM,
-            action="revalidation_failed",
+            action=action,
             now=self.clock(),
             values={"error_code": code, "error_msg": message, "finished_ms": ms(self.clock())},
             details={"error_code": code, "error_msg": message},
         )
-        if failed is not None and await self.store.claim_final_notice(failed.id, self.clock()):
-            await self._quietly(self.notifier.update_card(failed))
-            await self._quietly(self.notifier.post_in_thread(failed, text(failed, message)))
+        if failed is not None:
+            await self._announce(failed)
         return failed
+
+    async def _announce(self, request: RestoreRequest) -> None:
+        """The final card and thread message of a request, once. The claim is given back when Slack fails, so
+        that the sweeper tries again (`announce_unannounced`) instead of the message being lost."""
+        if not await self.store.claim_final_notice(request.id, self.clock()):
+            return
+        try:
+            await self.notifier.update_card(request)
+            await self.notifier.post_in_thread(request, texts.final_text(request))
+        except Exception:
+            log.warning("final notice of %s failed; it will be retried", request.id, exc_info=True)
+            await self.store.release_final_notice(request.id)
 
     # ---- after submitting ----------------------------------------------------------------------------------
 
@@ -412,7 +432,14 @@ class RestoreService:
         submitted_at = request.submitted_at or request.updated_at
         window_start = submitted_at - timedelta(minutes=5)
         jobs = await self.ddm.jobs(max(window_start, self.clock() - timedelta(days=29)), self.clock())
-        match = pick_restore_job(jobs, target_instance_id=request.plan.target.id, submitted_at=submitted_at)
+        # A job another request already follows (an earlier restore of the same target) is never ours.
+        claimed = {job.id for job in jobs if await self.store.find_by_job_id(job.id) is not None}
+        match = pick_restore_job(
+            [job for job in jobs if job.id not in claimed],
+            target_instance_id=request.plan.target.id,
+            source_instance_id=request.plan.source.id,
+            submitted_at=submitted_at,
+        )
         if match is not None:
             running = await self.store.transition(
                 request.id,
@@ -428,9 +455,11 @@ class RestoreService:
                 await self._quietly(self.notifier.post_in_thread(running, texts.reconciled(running)))
                 await self._quietly(self.notifier.update_card(running))
             return running
-        if self.clock() - submitted_at < RECONCILE_DEADLINE:
+        if self.clock() - submitted_at < self.reconcile_deadline:
             return None
-        message = "no restore job appeared within 15 minutes of the submission"
+        message = f"no restore job appeared within {texts.duration_text(self.reconcile_deadline)} of the submission" + (
+            f" (DDM had answered: {request.error_msg})" if request.error_msg else ""
+        )
         failed = await self.store.transition(
             request.id,
             from_states=[S.UNKNOWN],
@@ -440,9 +469,8 @@ class RestoreService:
             now=self.clock(),
             values={"error_code": "NO_JOB", "error_msg": message, "finished_ms": ms(self.clock())},
         )
-        if failed is not None and await self.store.claim_final_notice(failed.id, self.clock()):
-            await self._quietly(self.notifier.update_card(failed))
-            await self._quietly(self.notifier.post_in_thread(failed, texts.reconcile_gave_up(failed)))
+        if failed is not None:
+            await self._announce(failed)
         return failed
 
     async def record_job(self, request: RestoreRequest, job: Job) -> RestoreRequest | None:
@@ -473,10 +501,7 @@ class RestoreService:
         final = done or await self.store.get(request.id)
         if final is None or not final.is_final:
             return final
-        if await self.store.claim_final_notice(final.id, self.clock()):
-            started = job.created_time or final.submitted_at
-            await self._quietly(self.notifier.update_card(final))
-            await self._quietly(self.notifier.post_in_thread(final, texts.finished(final, started, job.end_time)))
+        await self._announce(final)
         return final
 
     async def recover_stale_submitting(self) -> list[RestoreRequest]:
@@ -511,15 +536,12 @@ class RestoreService:
     async def announce_unannounced(self) -> list[str]:
         """Post the final thread message of requests whose announcer died after the final transition."""
         announced: list[str] = []
-        for request_id in await self.store.unannounced_final(self.clock() - self.stale_submitting_after):
-            if not await self.store.claim_final_notice(request_id, self.clock()):
-                continue
+        # The claim decides who announces, so the grace only saves the original announcer a wasted race.
+        for request_id in await self.store.unannounced_final(self.clock() - UNANNOUNCED_GRACE):
             request = await self.store.get(request_id)
-            if request is None:
-                continue
-            await self._quietly(self.notifier.update_card(request))
-            await self._quietly(self.notifier.post_in_thread(request, texts.final_text(request)))
-            announced.append(request_id)
+            if request is not None:
+                await self._announce(request)
+                announced.append(request_id)
         return announced
 
     # ---- lookups for people ------------------------------------------------------------------------------
@@ -532,6 +554,16 @@ class RestoreService:
                 return found
         return await self.store.find_by_job_id(reference.strip())
 
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background announcements (shutdown)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=10)
+
     async def _quietly(self, awaitable: Awaitable[None]) -> None:
         """Run a notification; a Slack hiccup must not undo or block a state change already made."""
         try:
@@ -540,15 +572,24 @@ class RestoreService:
             log.exception("notification failed")
 
 
-def pick_restore_job(jobs: list[Job], *, target_instance_id: str, submitted_at: datetime) -> Job | None:
-    """The restore job on `target_instance_id` created closest after our submission (with clock slack)."""
+def pick_restore_job(
+    jobs: list[Job], *, target_instance_id: str, source_instance_id: str, submitted_at: datetime
+) -> Job | None:
+    """The restore job created closest to our submission (2 min of clock slack before it) on our target; if the
+    job list names no job on the target, one naming the source (which instance a job names is unverified)."""
     earliest = submitted_at - timedelta(minutes=2)
-    matches = [
+    restores = [
         job
         for job in jobs
-        if job.target_instance_id == target_instance_id
-        and (job.name or RESTORE_JOB_NAME) == RESTORE_JOB_NAME
+        if (job.name or RESTORE_JOB_NAME) == RESTORE_JOB_NAME
         and (job.created_time is None or job.created_time >= earliest)
     ]
-    matches.sort(key=lambda job: job.created_time or submitted_at)
-    return matches[0] if matches else None
+
+    def distance(job: Job) -> float:
+        return abs(((job.created_time or submitted_at) - submitted_at).total_seconds())
+
+    for instance_id in (target_instance_id, source_instance_id):
+        matches = sorted((job for job in restores if job.target_instance_id == instance_id), key=distance)
+        if matches:
+            return matches[0]
+    return None

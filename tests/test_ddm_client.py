@@ -334,7 +334,8 @@ async def test_unreachable_service_is_unavailable() -> None:
 @pytest.mark.parametrize(
     ("spec", "error", "code"),
     [
-        ({"kind": "500"}, DdmApiError, "DBS.200412"),
+        ({"kind": "500"}, OutcomeUnknown, None),  # a 5xx does not prove that nothing ran
+        ({"kind": "400", "error_code": "DBS.300364", "error_msg": "Disk check failed."}, DdmApiError, "DBS.300364"),
         ({"kind": "429", "retry_after": 0}, DdmApiError, "APIGW.0308"),
         ({"kind": "html"}, OutcomeUnknown, None),
         ({"kind": "timeout", "delay_seconds": 3}, OutcomeUnknown, None),
@@ -352,6 +353,8 @@ async def test_restore_post_is_never_retried(
             await client.restore(ORDERS_PROD_ID, body)
     if code:
         assert caught.value.error_code == code  # type: ignore[attr-defined]
+    if spec["kind"] == "500":
+        assert caught.value.error is not None and caught.value.error.error_code == "DBS.200412"  # type: ignore[attr-defined]
     assert len(await calls(sim, "recovery")) == 1
 
 

@@ -258,3 +258,15 @@ def test_command_text() -> None:
 def test_command_text_problems_are_named(text: str, problem: str) -> None:
     result = parse_command(text)
     assert isinstance(result, ShowHelp) and result.problem is not None and problem in result.problem
+
+
+def test_comma_fraction_is_held_to_milliseconds_too() -> None:
+    assert parse_restore_point("2025-05-20T09:12:32,076Z").epoch_ms == 1_747_732_352_076
+    with pytest.raises(TimeInputError, match="to the millisecond at most"):
+        parse_restore_point("2025-05-20T09:12:32,0761+08:00")
+
+
+def test_oversized_prefill_is_refused_with_a_reason() -> None:
+    pairs = " ".join(f"s{i}=t{i}" for i in range(40))
+    result = parse_command(f"orders-prod at latest to x map {pairs}")
+    assert isinstance(result, ShowHelp) and result.problem == "`map` takes at most 32 pairs (got 40)."

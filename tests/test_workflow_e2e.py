@@ -130,8 +130,8 @@ async def test_reject_with_a_reason(tmp_path: Path) -> None:
         await h.submit_view(view_id, {"reason": {"reason": sp.plain_text_input("wrong target")}}, user="UBOB")
         rejected = await h.wait_request(lambda r: r.state is S.REJECTED, request_id=request.id)
         assert rejected.decided_by == "UBOB" and rejected.decision_note == "wrong target"
-        card = card_text(h, CHANNEL, request.message_ts or "")
-        assert 'rejected by <@UBOB>: \\"wrong target\\"' in card and "approve_request" not in card
+        card = await h.wait_card(request, 'rejected by <@UBOB>: \\"wrong target\\"')
+        assert "approve_request" not in card
         await h.wait_thread(request, "rejected R-")
         await h.click("approve_request", request, user="UCAROL")
         await h.wait_ephemeral("UCAROL", "is already rejected")
@@ -148,7 +148,7 @@ async def test_requester_cannot_reject_and_only_requester_cancels(tmp_path: Path
         await h.click("cancel_request", request, user="UALICE")
         cancelled = await h.wait_request(lambda r: r.state is S.CANCELLED, request_id=request.id)
         assert cancelled.decided_by == "UALICE"
-        assert "cancelled by <@UALICE>" in card_text(h, CHANNEL, request.message_ts or "")
+        await h.wait_card(request, "cancelled by <@UALICE>")
         await h.wait_thread(request, "cancelled")
 
 
@@ -218,17 +218,20 @@ async def test_options_are_live_and_searchable(tmp_path: Path) -> None:
 # ---- DDM failures ---------------------------------------------------------------------------------------------
 
 
-async def test_ddm_500_on_submit_fails_the_request_with_the_code(tmp_path: Path) -> None:
-    async with running_bot(tmp_path) as h:
+async def test_ddm_500_on_submit_is_unknown_and_never_resent(tmp_path: Path) -> None:
+    # A 5xx does not prove that nothing ran: the bot looks for the job instead of declaring failure at once.
+    async with running_bot(tmp_path, reconcile_deadline_seconds=1.5) as h:
         request = await h.request_restore()
         await h.sim_fault(route="recovery", kind="500")
         await h.click("approve_request", request, user="UBOB")
+        await h.wait_thread(request, "may or may not be running")
+        assert (await h.runtime.store.active_for_target(ORDERS_RESTORE_1_ID)) is not None  # target stays held
         failed = await h.wait_request(lambda r: r.state is S.FAILED, request_id=request.id)
-        assert failed.error_code == "DBS.200412"
-        text = await h.wait_thread(request, "DDM refused the restore")
-        assert "`DBS.200412`" in text and "Nothing was restored" in text
+        assert failed.error_code == "NO_JOB" and "DBS.200412" in (failed.error_msg or "")
+        text = await h.wait_thread(request, "No restore job for this target appeared")
+        assert "DBS.200412" in text
         assert len(await h.sim_calls("recovery")) == 1
-        assert "failed DBS.200412" in card_text(h, CHANNEL, request.message_ts or "")
+        assert "failed NO_JOB" in card_text(h, CHANNEL, request.message_ts or "")
 
 
 async def test_timeout_after_sending_becomes_unknown_then_reconciled(tmp_path: Path) -> None:
@@ -377,3 +380,45 @@ async def test_card_that_cannot_be_posted_cancels_the_request_and_says_why(tmp_p
         cancelled = await h.wait_request(lambda r: r.state is S.CANCELLED)
         assert cancelled.message_ts is None
         assert await h.runtime.store.active_for_target(ORDERS_RESTORE_1_ID) is None
+
+
+async def test_final_message_lost_to_a_slack_error_is_posted_later(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        request = await h.request_restore()
+        h.fake.fail_next("chat.postMessage", "internal_error")  # the "rejected" thread message
+        since = len(h.fake.calls)
+        await h.click("reject_request", request, user="UBOB")
+        opened = await h.fake.wait_for("views.open", since=since)
+        view_id = str(opened.args["view"].get("id") or sorted(h.fake.views)[-1])
+        await h.submit_view(view_id, {"reason": {"reason": sp.plain_text_input("not now")}}, user="UBOB")
+        text = await h.wait_thread(request, "rejected R-", timeout=10)  # retried by the sweeper
+        assert "not now" in text
+        await asyncio.sleep(2.5)
+        assert sum("rejected R-" in t for t in h.thread_texts(request)) == 1
+
+
+async def test_people_text_cannot_forge_card_lines_or_mentions(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        view_id = await h.open_form()
+        await h.choose_source(view_id)
+        await h.submit_step1(view_id)
+        pushed = h.top_view[view_id]
+        assert pushed
+        step2 = await h.wait_step2(pushed)
+        sneaky = "INC-1\n*Target* orders-staging <!channel> <@UBOB> ok"
+        await h.submit_view(pushed, h.suggested_state(step2, reason=sneaky))
+        request = await h.wait_request(lambda r: r.message_ts is not None)
+        card = card_text(h, CHANNEL, request.message_ts or "")
+        assert "<!channel>" not in card and "&lt;!channel&gt;" in card
+        assert "INC-1 *Target* orders-staging" in card  # one line, no forged field
+
+
+async def test_ambiguous_target_name_is_refused(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        world = h.sim.state.world
+        twin = next(i for i in world.ddm_instances if i.id == ORDERS_RESTORE_2_ID)
+        twin.name = "orders-restore-1"  # two instances now share a name
+        view_id = await h.open_form()
+        await h.choose_source(view_id)
+        answer = await h.submit_step1(view_id, target="orders-restore-1")
+        assert "Several instances are named “orders-restore-1”" in answer["errors"]["target_instance"]

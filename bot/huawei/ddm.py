@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from bot.huawei.auth import TokenAuth
 from bot.huawei.errors import (
     CallInfo,
     DdmApiError,
@@ -103,6 +104,7 @@ class DdmClient:
         _check_id("project_id", project_id)
         self.project_id = project_id
         self.region = region
+        self.submit_deadline_seconds = timeouts.connect + timeouts.read + 5
         self._retry = retry
         self._clock = clock
         self._http = httpx.AsyncClient(
@@ -122,6 +124,12 @@ class DdmClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    async def prepare(self) -> None:
+        """Get credentials ready (an IAM token) so that the next call spends its time on the call itself."""
+        auth = self._http.auth
+        if isinstance(auth, TokenAuth):
+            await auth.provider.token()
 
     # ---- read calls ----------------------------------------------------------------------------------------
 
@@ -247,7 +255,14 @@ class DdmClient:
         call = CallInfo(method="POST", path=path)
         started = time.perf_counter()
         try:
-            response = await self._http.post(path, json=body.to_wire())
+            # One deadline for the whole call (auth refresh and a trickling answer included), so that callers
+            # can tell a lost submitter from a slow one.
+            async with asyncio.timeout(self.submit_deadline_seconds):
+                response = await self._http.post(path, json=body.to_wire())
+        except TimeoutError:
+            raise OutcomeUnknown(
+                f"the restore request got no answer within {self.submit_deadline_seconds:.0f} s", call=call
+            ) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise DdmUnavailable(
                 f"DDM could not be reached, the restore was not sent ({type(exc).__name__})", call=call
@@ -266,9 +281,9 @@ class DdmClient:
                     call=call,
                 ) from None
         error = error_from_response(response)
-        if response.status_code in (502, 504) or (response.status_code >= 500 and error.error_code.startswith("HTTP.")):
-            # A gateway failure or a bare 5xx says nothing about whether the service acted.
-            raise OutcomeUnknown(f"the restore request got no usable answer: {error}", call=call)
+        if response.status_code >= 500:
+            # On a call that is not idempotent, a 5xx (gateway or service) does not prove nothing ran.
+            raise OutcomeUnknown(f"DDM answered {error}, which does not say whether it ran", call=call, error=error)
         raise error
 
     def validate_restore(self, instance_id: str, body: RecoveryRequest) -> None:

@@ -85,14 +85,16 @@ class DdmUnavailable(HuaweiError):
 
 
 class OutcomeUnknown(HuaweiError):
-    """A mutating call was sent but no answer came back: it may or may not have been executed.
+    """A mutating call was sent but its answer does not say whether it ran (none came, or a 5xx).
 
     Never retry blindly (the restore API has no idempotency key); reconcile through the job list instead.
+    `error` is the service's error answer when there was one.
     """
 
-    def __init__(self, message: str, *, call: CallInfo | None = None) -> None:
+    def __init__(self, message: str, *, call: CallInfo | None = None, error: DdmApiError | None = None) -> None:
         super().__init__(message)
         self.call = call
+        self.error = error
 
 
 def request_id_of(response: httpx.Response) -> str | None:

@@ -27,8 +27,13 @@ def approved(request: RestoreRequest, user_id: str) -> str:
     return f"{mention(user_id)} approved ({len(request.approvals)}/{request.required_approvals})."
 
 
+def _plain(text: str) -> str:
+    """People's free text inside mrkdwn: no mentions or links."""
+    return " ".join(text.split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def rejected(request: RestoreRequest) -> str:
-    reason = f': "{request.decision_note}"' if request.decision_note else ""
+    reason = f': "{_plain(request.decision_note)}"' if request.decision_note else ""
     return f"{mention(request.decided_by or '?')} rejected {request.id}{reason}. Nothing was restored."
 
 
@@ -108,11 +113,18 @@ def finished(request: RestoreRequest, started: datetime | None, ended: datetime 
 
 
 def final_text(request: RestoreRequest) -> str:
-    """The final thread message of any COMPLETED or FAILED request, from what the request records."""
+    """The final thread message of a request in a final state, from what the request records."""
+    state = request.state.value
+    if state == "REJECTED":
+        return rejected(request)
+    if state == "CANCELLED":
+        return cancelled(request)
+    if state == "EXPIRED":
+        return expired(request)
     if request.job_id:
         return finished(request, request.submitted_at, request.finished_at)
     code = request.error_code
-    if code in ("PLAN_STALE", "PLAN_CHANGED"):
+    if code in ("PLAN_STALE", "PLAN_CHANGED", "APPROVAL_STALE"):
         return plan_stale(request, request.error_msg or "the plan is no longer possible.")
     if code in ("NOT_SENT", "INVALID_INPUT"):
         return not_sent(request)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 LATEST = "latest"
 _EPOCH_RE = re.compile(r"^\d+$")
-_FRACTION_RE = re.compile(r"[T ]\d{2}:\d{2}:\d{2}\.(\d+)")
+_FRACTION_RE = re.compile(r"[T ]\d{2}:\d{2}:\d{2}[.,](\d+)")
 _ZONE_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 
 

@@ -79,6 +79,12 @@ def slack_date(epoch_seconds: int, fmt: str, fallback: str) -> str:
     return f"<!date^{epoch_seconds}^{fmt}|{fallback}>"
 
 
+def escape(text: str) -> str:
+    """People's free text inside mrkdwn: no mentions, links or fake card lines."""
+    flat = " ".join(text.split())
+    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def option(label: str, value: str) -> Option:
     return Option(text=PlainTextObject(text=clip(label, 75)), value=value[:150])
 
@@ -110,7 +116,7 @@ def status_line(request: RestoreRequest) -> str:
     if state is RequestState.FAILED:
         return f"failed {request.error_code or ''}".strip()
     if state is RequestState.REJECTED:
-        reason = f': "{request.decision_note}"' if request.decision_note else ""
+        reason = f': "{clip(escape(request.decision_note), 300)}"' if request.decision_note else ""
         return f"rejected by <@{request.decided_by}>{reason}"
     if state is RequestState.CANCELLED:
         by = f"<@{request.decided_by}>" if request.decided_by and request.decided_by != "system" else "the bot"
@@ -136,7 +142,7 @@ def request_card(request: RestoreRequest, *, approvers: str) -> list[Block]:
             elements=[
                 MarkdownTextObject(
                     text=f"Requested by <@{request.requester_id}>"
-                    + (f" · reason: {clip(plan.reason, 300)}" if plan.reason else "")
+                    + (f" · reason: {clip(escape(plan.reason), 300)}" if plan.reason else "")
                 )
             ],
         ),
@@ -159,13 +165,7 @@ def request_card(request: RestoreRequest, *, approvers: str) -> list[Block]:
         ),
         SectionBlock(
             block_id="card_nodes",
-            text=MarkdownTextObject(
-                text="*Data nodes*\n"
-                + "\n".join(
-                    f"{m.source.label} `{short_id(m.source.id)}` → {m.target.label} `{short_id(m.target.id)}`"
-                    for m in plan.mappings
-                )
-            ),
+            text=MarkdownTextObject(text=clip(_mapping_lines(request), 3000)),
         ),
     ]
     facts = [f"Plan fingerprint `{short_fingerprint(request.fingerprint)}`"]
@@ -181,6 +181,14 @@ def request_card(request: RestoreRequest, *, approvers: str) -> list[Block]:
     if request.state is RequestState.PENDING:
         blocks.append(_card_buttons(request))
     return blocks
+
+
+def _mapping_lines(request: RestoreRequest) -> str:
+    lines = [
+        f"{m.source.label} `{short_id(m.source.id)}` → {m.target.label} `{short_id(m.target.id)}`"
+        for m in request.plan.mappings
+    ]
+    return "*Data nodes*\n" + "\n".join(lines)
 
 
 def _card_buttons(request: RestoreRequest) -> ActionsBlock:
@@ -229,10 +237,11 @@ class Step1Meta:
     preferred_map: dict[str, str] = field(default_factory=dict)
 
     def dump(self) -> str:
+        # Never truncated (that would be invalid JSON): the command parser bounds the map's size.
         return json.dumps(
             {"c": self.channel_id, "s": self.source_id, "tz": self.user_tz, "m": self.preferred_map},
             separators=(",", ":"),
-        )[:3000]
+        )
 
     @classmethod
     def load(cls, raw: str) -> Step1Meta:

@@ -15,6 +15,7 @@ USAGE = (
     "*`/ddm-restore status <request-id | job-id>`* — where a request stands.\n"
     "*`/ddm-restore help`* — this help."
 )
+MAX_MAP_PAIRS = 32  # more data nodes than any DDM instance has; keeps the form's metadata small
 _PREFILL_RE = re.compile(
     r"^(?P<source>\S+)\s+at\s+(?P<time>.+?)\s+to\s+(?P<target>\S+)(?:\s+map\s+(?P<map>.*))?$", re.IGNORECASE
 )
@@ -76,7 +77,12 @@ def parse_command(text: str) -> Command:
     except TimeInputError as exc:
         return ShowHelp(f"Restore time: {exc}")
     mapping: dict[str, str] = {}
-    for pair in (match.group("map") or "").split():
+    pairs = (match.group("map") or "").split()
+    if len(pairs) > MAX_MAP_PAIRS:
+        return ShowHelp(f"`map` takes at most {MAX_MAP_PAIRS} pairs (got {len(pairs)}).")
+    for pair in pairs:
+        if len(pair) > 160:
+            return ShowHelp(f"Mapping “{clip(pair)}” is too long for a data node pair.")
         source_dn, sep, target_dn = pair.partition("=")
         if not sep or not source_dn or not target_dn:
             return ShowHelp(f"Mapping “{pair}” should look like `<source_dn>=<target_dn>`.")
@@ -87,7 +93,11 @@ def parse_command(text: str) -> Command:
         mapping[source_dn] = target_dn
     if match.group("map") is not None and not mapping:
         return ShowHelp("`map` needs at least one `<source_dn>=<target_dn>` pair.")
-    return OpenForm(source=match.group("source"), time_text=time_text, target=match.group("target"), mapping=mapping)
+    source, target = match.group("source"), match.group("target")
+    for label, value in (("source", source), ("target", target)):
+        if len(value) > 64:
+            return ShowHelp(f"The {label} “{clip(value)}” is too long for a DDM instance name or id.")
+    return OpenForm(source=source, time_text=time_text, target=target, mapping=mapping)
 
 
 def clip(text: str, limit: int = 80) -> str:

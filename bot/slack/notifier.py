@@ -52,20 +52,34 @@ class SlackNotifier:
             raise CardNotPosted(f"Slack said `{error}`.") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise CardNotPosted(f"Slack could not be reached ({type(exc).__name__}).") from None
+        except Exception as exc:
+            log.exception("posting the card of %s failed", request.id)
+            raise CardNotPosted(f"posting it failed ({type(exc).__name__}).") from None
         return str(answer["ts"])
 
     async def update_card(self, request: RestoreRequest) -> None:
         lock = self._locks.setdefault(request.id, asyncio.Lock())
         async with lock:
             current = await self._latest(request.id) or request
-            if not current.message_ts:
-                return
-            await self.client.chat_update(
-                channel=current.channel_id,
-                ts=current.message_ts,
-                text=card_fallback_text(current),
-                blocks=[b.to_dict() for b in request_card(current, approvers=self.approvers)],
-            )
+            for _ in range(3):
+                if not current.message_ts:
+                    return
+                await self.client.chat_update(
+                    channel=current.channel_id,
+                    ts=current.message_ts,
+                    text=card_fallback_text(current),
+                    blocks=[b.to_dict() for b in request_card(current, approvers=self.approvers)],
+                )
+                # Another replica may have moved the request on while this update was on its way: the card
+                # must end showing the newest state, so render again when it changed.
+                latest = await self._latest(request.id)
+                if latest is None or (latest.state, latest.job_progress, latest.approvals) == (
+                    current.state,
+                    current.job_progress,
+                    current.approvals,
+                ):
+                    break
+                current = latest
         if current.is_final:
             self._locks.pop(request.id, None)
 

@@ -257,6 +257,24 @@ class BotHarness:
         except TimeoutError:
             raise AssertionError(f"no thread message with {needle!r}; thread: {self.thread_texts(request)}") from None
 
+    async def wait_card(self, request: RestoreRequest, needle: str, timeout: float = 5.0) -> str:
+        """The card's blocks as JSON text, once they contain `needle`."""
+        assert request.message_ts
+
+        async def poll() -> str:
+            while True:
+                text = json.dumps(
+                    self.fake.message(request.channel_id, request.message_ts or "")["blocks"], ensure_ascii=False
+                )
+                if needle in text:
+                    return text
+                await asyncio.sleep(0.02)
+
+        try:
+            return await asyncio.wait_for(poll(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"the card never showed {needle!r}") from None
+
     def ephemerals_for(self, user: str) -> list[str]:
         texts = [
             str(c.args.get("text")) for c in self.fake.calls_of("chat.postEphemeral") if c.args.get("user") == user

@@ -34,9 +34,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             problem = f"⚠️ {command.problem}\n\n" if command.problem else ""
             deps.tasks.spawn(respond(text=problem + USAGE, response_type="ephemeral"), name="help")
         elif isinstance(command, ListRequests):
-            deps.tasks.spawn(_list(deps, respond), name="list")
+            deps.tasks.spawn(_list(deps, respond, channel_id), name="list")
         elif isinstance(command, ShowStatus):
-            deps.tasks.spawn(_status(deps, respond, command.reference), name="status")
+            deps.tasks.spawn(_status(deps, respond, command.reference, user_id, channel_id), name="status")
         else:
             deps.tasks.spawn(
                 _open_form(
@@ -106,19 +106,20 @@ async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, cha
     return None
 
 
-async def _list(deps: Deps, respond: AsyncRespond) -> None:
-    requests = await deps.service.store.recent(10)
+async def _list(deps: Deps, respond: AsyncRespond, channel_id: str) -> None:
+    # Requests of this channel only: a private channel's requests are not for everyone's eyes.
+    requests = await deps.service.store.recent(10, channel_id=channel_id)
     if not requests:
-        await respond(text="No restore requests yet.", response_type="ephemeral")
+        await respond(text="No restore requests in this channel yet.", response_type="ephemeral")
         return
     lines = [_one_line(r) for r in requests]
-    await respond(text="*Recent restore requests*\n" + "\n".join(lines), response_type="ephemeral")
+    await respond(text="*Recent restore requests here*\n" + "\n".join(lines), response_type="ephemeral")
 
 
-async def _status(deps: Deps, respond: AsyncRespond, reference: str) -> None:
+async def _status(deps: Deps, respond: AsyncRespond, reference: str, user_id: str, channel_id: str) -> None:
     request = await deps.service.find(reference)
-    if request is None:
-        await respond(text=f"I know no request or job “{reference}”.", response_type="ephemeral")
+    if request is None or (request.channel_id != channel_id and request.requester_id != user_id):
+        await respond(text=f"I know no request or job “{reference}” in this channel.", response_type="ephemeral")
         return
     plan = request.plan
     lines = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -12,12 +13,20 @@ from bot.huawei.errors import HuaweiError
 from bot.slack.blocks import NO_SOURCE_VALUE, SOURCE_BLOCK, TARGET_BLOCK, Step1Meta, clip, option, short_id
 from bot.slack.listeners import Deps
 
+# Options must be answered within Slack's 3 s, DDM's retries notwithstanding.
+OPTIONS_BUDGET_SECONDS = 2.3
+
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.options(SOURCE_BLOCK)
     async def source_options(ack: AsyncAck, body: dict[str, Any]) -> None:
         try:
-            instances = await deps.choices.instances(str(body.get("value", "")))
+            instances = await asyncio.wait_for(
+                deps.choices.instances(str(body.get("value", ""))), OPTIONS_BUDGET_SECONDS
+            )
+        except TimeoutError:
+            await ack(options=[option("⚠️ DDM is slow to answer; type again", NO_SOURCE_VALUE)])
+            return
         except HuaweiError as exc:
             await ack(options=[option(clip(f"⚠️ DDM error: {exc}", 75), NO_SOURCE_VALUE)])
             return
@@ -30,11 +39,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(options=[option("Choose a source first", NO_SOURCE_VALUE)])
             return
         try:
-            source = await deps.choices.resolve_instance(source_id)
-            if source is None:
-                await ack(options=[option(clip(f"No DDM instance “{source_id}”", 75), NO_SOURCE_VALUE)])
-                return
-            targets = await deps.choices.targets(source.id)
+            async with asyncio.timeout(OPTIONS_BUDGET_SECONDS):
+                source = await deps.choices.resolve_instance(source_id)
+                if source is None:
+                    await ack(options=[option(clip(f"No DDM instance “{source_id}”", 75), NO_SOURCE_VALUE)])
+                    return
+                targets = await deps.choices.targets(source.id)
+        except TimeoutError:
+            await ack(options=[option("⚠️ DDM is slow to answer; type again", NO_SOURCE_VALUE)])
+            return
         except HuaweiError as exc:
             await ack(options=[option(clip(f"⚠️ DDM error: {exc}", 75), NO_SOURCE_VALUE)])
             return

@@ -67,6 +67,8 @@ async def refresh_step1(
     except SlackApiError as exc:
         # hash_conflict: the person changed something meanwhile; their newer action refreshes the view again.
         log.info("step 1 update skipped: %s", exc.response.get("error"))
+    except Exception:
+        log.exception("step 1 update failed")
 
 
 def _value(values: dict[str, Any], block: str, key: str) -> Any:

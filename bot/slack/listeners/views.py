@@ -67,7 +67,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             restore_time_ms=outcome[2],
             source_nodes={},
         )
-        deps.tasks.spawn(_fill_step2(deps, client, step2, meta.preferred_map, external_id), name="fill step 2")
+        deps.tasks.spawn(_fill_step2_safely(deps, client, step2, meta.preferred_map, external_id), name="fill step 2")
 
     @app.view(REQUEST_CALLBACK)
     async def request_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -144,7 +144,7 @@ async def _check_step1(
         source = await deps.choices.resolve_instance(source_value)
         if source is None:
             return {SOURCE_BLOCK: f"No DDM instance is named or has the id “{source_value}”."}
-        windows, targets = await asyncio.gather(deps.choices.windows(source.id), deps.choices.targets(source.id))
+        windows = await deps.choices.windows(source.id)
     except HuaweiError as exc:
         return {SOURCE_BLOCK: f"DDM could not be asked: {exc}"}
     if latest:
@@ -154,12 +154,16 @@ async def _check_step1(
     assert restore_ms is not None
     if problem := check_in_windows(restore_ms, windows):
         errors[time_block] = problem
-    target = next(
-        (t for t in targets if target_value in (t.instance_id,) or t.instance_name.lower() == target_value.lower()),
-        None,
-    )
+    try:
+        resolved = await deps.choices.resolve_target(source.id, target_value)
+    except HuaweiError as exc:
+        return {TARGET_BLOCK: f"DDM could not list the restore targets: {exc}"}
+    target = resolved if not isinstance(resolved, list) else None
     if target_value in (source.id, source.name):
         errors[TARGET_BLOCK] = "The target must be another DDM instance than the source."
+    elif isinstance(resolved, list):
+        ids = ", ".join(t.instance_id for t in resolved)
+        errors[TARGET_BLOCK] = f"Several instances are named “{target_value}” ({ids}); choose one by its id."
     elif target is None:
         errors[TARGET_BLOCK] = f"“{target_value}” is not a restore target for {source.name}."
     elif not target.available:
@@ -168,6 +172,23 @@ async def _check_step1(
         return errors
     assert target is not None
     return (source.id, source.name), (target.instance_id, target.instance_name), restore_ms
+
+
+async def _fill_step2_safely(
+    deps: Deps, client: AsyncWebClient, meta: Step2Meta, preferred: dict[str, str], external_id: str
+) -> None:
+    """Never leave the person on "Loading…": any failure becomes a message in the form."""
+    try:
+        await _fill_step2(deps, client, meta, preferred, external_id)
+    except Exception as exc:
+        log.exception("filling step 2 failed")
+        text = f"⚠️ Something went wrong preparing the mapping ({type(exc).__name__}). Go back and try again."
+        try:
+            await _update_pushed(
+                client, external_id, message_view("Error", text, close="Back", external_id=external_id)
+            )
+        except Exception:
+            log.warning("could not show the error in the form either")
 
 
 async def _fill_step2(
@@ -183,25 +204,15 @@ async def _fill_step2(
             ]
         )
     except HuaweiError as exc:
-        await client.views_update(
-            external_id=external_id,
-            view=message_view(
-                "DDM error",
-                f"⚠️ DDM could not list the data nodes: {exc}\nGo back and try again.",
-                close="Back",
-                external_id=external_id,
-            ),
+        text = f"⚠️ DDM could not list the data nodes: {exc}\nGo back and try again."
+        await _update_pushed(
+            client, external_id, message_view("DDM error", text, close="Back", external_id=external_id)
         )
         return
     if not nodes:
-        await client.views_update(
-            external_id=external_id,
-            view=message_view(
-                "No data nodes",
-                "⚠️ DDM lists no data nodes for the source at that restore point.",
-                close="Back",
-                external_id=external_id,
-            ),
+        text = "⚠️ DDM lists no data nodes for the source at that restore point."
+        await _update_pushed(
+            client, external_id, message_view("No data nodes", text, close="Back", external_id=external_id)
         )
         return
     candidates = {n.id: list(c) for n, c in zip(nodes, candidate_lists, strict=True)}
