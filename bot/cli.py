@@ -1,9 +1,10 @@
-"""`ddm-restore-bot [run|simulator|check]`: every problem is one precise line, exit code 2."""
+"""`ddm-restore-bot [run|simulator|check|migrate|audit]`: every problem is one precise line, exit code 2."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -35,8 +36,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--seed-file", type=Path, help="world JSON (default: the built-in demo world)")
     sim.add_argument("--job-seconds", type=float, default=20.0, help="how long a restore job runs")
     sub.add_parser("check", help="check the settings, Huawei Cloud access and the Slack token")
+    sub.add_parser("migrate", help="apply the database migrations (needs only DATABASE_URL)")
+    audit = sub.add_parser("audit", help="export or verify the audit trail (needs only DATABASE_URL)")
+    audit_sub = audit.add_subparsers(dest="audit_command")
+    export = audit_sub.add_parser("export", help="write the audit records to stdout, one JSON object a line")
+    export.add_argument("--since", help="from this time on: ISO-8601 with a zone, or a date YYYY-MM-DD (UTC)")
+    export.add_argument("--format", help="jsonl (the default and only format)")
+    audit_sub.add_parser("verify", help="recompute the hash chain; exit 1 at the first broken record")
     args = parser.parse_args(argv)
     command = args.command or "run"
+    if command == "migrate":
+        from bot.store.migrate import migrate_cli
+
+        return migrate_cli()
+    if command == "audit":
+        from bot.store.audit import audit_cli
+
+        return audit_cli(args.audit_command, since=getattr(args, "since", None), fmt=getattr(args, "format", None))
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -134,6 +150,8 @@ async def _run(settings: Settings, *, simulate: bool) -> int:
         log.info("DDM simulator running at %s (demo world)", simulator.base_url)
     try:
         runtime = await build_runtime(settings)
+        # What start-up allocated lives for the whole run: keep it out of full collections (long pauses).
+        gc.freeze()
         await serve(runtime, stop)
     finally:
         if simulator is not None:

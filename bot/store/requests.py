@@ -28,7 +28,7 @@ from sqlalchemy.sql import Select
 
 from bot.restore.ids import new_request_id
 from bot.restore.plan import RestorePlan, canonical_json
-from bot.restore.request import ACTIVE_STATES, Approval, RequestState, RestoreRequest
+from bot.restore.request import ACTIVE_STATES, FINAL_STATES, Approval, RequestState, RestoreRequest
 from bot.store import schema
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,9 @@ class AuditRecord:
     details: dict[str, Any]
     prev_hash: str
     hash: str
+    job_id: str | None = None
+    error_code: str | None = None
+    permalink: str | None = None
 
 
 def ms(moment: datetime) -> int:
@@ -76,6 +79,38 @@ def dt(epoch_ms: int | None) -> datetime | None:
 
 def audit_hash(prev_hash: str, record: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical_json(record)).encode("utf-8")).hexdigest()
+
+
+def hashed_audit_record(
+    *,
+    at_ms: int,
+    request_id: str,
+    actor: str,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    fingerprint: str | None,
+    details: dict[str, Any],
+    job_id: str | None = None,
+    error_code: str | None = None,
+    permalink: str | None = None,
+) -> dict[str, Any]:
+    """What an audit record's hash covers: the fields of the first release, plus job_id, error_code and
+    permalink (revision 0002) when set, so that records written without them keep their hashes."""
+    record: dict[str, Any] = {
+        "at_ms": at_ms,
+        "request_id": request_id,
+        "actor": actor,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "fingerprint": fingerprint,
+        "details": details,
+    }
+    for name, value in (("job_id", job_id), ("error_code", error_code), ("permalink", permalink)):
+        if value is not None:
+            record[name] = value
+    return record
 
 
 class RequestStore:
@@ -107,8 +142,10 @@ class RequestStore:
         return cls(engine)
 
     async def create_schema(self) -> None:
-        async with self._write() as conn:
-            await conn.run_sync(schema.metadata.create_all)
+        """Apply the schema migrations (bot.store.migrate): create, upgrade or leave the database as it is."""
+        from bot.store.migrate import upgrade_engine
+
+        await upgrade_engine(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -198,10 +235,14 @@ class RequestStore:
             found = await self._load(conn, query)
         return sorted(found, key=lambda r: r.created_at)
 
-    async def recent(self, limit: int = 10, *, requester_id: str | None = None) -> list[RestoreRequest]:
+    async def recent(
+        self, limit: int = 10, *, requester_id: str | None = None, channel_id: str | None = None
+    ) -> list[RestoreRequest]:
         query = select(schema.requests).order_by(schema.requests.c.created_ms.desc()).limit(limit)
         if requester_id:
             query = query.where(schema.requests.c.requester_id == requester_id)
+        if channel_id:
+            query = query.where(schema.requests.c.channel_id == channel_id)
         async with self.reader.connect() as conn:
             return await self._load(conn, query)
 
@@ -218,13 +259,13 @@ class RequestStore:
             return [row.id for row in rows]
 
     async def unannounced_final(self, finished_before: datetime) -> list[str]:
-        """Final requests that went through submission but whose final notice nobody claimed."""
+        """Final requests whose final notice nobody holds (never claimed, or given back after a failure)."""
         r = schema.requests
         async with self.reader.connect() as conn:
             rows = (
                 await conn.execute(
                     select(r.c.id).where(
-                        r.c.state.in_([RequestState.COMPLETED.value, RequestState.FAILED.value]),
+                        r.c.state.in_([s.value for s in FINAL_STATES]),
                         r.c.final_notice_ms.is_(None),
                         r.c.updated_ms <= ms(finished_before),
                     )
@@ -280,18 +321,26 @@ class RequestStore:
                 fingerprint=current.fingerprint,
                 details=details or {},
                 at_ms=ms(now),
+                row_values=values,
             )
             return await self._get(conn, request_id)
 
     async def add_approval(self, request_id: str, *, user_id: str, fingerprint: str, now: datetime) -> ApprovalOutcome:
-        """Record one approval while the request is PENDING, unexpired and still has `fingerprint`."""
+        """Record one approval while the request is PENDING, unexpired, still has `fingerprint` and still needs
+        approvals (so the count never passes what is required)."""
         r = schema.requests
+        a = schema.approvals
         async with self._write() as conn:
+            # Lock the request row (PostgreSQL; SQLite's writer lock already serialises): approvals, cancels and
+            # expiries of one request then happen one after the other, and the count below is exact.
+            await conn.execute(select(r.c.id).where(r.c.id == request_id).with_for_update())
+            so_far = select(func.count()).select_from(a).where(a.c.request_id == request_id).scalar_subquery()
             eligible = select(literal(request_id), literal(user_id), literal(fingerprint), literal(ms(now))).where(
                 r.c.id == request_id,
                 r.c.state == RequestState.PENDING.value,
                 r.c.fingerprint == fingerprint,
                 r.c.expires_ms > ms(now),
+                so_far < r.c.required_approvals,
             )
             try:
                 async with conn.begin_nested():
@@ -351,6 +400,13 @@ class RequestStore:
             )
             return result.rowcount == 1
 
+    async def release_final_notice(self, request_id: str) -> None:
+        """Give a claimed final notice back (posting it failed), so that it is tried again."""
+        async with self._write() as conn:
+            await conn.execute(
+                update(schema.requests).where(schema.requests.c.id == request_id).values(final_notice_ms=None)
+            )
+
     async def take_lease(self, request_id: str, *, owner: str, now: datetime, seconds: float) -> bool:
         """Own the job watch of a request until now+seconds, if nobody else holds a live lease."""
         r = schema.requests
@@ -397,6 +453,9 @@ class RequestStore:
                 details=json.loads(row.details),
                 prev_hash=row.prev_hash,
                 hash=row.hash,
+                job_id=row.job_id,
+                error_code=row.error_code,
+                permalink=row.permalink,
             )
             for row in rows
         ]
@@ -413,22 +472,33 @@ class RequestStore:
         fingerprint: str | None,
         details: dict[str, Any],
         at_ms: int,
+        row_values: dict[str, Any] | None = None,
     ) -> None:
         if not self.is_sqlite:
             # Serialise chain appends across replicas; SQLite writers are serialised by BEGIN IMMEDIATE.
             await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")
         prev = (await conn.execute(select(schema.audit.c.hash).order_by(schema.audit.c.seq.desc()).limit(1))).scalar()
         prev_hash = prev or GENESIS_HASH
-        record = {
-            "at_ms": at_ms,
-            "request_id": request_id,
-            "actor": actor,
-            "action": action,
-            "from_state": from_state,
-            "to_state": to_state,
-            "fingerprint": fingerprint,
-            "details": details,
-        }
+        # Context columns: from the details, else from what the transition wrote on the request.
+        context = {**(row_values or {}), **details}
+        permalink = _text(context.get("permalink"), None)
+        if permalink is None:
+            permalink = (
+                await conn.execute(select(schema.requests.c.permalink).where(schema.requests.c.id == request_id))
+            ).scalar()
+        record = hashed_audit_record(
+            at_ms=at_ms,
+            request_id=request_id,
+            actor=actor,
+            action=action,
+            from_state=from_state,
+            to_state=to_state,
+            fingerprint=fingerprint,
+            details=details,
+            job_id=_text(context.get("job_id"), 128),
+            error_code=_text(context.get("error_code"), 64),
+            permalink=permalink,
+        )
         await conn.execute(
             insert(schema.audit).values(
                 **{**record, "details": canonical_json(details)},
@@ -482,6 +552,14 @@ def _request_of(row: Row[Any], approvals: tuple[Approval, ...]) -> RestoreReques
         submitted_at=dt(row.submitted_ms),
         finished_at=dt(row.finished_ms),
     )
+
+
+def _text(value: Any, limit: int | None) -> str | None:
+    """A context value as the column stores it (cut to the column's length: an audit row must never fail)."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    return text[:limit] if limit else text
 
 
 def _dt(epoch_ms: int) -> datetime:

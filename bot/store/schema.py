@@ -1,4 +1,8 @@
-"""Tables. Times are epoch milliseconds (BIGINT): exact, zone-free and the same on SQLite and PostgreSQL."""
+"""Tables. Times are epoch milliseconds (BIGINT): exact, zone-free and the same on SQLite and PostgreSQL.
+
+This is the schema the migrations in bot/store/migrations/versions build (tests/test_migrations.py compares
+them): change it only together with a new revision.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +55,8 @@ requests = Table(
     Column("lease_expires_ms", BigInteger),
     # Set when the final thread message was claimed, so it is posted once.
     Column("final_notice_ms", BigInteger),
+    # Slack permalink of the request's card (revision 0002).
+    Column("permalink", Text),
     Index("ix_requests_state_expires", "state", "expires_ms"),
     Index("ix_requests_job_id", "job_id"),
     Index("ix_requests_created", "created_ms"),
@@ -89,6 +95,10 @@ audit = Table(
     Column("details", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # Revision 0002: context of the record (also inside its hash when set, see bot.store.audit).
+    Column("permalink", Text),
+    Column("job_id", String(128)),
+    Column("error_code", String(64)),
     Index("ix_audit_request", "request_id", "seq"),
     Index("ix_audit_at", "at_ms"),
 )

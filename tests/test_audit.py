@@ -1,0 +1,479 @@
+"""The audit trail on SQLite and PostgreSQL: context columns, JSONL export, and a hash chain that names the
+first record someone changed, deleted or moved.
+
+The PostgreSQL variant shares one database per test session: every test starts from an emptied database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import json
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select, text, update
+
+from bot.cli import main
+from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
+from bot.restore.request import RequestState
+from bot.store import schema
+from bot.store.audit import export_jsonl, parse_since, verify_chain
+from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, hashed_audit_record
+
+S = RequestState
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+PERMALINK = "https://example.slack.com/archives/C1/p1795770000000100"
+FIELDS = [
+    "seq",
+    "at",
+    "request_id",
+    "actor",
+    "action",
+    "from_state",
+    "to_state",
+    "fingerprint",
+    "job_id",
+    "error_code",
+    "permalink",
+    "details",
+    "prev_hash",
+    "hash",
+]
+
+
+async def reset(url: str) -> None:
+    store = RequestStore.from_url(url)
+    try:
+        async with store.engine.begin() as conn:
+            if store.is_sqlite:
+                for name in ["restore_approvals", "restore_audit", "restore_requests", "alembic_version"]:
+                    await conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+            else:
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await store.close()
+
+
+async def fresh_store(url: str) -> RequestStore:
+    await reset(url)
+    store = RequestStore.from_url(url)
+    await store.create_schema()
+    return store
+
+
+@pytest_asyncio.fixture
+async def store(database_url: str) -> AsyncIterator[RequestStore]:
+    store = await fresh_store(database_url)
+    yield store
+    await store.close()
+
+
+def plan(target: str) -> RestorePlan:
+    return RestorePlan(
+        project_id="p1",
+        source=NamedRef(id="srcin09", name="orders-prod"),
+        target=NamedRef(id=target, name=f"restore-{target}"),
+        restore_time_ms=1_795_000_000_000,
+        mappings=(DataNodeMapping(source=NamedRef(id="s1in01", name="rds-0"), target=NamedRef(id="t1in01")),),
+    )
+
+
+def at(minutes: int) -> datetime:
+    return NOW + timedelta(minutes=minutes)
+
+
+async def make_history(store: RequestStore) -> list[str]:
+    """Twelve audit records over three requests; returns the request ids."""
+
+    async def move(request_id: str, a: S, b: S, action: str, minute: int, **kwargs: Any) -> None:
+        moved = await store.transition(
+            request_id,
+            from_states=[a],
+            to=b,
+            actor=kwargs.pop("actor", "system"),
+            action=action,
+            now=at(minute),
+            **kwargs,
+        )
+        assert moved is not None
+
+    async def create(target: str, minute: int) -> str:
+        request = await store.create(
+            plan=plan(target),
+            requester_id="UALICE",
+            channel_id="C1",
+            required_approvals=1,
+            now=at(minute),
+            expires_at=at(minute + 60),
+        )
+        return request.id
+
+    # 1: approved, submitted, and the DDM job failed
+    r1 = await create("tgt1in09", 0)
+    r1_fingerprint = plan("tgt1in09").fingerprint()
+    await store.add_approval(r1, user_id="UBOB", fingerprint=r1_fingerprint, now=at(1))
+    await move(r1, S.PENDING, S.APPROVED, "approved", 2, actor="UBOB", details={"approvers": ["UBOB"]})
+    await move(r1, S.APPROVED, S.SUBMITTING, "submitting", 3)
+    await move(r1, S.SUBMITTING, S.RUNNING, "job_submitted", 4, values={"job_id": "job-1"}, details={"job_id": "job-1"})
+    await move(
+        r1,
+        S.RUNNING,
+        S.FAILED,
+        "job_finished",
+        5,
+        values={"error_code": "JOB_FAILED", "error_msg": "disk full"},
+        details={"job_id": "job-1", "status": "FAILED", "fail_reason": "disk full"},
+    )
+    # 2: its card's permalink is known; then cancelled
+    r2 = await create("tgt2in09", 10)
+    async with store.engine.begin() as conn:
+        await conn.execute(update(schema.requests).where(schema.requests.c.id == r2).values(permalink=PERMALINK))
+    await move(r2, S.PENDING, S.CANCELLED, "cancel", 11, actor="UALICE")
+    # 3: DDM refused the restore
+    r3 = await create("tgt3in09", 20)
+    await move(r3, S.PENDING, S.APPROVED, "approved", 21, actor="UBOB")
+    await move(r3, S.APPROVED, S.SUBMITTING, "submitting", 22)
+    await move(
+        r3,
+        S.SUBMITTING,
+        S.FAILED,
+        "submit_failed",
+        23,
+        values={"error_code": "DBS.300372", "error_msg": "target not new"},
+        details={"error_code": "DBS.300372", "error_msg": "target not new", "permalink": PERMALINK + "?thread=1"},
+    )
+    return [r1, r2, r3]
+
+
+async def seqs(store: RequestStore) -> list[int]:
+    async with store.reader.connect() as conn:
+        return list((await conn.execute(select(schema.audit.c.seq).order_by(schema.audit.c.seq))).scalars())
+
+
+async def sql(store: RequestStore, statement: str, **params: Any) -> None:
+    async with store.engine.begin() as conn:
+        await conn.execute(text(statement), params)
+
+
+# ---- the records -------------------------------------------------------------------------------------------------
+
+
+async def test_records_carry_job_id_error_code_and_permalink(store: RequestStore) -> None:
+    r1, r2, r3 = await make_history(store)
+    trail = [(r.request_id, r.action, r.job_id, r.error_code, r.permalink) for r in await store.audit_trail()]
+    assert trail == [
+        (r1, "create", None, None, None),
+        (r1, "approve", None, None, None),
+        (r1, "approved", None, None, None),
+        (r1, "submitting", None, None, None),
+        (r1, "job_submitted", "job-1", None, None),
+        (r1, "job_finished", "job-1", "JOB_FAILED", None),
+        (r2, "create", None, None, None),
+        (r2, "cancel", None, None, PERMALINK),
+        (r3, "create", None, None, None),
+        (r3, "approved", None, None, None),
+        (r3, "submitting", None, None, None),
+        (r3, "submit_failed", None, "DBS.300372", PERMALINK + "?thread=1"),
+    ]
+
+
+async def test_context_fields_are_inside_the_hash_only_when_set(store: RequestStore) -> None:
+    """Records without them hash as the first release's did; with them, the hash covers them too."""
+    await make_history(store)
+    for record in await store.audit_trail():
+        body = {
+            "at_ms": record.at_ms,
+            "request_id": record.request_id,
+            "actor": record.actor,
+            "action": record.action,
+            "from_state": record.from_state,
+            "to_state": record.to_state,
+            "fingerprint": record.fingerprint,
+            "details": record.details,
+        }
+        context = {"job_id": record.job_id, "error_code": record.error_code, "permalink": record.permalink}
+        body.update({k: v for k, v in context.items() if v is not None})
+        assert record.hash == audit_hash(record.prev_hash, body)
+
+
+async def test_an_overlong_job_id_is_cut_not_fatal(store: RequestStore) -> None:
+    request = await store.create(
+        plan=plan("tgt9in09"), requester_id="UALICE", channel_id="C1", required_approvals=1, now=NOW, expires_at=at(60)
+    )
+    moved = await store.transition(
+        request.id,
+        from_states=[S.PENDING],
+        to=S.CANCELLED,
+        actor="UALICE",
+        action="cancel",
+        now=NOW,
+        details={"job_id": "j" * 300},
+    )
+    assert moved is not None
+    last = (await store.audit_trail())[-1]
+    assert last.job_id == "j" * 128 and last.details == {"job_id": "j" * 300}
+    assert (await verify_chain(store)).ok
+
+
+# ---- export ----------------------------------------------------------------------------------------------------------
+
+
+async def test_export_writes_one_json_object_per_record(store: RequestStore) -> None:
+    r1, r2, r3 = await make_history(store)
+    out = io.StringIO()
+    assert await export_jsonl(store, out) == 12
+    lines = out.getvalue().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 12
+    assert all(list(r) == FIELDS for r in records)
+    assert [r["seq"] for r in records] == await seqs(store)
+    assert [r["at"] for r in records[:3]] == [
+        "2026-11-27T09:00:00.000Z",
+        "2026-11-27T09:01:00.000Z",
+        "2026-11-27T09:02:00.000Z",
+    ]
+    first = records[0]
+    assert first["request_id"] == r1 and first["actor"] == "UALICE" and first["action"] == "create"
+    assert (first["from_state"], first["to_state"]) == (None, "PENDING")
+    assert first["fingerprint"] == plan("tgt1in09").fingerprint()
+    assert first["details"]["channel_id"] == "C1" and first["details"]["plan"]["target"]["id"] == "tgt1in09"
+    assert first["prev_hash"] == GENESIS_HASH
+    for before, after in itertools.pairwise(records):
+        assert after["prev_hash"] == before["hash"]
+    assert (records[5]["job_id"], records[5]["error_code"]) == ("job-1", "JOB_FAILED")
+    assert records[5]["details"] == {"job_id": "job-1", "status": "FAILED", "fail_reason": "disk full"}
+    assert (records[7]["request_id"], records[7]["permalink"]) == (r2, PERMALINK)
+    assert (records[11]["request_id"], records[11]["error_code"]) == (r3, "DBS.300372")
+
+
+async def test_export_since(store: RequestStore) -> None:
+    await make_history(store)
+    out = io.StringIO()
+    assert await export_jsonl(store, out, since=at(11)) == 5
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["action"] for r in records] == ["cancel", "create", "approved", "submitting", "submit_failed"]
+    assert records[0]["at"] == "2026-11-27T09:11:00.000Z"
+
+
+def test_since_accepts_a_date_or_a_zoned_time() -> None:
+    assert parse_since("2026-11-27") == datetime(2026, 11, 27, tzinfo=UTC)
+    assert parse_since("2026-11-27T17:11:00+08:00") == at(11)
+    assert parse_since("2026-11-27T09:11:00Z") == at(11)
+    for bad, why in [
+        ("2026-11-27T09:11:00", "has no time zone"),
+        ("yesterday", "neither a date (YYYY-MM-DD) nor an ISO-8601 time with a zone"),
+        ("2026-02-30", "is not a calendar date"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(why)):
+            parse_since(bad)
+
+
+# ---- verify ----------------------------------------------------------------------------------------------------------
+
+
+async def test_an_untouched_chain_verifies(store: RequestStore) -> None:
+    empty = await verify_chain(store)
+    assert empty.ok and empty.count == 0 and empty.last_seq is None
+    await make_history(store)
+    result = await verify_chain(store)
+    trail = await store.audit_trail()
+    assert result.ok and result.count == 12
+    assert (result.last_seq, result.last_hash) == (trail[-1].seq, trail[-1].hash)
+
+
+async def rewrite_with_new_hash(store: RequestStore, seq: int) -> None:
+    """A careful forger: change a record and give it the hash that matches (the next record still points at
+    the old one)."""
+    async with store.engine.begin() as conn:
+        row = (await conn.execute(select(schema.audit).where(schema.audit.c.seq == seq))).one()
+        body = hashed_audit_record(
+            at_ms=row.at_ms,
+            request_id=row.request_id,
+            actor="UMALLORY",
+            action=row.action,
+            from_state=row.from_state,
+            to_state=row.to_state,
+            fingerprint=row.fingerprint,
+            details=json.loads(row.details),
+        )
+        await conn.execute(
+            update(schema.audit)
+            .where(schema.audit.c.seq == seq)
+            .values(actor="UMALLORY", hash=audit_hash(row.prev_hash, body))
+        )
+
+
+# What is done to the table -> (index of the record reported, words of the reason, records intact before it).
+TAMPERING: dict[str, tuple[str, int, str, int]] = {
+    "actor changed": ("UPDATE restore_audit SET actor = 'UMALLORY' WHERE seq = {2}", 2, "was changed", 2),
+    "details changed": (
+        'UPDATE restore_audit SET details = \'{{"reason":"forged"}}\' WHERE seq = {7}',
+        7,
+        "was changed",
+        7,
+    ),
+    "details not json": ("UPDATE restore_audit SET details = '{{oops' WHERE seq = {3}", 3, "not valid JSON", 3),
+    "job id changed": ("UPDATE restore_audit SET job_id = 'job-forged' WHERE seq = {4}", 4, "was changed", 4),
+    "error code removed": ("UPDATE restore_audit SET error_code = NULL WHERE seq = {11}", 11, "was changed", 11),
+    "state changed": ("UPDATE restore_audit SET to_state = 'COMPLETED' WHERE seq = {5}", 5, "was changed", 5),
+    "time changed": ("UPDATE restore_audit SET at_ms = at_ms + 1 WHERE seq = {6}", 6, "was changed", 6),
+    "middle deleted": ("DELETE FROM restore_audit WHERE seq = {5}", 6, "the record before it (seq {5}) was deleted", 5),
+    "two deleted": ("DELETE FROM restore_audit WHERE seq IN ({5}, {6})", 7, "(seq {5}…{6}) was deleted", 5),
+    "first deleted": ("DELETE FROM restore_audit WHERE seq = {0}", 1, "records before it were deleted", 0),
+    "reordered": (
+        "UPDATE restore_audit SET seq = -1 WHERE seq = {4};"
+        "UPDATE restore_audit SET seq = {4} WHERE seq = {5};"
+        "UPDATE restore_audit SET seq = {5} WHERE seq = -1",
+        4,
+        "it follows seq {5}, which comes after it: records were reordered",
+        4,
+    ),
+    "rewritten with a matching hash": ("rewrite", 3, "seq {2} was rewritten", 3),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERING))
+async def test_tampering_is_found_at_the_right_record(store: RequestStore, case: str) -> None:
+    await make_history(store)
+    assert (await verify_chain(store)).ok
+    numbers = await seqs(store)
+    statement, broken_index, reason, intact = TAMPERING[case]
+    if statement == "rewrite":
+        await rewrite_with_new_hash(store, numbers[2])
+    else:
+        for part in statement.format(*numbers).split(";"):
+            await sql(store, part)
+
+    result = await verify_chain(store)
+    assert result.broken is not None and not result.ok
+    assert result.broken.seq == numbers[broken_index], result.broken
+    assert reason.format(*numbers) in result.broken.reason, result.broken
+    assert result.count == intact
+
+
+# ---- command line ----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "APPROVER_USER_IDS", "HUAWEICLOUD_SDK_AK"):
+        monkeypatch.delenv(name, raising=False)
+    return database_url
+
+
+def with_history(url: str, *, tamper: str | None = None) -> None:
+    async def build() -> None:
+        store = await fresh_store(url)
+        try:
+            await make_history(store)
+            if tamper:
+                await sql(store, tamper.format(*await seqs(store)))
+        finally:
+            await store.close()
+
+    asyncio.run(build())
+
+
+def test_cli_export(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with_history(cli_env)
+    assert main(["audit", "export"]) == 0
+    out, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 12 and all(list(r) == FIELDS for r in records) and err == ""
+
+    assert main(["audit", "export", "--since", "2026-11-27T17:20:00+08:00", "--format", "jsonl"]) == 0
+    out, _ = capsys.readouterr()
+    assert [json.loads(line)["action"] for line in out.splitlines()] == [
+        "create",
+        "approved",
+        "submitting",
+        "submit_failed",
+    ]
+    assert main(["audit", "export", "--since", "2026-11-28"]) == 0
+    out, _ = capsys.readouterr()
+    assert out == ""
+
+
+def test_cli_verify(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with_history(cli_env)
+    assert main(["audit", "verify"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0] == "audit chain OK: 12 records"
+    assert lines[1].startswith("head: seq ") and err == ""
+
+    with_history(cli_env, tamper="UPDATE restore_audit SET actor = 'UMALLORY' WHERE seq = {2}")
+    assert main(["audit", "verify"]) == 1
+    out, _ = capsys.readouterr()
+    assert out.splitlines()[0] == (
+        "audit chain BROKEN at seq 3: its content does not match its hash: the record was changed after it was written"
+    )
+
+    with_history(cli_env, tamper="DELETE FROM restore_audit WHERE seq = {5}")
+    assert main(["audit", "verify"]) == 1
+    out, _ = capsys.readouterr()
+    assert out.splitlines()[0].startswith("audit chain BROKEN at seq 7: ")
+    assert "(seq 6) was deleted" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["audit", "export", "--since", "2026-11-27T09:00"],
+            "ddm-restore-bot: --since: '2026-11-27T09:00' has no time zone; add one (Z, +08:00) or give a date (YYYY-MM-DD, UTC)",
+        ),
+        (
+            ["audit", "export", "--since", "last week"],
+            "ddm-restore-bot: --since: 'last week' is neither a date (YYYY-MM-DD) nor an ISO-8601 time with a zone "
+            "(e.g. 2026-11-27T09:00:00Z or 2026-11-27T17:00:00+08:00)",
+        ),
+        (["audit", "export", "--format", "csv"], "ddm-restore-bot: --format: 'csv' is not supported (formats: jsonl)"),
+        (
+            ["audit"],
+            "ddm-restore-bot: audit: say what to do: `audit export [--since …] [--format jsonl]` or `audit verify`",
+        ),
+    ],
+)
+def test_cli_bad_arguments(
+    argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'never-opened.sqlite3'}")
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [message]
+    assert not (tmp_path / "never-opened.sqlite3").exists()
+
+
+def test_cli_on_a_database_without_the_audit_table(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'missing.sqlite3'}")
+    assert main(["audit", "verify"]) == 1
+    _, err = capsys.readouterr()
+    assert (
+        err
+        == f"ddm-restore-bot: audit verify: no database file at {tmp_path / 'missing.sqlite3'} (check DATABASE_URL)\n"
+    )
+    assert not (tmp_path / "missing.sqlite3").exists()
+
+    (tmp_path / "empty.sqlite3").touch()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    assert main(["audit", "export"]) == 1
+    _, err = capsys.readouterr()
+    assert err.startswith(
+        "ddm-restore-bot: audit export: the database has no audit table: run `ddm-restore-bot migrate`"
+    )
+    assert len(err.splitlines()) == 1

@@ -1,0 +1,561 @@
+"""Schema migrations on SQLite and PostgreSQL: from an empty database, from the first release's `create_all`
+database and from revision 0001 (with data), twice in a row, concurrently, and the metadata against them.
+
+The PostgreSQL variant shares one database per test session, so every test starts by emptying it completely
+(alembic_version included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    insert,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection
+
+from bot.cli import main
+from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan, canonical_json
+from bot.restore.request import RequestState
+from bot.store import schema
+from bot.store.audit import verify_chain
+from bot.store.migrate import (
+    BOT_TABLES,
+    MigrationError,
+    alembic_config,
+    current_revisions,
+    head_revision,
+    migrate,
+    upgrade_engine,
+)
+from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, ms
+
+ALL = ["0001", "0002"]
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+# ---- helpers ---------------------------------------------------------------------------------------------------
+
+
+async def reset(url: str) -> None:
+    """An empty database: nothing of the bot's, no alembic_version."""
+    store = RequestStore.from_url(url)
+    try:
+        async with store.engine.begin() as conn:
+            if store.is_sqlite:
+                for name in ["restore_approvals", "restore_audit", "restore_requests", "alembic_version"]:
+                    await conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+            else:
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await store.close()
+
+
+async def on(url: str, work: Any) -> Any:
+    """Run `work(sync_connection)` in a committed transaction on `url`."""
+    store = RequestStore.from_url(url)
+    try:
+        async with store.engine.begin() as conn:
+            return await conn.run_sync(work)
+    finally:
+        await store.close()
+
+
+def snapshot(conn: Connection) -> dict[str, Any]:
+    """The bot's tables as the database reports them, in a form that does not depend on column order."""
+    inspector = inspect(conn)
+    dialect = conn.dialect.name
+    tables: dict[str, Any] = {}
+    for name in sorted(set(inspector.get_table_names()) & BOT_TABLES):
+        columns = sorted(
+            (c["name"], str(c["type"]), bool(c["nullable"]), str(c.get("default"))) for c in inspector.get_columns(name)
+        )
+        indexes = sorted(
+            (
+                i["name"],
+                tuple(i["column_names"]),
+                bool(i["unique"]),
+                str(i.get("dialect_options", {}).get(f"{dialect}_where")),
+            )
+            for i in inspector.get_indexes(name)
+        )
+        pk = inspector.get_pk_constraint(name)
+        fks = sorted(
+            (f["name"] or "", tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+            for f in inspector.get_foreign_keys(name)
+        )
+        uniques = sorted((u["name"] or "", tuple(u["column_names"])) for u in inspector.get_unique_constraints(name))
+        tables[name] = {
+            "columns": columns,
+            "indexes": indexes,
+            "pk": (pk.get("name"), tuple(pk["constrained_columns"])),
+            "fks": fks,
+            "uniques": uniques,
+        }
+    return tables
+
+
+def differences(conn: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), schema.metadata))
+
+
+def first_release_metadata() -> MetaData:
+    """bot/store/schema.py of the first release, frozen: what its `create_all` made in users' databases."""
+    md = MetaData()
+    active = "state IN ('APPROVED', 'PENDING', 'RUNNING', 'SUBMITTING', 'UNKNOWN')"
+    Table(
+        "restore_requests",
+        md,
+        Column("id", String(16), primary_key=True),
+        Column("state", String(16), nullable=False),
+        Column("fingerprint", String(64), nullable=False),
+        Column("plan_json", Text, nullable=False),
+        Column("source_instance_id", String(128), nullable=False),
+        Column("target_instance_id", String(128), nullable=False),
+        Column("requester_id", String(32), nullable=False),
+        Column("channel_id", String(32), nullable=False),
+        Column("message_ts", String(32)),
+        Column("required_approvals", Integer, nullable=False),
+        Column("created_ms", BigInteger, nullable=False),
+        Column("expires_ms", BigInteger, nullable=False),
+        Column("updated_ms", BigInteger, nullable=False),
+        Column("job_id", String(128)),
+        Column("job_progress", Integer),
+        Column("error_code", String(64)),
+        Column("error_msg", Text),
+        Column("decided_by", String(32)),
+        Column("decision_note", Text),
+        Column("submitted_ms", BigInteger),
+        Column("finished_ms", BigInteger),
+        Column("lease_owner", String(64)),
+        Column("lease_expires_ms", BigInteger),
+        Column("final_notice_ms", BigInteger),
+        Index("ix_requests_state_expires", "state", "expires_ms"),
+        Index("ix_requests_job_id", "job_id"),
+        Index("ix_requests_created", "created_ms"),
+        Index("ix_requests_requester_created", "requester_id", "created_ms"),
+        Index(
+            "uq_requests_active_target",
+            "target_instance_id",
+            unique=True,
+            sqlite_where=text(active),
+            postgresql_where=text(active),
+        ),
+    )
+    Table(
+        "restore_approvals",
+        md,
+        Column("request_id", String(16), ForeignKey("restore_requests.id"), nullable=False),
+        Column("user_id", String(32), nullable=False),
+        Column("fingerprint", String(64), nullable=False),
+        Column("at_ms", BigInteger, nullable=False),
+        PrimaryKeyConstraint("request_id", "user_id", name="pk_restore_approvals"),
+    )
+    Table(
+        "restore_audit",
+        md,
+        Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column("at_ms", BigInteger, nullable=False),
+        Column("request_id", String(16), nullable=False),
+        Column("actor", String(64), nullable=False),
+        Column("action", String(32), nullable=False),
+        Column("from_state", String(16)),
+        Column("to_state", String(16)),
+        Column("fingerprint", String(64)),
+        Column("details", Text, nullable=False),
+        Column("prev_hash", String(64), nullable=False),
+        Column("hash", String(64), nullable=False),
+        Index("ix_audit_request", "request_id", "seq"),
+        Index("ix_audit_at", "at_ms"),
+    )
+    return md
+
+
+def plan(target: str = "tgt1in09") -> RestorePlan:
+    return RestorePlan(
+        project_id="p1",
+        source=NamedRef(id="srcin09", name="orders-prod"),
+        target=NamedRef(id=target, name="orders-restore-1"),
+        restore_time_ms=1_795_000_000_000,
+        mappings=(DataNodeMapping(source=NamedRef(id="s1in01", name="rds-0"), target=NamedRef(id="t1in01")),),
+    )
+
+
+def write_first_release_data(conn: Connection) -> str:
+    """A pending request with one approval and its two audit records, written as the first release did."""
+    md = first_release_metadata()
+    the_plan = plan()
+    request_id = "R-OLD0001"
+    conn.execute(
+        insert(md.tables["restore_requests"]).values(
+            id=request_id,
+            state="PENDING",
+            fingerprint=the_plan.fingerprint(),
+            plan_json=the_plan.model_dump_json(),
+            source_instance_id=the_plan.source.id,
+            target_instance_id=the_plan.target.id,
+            requester_id="UALICE",
+            channel_id="C1",
+            message_ts="1700000000.000100",
+            required_approvals=2,
+            created_ms=ms(NOW),
+            expires_ms=ms(NOW + timedelta(hours=1)),
+            updated_ms=ms(NOW),
+        )
+    )
+    conn.execute(
+        insert(md.tables["restore_approvals"]).values(
+            request_id=request_id, user_id="UBOB", fingerprint=the_plan.fingerprint(), at_ms=ms(NOW)
+        )
+    )
+    prev = GENESIS_HASH
+    for actor, action, from_state, details in [
+        ("UALICE", "create", None, {"plan": json.loads(the_plan.model_dump_json()), "channel_id": "C1"}),
+        ("UBOB", "approve", "PENDING", {}),
+    ]:
+        record = {
+            "at_ms": ms(NOW),
+            "request_id": request_id,
+            "actor": actor,
+            "action": action,
+            "from_state": from_state,
+            "to_state": "PENDING",
+            "fingerprint": the_plan.fingerprint(),
+            "details": details,
+        }
+        digest = audit_hash(prev, record)
+        conn.execute(
+            insert(md.tables["restore_audit"]).values(
+                **{**record, "details": canonical_json(details)}, prev_hash=prev, hash=digest
+            )
+        )
+        prev = digest
+    return request_id
+
+
+# ---- tests -------------------------------------------------------------------------------------------------------
+
+
+async def test_migrate_an_empty_database(database_url: str) -> None:
+    await reset(database_url)
+    assert await migrate(database_url) == ALL
+    assert await on(database_url, current_revisions) == (head_revision(),)
+    assert await on(database_url, differences) == []
+    assert head_revision() == ALL[-1]
+
+
+async def test_migrating_twice_is_a_no_op(database_url: str) -> None:
+    await reset(database_url)
+    await migrate(database_url)
+    before = await on(database_url, snapshot)
+    assert await migrate(database_url) == []
+    assert await migrate(database_url) == []
+    assert await on(database_url, snapshot) == before
+    assert await on(database_url, current_revisions) == (head_revision(),)
+
+
+async def test_metadata_equals_the_migrated_schema(database_url: str) -> None:
+    """schema.py and the revisions describe the same tables, partial unique index predicate included (which
+    alembic's compare_metadata does not look at: the reflected snapshots are compared as well)."""
+    await reset(database_url)
+    await migrate(database_url)
+    assert await on(database_url, differences) == []
+    migrated = await on(database_url, snapshot)
+    await reset(database_url)
+    await on(database_url, schema.metadata.create_all)
+    created = await on(database_url, snapshot)
+    assert migrated == created
+    assert set(migrated) == BOT_TABLES
+    (active_index,) = [i for i in migrated["restore_requests"]["indexes"] if i[0] == "uq_requests_active_target"]
+    assert active_index[2] is True and "PENDING" in active_index[3] and "COMPLETED" not in active_index[3]
+    assert ("permalink", "TEXT", True, "None") in migrated["restore_requests"]["columns"]
+
+
+async def test_revision_0001_is_the_first_release_schema(database_url: str) -> None:
+    await reset(database_url)
+    await on(database_url, first_release_metadata().create_all)
+    first_release = await on(database_url, snapshot)
+    await reset(database_url)
+    assert await migrate(database_url, "0001") == ["0001"]
+    assert await on(database_url, snapshot) == first_release
+
+
+@pytest.mark.parametrize("previous", ["create_all", "0001"])
+async def test_upgrade_keeps_the_data_of_the_previous_schema(database_url: str, previous: str) -> None:
+    """From a first-release database (tables made by create_all, no alembic_version) or one at revision 0001."""
+    await reset(database_url)
+    if previous == "create_all":
+        await on(database_url, first_release_metadata().create_all)
+    else:
+        assert await migrate(database_url, "0001") == ["0001"]
+    request_id = await on(database_url, write_first_release_data)
+
+    assert await migrate(database_url) == ["0002"]
+    assert await on(database_url, current_revisions) == ("0002",)
+    assert await on(database_url, differences) == []
+
+    store = RequestStore.from_url(database_url)
+    try:
+        request = await store.get(request_id)
+        assert request is not None
+        assert request.state is RequestState.PENDING and request.plan == plan()
+        assert [a.user_id for a in request.approvals] == ["UBOB"]
+        trail = await store.audit_trail()
+        assert [(r.action, r.job_id, r.error_code, r.permalink) for r in trail] == [
+            ("create", None, None, None),
+            ("approve", None, None, None),
+        ]
+        # The old records keep their hashes and the chain goes on through the new columns.
+        await store.transition(
+            request_id,
+            from_states=[RequestState.PENDING],
+            to=RequestState.APPROVED,
+            actor="UCAROL",
+            action="approved",
+            now=NOW,
+        )
+        await store.transition(
+            request_id,
+            from_states=[RequestState.APPROVED],
+            to=RequestState.SUBMITTING,
+            actor="system",
+            action="submitting",
+            now=NOW,
+        )
+        await store.transition(
+            request_id,
+            from_states=[RequestState.SUBMITTING],
+            to=RequestState.RUNNING,
+            actor="system",
+            action="job_submitted",
+            now=NOW,
+            values={"job_id": "job-42"},
+            details={"job_id": "job-42"},
+        )
+        trail = await store.audit_trail()
+        assert trail[-1].job_id == "job-42" and trail[-1].prev_hash == trail[-2].hash
+        result = await verify_chain(store)
+        assert result.ok and result.count == 5
+    finally:
+        await store.close()
+
+
+async def test_concurrent_migrations_take_turns(database_url: str) -> None:
+    """Stores starting together in one process: one migrates, the others wait for it and find nothing to do."""
+    await reset(database_url)
+    results = await asyncio.gather(*[migrate(database_url) for _ in range(4)])
+    assert sorted(results, key=len) == [[], [], [], ALL]
+    assert await on(database_url, current_revisions) == (head_revision(),)
+    assert await on(database_url, differences) == []
+
+
+MIGRATE_AND_PRINT = "import asyncio, json, sys; from bot.store.migrate import migrate; print(json.dumps(asyncio.run(migrate(sys.argv[1]))))"
+
+
+@pytest.mark.parametrize("previous", ["empty", "create_all"])
+async def test_replica_processes_migrating_at_once(database_url: str, previous: str) -> None:
+    """Separate processes (as replicas are) started together: exactly one applies each revision."""
+    await reset(database_url)
+    if previous == "create_all":
+        await on(database_url, first_release_metadata().create_all)
+        await on(database_url, write_first_release_data)
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            MIGRATE_AND_PRINT,
+            database_url,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    outputs = await asyncio.gather(*[p.communicate() for p in processes])
+    assert [p.returncode for p in processes] == [0] * 4, [err.decode() for _, err in outputs]
+    applied = sorted((json.loads(out) for out, _ in outputs), key=len)
+    assert applied == [[], [], [], ALL if previous == "empty" else ["0002"]]
+    assert await on(database_url, current_revisions) == (head_revision(),)
+    assert await on(database_url, differences) == []
+
+
+async def test_concurrent_start_ups_on_a_first_release_database(database_url: str) -> None:
+    await reset(database_url)
+    await on(database_url, first_release_metadata().create_all)
+    await on(database_url, write_first_release_data)
+    stores = [RequestStore.from_url(database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*[s.create_schema() for s in stores])
+        assert len(await stores[0].audit_trail()) == 2
+        assert (await verify_chain(stores[0])).ok
+    finally:
+        for s in stores:
+            await s.close()
+    assert await on(database_url, current_revisions) == (head_revision(),)
+
+
+async def test_create_schema_applies_the_migrations(database_url: str) -> None:
+    await reset(database_url)
+    store = RequestStore.from_url(database_url)
+    try:
+        await store.create_schema()
+        await store.create_schema()
+    finally:
+        await store.close()
+    assert await on(database_url, current_revisions) == (head_revision(),)
+
+
+async def test_tables_dropped_behind_alembic_s_back_are_made_again(database_url: str) -> None:
+    """alembic_version says head but the tables are gone (e.g. `metadata.drop_all`): build them afresh."""
+    await reset(database_url)
+    await migrate(database_url)
+    await on(database_url, schema.metadata.drop_all)
+    assert await migrate(database_url) == ALL
+    assert await on(database_url, differences) == []
+
+
+async def test_a_revision_this_release_does_not_know_is_refused(database_url: str) -> None:
+    await reset(database_url)
+    await migrate(database_url)
+    await on(database_url, lambda c: c.execute(text("UPDATE alembic_version SET version_num = '0099'")))
+    with pytest.raises(MigrationError, match=r"revision 0099, which this version of the bot does not know"):
+        await migrate(database_url)
+
+
+async def test_some_tables_without_alembic_version_are_refused(database_url: str) -> None:
+    await reset(database_url)
+    await on(database_url, lambda c: first_release_metadata().tables["restore_requests"].create(c))
+    with pytest.raises(MigrationError, match=r"some of the bot's tables but not restore_approvals, restore_audit"):
+        await migrate(database_url)
+    tables = await on(database_url, lambda c: set(inspect(c).get_table_names()))
+    assert tables == {"restore_requests"}  # nothing was changed
+
+
+async def test_downgrade_to_0001_and_back(database_url: str) -> None:
+    """The downgrade of 0002 works on both engines (and leaves the first release's data alone)."""
+    await reset(database_url)
+    await migrate(database_url, "0001")
+    request_id = await on(database_url, write_first_release_data)
+    await migrate(database_url)
+    store = RequestStore.from_url(database_url)
+    try:
+        async with store.engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0001"))
+        first_release = await on(database_url, snapshot)
+        await reset(database_url)
+        await on(database_url, first_release_metadata().create_all)
+        assert await on(database_url, snapshot) == first_release
+    finally:
+        await store.close()
+    del request_id
+
+
+async def test_upgrade_engine_on_the_store_s_own_engine(database_url: str) -> None:
+    await reset(database_url)
+    store = RequestStore.from_url(database_url)
+    try:
+        assert await upgrade_engine(store.engine) == ALL
+        async with store.reader.connect() as conn:
+            count = (await conn.execute(select(schema.audit.c.seq))).all()
+        assert count == []
+    finally:
+        await store.close()
+
+
+# ---- command line -------------------------------------------------------------------------------------------------
+
+
+def test_cli_migrate(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    asyncio.run(reset(database_url))
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_PROJECT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REQUIRED_APPROVALS", "not-a-number")  # other settings do not matter to `migrate`
+
+    assert main(["migrate"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "applied 0001: The schema of the first release, exactly as its `metadata.create_all` made it.",
+        "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
+    ]
+    assert main(["migrate"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "database is up to date (revision 0002)\n" and err == ""
+
+
+def test_cli_migrate_from_a_first_release_database(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    asyncio.run(reset(database_url))
+    asyncio.run(on(database_url, first_release_metadata().create_all))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["migrate"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.splitlines() == [
+        "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code."
+    ]
+
+
+def test_cli_migrate_problems(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "not a url")
+    assert main(["migrate"]) == 2
+    _, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "ddm-restore-bot: DATABASE_URL is not a database URL: give sqlite:///path/to/file.sqlite3 "
+        "or postgresql://user:password@host/db"
+    ]
+    monkeypatch.setenv("DATABASE_URL", "mysql://root@db/bot")
+    assert main(["migrate"]) == 2
+    _, err = capsys.readouterr()
+    assert err == "ddm-restore-bot: DATABASE_URL: the bot stores its data in SQLite or PostgreSQL, not mysql\n"
+
+    asyncio.run(reset(database_url))
+    asyncio.run(migrate(database_url))
+    asyncio.run(on(database_url, lambda c: c.execute(text("UPDATE alembic_version SET version_num = '0099'"))))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["migrate"]) == 1
+    _, err = capsys.readouterr()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("ddm-restore-bot: migrate: the database is at revision 0099, which this version")
+
+
+def test_cli_migrate_hides_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot:s3cret@127.0.0.1:1/bot")
+    assert main(["migrate"]) == 1
+    _, err = capsys.readouterr()
+    assert len(err.splitlines()) == 1
+    assert "s3cret" not in err and "cannot migrate the database at postgresql+asyncpg://bot:***@127.0.0.1:1/bot" in err
