@@ -206,7 +206,8 @@ class RestoreService:
                 details={"reason": exc.reason},
             )
             raise WorkflowRefused(f"I could not post the request card: {exc.reason}") from None
-        await self.store.set_message(request.id, channel_id=channel_id, message_ts=ts)
+        permalink = await self.notifier.permalink(channel_id, ts)
+        await self.store.set_message(request.id, channel_id=channel_id, message_ts=ts, permalink=permalink)
         stored = await self.store.get(request.id)
         assert stored is not None
         return stored

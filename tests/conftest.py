@@ -82,10 +82,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def store(database_url: str) -> AsyncIterator[RequestStore]:
     store = RequestStore.from_url(database_url)
     if not store.is_sqlite:
-        from bot.store import schema
+        from sqlalchemy import text
 
+        # The session's PostgreSQL database is shared by the tests: start each one from an empty schema.
         async with store.engine.begin() as conn:
-            await conn.run_sync(schema.metadata.drop_all)
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
     await store.create_schema()
     yield store
     await store.close()

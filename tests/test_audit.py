@@ -477,3 +477,21 @@ def test_cli_on_a_database_without_the_audit_table(
         "ddm-restore-bot: audit export: the database has no audit table: run `ddm-restore-bot migrate`"
     )
     assert len(err.splitlines()) == 1
+
+
+async def test_details_are_hashed_as_they_read_back(store: RequestStore) -> None:
+    """Keys that JSON turns into strings (and so sorts differently) must not break verification."""
+    request = await store.create(
+        plan=plan("tgt9in09"), requester_id="UALICE", channel_id="C1", required_approvals=1, now=NOW, expires_at=at(60)
+    )
+    await store.transition(
+        request.id,
+        from_states=[S.PENDING],
+        to=S.CANCELLED,
+        actor="UALICE",
+        action="cancel",
+        now=NOW,
+        details={2: "two", 10: (1, 2)},
+    )
+    assert (await store.audit_trail())[-1].details == {"2": "two", "10": [1, 2]}
+    assert (await verify_chain(store)).ok

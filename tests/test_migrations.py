@@ -52,7 +52,8 @@ from bot.store.migrate import (
 )
 from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, ms
 
-ALL = ["0001", "0002"]
+ALL = ["0001", "0002", "0003"]
+AFTER_FIRST = ALL[1:]
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -314,8 +315,8 @@ async def test_upgrade_keeps_the_data_of_the_previous_schema(database_url: str, 
         assert await migrate(database_url, "0001") == ["0001"]
     request_id = await on(database_url, write_first_release_data)
 
-    assert await migrate(database_url) == ["0002"]
-    assert await on(database_url, current_revisions) == ("0002",)
+    assert await migrate(database_url) == AFTER_FIRST
+    assert await on(database_url, current_revisions) == (ALL[-1],)
     assert await on(database_url, differences) == []
 
     store = RequestStore.from_url(database_url)
@@ -398,7 +399,7 @@ async def test_replica_processes_migrating_at_once(database_url: str, previous: 
     outputs = await asyncio.gather(*[p.communicate() for p in processes])
     assert [p.returncode for p in processes] == [0] * 4, [err.decode() for _, err in outputs]
     applied = sorted((json.loads(out) for out, _ in outputs), key=len)
-    assert applied == [[], [], [], ALL if previous == "empty" else ["0002"]]
+    assert applied == [[], [], [], ALL if previous == "empty" else AFTER_FIRST]
     assert await on(database_url, current_revisions) == (head_revision(),)
     assert await on(database_url, differences) == []
 
@@ -504,10 +505,11 @@ def test_cli_migrate(
     assert out.splitlines() == [
         "applied 0001: The schema of the first release, exactly as its `metadata.create_all` made it.",
         "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
+        'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
     ]
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out == "database is up to date (revision 0002)\n" and err == ""
+    assert out == "database is up to date (revision 0003)\n" and err == ""
 
 
 def test_cli_migrate_from_a_first_release_database(
@@ -520,7 +522,8 @@ def test_cli_migrate_from_a_first_release_database(
     assert main(["migrate"]) == 0
     out, _ = capsys.readouterr()
     assert out.splitlines() == [
-        "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code."
+        "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
+        'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
     ]
 
 

@@ -57,6 +57,15 @@ class SlackNotifier:
             raise CardNotPosted(f"posting it failed ({type(exc).__name__}).") from None
         return str(answer["ts"])
 
+    async def permalink(self, channel_id: str, message_ts: str) -> str | None:
+        try:
+            answer = await self.client.chat_getPermalink(channel=channel_id, message_ts=message_ts)
+        except Exception:
+            log.info("no permalink for %s/%s", channel_id, message_ts)
+            return None
+        link = answer.get("permalink")
+        return str(link) if link else None
+
     async def update_card(self, request: RestoreRequest) -> None:
         lock = self._locks.setdefault(request.id, asyncio.Lock())
         async with lock:

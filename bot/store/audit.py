@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -263,6 +265,10 @@ def audit_cli(
             out.flush()
             return 0
         result: Verification = asyncio.run(run(verify_chain))
+    except BrokenPipeError:  # `audit export | head`: the reader has all it wanted
+        with suppress(OSError, ValueError):  # and Python's flush of stdout at exit must not complain
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        return 0
     except AuditUnavailable as exc:
         return fail(f"audit {action}: {exc} ({shown})", err, code=1)
     except (SQLAlchemyError, OSError) as exc:

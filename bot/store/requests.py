@@ -368,12 +368,15 @@ class RequestStore:
         assert request is not None
         return ApprovalOutcome(added=added, count=len(request.approvals), request=request)
 
-    async def set_message(self, request_id: str, *, channel_id: str, message_ts: str) -> None:
+    async def set_message(
+        self, request_id: str, *, channel_id: str, message_ts: str, permalink: str | None = None
+    ) -> None:
+        """Where the card is; the permalink then goes into every later audit record of the request."""
         async with self._write() as conn:
             await conn.execute(
                 update(schema.requests)
                 .where(schema.requests.c.id == request_id)
-                .values(channel_id=channel_id, message_ts=message_ts)
+                .values(channel_id=channel_id, message_ts=message_ts, permalink=permalink)
             )
 
     async def set_progress(self, request_id: str, progress: int) -> bool:
@@ -479,6 +482,9 @@ class RequestStore:
             await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")
         prev = (await conn.execute(select(schema.audit.c.hash).order_by(schema.audit.c.seq.desc()).limit(1))).scalar()
         prev_hash = prev or GENESIS_HASH
+        # Hash the details as they will read back from the table (e.g. non-string keys become strings), so
+        # that `audit verify` recomputes the same hash.
+        details = json.loads(canonical_json(details))
         # Context columns: from the details, else from what the transition wrote on the request.
         context = {**(row_values or {}), **details}
         permalink = _text(context.get("permalink"), None)

@@ -20,10 +20,11 @@ from sqlalchemy import (
     text,
 )
 
-from bot.restore.request import ACTIVE_STATES
+from bot.restore.request import ACTIVE_STATES, FINAL_STATES
 
 metadata = MetaData()
 
+_unannounced = "final_notice_ms IS NULL AND state IN (" + ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATES)) + ")"
 _active = "state IN (" + ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_STATES)) + ")"
 
 requests = Table(
@@ -68,6 +69,13 @@ requests = Table(
         unique=True,
         sqlite_where=text(_active),
         postgresql_where=text(_active),
+    ),
+    # The sweeper's "final but not announced" query: a handful of rows among the whole history.
+    Index(
+        "ix_requests_unannounced",
+        "updated_ms",
+        sqlite_where=text(_unannounced),
+        postgresql_where=text(_unannounced),
     ),
 )
 
