@@ -155,13 +155,16 @@ class RestoreService:
 
     # ---- people's actions ----------------------------------------------------------------------------------
 
-    async def precheck_create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
-        """Raise WorkflowRefused (with the field to blame) if `create` would refuse; changes nothing."""
+    async def _check_request(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
         actor = await self.directory.actor(requester_id)
         if (refusal := self.policy.can_request(actor, channel_id)) is not None:
             raise WorkflowRefused(refusal.message)
         for field, message in plan.problems():
             raise WorkflowRefused(message, field=field)
+
+    async def precheck_create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
+        """Raise WorkflowRefused (with the field to blame) if `create` would refuse; changes nothing."""
+        await self._check_request(plan, requester_id=requester_id, channel_id=channel_id)
         holder = await self.store.active_for_target(plan.target.id)
         if holder is not None:
             raise WorkflowRefused(
@@ -171,11 +174,7 @@ class RestoreService:
 
     async def create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> RestoreRequest:
         """Store a PENDING request and post its card. Raises WorkflowRefused with a field when impossible."""
-        actor = await self.directory.actor(requester_id)
-        if (refusal := self.policy.can_request(actor, channel_id)) is not None:
-            raise WorkflowRefused(refusal.message)
-        for field, message in plan.problems():
-            raise WorkflowRefused(message, field=field)
+        await self._check_request(plan, requester_id=requester_id, channel_id=channel_id)
         now = self.clock()
         try:
             request = await self.store.create(

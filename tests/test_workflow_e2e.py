@@ -17,7 +17,7 @@ S = RequestState
 
 
 def card_text(h: BotHarness, channel: str, ts: str) -> str:
-    return json.dumps(h.fake.message(channel, ts)["blocks"], ensure_ascii=False)
+    return json.dumps(h.fake.message(channel, ts)["blocks"], ensure_ascii=False)  # the card right now
 
 
 async def test_happy_path_one_post_with_the_approved_body(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -51,6 +51,8 @@ from bot.huawei.models import (
 log = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+PageT = TypeVar("PageT", bound=BaseModel)
+ItemT = TypeVar("ItemT")
 RestorePoint = datetime | int  # an aware datetime, or epoch milliseconds
 Clock = Callable[[], datetime]
 
@@ -135,20 +137,9 @@ class DdmClient:
 
     async def list_instances(self) -> list[DdmInstance]:
         """Every DDM instance of the project (all pages)."""
-        found: list[DdmInstance] = []
-        offset = 0
-        while True:
-            page = await self._get(
-                f"/v3/{self.project_id}/instances",
-                {"offset": offset, "limit": INSTANCE_PAGE_SIZE},
-                InstancePage,
-            )
-            found.extend(page.instances)
-            offset += len(page.instances)
-            if not page.instances or len(page.instances) < INSTANCE_PAGE_SIZE:
-                return found
-            if page.total is not None and offset >= page.total:
-                return found
+        return await self._all_pages(
+            f"/v3/{self.project_id}/instances", {}, InstancePage, lambda page: page.instances, INSTANCE_PAGE_SIZE
+        )
 
     async def restorable_windows(self, instance_id: str) -> list[TimeWindow]:
         _check_id("instance_id", instance_id)
@@ -162,20 +153,13 @@ class DdmClient:
     async def restorable_instances(self, instance_id: str) -> list[RestorableInstance]:
         """Target DDM candidates for a restore of `instance_id`, available or not (with the reason)."""
         _check_id("instance_id", instance_id)
-        found: list[RestorableInstance] = []
-        offset = 0
-        while True:
-            page = await self._get(
-                f"/v3/{self.project_id}/instances/{instance_id}/backups/restorable-instances",
-                {"offset": offset, "limit": CANDIDATE_PAGE_SIZE},
-                RestorableInstancePage,
-            )
-            found.extend(page.instances)
-            offset += len(page.instances)
-            if not page.instances or len(page.instances) < CANDIDATE_PAGE_SIZE:
-                return found
-            if page.total is not None and offset >= page.total:
-                return found
+        return await self._all_pages(
+            f"/v3/{self.project_id}/instances/{instance_id}/backups/restorable-instances",
+            {},
+            RestorableInstancePage,
+            lambda page: page.instances,
+            CANDIDATE_PAGE_SIZE,
+        )
 
     async def related_data_nodes(self, instance_id: str, restore_time: RestorePoint) -> RelatedDataNodes:
         """The source data nodes as they were at `restore_time`."""
@@ -226,25 +210,13 @@ class DdmClient:
             raise InvalidInput("start", "is after end")
         if start < self._clock() - JOB_LIST_MAX_AGE:
             raise InvalidInput("start", "is more than 30 days ago; DDM keeps the job list for 30 days")
-        found: list[Job] = []
-        offset = 0
-        while True:
-            page = await self._get(
-                f"/v3/{self.project_id}/jobs",
-                {
-                    "start_time": to_epoch_ms(start),
-                    "end_time": to_epoch_ms(end),
-                    "offset": offset,
-                    "limit": JOB_PAGE_SIZE,
-                },
-                JobPage,
-            )
-            found.extend(page.jobs)
-            offset += len(page.jobs)
-            if not page.jobs or len(page.jobs) < JOB_PAGE_SIZE:
-                return found
-            if page.total is not None and offset >= page.total:
-                return found
+        return await self._all_pages(
+            f"/v3/{self.project_id}/jobs",
+            {"start_time": to_epoch_ms(start), "end_time": to_epoch_ms(end)},
+            JobPage,
+            lambda page: page.jobs,
+            JOB_PAGE_SIZE,
+        )
 
     # ---- the restore ---------------------------------------------------------------------------------------
 
@@ -310,6 +282,24 @@ class DdmClient:
         if ms > to_epoch_ms(self._clock() + FUTURE_SKEW):
             raise InvalidInput("restore_time", "is in the future; a restore point must be in the past")
         return ms
+
+    async def _all_pages(
+        self,
+        path: str,
+        params: dict[str, Any],
+        model: type[PageT],
+        items: Callable[[PageT], Sequence[ItemT]],
+        page_size: int,
+    ) -> list[ItemT]:
+        """Every item of a paged list call (offset/limit; stops at `total` or a short page)."""
+        found: list[ItemT] = []
+        while True:
+            page = await self._get(path, {**params, "offset": len(found), "limit": page_size}, model)
+            batch = items(page)
+            found.extend(batch)
+            total = getattr(page, "total", None)
+            if len(batch) < page_size or (total is not None and len(found) >= total):
+                return found
 
     async def _get(self, path: str, params: Mapping[str, Any] | None, model: type[ModelT]) -> ModelT:
         call = CallInfo(method="GET", path=path)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiohttp import web
@@ -25,6 +25,7 @@ from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID
 from tests.support import slack_payloads as sp
 from tests.support.fake_slack import FakeSlack, FakeUser
 
+T = TypeVar("T")
 SECRET = "test-signing-secret"
 CHANNEL = "COPS"
 PROJECT = "0123456789abcdef0123456789abcdef"
@@ -185,14 +186,12 @@ class BotHarness:
         return await self.submit_view(view_id, state, user=user)
 
     async def wait_step2(self, pushed_view_id: str, timeout: float = 5.0) -> dict[str, Any]:
-        async def filled() -> dict[str, Any]:
-            while True:
-                view = self.fake.views[pushed_view_id]
-                if view["callback_id"] == "ddm_restore_request" or view["blocks"][0]["text"]["text"][:1] == "⚠":
-                    return view
-                await asyncio.sleep(0.02)
+        def filled() -> dict[str, Any] | None:
+            view = self.fake.views[pushed_view_id]
+            done = view["callback_id"] == "ddm_restore_request" or view["blocks"][0]["text"]["text"][:1] == "⚠"
+            return view if done else None
 
-        return await asyncio.wait_for(filled(), timeout)
+        return await until(filled, timeout, lambda: "step 2 of the form was never filled")
 
     def suggested_state(self, view: dict[str, Any], reason: str = "INC-4521") -> dict[str, Any]:
         """The state Slack would send for step 2 with every suggested option kept."""
@@ -245,54 +244,34 @@ class BotHarness:
         return [str(m.get("text")) for m in self.fake.thread(request.channel_id, request.message_ts)]
 
     async def wait_thread(self, request: RestoreRequest, needle: str, timeout: float = 8.0) -> str:
-        async def poll() -> str:
-            while True:
-                for text in self.thread_texts(request):
-                    if needle in text:
-                        return text
-                await asyncio.sleep(0.02)
+        return await until(
+            lambda: next((t for t in self.thread_texts(request) if needle in t), None),
+            timeout,
+            lambda: f"no thread message with {needle!r}; thread: {self.thread_texts(request)}",
+        )
 
-        try:
-            return await asyncio.wait_for(poll(), timeout)
-        except TimeoutError:
-            raise AssertionError(f"no thread message with {needle!r}; thread: {self.thread_texts(request)}") from None
+    def card_text(self, request: RestoreRequest) -> str:
+        assert request.message_ts
+        return json.dumps(self.fake.message(request.channel_id, request.message_ts)["blocks"], ensure_ascii=False)
 
     async def wait_card(self, request: RestoreRequest, needle: str, timeout: float = 5.0) -> str:
         """The card's blocks as JSON text, once they contain `needle`."""
-        assert request.message_ts
-
-        async def poll() -> str:
-            while True:
-                text = json.dumps(
-                    self.fake.message(request.channel_id, request.message_ts or "")["blocks"], ensure_ascii=False
-                )
-                if needle in text:
-                    return text
-                await asyncio.sleep(0.02)
-
-        try:
-            return await asyncio.wait_for(poll(), timeout)
-        except TimeoutError:
-            raise AssertionError(f"the card never showed {needle!r}") from None
+        return await until(
+            lambda: text if needle in (text := self.card_text(request)) else None,
+            timeout,
+            lambda: f"the card never showed {needle!r}",
+        )
 
     def ephemerals_for(self, user: str) -> list[str]:
-        texts = [
-            str(c.args.get("text")) for c in self.fake.calls_of("chat.postEphemeral") if c.args.get("user") == user
-        ]
-        return texts
+        calls = self.fake.calls_of("chat.postEphemeral")
+        return [str(c.args.get("text")) for c in calls if c.args.get("user") == user]
 
     async def wait_ephemeral(self, user: str, needle: str, timeout: float = 5.0) -> str:
-        async def poll() -> str:
-            while True:
-                for text in self.ephemerals_for(user):
-                    if needle in text:
-                        return text
-                await asyncio.sleep(0.02)
-
-        try:
-            return await asyncio.wait_for(poll(), timeout)
-        except TimeoutError:
-            raise AssertionError(f"no ephemeral {needle!r} for {user}: {self.ephemerals_for(user)}") from None
+        return await until(
+            lambda: next((t for t in self.ephemerals_for(user) if needle in t), None),
+            timeout,
+            lambda: f"no ephemeral {needle!r} for {user}: {self.ephemerals_for(user)}",
+        )
 
     async def sim_calls(self, route: str) -> list[dict[str, Any]]:
         answer = await self.http.get(f"{self.sim.base_url}/_sim/calls", params={"route": route})
@@ -301,6 +280,18 @@ class BotHarness:
     async def sim_fault(self, **spec: Any) -> None:
         answer = await self.http.post(f"{self.sim.base_url}/_sim/faults", json=spec)
         assert answer.status_code < 300, answer.text
+
+
+async def until(check: Callable[[], T | None], timeout: float, describe: Callable[[], str]) -> T:
+    """Poll `check` until it returns something; fail with `describe()` after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = check()
+        if found is not None:
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(describe())
+        await asyncio.sleep(0.02)
 
 
 @asynccontextmanager
