@@ -148,6 +148,7 @@ async def seed_history(store: RequestStore, count: int) -> tuple[str, str]:
     async with store.engine.begin() as conn:
         for start in range(0, count, 5000):
             await conn.execute(insert(schema.requests), rows[start : start + 5000])
+    await store.create_schema()  # what a (re)start does after such a history: migrations, then statistics
     if not store.is_sqlite:
         async with store.engine.begin() as conn:
             await conn.execute(text("ANALYZE"))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, event, func, insert, literal, or_, select, update
+from sqlalchemy import and_, event, func, insert, literal, or_, select, text, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -28,7 +28,7 @@ from sqlalchemy.sql import Select
 
 from bot.restore.ids import new_request_id
 from bot.restore.plan import RestorePlan, canonical_json
-from bot.restore.request import ACTIVE_STATES, FINAL_STATES, Approval, RequestState, RestoreRequest
+from bot.restore.request import ACTIVE_STATES, Approval, RequestState, RestoreRequest
 from bot.store import schema
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,11 @@ class RequestStore:
         from bot.store.migrate import upgrade_engine
 
         await upgrade_engine(self.engine)
+        if self.is_sqlite:
+            # Without statistics SQLite's planner ignores the partial indexes (PostgreSQL's autovacuum keeps its
+            # own): the sweeper's queries would read the whole history on every sweep.
+            async with self._write() as conn:
+                await conn.exec_driver_sql("ANALYZE")
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -222,7 +227,7 @@ class RequestStore:
                 await conn.execute(
                     select(schema.requests.c.id).where(
                         schema.requests.c.target_instance_id == target_instance_id,
-                        schema.requests.c.state.in_([s.value for s in ACTIVE_STATES]),
+                        text(schema.ACTIVE),
                     )
                 )
             ).first()
@@ -230,7 +235,10 @@ class RequestStore:
 
     async def in_states(self, states: Iterable[RequestState]) -> list[RestoreRequest]:
         # Sorted here, not in SQL: an ORDER BY makes SQLite walk the created_ms index over the whole history.
-        query = select(schema.requests).where(schema.requests.c.state.in_([s.value for s in states]))
+        wanted = [s.value for s in states]
+        query = select(schema.requests).where(schema.requests.c.state.in_(wanted))
+        if set(states) <= ACTIVE_STATES:
+            query = query.where(text(schema.ACTIVE))  # lets SQLite read the active rows' partial index only
         async with self.reader.connect() as conn:
             found = await self._load(conn, query)
         return sorted(found, key=lambda r: r.created_at)
@@ -251,6 +259,7 @@ class RequestStore:
             rows = (
                 await conn.execute(
                     select(schema.requests.c.id).where(
+                        text(schema.ACTIVE),
                         schema.requests.c.state == RequestState.PENDING.value,
                         schema.requests.c.expires_ms <= ms(now),
                     )
@@ -264,11 +273,7 @@ class RequestStore:
         async with self.reader.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(r.c.id).where(
-                        r.c.state.in_([s.value for s in FINAL_STATES]),
-                        r.c.final_notice_ms.is_(None),
-                        r.c.updated_ms <= ms(finished_before),
-                    )
+                    select(r.c.id).where(text(schema.UNANNOUNCED), r.c.updated_ms <= ms(finished_before))
                 )
             ).all()
             return [row.id for row in rows]
@@ -278,7 +283,7 @@ class RequestStore:
             value = (
                 await conn.execute(
                     select(func.min(schema.requests.c.expires_ms)).where(
-                        schema.requests.c.state == RequestState.PENDING.value
+                        text(schema.ACTIVE), schema.requests.c.state == RequestState.PENDING.value
                     )
                 )
             ).scalar()

@@ -24,8 +24,11 @@ from bot.restore.request import ACTIVE_STATES, FINAL_STATES
 
 metadata = MetaData()
 
-_unannounced = "final_notice_ms IS NULL AND state IN (" + ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATES)) + ")"
-_active = "state IN (" + ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_STATES)) + ")"
+# Also the query's condition, verbatim: SQLite uses a partial index only when the query's WHERE visibly
+# implies the index's, which bound parameters would hide.
+UNANNOUNCED = "final_notice_ms IS NULL AND state IN (" + ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATES)) + ")"
+# Like UNANNOUNCED: the partial index's predicate, also added verbatim to queries about active requests.
+ACTIVE = "state IN (" + ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_STATES)) + ")"
 
 requests = Table(
     "restore_requests",
@@ -67,15 +70,15 @@ requests = Table(
         "uq_requests_active_target",
         "target_instance_id",
         unique=True,
-        sqlite_where=text(_active),
-        postgresql_where=text(_active),
+        sqlite_where=text(ACTIVE),
+        postgresql_where=text(ACTIVE),
     ),
     # The sweeper's "final but not announced" query: a handful of rows among the whole history.
     Index(
         "ix_requests_unannounced",
         "updated_ms",
-        sqlite_where=text(_unannounced),
-        postgresql_where=text(_unannounced),
+        sqlite_where=text(UNANNOUNCED),
+        postgresql_where=text(UNANNOUNCED),
     ),
 )
 
