@@ -18,6 +18,7 @@ from bot.service import RestoreService
 log = logging.getLogger(__name__)
 S = RequestState
 MAX_BACKOFF_SECONDS = 300.0
+TROUBLE_AFTER_FAILURES = 6
 
 
 class JobWatcher:
@@ -101,6 +102,9 @@ class JobWatcher:
                     failures += 1
                     delay = min(MAX_BACKOFF_SECONDS, self.poll_interval * (2 ** min(failures, 8)))
                     log.warning("following %s: %s (retry in %.0f s)", request_id, exc, delay)
+                    if failures == TROUBLE_AFTER_FAILURES:
+                        # Say so once, in the thread: people must not think the restore is quietly progressing.
+                        await self.service.tell_follow_trouble(request, str(exc))
                 await asyncio.sleep(delay)
         except asyncio.CancelledError:
             raise

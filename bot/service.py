@@ -525,6 +525,9 @@ class RestoreService:
                 recovered.append(unknown)
         return recovered
 
+    async def tell_follow_trouble(self, request: RestoreRequest, problem: str) -> None:
+        await self._quietly(self.notifier.post_in_thread(request, texts.follow_trouble(request, problem)))
+
     async def stale_approved(self) -> list[RestoreRequest]:
         """APPROVED requests whose replica died before submitting (submit() is safe to call again)."""
         return [

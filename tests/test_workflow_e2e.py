@@ -422,3 +422,15 @@ async def test_ambiguous_target_name_is_refused(tmp_path: Path) -> None:
         await h.choose_source(view_id)
         answer = await h.submit_step1(view_id, target="orders-restore-1")
         assert "Several instances are named “orders-restore-1”" in answer["errors"]["target_instance"]
+
+
+async def test_a_job_that_cannot_be_read_is_reported_once_and_still_followed(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, job_seconds=1.0) as h:
+        request = await h.request_restore()
+        await h.sim_fault(route="job", kind="html", count=30)  # every read (and its retries) fails for a while
+        await h.click("approve_request", request, user="UBOB")
+        trouble = await h.wait_thread(request, "I can't read job", timeout=20)
+        assert "stays reserved" in trouble
+        await h.http.delete(f"{h.sim.base_url}/_sim/faults")
+        await h.wait_thread(request, "Restore completed", timeout=30)
+        assert sum("I can't read job" in t for t in h.thread_texts(request)) == 1

@@ -85,6 +85,14 @@ def outcome_unknown(request: RestoreRequest) -> str:
     )
 
 
+def follow_trouble(request: RestoreRequest, problem: str) -> str:
+    what = f"job `{request.job_id}`" if request.job_id else "DDM's job list"
+    return (
+        f"⚠️ I can't read {what} from DDM right now ({problem}). I keep trying every few minutes; meanwhile check "
+        f"{request.plan.target.label} in the DDM console. The target stays reserved for {request.id}."
+    )
+
+
 def reconciled(request: RestoreRequest) -> str:
     return f"Found it: restore job `{request.job_id}` is in DDM's job list. Following it."
 
