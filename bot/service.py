@@ -348,6 +348,9 @@ class RestoreService:
         try:
             job_id = await self.ddm.restore(submitting.plan.source.id, body)
         except OutcomeUnknown as exc:
+            details: dict[str, object] = {"error": str(exc)}
+            if exc.error is not None:  # a 5xx: keep the service's own code for the audit trail
+                details.update(error_code=exc.error.error_code, error_msg=exc.error.error_msg)
             unknown = await self.store.transition(
                 request.id,
                 from_states=[S.SUBMITTING],
@@ -356,7 +359,7 @@ class RestoreService:
                 action="outcome_unknown",
                 now=self.clock(),
                 values={"error_msg": str(exc)},
-                details={"error": str(exc)},
+                details=details,
             )
             if unknown is not None:
                 await self._quietly(self.notifier.update_card(unknown))

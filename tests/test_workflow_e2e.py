@@ -232,6 +232,8 @@ async def test_ddm_500_on_submit_is_unknown_and_never_resent(tmp_path: Path) -> 
         assert "DBS.200412" in text
         assert len(await h.sim_calls("recovery")) == 1
         assert "failed NO_JOB" in card_text(h, CHANNEL, request.message_ts or "")
+        unknown = [a for a in await h.runtime.store.audit_trail(request.id) if a.action == "outcome_unknown"]
+        assert len(unknown) == 1 and unknown[0].error_code == "DBS.200412"
 
 
 async def test_timeout_after_sending_becomes_unknown_then_reconciled(tmp_path: Path) -> None:
