@@ -6,7 +6,7 @@ Every handler acks first (Slack's 3 s budget) and hands slow work to `deps.tasks
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_bolt.async_app import AsyncApp
 
@@ -26,6 +26,8 @@ class Deps:
     tasks: TaskRunner
     # Live checks in a view submission must fit in Slack's 3 s together with the ack.
     check_budget_seconds: float = 2.3
+    # Channels the bot was last seen to be a member of (monotonic time), to spare a call per command.
+    channels_joined: dict[str, float] = field(default_factory=dict)
 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:

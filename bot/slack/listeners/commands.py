@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -95,6 +96,9 @@ async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, cha
     refusal = deps.service.policy.can_request(actor, channel_id)
     if refusal is not None:
         return refusal.message
+    seen = deps.channels_joined.get(channel_id)
+    if seen is not None and time.monotonic() - seen < MEMBERSHIP_CACHE_SECONDS:
+        return None
     try:
         info = await client.conversations_info(channel=channel_id)
     except SlackApiError as exc:
@@ -103,7 +107,13 @@ async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, cha
         raise
     if not info["channel"].get("is_member", False):
         return invite_hint(channel_id)
+    deps.channels_joined[channel_id] = time.monotonic()
     return None
+
+
+# Only "the bot is in the channel" is remembered, so an /invite takes effect at once; a removal is still
+# caught when the card is posted.
+MEMBERSHIP_CACHE_SECONDS = 60.0
 
 
 async def _list(deps: Deps, respond: AsyncRespond, channel_id: str) -> None:
