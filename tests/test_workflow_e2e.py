@@ -436,3 +436,11 @@ async def test_a_job_that_cannot_be_read_is_reported_once_and_still_followed(tmp
         await h.http.delete(f"{h.sim.base_url}/_sim/faults")
         await h.wait_thread(request, "Restore completed", timeout=30)
         assert sum("I can't read job" in t for t in h.thread_texts(request)) == 1
+
+
+async def test_expired_trigger_is_explained_not_swallowed(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        h.fake.fail_next("views.open", "expired_trigger_id")
+        await h.command("")
+        told = await h.fake.wait_for("response_url:UALICE")
+        assert "expired_trigger_id" in told.args["text"] and "run `/ddm-restore` again" in told.args["text"]

@@ -67,9 +67,18 @@ async def _open_form(
     source = option(form.source, form.source) if form.source else None
     target = option(form.target, form.target) if form.target else None
     # The trigger expires in 3 s: open the form first, with no cloud call before it.
-    opened = await client.views_open(
-        trigger_id=trigger_id, view=step1_view(meta, source=source, target=target, exact_time=form.time_text)
-    )
+    try:
+        opened = await client.views_open(
+            trigger_id=trigger_id, view=step1_view(meta, source=source, target=target, exact_time=form.time_text)
+        )
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        log.warning("views.open failed: %s", error)
+        await respond(
+            text=f"I could not open the restore form (Slack said `{error}`). Please run `/ddm-restore` again.",
+            response_type="ephemeral",
+        )
+        return
     view = opened["view"]
     problem = await _why_not_here(deps, client, user_id=user_id, channel_id=channel_id)
     if problem is not None:
@@ -104,7 +113,9 @@ async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, cha
     except SlackApiError as exc:
         if exc.response.get("error") in ("channel_not_found", "not_in_channel"):
             return invite_hint(channel_id)
-        raise
+        # Can't tell (e.g. a group DM needs a scope we don't ask for): posting the card will say if it fails.
+        log.info("membership of %s unknown: %s", channel_id, exc.response.get("error"))
+        return None
     if not info["channel"].get("is_member", False):
         return invite_hint(channel_id)
     deps.channels_joined[channel_id] = time.monotonic()
