@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from bot.huawei.models import DdmInstance, RelatedDataNode, RestorableInstance
+from bot.huawei.errors import HuaweiError
+from bot.huawei.models import DdmInstance, RelatedDataNode, RestorableInstance, TimeWindow
 from bot.ports import DdmGateway
 from bot.restore.mapping import Candidate
-from bot.restore.timeparse import Window
-from bot.store.requests import ms
+from bot.restore.timeparse import Window, epoch_ms_of
 
 T = TypeVar("T")
 LIST_CACHE_SECONDS = 20.0
@@ -49,6 +49,18 @@ class SourceNode:
     detail: str
 
 
+class ChoicesUnavailable(Exception):
+    """DDM could not answer; the message is fit for the person filling in the form."""
+
+
+async def _asked(call: Awaitable[T]) -> T:
+    # The form's code speaks only of choices: whatever the Huawei client raised becomes this one error.
+    try:
+        return await call
+    except HuaweiError as exc:
+        raise ChoicesUnavailable(str(exc)) from None
+
+
 class RestoreChoices:
     def __init__(self, ddm: DdmGateway, *, cache_seconds: float = LIST_CACHE_SECONDS) -> None:
         self.ddm = ddm
@@ -56,7 +68,7 @@ class RestoreChoices:
         self._targets: _TtlCache[list[RestorableInstance]] = _TtlCache(cache_seconds)
 
     async def instances(self, query: str = "") -> list[DdmInstance]:
-        found = await self._instances.get("all", self.ddm.list_instances)
+        found = await self._instances.get("all", lambda: _asked(self.ddm.list_instances()))
         needle = query.strip().lower()
         if not needle:
             return sorted(found, key=lambda i: i.name.lower())
@@ -66,7 +78,7 @@ class RestoreChoices:
 
     async def resolve_instance(self, text: str) -> DdmInstance | None:
         """An instance by exact id, or by unique name (case-insensitive)."""
-        found = await self._instances.get("all", self.ddm.list_instances)
+        found = await self._instances.get("all", lambda: _asked(self.ddm.list_instances()))
         wanted = text.strip()
         by_id = next((i for i in found if i.id == wanted), None)
         if by_id:
@@ -87,13 +99,13 @@ class RestoreChoices:
         return named[0] if named else None
 
     async def targets(self, source_id: str) -> list[RestorableInstance]:
-        return await self._targets.get(source_id, lambda: self.ddm.restorable_instances(source_id))
+        return await self._targets.get(source_id, lambda: _asked(self.ddm.restorable_instances(source_id)))
 
     async def windows(self, source_id: str) -> list[Window]:
-        return [Window(ms(w.start_time), ms(w.end_time)) for w in await self.ddm.restorable_windows(source_id)]
+        return windows_of(await _asked(self.ddm.restorable_windows(source_id)))
 
     async def source_nodes(self, source_id: str, restore_time_ms: int) -> list[SourceNode]:
-        related = await self.ddm.related_data_nodes(source_id, restore_time_ms)
+        related = await _asked(self.ddm.related_data_nodes(source_id, restore_time_ms))
         return [
             SourceNode(id=n.instance_id, name=n.instance_name, detail=_node_detail(n))
             for n in related.related_data_nodes
@@ -102,16 +114,23 @@ class RestoreChoices:
     async def candidates(
         self, source_id: str, *, target_id: str, source_node_id: str, restore_time_ms: int
     ) -> list[Candidate]:
-        nodes = await self.ddm.restorable_data_nodes(
-            source_id,
-            target_instance_id=target_id,
-            source_dn_instance_id=source_node_id,
-            restore_time=restore_time_ms,
+        nodes = await _asked(
+            self.ddm.restorable_data_nodes(
+                source_id,
+                target_instance_id=target_id,
+                source_dn_instance_id=source_node_id,
+                restore_time=restore_time_ms,
+            )
         )
         return [
             Candidate(id=n.instance_id, name=n.instance_name, available=n.available, reason=n.unavailable_reason)
             for n in nodes
         ]
+
+
+def windows_of(answer: list[TimeWindow]) -> list[Window]:
+    """DDM's restorable windows as the domain's epoch-ms windows."""
+    return [Window(epoch_ms_of(w.start_time), epoch_ms_of(w.end_time)) for w in answer]
 
 
 def _node_detail(node: RelatedDataNode) -> str:

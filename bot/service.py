@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.choices import windows_of
 from bot.huawei.errors import DdmApiError, DdmUnavailable, HuaweiError, InvalidInput, OutcomeUnknown
 from bot.huawei.models import Job, RecoveryRequest
 from bot.ports import CardNotPosted, DdmGateway, Notifier, UserDirectory
 from bot.restore import texts
 from bot.restore.ids import normalise_request_id
-from bot.restore.plan import RestorePlan
+from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import ApprovalPolicy, Refusal
 from bot.restore.request import RequestState, RestoreRequest
-from bot.restore.timeparse import Window, check_in_windows
-from bot.store.requests import RequestStore, TargetBusy, ms
+from bot.restore.timeparse import check_in_windows
+from bot.restore.timeparse import epoch_ms_of as ms
+from bot.store.requests import RequestStore, TargetBusy
 
 log = logging.getLogger(__name__)
 S = RequestState
@@ -103,9 +105,7 @@ class RestoreService:
         except HuaweiError as exc:
             return [PlanProblem("source_instance", f"DDM could not be asked: {exc}")]
         problems: list[PlanProblem] = []
-        window_problem = check_in_windows(
-            plan.restore_time_ms, [Window(ms(w.start_time), ms(w.end_time)) for w in windows]
-        )
+        window_problem = check_in_windows(plan.restore_time_ms, windows_of(windows))
         if window_problem:
             problems.append(PlanProblem("restore_time", window_problem))
         target = next((c for c in candidates if c.instance_id == plan.target.id), None)
@@ -154,6 +154,26 @@ class RestoreService:
         return problems
 
     # ---- people's actions ----------------------------------------------------------------------------------
+
+    def new_plan(
+        self,
+        *,
+        source: NamedRef,
+        target: NamedRef,
+        restore_time_ms: int,
+        mappings: tuple[DataNodeMapping, ...],
+        reason: str = "",
+    ) -> RestorePlan:
+        """A plan for the project and region this bot restores in (part of what approvals bind to)."""
+        return RestorePlan(
+            project_id=self.ddm.project_id,
+            region=self.ddm.region or "",
+            source=source,
+            target=target,
+            restore_time_ms=restore_time_ms,
+            mappings=mappings,
+            reason=reason,
+        )
 
     async def _check_request(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
         actor = await self.directory.actor(requester_id)

@@ -444,3 +444,17 @@ async def test_expired_trigger_is_explained_not_swallowed(tmp_path: Path) -> Non
         await h.command("")
         told = await h.fake.wait_for("response_url:UALICE")
         assert "expired_trigger_id" in told.args["text"] and "run `/ddm-restore` again" in told.args["text"]
+
+
+async def test_ddm_failing_while_the_form_loads_is_said_in_the_form(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        view_id = await h.open_form()
+        await h.sim_fault(route="list_instances", kind="html", count=10)
+        options = await h.options(view_id, "source_instance")
+        assert len(options) == 1 and options[0]["text"]["text"].startswith("⚠️ DDM error: HTTP.502")
+        assert options[0]["value"] == "__choose_source_first__"  # not a choice that can be submitted
+        await h.http.delete(f"{h.sim.base_url}/_sim/faults")
+        await h.sim_fault(route="restorable_time_interval", kind="500", count=10)
+        answer = await h.submit_step1(view_id)
+        assert answer["errors"]["source_instance"].startswith("DDM could not be asked: DBS.200412")
+        assert await h.runtime.store.recent(5) == []

@@ -39,10 +39,6 @@ def to_epoch_ms(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-def from_epoch_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms // 1000, tz=UTC).replace(microsecond=(ms % 1000) * 1000)
-
-
 class _Answer(BaseModel):
     # Answers may grow fields; we keep what we know and ignore the rest.
     model_config = ConfigDict(extra="ignore", frozen=True)

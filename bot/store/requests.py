@@ -17,7 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, event, func, insert, literal, or_, select, text, update
@@ -29,6 +29,7 @@ from sqlalchemy.sql import Select
 from bot.restore.ids import new_request_id
 from bot.restore.plan import RestorePlan, canonical_json
 from bot.restore.request import ACTIVE_STATES, Approval, RequestState, RestoreRequest
+from bot.restore.timeparse import datetime_of, epoch_ms_of
 from bot.store import schema
 
 log = logging.getLogger(__name__)
@@ -66,15 +67,11 @@ class AuditRecord:
     permalink: str | None = None
 
 
-def ms(moment: datetime) -> int:
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+ms = epoch_ms_of  # the store keeps times as epoch milliseconds
 
 
 def dt(epoch_ms: int | None) -> datetime | None:
-    if epoch_ms is None:
-        return None
-    return datetime.fromtimestamp(epoch_ms // 1000, tz=UTC).replace(microsecond=(epoch_ms % 1000) * 1000)
+    return None if epoch_ms is None else datetime_of(epoch_ms)
 
 
 def audit_hash(prev_hash: str, record: dict[str, Any]) -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.models.blocks import Option
 
-from bot.huawei.errors import HuaweiError
+from bot.choices import ChoicesUnavailable
 from bot.slack.blocks import NO_SOURCE_VALUE, SOURCE_BLOCK, TARGET_BLOCK, Step1Meta, clip, option, short_id
 from bot.slack.listeners import Deps
 
@@ -20,49 +22,43 @@ OPTIONS_BUDGET_SECONDS = 2.3
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.options(SOURCE_BLOCK)
     async def source_options(ack: AsyncAck, body: dict[str, Any]) -> None:
-        try:
-            instances = await asyncio.wait_for(
-                deps.choices.instances(str(body.get("value", ""))), OPTIONS_BUDGET_SECONDS
-            )
-        except TimeoutError:
-            await ack(options=[option("⚠️ DDM is slow to answer; type again", NO_SOURCE_VALUE)])
-            return
-        except HuaweiError as exc:
-            await ack(options=[option(clip(f"⚠️ DDM error: {exc}", 75), NO_SOURCE_VALUE)])
-            return
-        await ack(options=[option(f"{i.name} ({short_id(i.id)})", i.id) for i in instances[:100]])
+        async def load() -> list[Option]:
+            instances = await deps.choices.instances(str(body.get("value", "")))
+            return [option(f"{i.name} ({short_id(i.id)})", i.id) for i in instances[:100]]
+
+        await ack(options=await within_budget(load()))
 
     @app.options(TARGET_BLOCK)
     async def target_options(ack: AsyncAck, body: dict[str, Any]) -> None:
-        source_id = selected_source(body.get("view") or {})
-        if not source_id:
-            await ack(options=[option("Choose a source first", NO_SOURCE_VALUE)])
-            return
-        try:
-            async with asyncio.timeout(OPTIONS_BUDGET_SECONDS):
-                source = await deps.choices.resolve_instance(source_id)
-                if source is None:
-                    await ack(options=[option(clip(f"No DDM instance “{source_id}”", 75), NO_SOURCE_VALUE)])
-                    return
-                targets = await deps.choices.targets(source.id)
-        except TimeoutError:
-            await ack(options=[option("⚠️ DDM is slow to answer; type again", NO_SOURCE_VALUE)])
-            return
-        except HuaweiError as exc:
-            await ack(options=[option(clip(f"⚠️ DDM error: {exc}", 75), NO_SOURCE_VALUE)])
-            return
+        source_text = selected_source(body.get("view") or {})
         query = str(body.get("value", "")).strip().lower()
-        usable = [
-            t
-            for t in targets
-            if t.available and (not query or query in t.instance_name.lower() or query in t.instance_id.lower())
-        ]
-        if not usable:
-            await ack(options=[option("No available target (see the list below)", NO_SOURCE_VALUE)])
-            return
-        await ack(
-            options=[option(f"{t.instance_name} ({short_id(t.instance_id)})", t.instance_id) for t in usable[:100]]
-        )
+
+        async def load() -> list[Option]:
+            if not source_text:
+                return [option("Choose a source first", NO_SOURCE_VALUE)]
+            source = await deps.choices.resolve_instance(source_text)
+            if source is None:
+                return [option(clip(f"No DDM instance “{source_text}”", 75), NO_SOURCE_VALUE)]
+            usable = [
+                t
+                for t in await deps.choices.targets(source.id)
+                if t.available and (not query or query in t.instance_name.lower() or query in t.instance_id.lower())
+            ]
+            if not usable:
+                return [option("No available target (see the list below)", NO_SOURCE_VALUE)]
+            return [option(f"{t.instance_name} ({short_id(t.instance_id)})", t.instance_id) for t in usable[:100]]
+
+        await ack(options=await within_budget(load()))
+
+
+async def within_budget(load: Coroutine[Any, Any, list[Option]]) -> list[Option]:
+    """The options, or one unselectable option saying why there are none (DDM slow or failing)."""
+    try:
+        return await asyncio.wait_for(load, OPTIONS_BUDGET_SECONDS)
+    except TimeoutError:
+        return [option("⚠️ DDM is slow to answer; type again", NO_SOURCE_VALUE)]
+    except ChoicesUnavailable as exc:
+        return [option(clip(f"⚠️ DDM error: {exc}", 75), NO_SOURCE_VALUE)]
 
 
 def selected_source(view: dict[str, Any]) -> str | None:

@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Option
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.huawei.errors import HuaweiError
+from bot.choices import ChoicesUnavailable
 from bot.slack.blocks import (
     EXACT_BLOCK,
     TARGET_BLOCK,
@@ -47,7 +47,7 @@ async def refresh_step1(
             targets = await deps.choices.targets(source_id)
             unavailable = [(t.instance_name, t.unavailable_reason or "unavailable") for t in targets if not t.available]
             hint = SourceHint(windows=windows, unavailable_targets=unavailable)
-    except HuaweiError as exc:
+    except ChoicesUnavailable as exc:
         hint = SourceHint(windows=(), error=f"DDM could not be asked: {exc}")
     try:
         tz = (await deps.directory.user(user_id)).tz

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.huawei.errors import HuaweiError
+from bot.choices import ChoicesUnavailable
 from bot.restore.mapping import Candidate, suggest_mapping
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.timeparse import TimeInputError, check_in_windows, latest_of, parse_restore_point
@@ -145,7 +145,7 @@ async def _check_step1(
         if source is None:
             return {SOURCE_BLOCK: f"No DDM instance is named or has the id “{source_value}”."}
         windows = await deps.choices.windows(source.id)
-    except HuaweiError as exc:
+    except ChoicesUnavailable as exc:
         return {SOURCE_BLOCK: f"DDM could not be asked: {exc}"}
     if latest:
         restore_ms = latest_of(windows)
@@ -156,7 +156,7 @@ async def _check_step1(
         errors[time_block] = problem
     try:
         resolved = await deps.choices.resolve_target(source.id, target_value)
-    except HuaweiError as exc:
+    except ChoicesUnavailable as exc:
         return {TARGET_BLOCK: f"DDM could not list the restore targets: {exc}"}
     target = resolved if not isinstance(resolved, list) else None
     if target_value in (source.id, source.name):
@@ -203,7 +203,7 @@ async def _fill_step2(
                 for n in nodes
             ]
         )
-    except HuaweiError as exc:
+    except ChoicesUnavailable as exc:
         text = f"⚠️ DDM could not list the data nodes: {exc}\nGo back and try again."
         await _update_pushed(
             client, external_id, message_view("DDM error", text, close="Back", external_id=external_id)
@@ -305,10 +305,7 @@ def _plan_from_step2(deps: Deps, meta: Step2Meta, values: dict[str, Any]) -> tup
     if errors:
         return None, errors
     reason = str(((values.get(REASON_BLOCK) or {}).get(REASON_BLOCK) or {}).get("value") or "").strip()
-    ddm = deps.service.ddm
-    plan = RestorePlan(
-        project_id=getattr(ddm, "project_id", ""),
-        region=ddm.region or "",
+    plan = deps.service.new_plan(
         source=NamedRef(id=meta.source[0], name=meta.source[1]),
         target=NamedRef(id=meta.target[0], name=meta.target[1]),
         restore_time_ms=meta.restore_time_ms,
