@@ -86,7 +86,7 @@ async def test_two_of_many_approvers(tmp_path: Path) -> None:
         await h.click("approve_request", request, user="UBOB")
         await h.wait_thread(request, "<@UBOB> approved (1/2).")
         await h.wait_request(lambda r: len(r.approvals) == 1, request_id=request.id)
-        assert "awaiting approval (1/2)" in card_text(h, CHANNEL, request.message_ts or "")
+        await h.wait_card(request, "awaiting approval (1/2)")  # the card follows the thread message
         await h.click("approve_request", request, user="UBOB")
         await h.wait_ephemeral("UBOB", "You already approved")
         assert await h.sim_calls("recovery") == []
@@ -231,7 +231,7 @@ async def test_ddm_500_on_submit_is_unknown_and_never_resent(tmp_path: Path) -> 
         text = await h.wait_thread(request, "No restore job for this target appeared")
         assert "DBS.200412" in text
         assert len(await h.sim_calls("recovery")) == 1
-        assert "failed NO_JOB" in card_text(h, CHANNEL, request.message_ts or "")
+        await h.wait_card(request, "failed NO_JOB")
         unknown = [a for a in await h.runtime.store.audit_trail(request.id) if a.action == "outcome_unknown"]
         assert len(unknown) == 1 and unknown[0].error_code == "DBS.200412"
 
