@@ -1,6 +1,6 @@
 """The SDK-HMAC-SHA256 signer against vectors produced by Huawei's official signer, and the server-side check.
 
-The vectors live in `shared/testdata/huaweicloud-signer-vectors.json` next to the repository (or wherever
+The vectors are the project's own copy, `tests/data/huaweicloud-signer-vectors.json` (or wherever
 DDM_SIGNER_VECTORS points). A missing file fails these tests: the signer must never go untested against them.
 """
 
@@ -20,9 +20,7 @@ import pytest
 from bot.huawei import signer
 
 VECTORS_ENV = "DDM_SIGNER_VECTORS"
-DEFAULT_VECTORS_PATH = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "huaweicloud-signer-vectors.json"
-)
+DEFAULT_VECTORS_PATH = Path(__file__).resolve().parent / "data" / "huaweicloud-signer-vectors.json"
 
 # The fake credentials the vectors were generated with. The file itself does not carry the secret key; a vector
 # may name its own with "ak"/"sk" fields.
