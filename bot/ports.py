@@ -1,65 +1,54 @@
-"""The small interfaces the workflow talks through. Slack and Huawei implement them; tests can too."""
+"""The small interfaces the workflow talks through, in domain types only. Huawei and Slack implement them."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Protocol
 
-from bot.huawei.models import (
-    DdmInstance,
-    Job,
-    RecoveryRequest,
-    RelatedDataNodes,
-    RestorableInstance,
-    TargetDataNode,
-    TimeWindow,
-)
+from bot.restore.facts import Instance, JobReport, SourceDataNode, SubmitOutcome, TargetCandidate
+from bot.restore.mapping import Candidate
+from bot.restore.plan import RestorePlan
 from bot.restore.policy import Actor
-from bot.restore.request import RestoreRequest
+from bot.restore.timeparse import Window
+
+
+class DdmUnreachable(Exception):
+    """DDM could not be asked, or its answer could not be used; the message is fit for people."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code  # DDM's error code when it answered with one (e.g. DBS.280001)
 
 
 class DdmGateway(Protocol):
-    """What the bot needs of DDM (`bot.huawei.ddm.DdmClient` is the real one)."""
+    """What the bot needs of DDM (`bot.huawei.gateway.HuaweiDdmGateway` is the real one).
 
-    region: str | None
-    project_id: str
+    Reads raise DdmUnreachable; `submit` never raises for DDM's reasons: it returns a SubmitOutcome.
+    """
 
-    async def prepare(self) -> None: ...
-    async def list_instances(self) -> list[DdmInstance]: ...
-    async def restorable_windows(self, instance_id: str) -> list[TimeWindow]: ...
-    async def restorable_instances(self, instance_id: str) -> list[RestorableInstance]: ...
-    async def related_data_nodes(self, instance_id: str, restore_time: datetime | int) -> RelatedDataNodes: ...
-    async def restorable_data_nodes(
-        self, instance_id: str, *, target_instance_id: str, source_dn_instance_id: str, restore_time: datetime | int
-    ) -> list[TargetDataNode]: ...
-    async def restore(self, instance_id: str, body: RecoveryRequest) -> str: ...
-    async def job(self, job_id: str) -> Job: ...
-    async def jobs(self, start: datetime, end: datetime | None = None) -> list[Job]: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def project_id(self) -> str: ...
 
-
-class CardNotPosted(Exception):
-    """The request card could not be posted (e.g. the bot is not in the channel)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Notifier(Protocol):
-    """Where people see requests: the card in the channel and its thread."""
-
-    async def post_card(self, request: RestoreRequest) -> str:
-        """Post the card; return its message ts. Raises CardNotPosted."""
+    async def prepare(self) -> None:
+        """Get ready to POST at once (e.g. fetch a token), so that no auth round trip eats the POST's time."""
         ...
 
-    async def permalink(self, channel_id: str, message_ts: str) -> str | None:
-        """A link to the card, for the audit trail (None when it can't be had)."""
+    async def instances(self) -> list[Instance]: ...
+    async def windows(self, source_id: str) -> list[Window]: ...
+    async def targets(self, source_id: str) -> list[TargetCandidate]: ...
+    async def source_data_nodes(self, source_id: str, restore_time_ms: int) -> list[SourceDataNode]: ...
+    async def data_node_candidates(
+        self, source_id: str, *, target_id: str, source_node_id: str, restore_time_ms: int
+    ) -> list[Candidate]: ...
+    async def submit(self, plan: RestorePlan) -> SubmitOutcome:
+        """The one POST of `plan` (never repeated by the gateway)."""
         ...
 
-    async def update_card(self, request: RestoreRequest) -> None: ...
-    async def post_in_thread(self, request: RestoreRequest, text: str) -> None: ...
-    async def tell(self, user_id: str, channel_id: str, text: str) -> None:
-        """A message only `user_id` sees."""
+    async def job(self, job_id: str) -> JobReport: ...
+    async def jobs(self, start_ms: int, end_ms: int) -> list[JobReport]:
+        """Every job created in [start_ms, end_ms] (DDM allows 30 days back)."""
         ...
 
 

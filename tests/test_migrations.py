@@ -52,7 +52,7 @@ from bot.store.migrate import (
 )
 from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, ms
 
-ALL = ["0001", "0002", "0003"]
+ALL = ["0001", "0002", "0003", "0004"]
 AFTER_FIRST = ALL[1:]
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

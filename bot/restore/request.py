@@ -1,53 +1,15 @@
-"""RestoreRequest and its state machine."""
+"""RestoreRequest: a plan, who asked, where it stands. Its lifecycle is the table in bot.restore.lifecycle."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
+from bot.restore.lifecycle import ACTIVE_STATES, FINAL_STATES, RequestState
 from bot.restore.plan import RestorePlan
 
 
-class RequestState(StrEnum):
-    PENDING = "PENDING"
-    APPROVED = "APPROVED"
-    SUBMITTING = "SUBMITTING"
-    RUNNING = "RUNNING"
-    UNKNOWN = "UNKNOWN"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    REJECTED = "REJECTED"
-    CANCELLED = "CANCELLED"
-    EXPIRED = "EXPIRED"
-
-
-S = RequestState
-TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
-    S.PENDING: frozenset({S.APPROVED, S.REJECTED, S.CANCELLED, S.EXPIRED}),
-    # APPROVED -> FAILED: the live re-validation before submitting found the plan no longer possible.
-    S.APPROVED: frozenset({S.SUBMITTING, S.FAILED}),
-    S.SUBMITTING: frozenset({S.RUNNING, S.FAILED, S.UNKNOWN}),
-    S.UNKNOWN: frozenset({S.RUNNING, S.FAILED}),
-    S.RUNNING: frozenset({S.COMPLETED, S.FAILED}),
-    S.COMPLETED: frozenset(),
-    S.FAILED: frozenset(),
-    S.REJECTED: frozenset(),
-    S.CANCELLED: frozenset(),
-    S.EXPIRED: frozenset(),
-}
-FINAL_STATES = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts)
-# States in which a request holds its target instance: at most one such request per target.
-ACTIVE_STATES = frozenset(RequestState) - FINAL_STATES
-
-
-class InvalidTransition(ValueError):
-    pass
-
-
-def check_transition(current: RequestState, new: RequestState) -> None:
-    if new not in TRANSITIONS[current]:
-        raise InvalidTransition(f"a {current.value} request cannot become {new.value}")
+__all__ = ["ACTIVE_STATES", "FINAL_STATES", "Approval", "RequestState", "RestoreRequest"]
 
 
 @dataclass(frozen=True)

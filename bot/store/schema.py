@@ -113,3 +113,48 @@ audit = Table(
     Index("ix_audit_request", "request_id", "seq"),
     Index("ix_audit_at", "at_ms"),
 )
+
+# Revision 0004: every Slack effect of a change, written in the change's transaction and delivered by the
+# announcer (bot.slack.announcer). A row is claimed with a lease, so rows a dead replica held are retried.
+PENDING_NOTICE = "done_ms IS NULL"
+outbox = Table(
+    "restore_outbox",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("request_id", String(16), nullable=False),
+    Column("notice", String(32), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("due_ms", BigInteger, nullable=False),  # not before: backoff after a failure, Retry-After
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claim_expires_ms", BigInteger),
+    Column("done_ms", BigInteger),
+    Column("last_error", Text),
+    Index(
+        "ix_outbox_pending",
+        "request_id",
+        "seq",
+        sqlite_where=text(PENDING_NOTICE),
+        postgresql_where=text(PENDING_NOTICE),
+    ),
+)
+
+# Revision 0004: named leases (e.g. the one job follower among the replicas).
+leases = Table(
+    "restore_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+)
+
+# Revision 0004: DDM calls per credential per minute, shared by every replica (bot.huawei.budget).
+call_budget = Table(
+    "ddm_call_budget",
+    metadata,
+    Column("credential", String(64), nullable=False),
+    Column("minute_ms", BigInteger, nullable=False),
+    Column("used", Integer, nullable=False),
+    PrimaryKeyConstraint("credential", "minute_ms", name="pk_ddm_call_budget"),
+)

@@ -1,0 +1,114 @@
+"""The request lifecycle as data: (state, event) -> state, and what people must hear about each move.
+
+The store takes every move from this table (`RequestStore.transition(request_id, event)`) and refuses any
+other; the audit action of a move is its event's name; the README's state diagram is generated from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.restore.notices import Notice
+
+
+class RequestState(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    SUBMITTING = "SUBMITTING"
+    RUNNING = "RUNNING"
+    UNKNOWN = "UNKNOWN"  # the POST may or may not have reached DDM
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+
+S = RequestState
+
+
+class Event(StrEnum):
+    APPROVED = "approved"  # the last required approval arrived
+    REJECT = "reject"
+    CANCEL = "cancel"
+    EXPIRE = "expire"
+    CARD_NOT_POSTED = "card_not_posted"  # the card could not be posted: nobody can approve it
+    REVALIDATION_FAILED = "revalidation_failed"  # the live check before the POST found the plan impossible
+    SUBMIT = "submit"  # the exactly-once licence for the POST
+    JOB_SUBMITTED = "job_submitted"  # DDM accepted the POST and named its job
+    SUBMIT_FAILED = "submit_failed"  # DDM refused, or the POST was never sent
+    OUTCOME_UNKNOWN = "outcome_unknown"  # the POST may or may not have reached DDM
+    SUBMITTER_LOST = "submitter_lost"  # the replica that was POSTing vanished
+    RECONCILED = "reconciled"  # the job of an UNKNOWN submission was found in DDM's job list
+    RECONCILE_FAILED = "reconcile_failed"  # no job appeared in time
+    JOB_COMPLETED = "job_completed"
+    JOB_FAILED = "job_failed"
+
+
+@dataclass(frozen=True)
+class Move:
+    to: RequestState
+    notices: tuple[Notice, ...]
+
+
+_FINAL = (Notice.CARD, Notice.FINAL)
+_UNKNOWN = (Notice.CARD, Notice.OUTCOME_UNKNOWN)
+
+LIFECYCLE: dict[tuple[RequestState, Event], Move] = {
+    (S.PENDING, Event.APPROVED): Move(S.APPROVED, (Notice.CARD, Notice.SUBMITTING)),
+    (S.PENDING, Event.REJECT): Move(S.REJECTED, _FINAL),
+    (S.PENDING, Event.CANCEL): Move(S.CANCELLED, _FINAL),
+    (S.PENDING, Event.EXPIRE): Move(S.EXPIRED, _FINAL),
+    # No card exists to update: the requester hears it directly.
+    (S.PENDING, Event.CARD_NOT_POSTED): Move(S.CANCELLED, (Notice.CARD_NOT_POSTED,)),
+    (S.APPROVED, Event.REVALIDATION_FAILED): Move(S.FAILED, _FINAL),
+    (S.APPROVED, Event.SUBMIT): Move(S.SUBMITTING, (Notice.CARD,)),
+    (S.SUBMITTING, Event.JOB_SUBMITTED): Move(S.RUNNING, (Notice.SUBMITTED, Notice.CARD)),
+    # A sweeper may have given up on a slow submitter that then got its answer: UNKNOWN takes it too.
+    (S.UNKNOWN, Event.JOB_SUBMITTED): Move(S.RUNNING, (Notice.SUBMITTED, Notice.CARD)),
+    (S.SUBMITTING, Event.SUBMIT_FAILED): Move(S.FAILED, _FINAL),
+    (S.UNKNOWN, Event.SUBMIT_FAILED): Move(S.FAILED, _FINAL),
+    (S.SUBMITTING, Event.OUTCOME_UNKNOWN): Move(S.UNKNOWN, _UNKNOWN),
+    (S.SUBMITTING, Event.SUBMITTER_LOST): Move(S.UNKNOWN, _UNKNOWN),
+    (S.UNKNOWN, Event.RECONCILED): Move(S.RUNNING, (Notice.RECONCILED, Notice.CARD)),
+    (S.UNKNOWN, Event.RECONCILE_FAILED): Move(S.FAILED, _FINAL),
+    (S.RUNNING, Event.JOB_COMPLETED): Move(S.COMPLETED, _FINAL),
+    (S.RUNNING, Event.JOB_FAILED): Move(S.FAILED, _FINAL),
+}
+
+
+FINAL_STATES = frozenset(RequestState) - {state for state, _ in LIFECYCLE}
+# States in which a request holds its target instance: at most one such request per target.
+ACTIVE_STATES = frozenset(RequestState) - FINAL_STATES
+
+
+class InvalidTransition(ValueError):
+    pass
+
+
+def move_of(state: RequestState, event: Event) -> Move:
+    """The move `event` makes from `state`; InvalidTransition when the table has none."""
+    move = LIFECYCLE.get((state, event))
+    if move is None:
+        raise InvalidTransition(f"a {state.value} request cannot take {event.value}")
+    return move
+
+
+def sources_of(event: Event) -> frozenset[RequestState]:
+    """The states `event` can move a request from."""
+    return frozenset(state for (state, each), _ in LIFECYCLE.items() if each is event)
+
+
+def next_states(state: RequestState) -> frozenset[RequestState]:
+    return frozenset(move.to for (each, _), move in LIFECYCLE.items() if each is state)
+
+
+def mermaid_diagram() -> str:
+    """The lifecycle as a Mermaid state diagram (the README's copy is checked against this)."""
+    lines = ["stateDiagram-v2", "    [*] --> PENDING: create"]
+    for (state, event), move in LIFECYCLE.items():
+        lines.append(f"    {state.value} --> {move.to.value}: {event.value}")
+    finals = sorted({move.to.value for move in LIFECYCLE.values()} - {s.value for s, _ in LIFECYCLE})
+    lines.extend(f"    {state} --> [*]" for state in finals)
+    return "\n".join(lines)

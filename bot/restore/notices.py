@@ -1,0 +1,30 @@
+"""What people must hear about a request. The store writes these as outbox rows in the same transaction as
+the change they tell of; the Slack layer renders and delivers them (bot.slack.announcer)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+ParamValue = str | int | None
+
+
+class Notice(StrEnum):
+    CARD = "card"  # post the card, or redraw it from the request's latest state (coalesced)
+    APPROVAL = "approval"  # thread: "@bob approved (1/2)"; params user_id, count, required
+    SUBMITTING = "submitting"  # thread: approved, checking once more, then submitting
+    SUBMITTED = "submitted"  # thread: the job id; params region
+    OUTCOME_UNKNOWN = "outcome_unknown"  # thread: sent, answer lost, looking for the job
+    RECONCILED = "reconciled"  # thread: the job was found
+    FOLLOW_TROUBLE = "follow_trouble"  # thread: the job can't be read; params problem
+    FINAL = "final"  # thread: how it ended, from the request's final state
+    CARD_NOT_POSTED = "card_not_posted"  # to the requester: the card could not be posted; params reason
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One notice about one request, with the facts of the moment it was written."""
+
+    notice: Notice
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
