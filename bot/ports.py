@@ -56,3 +56,21 @@ class UserDirectory(Protocol):
     async def actor(self, user_id: str) -> Actor:
         """Who this person is for the policy: guest or not, and which configured groups they are in."""
         ...
+
+
+# ---- until the announcer lands (the core reshape): the notifier the old service talks to -----------------
+from bot.restore.request import RestoreRequest  # noqa: E402
+
+
+class CardNotPosted(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Notifier(Protocol):
+    async def post_card(self, request: RestoreRequest) -> str: ...
+    async def permalink(self, channel_id: str, message_ts: str) -> str | None: ...
+    async def update_card(self, request: RestoreRequest) -> None: ...
+    async def post_in_thread(self, request: RestoreRequest, text: str) -> None: ...
+    async def tell(self, user_id: str, channel_id: str, text: str) -> None: ...

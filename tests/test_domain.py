@@ -10,15 +10,9 @@ from bot.restore.ids import new_request_id, normalise_request_id
 from bot.restore.mapping import Candidate, mapping_problems, suggest_mapping
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import Actor, ApprovalPolicy
-from bot.restore.request import (
-    ACTIVE_STATES,
-    FINAL_STATES,
-    Approval,
-    InvalidTransition,
-    RequestState,
-    RestoreRequest,
-    check_transition,
-)
+from bot.restore.lifecycle import LIFECYCLE, Event, InvalidTransition, move_of, next_states, sources_of
+from bot.restore.notices import Notice
+from bot.restore.request import ACTIVE_STATES, FINAL_STATES, Approval, RequestState, RestoreRequest
 from bot.restore.timeparse import TimeInputError, Window, check_in_windows, iso_utc, parse_restore_point, utc_text
 from bot.slack.command_text import ListRequests, OpenForm, ShowHelp, ShowStatus, parse_command
 
@@ -99,14 +93,26 @@ def test_plan_problems() -> None:
 
 
 def test_transitions() -> None:
-    check_transition(RequestState.PENDING, RequestState.APPROVED)
-    check_transition(RequestState.SUBMITTING, RequestState.UNKNOWN)
-    check_transition(RequestState.UNKNOWN, RequestState.RUNNING)
+    S = RequestState
+    assert move_of(S.PENDING, Event.APPROVED).to is S.APPROVED
+    assert move_of(S.SUBMITTING, Event.OUTCOME_UNKNOWN).to is S.UNKNOWN
+    assert move_of(S.UNKNOWN, Event.RECONCILED).to is S.RUNNING
     with pytest.raises(InvalidTransition):
-        check_transition(RequestState.PENDING, RequestState.SUBMITTING)
+        move_of(S.PENDING, Event.SUBMIT)  # never POST what was not approved
     with pytest.raises(InvalidTransition):
-        check_transition(RequestState.COMPLETED, RequestState.RUNNING)
-    assert RequestState.UNKNOWN in ACTIVE_STATES and RequestState.EXPIRED in FINAL_STATES
+        move_of(S.COMPLETED, Event.JOB_FAILED)
+    with pytest.raises(InvalidTransition):
+        move_of(S.RUNNING, Event.SUBMIT)  # never POST twice
+    assert sources_of(Event.SUBMIT) == {S.APPROVED}  # the exactly-once licence has one way in
+    assert next_states(S.PENDING) == {S.APPROVED, S.REJECTED, S.CANCELLED, S.EXPIRED}
+    assert S.UNKNOWN in ACTIVE_STATES and S.EXPIRED in FINAL_STATES
+    assert all(not next_states(state) for state in FINAL_STATES)
+
+
+def test_every_move_to_a_final_state_tells_people_how_it_ended() -> None:
+    for (_state, event), move in LIFECYCLE.items():
+        if move.to in FINAL_STATES and event is not Event.CARD_NOT_POSTED:
+            assert Notice.FINAL in move.notices and Notice.CARD in move.notices, event
 
 
 # ---- policy -----------------------------------------------------------------------------------------------

@@ -506,10 +506,11 @@ def test_cli_migrate(
         "applied 0001: The schema of the first release, exactly as its `metadata.create_all` made it.",
         "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
         'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
+        "applied 0004: The outbox (every Slack notice of a change), named leases and the shared DDM call budget.",
     ]
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out == "database is up to date (revision 0003)\n" and err == ""
+    assert out == "database is up to date (revision 0004)\n" and err == ""
 
 
 def test_cli_migrate_from_a_first_release_database(
@@ -524,6 +525,7 @@ def test_cli_migrate_from_a_first_release_database(
     assert out.splitlines() == [
         "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
         'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
+        "applied 0004: The outbox (every Slack notice of a change), named leases and the shared DDM call budget.",
     ]
 
 
