@@ -29,6 +29,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store import schema
+from bot.store.errors import StoreUnavailable
 from bot.store.migrate import configured_database_url, fail, one_line, shown_url
 from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, dt, hashed_audit_record, ms
 
@@ -271,7 +272,7 @@ def audit_cli(
         return 0
     except AuditUnavailable as exc:
         return fail(f"audit {action}: {exc} ({shown})", err, code=1)
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, StoreUnavailable) as exc:
         return fail(f"audit {action}: cannot read the database at {shown}: {one_line(exc)}", err, code=1)
     if result.broken is not None:
         print(f"audit chain BROKEN at seq {result.broken.seq}: {result.broken.reason}", file=out)

@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.config import DEFAULT_DATABASE_URL, normalise_database_url
+from bot.store.engine import make_engine
 
 log = logging.getLogger(__name__)
 # Alembic 1.20 announces each of its autogenerate plugins at INFO on every run: not news for the bot's log.
@@ -81,13 +82,11 @@ def head_revision() -> str:
 
 async def migrate(url: str, revision: str = "head") -> list[str]:
     """Bring the database at `url` to `revision`; returns the revision ids applied, oldest first."""
-    from bot.store.requests import RequestStore  # its engine takes SQLite's write lock at BEGIN
-
-    store = RequestStore.from_url(url)
+    engine = make_engine(url)  # on SQLite it takes the write lock at BEGIN
     try:
-        return await upgrade_engine(store.engine, revision)
+        return await upgrade_engine(engine, revision)
     finally:
-        await store.close()
+        await engine.dispose()
 
 
 async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> list[str]:

@@ -1,0 +1,239 @@
+"""The announcer: delivers the outbox to Slack — cards, thread messages, and word to the requester.
+
+Rows are claimed with a lease, so the rows of a replica that died are delivered by another. Each request's
+notices go out in order; its card updates are coalesced into one redraw of its latest state. Slack errors back
+off (honouring 429 Retry-After) and leave the rows for later. A row claimed before (its claimant may have died
+after posting) is first looked for in Slack by the metadata we tag each message with, so it is posted once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from itertools import groupby
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.restore.lifecycle import Event
+from bot.restore.notices import Notice, ParamValue
+from bot.restore.request import RestoreRequest
+from bot.slack.blocks import card_fallback_text, request_card
+from bot.slack.notifier import NOT_IN_CHANNEL, invite_hint, tell
+from bot.store.outbox import OutboxRow
+from bot.store.requests import RequestStore
+
+log = logging.getLogger(__name__)
+Render = Callable[[RestoreRequest, Notice, Mapping[str, ParamValue]], str]
+CARD_EVENT = "ddm_restore_card"
+NOTICE_EVENT = "ddm_restore_notice"
+TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+MAX_PERMANENT_ATTEMPTS = 5
+MAX_BACKOFF_SECONDS = 300.0
+SYSTEM = "system"
+
+
+class Undeliverable(Exception):
+    """Slack said no, and will keep saying it (after a few tries): the row is given up."""
+
+
+class Announcer:
+    def __init__(
+        self,
+        *,
+        store: RequestStore,
+        client: AsyncWebClient,
+        render: Render,
+        approvers: str,
+        clock: Callable[[], datetime],
+        owner: str | None = None,
+        lease_seconds: float = 30.0,
+        interval: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.render = render
+        self.approvers = approvers
+        self.clock = clock
+        self.owner = owner or f"announcer-{uuid.uuid4().hex[:12]}"
+        self.lease_seconds = lease_seconds
+        self.interval = interval
+
+    async def step(self) -> float:
+        """Deliver what is due; returns the delay until the next drain."""
+        rows = await self.store.outbox.claim(self.owner, now=self.clock(), lease_seconds=self.lease_seconds)
+        for request_id, group in groupby(rows, key=lambda row: row.request_id):
+            await self._deliver(request_id, list(group))
+        return 0.0 if rows else self.interval
+
+    async def close(self) -> None:
+        try:
+            await self.store.outbox.release(self.owner)
+        except Exception:
+            log.debug("could not give back the outbox rows of %s", self.owner)
+
+    # ---- one request ---------------------------------------------------------------------------------------
+
+    async def _deliver(self, request_id: str, rows: list[OutboxRow]) -> None:
+        request = await self.store.get(request_id)
+        if request is None:
+            await self.store.outbox.done([row.seq for row in rows], now=self.clock())
+            return
+        delivered: list[int] = []
+        try:
+            cards = [row for row in rows if row.notice is Notice.CARD]
+            if cards and request.message_ts is None:
+                posted = await self._post_card(request, retried=max(row.attempts for row in cards) > 1)
+                if posted is None:  # it can't be posted: the request was cancelled, the requester told
+                    await self.store.outbox.done([row.seq for row in rows], now=self.clock())
+                    return
+                request = posted
+            for row in rows:
+                if row.notice is not Notice.CARD:
+                    await self._deliver_one(request, row)
+                    delivered.append(row.seq)
+            if cards:
+                await self._redraw_card(request_id)
+                delivered.extend(row.seq for row in cards)
+        except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            await self.store.outbox.done(delivered, now=self.clock())
+            await self._retry_later(request_id, rows, exc)
+            return
+        await self.store.outbox.done(delivered, now=self.clock())
+
+    async def _deliver_one(self, request: RestoreRequest, row: OutboxRow) -> None:
+        text = self.render(request, row.notice, row.params)
+        if row.notice is Notice.CARD_NOT_POSTED:
+            await tell(self.client, request.requester_id, request.channel_id, text)
+            return
+        if request.message_ts is None:
+            log.warning("no card for %s; %s message dropped", request.id, row.notice.value)
+            return
+        if row.attempts > 1 and await self._in_thread(request, row.seq):
+            return  # an earlier try got through before its claimant died
+        await self.client.chat_postMessage(
+            channel=request.channel_id,
+            thread_ts=request.message_ts,
+            text=text,
+            unfurl_links=False,
+            metadata={"event_type": NOTICE_EVENT, "event_payload": {"request_id": request.id, "seq": row.seq}},
+        )
+
+    async def _post_card(self, request: RestoreRequest, *, retried: bool) -> RestoreRequest | None:
+        ts = await self._card_in_channel(request) if retried else None
+        if ts is None:
+            try:
+                answer = await self.client.chat_postMessage(
+                    channel=request.channel_id,
+                    text=card_fallback_text(request),
+                    blocks=[b.to_dict() for b in request_card(request, approvers=self.approvers)],
+                    unfurl_links=False,
+                    metadata={"event_type": CARD_EVENT, "event_payload": {"request_id": request.id}},
+                )
+            except SlackApiError as exc:
+                error = str(exc.response.get("error", ""))
+                if error not in NOT_IN_CHANNEL:
+                    raise
+                await self._card_not_posted(request, invite_hint(request.channel_id))
+                return None
+            ts = str(answer["ts"])
+        permalink = await self._permalink(request.channel_id, ts)
+        await self.store.set_message(request.id, channel_id=request.channel_id, message_ts=ts, permalink=permalink)
+        return await self.store.get(request.id)
+
+    async def _card_not_posted(self, request: RestoreRequest, reason: str) -> None:
+        await self.store.transition(
+            request.id,
+            Event.CARD_NOT_POSTED,
+            actor=SYSTEM,
+            now=self.clock(),
+            values={"decided_by": SYSTEM, "decision_note": reason},
+            details={"reason": reason},
+            params={"reason": reason},
+        )
+
+    async def _redraw_card(self, request_id: str) -> None:
+        # Drawn from the request as it is now: the newest state wins, whatever the order of the notices.
+        latest = await self.store.get(request_id)
+        if latest is None or latest.message_ts is None:
+            return
+        await self.client.chat_update(
+            channel=latest.channel_id,
+            ts=latest.message_ts,
+            text=card_fallback_text(latest),
+            blocks=[b.to_dict() for b in request_card(latest, approvers=self.approvers)],
+        )
+
+    async def _retry_later(self, request_id: str, rows: list[OutboxRow], exc: Exception) -> None:
+        attempts = max(row.attempts for row in rows)
+        error = _slack_error(exc)
+        delay = min(MAX_BACKOFF_SECONDS, float(2 ** min(attempts, 9)))
+        if isinstance(exc, SlackApiError):
+            retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
+            if error == "ratelimited" and retry_after:
+                delay = max(1.0, float(retry_after))
+            elif error not in TRANSIENT and attempts >= MAX_PERMANENT_ATTEMPTS:
+                await self._give_up(request_id, rows, error)
+                return
+        log.warning("Slack failed delivering %s (%s); again in %.0f s", request_id, error, delay)
+        await self.store.outbox.retry_later(
+            request_id, self.owner, due=self.clock() + timedelta(seconds=delay), error=error
+        )
+
+    async def _give_up(self, request_id: str, rows: list[OutboxRow], error: str) -> None:
+        log.error("Slack keeps refusing the notices of %s (%s); giving them up", request_id, error)
+        request = await self.store.get(request_id)
+        if request is not None and request.message_ts is None and any(r.notice is Notice.CARD for r in rows):
+            await self._card_not_posted(request, f"Slack said `{error}`.")
+        await self.store.outbox.done([row.seq for row in rows], now=self.clock())
+
+    # ---- finding what an earlier try posted ----------------------------------------------------------------
+
+    async def _in_thread(self, request: RestoreRequest, seq: int) -> bool:
+        try:
+            answer = await self.client.conversations_replies(
+                channel=request.channel_id, ts=request.message_ts or "", include_all_metadata=True, limit=200
+            )
+        except SlackApiError:
+            return False  # can't look: posting twice beats never posting
+        return any(_payload(m, NOTICE_EVENT).get("seq") == seq for m in answer.get("messages") or [])
+
+    async def _card_in_channel(self, request: RestoreRequest) -> str | None:
+        oldest = request.created_at.timestamp() - 1
+        try:
+            answer = await self.client.conversations_history(
+                channel=request.channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+            )
+        except SlackApiError:
+            return None
+        for message in answer.get("messages") or []:
+            if _payload(message, CARD_EVENT).get("request_id") == request.id:
+                return str(message.get("ts"))
+        return None
+
+    async def _permalink(self, channel_id: str, ts: str) -> str | None:
+        try:
+            answer = await self.client.chat_getPermalink(channel=channel_id, message_ts=ts)
+        except Exception:
+            log.info("no permalink for %s/%s", channel_id, ts)
+            return None
+        link = answer.get("permalink")
+        return str(link) if link else None
+
+
+def _payload(message: Mapping[str, Any], event_type: str) -> Mapping[str, Any]:
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != event_type:
+        return {}
+    payload = metadata.get("event_payload")
+    return payload if isinstance(payload, Mapping) else {}
+
+
+def _slack_error(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError) and exc.response is not None:
+        return str(exc.response.get("error") or "unknown_error")
+    return type(exc).__name__

@@ -1,0 +1,161 @@
+"""The append-only audit chain: each record hashes the previous record's hash and its own canonical JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.restore.plan import canonical_json
+from bot.store import schema
+from bot.store.database import Database
+from bot.store.rows import ms
+
+GENESIS_HASH = "0" * 64
+# Serialises chain appends across replicas on PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE.
+CHAIN_LOCK_KEY = 4242001
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    at_ms: int
+    request_id: str
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    fingerprint: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+    job_id: str | None = None
+    error_code: str | None = None
+    permalink: str | None = None
+
+
+def audit_hash(prev_hash: str, record: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical_json(record)).encode("utf-8")).hexdigest()
+
+
+def hashed_audit_record(
+    *,
+    at_ms: int,
+    request_id: str,
+    actor: str,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    fingerprint: str | None,
+    details: dict[str, Any],
+    job_id: str | None = None,
+    error_code: str | None = None,
+    permalink: str | None = None,
+) -> dict[str, Any]:
+    """What an audit record's hash covers: the fields of the first release, plus job_id, error_code and
+    permalink (revision 0002) when set, so that records written without them keep their hashes."""
+    record: dict[str, Any] = {
+        "at_ms": at_ms,
+        "request_id": request_id,
+        "actor": actor,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "fingerprint": fingerprint,
+        "details": details,
+    }
+    for name, value in (("job_id", job_id), ("error_code", error_code), ("permalink", permalink)):
+        if value is not None:
+            record[name] = value
+    return record
+
+
+async def append_audit(
+    conn: AsyncConnection,
+    *,
+    is_sqlite: bool,
+    request_id: str,
+    actor: str,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    fingerprint: str | None,
+    details: dict[str, Any],
+    at_ms: int,
+    permalink: str | None,
+    row_values: dict[str, Any] | None = None,
+) -> None:
+    """Append one record to the chain, inside the caller's transaction."""
+    if not is_sqlite:
+        await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
+    prev = (await conn.execute(select(schema.audit.c.hash).order_by(schema.audit.c.seq.desc()).limit(1))).scalar()
+    prev_hash = prev or GENESIS_HASH
+    # Hash the details as they will read back from the table (e.g. non-string keys become strings), so
+    # that `audit verify` recomputes the same hash.
+    details = json.loads(canonical_json(details))
+    # Context columns: from the details, else from what the transition wrote on the request.
+    context = {**(row_values or {}), **details}
+    record = hashed_audit_record(
+        at_ms=at_ms,
+        request_id=request_id,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        fingerprint=fingerprint,
+        details=details,
+        job_id=_text(context.get("job_id"), 128),
+        error_code=_text(context.get("error_code"), 64),
+        permalink=_text(context.get("permalink"), None) or permalink,
+    )
+    await conn.execute(
+        insert(schema.audit).values(
+            **{**record, "details": canonical_json(details)},
+            prev_hash=prev_hash,
+            hash=audit_hash(prev_hash, record),
+        )
+    )
+
+
+def _text(value: Any, limit: int | None) -> str | None:
+    """A context value as the column stores it (cut to the column's length: an audit row must never fail)."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    return text[:limit] if limit else text
+
+
+async def read_trail(
+    db: Database, request_id: str | None = None, *, since: datetime | None = None
+) -> list[AuditRecord]:
+    query = select(schema.audit).order_by(schema.audit.c.seq)
+    if request_id:
+        query = query.where(schema.audit.c.request_id == request_id)
+    if since:
+        query = query.where(schema.audit.c.at_ms >= ms(since))
+    async with db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    return [
+        AuditRecord(
+            seq=row.seq,
+            at_ms=row.at_ms,
+            request_id=row.request_id,
+            actor=row.actor,
+            action=row.action,
+            from_state=row.from_state,
+            to_state=row.to_state,
+            fingerprint=row.fingerprint,
+            details=json.loads(row.details),
+            prev_hash=row.prev_hash,
+            hash=row.hash,
+            job_id=row.job_id,
+            error_code=row.error_code,
+            permalink=row.permalink,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,134 @@
+"""One follower for every running restore: each poll, ONE job-list call covers all RUNNING and UNKNOWN requests.
+
+Only the replica holding the follower lease polls; another takes over within one lease after it dies. A job
+missing from the list (clock skew, paging) is read on its own. DDM allows 60 calls/min per user: following K
+jobs costs one list call per interval, not K.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.ports import DdmGateway, DdmUnreachable
+from bot.restore.facts import JobReport, JobStatus
+from bot.restore.lifecycle import Event
+from bot.restore.notices import Notice, Outgoing
+from bot.restore.request import RequestState, RestoreRequest
+from bot.restore.timeparse import epoch_ms_of as ms
+from bot.store.requests import RequestStore
+from bot.workflow.submit import Submitter
+
+log = logging.getLogger(__name__)
+S = RequestState
+SYSTEM = "system"
+LEASE = "job-follower"
+MAX_BACKOFF_SECONDS = 300.0
+TROUBLE_AFTER_FAILURES = 6
+# How far before a submission the job list is read (clock skew between us and DDM), and DDM's own limit.
+LIST_SLACK = timedelta(minutes=5)
+LIST_MAX_AGE = timedelta(days=29)
+
+
+class Follower:
+    def __init__(
+        self,
+        *,
+        store: RequestStore,
+        ddm: DdmGateway,
+        submitter: Submitter,
+        clock: Callable[[], datetime],
+        poll_interval: float,
+        lease_seconds: float = 30.0,
+        owner: str | None = None,
+    ) -> None:
+        self.store = store
+        self.ddm = ddm
+        self.submitter = submitter
+        self.clock = clock
+        self.poll_interval = poll_interval
+        # A lease outlives a few missed polls, then another replica takes over.
+        self.lease_seconds = max(lease_seconds, poll_interval * 3)
+        self.owner = owner or f"follower-{uuid.uuid4().hex[:12]}"
+        self.failures = 0
+        self._troubled: set[str] = set()  # requests whose thread was told the job can't be read
+
+    async def step(self) -> float:
+        """One poll of every followed job; returns the delay until the next."""
+        if not await self.store.leases.take(LEASE, owner=self.owner, now=self.clock(), seconds=self.lease_seconds):
+            return self.poll_interval  # another replica follows; try again in case it dies
+        active = await self.store.in_states([S.RUNNING, S.UNKNOWN])
+        if not active:
+            self.failures = 0
+            return self.poll_interval
+        try:
+            await self._poll(active)
+        except DdmUnreachable as exc:
+            self.failures += 1
+            delay = min(MAX_BACKOFF_SECONDS, self.poll_interval * float(2 ** min(self.failures, 8)))
+            log.warning("following %d job(s): %s (retry in %.0f s)", len(active), exc.message, delay)
+            if self.failures >= TROUBLE_AFTER_FAILURES:
+                await self._tell_trouble(active, exc.message)
+            return delay
+        self.failures = 0
+        self._troubled.clear()
+        return self.poll_interval
+
+    async def _poll(self, active: list[RestoreRequest]) -> None:
+        now = self.clock()
+        since = min((r.submitted_at or r.updated_at) for r in active) - LIST_SLACK
+        jobs = await self.ddm.jobs(ms(max(since, now - LIST_MAX_AGE)), ms(now))
+        by_id = {job.id: job for job in jobs}
+        for request in active:
+            if request.state is S.UNKNOWN:
+                await self.submitter.reconcile(request, jobs)
+            elif request.job_id:
+                job = by_id.get(request.job_id) or await self.ddm.job(request.job_id)
+                await self.record(request, job)
+
+    async def record(self, request: RestoreRequest, job: JobReport) -> RestoreRequest | None:
+        """Apply what DDM says of a request's job. Returns the final request when the job ended."""
+        if not job.is_finished:
+            if job.percent is not None:
+                await self.store.set_progress(request.id, job.percent, now=self.clock())
+            return None
+        ended = job.ended_ms or ms(self.clock())
+        details: dict[str, object] = {"job_id": job.id, "status": job.status.value, "fail_reason": job.fail_reason}
+        if job.status is JobStatus.COMPLETED:
+            return await self.store.transition(
+                request.id,
+                Event.JOB_COMPLETED,
+                actor=SYSTEM,
+                now=self.clock(),
+                values={"finished_ms": ended, "job_progress": 100},
+                details=details,
+            )
+        return await self.store.transition(
+            request.id,
+            Event.JOB_FAILED,
+            actor=SYSTEM,
+            now=self.clock(),
+            values={
+                "finished_ms": ended,
+                "error_code": "JOB_FAILED",
+                "error_msg": job.fail_reason or "the DDM job failed",
+            },
+            details=details,
+        )
+
+    async def _tell_trouble(self, active: list[RestoreRequest], problem: str) -> None:
+        # Once per request and outage, in its thread: people must not think the restore quietly progresses.
+        for request in active:
+            if request.id not in self._troubled:
+                await self.store.notify(
+                    request.id, [Outgoing(Notice.FOLLOW_TROUBLE, {"problem": problem})], now=self.clock()
+                )
+                self._troubled.add(request.id)
+
+    async def close(self) -> None:
+        try:
+            await self.store.leases.release(LEASE, owner=self.owner)
+        except Exception:
+            log.debug("could not release the follower lease")

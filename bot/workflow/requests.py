@@ -1,0 +1,187 @@
+"""People's side of a request: create, approve, reject, cancel; and expiry. Every change is a lifecycle move in
+the store, which writes what people must hear into the outbox in the same transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from bot.ports import DdmGateway, UserDirectory
+from bot.restore.checks import TARGET, PlanProblem, named_by_ddm
+from bot.restore.ids import normalise_request_id
+from bot.restore.lifecycle import Event
+from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
+from bot.restore.policy import ApprovalPolicy, Refusal
+from bot.restore.request import RestoreRequest
+from bot.store.requests import RequestStore, TargetBusy
+from bot.workflow.live import check_live
+
+log = logging.getLogger(__name__)
+SYSTEM = "system"
+
+
+class WorkflowRefused(Exception):
+    """A request was refused; the message is for the person who asked, the field for the form."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def _busy(plan: RestorePlan, holder: RestoreRequest) -> WorkflowRefused:
+    return WorkflowRefused(
+        f"{plan.target.label} is busy with {holder.id} ({holder.state.value.lower()}).", field=TARGET
+    )
+
+
+class Requests:
+    def __init__(
+        self,
+        *,
+        store: RequestStore,
+        ddm: DdmGateway,
+        directory: UserDirectory,
+        policy: ApprovalPolicy,
+        clock: Callable[[], datetime],
+        submit: Callable[[RestoreRequest], Awaitable[object]],
+    ) -> None:
+        self.store = store
+        self.ddm = ddm
+        self.directory = directory
+        self.policy = policy
+        self.clock = clock
+        self._submit = submit
+
+    def new_plan(
+        self,
+        *,
+        source: NamedRef,
+        target: NamedRef,
+        restore_time_ms: int,
+        mappings: tuple[DataNodeMapping, ...],
+        reason: str = "",
+    ) -> RestorePlan:
+        """A plan for the project and region this bot restores in (part of what approvals bind to)."""
+        return RestorePlan(
+            project_id=self.ddm.project_id,
+            region=self.ddm.region,
+            source=source,
+            target=target,
+            restore_time_ms=restore_time_ms,
+            mappings=mappings,
+            reason=reason,
+        )
+
+    async def check_plan_live(self, plan: RestorePlan) -> list[PlanProblem]:
+        """The one plan check against DDM now (what the form shows before it closes). Empty when possible."""
+        problems, _facts = await check_live(self.ddm, plan)
+        return problems
+
+    async def precheck_create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
+        """Raise WorkflowRefused (with the field to blame) if `create` would refuse for who or where; changes
+        nothing. The live plan check is `check_plan_live`."""
+        actor = await self.directory.actor(requester_id)
+        if (refusal := self.policy.can_request(actor, channel_id)) is not None:
+            raise WorkflowRefused(refusal.message)
+        holder = await self.store.active_for_target(plan.target.id)
+        if holder is not None:
+            raise _busy(plan, holder)
+
+    async def create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> RestoreRequest:
+        """Check the plan once more against DDM and store it as a PENDING request, named as DDM names things;
+        the announcer posts its card. Raises WorkflowRefused (with a field) when it can't be."""
+        actor = await self.directory.actor(requester_id)
+        if (refusal := self.policy.can_request(actor, channel_id)) is not None:
+            raise WorkflowRefused(refusal.message)
+        problems, facts = await check_live(self.ddm, plan)
+        if problems or facts is None:
+            first = problems[0] if problems else PlanProblem(TARGET, "DDM could not confirm the plan.")
+            raise WorkflowRefused(first.message, field=first.field)
+        now = self.clock()
+        try:
+            return await self.store.create(
+                plan=named_by_ddm(plan, facts),
+                requester_id=requester_id,
+                channel_id=channel_id,
+                required_approvals=self.policy.required_approvals,
+                now=now,
+                expires_at=now + self.policy.ttl,
+            )
+        except TargetBusy as busy:
+            raise _busy(plan, busy.holder) from None
+
+    async def approve(self, request_id: str, user_id: str) -> Refusal | None:
+        """One approval click. Returns a refusal for the clicker, or None when it counted (and, when it was the
+        last one needed, after the submission)."""
+        request = await self.store.get(request_id)
+        if request is None:
+            return Refusal("unknown_request", f"I know no request {request_id}.")
+        actor = await self.directory.actor(user_id)
+        now = self.clock()
+        if (refusal := self.policy.can_approve(actor, request, now)) is not None:
+            return refusal
+        outcome = await self.store.approve(request_id, user_id=user_id, fingerprint=request.fingerprint, now=now)
+        if not outcome.added:
+            # Lost a race: the request moved on (or this person's first click already counted).
+            return self.policy.can_approve(actor, outcome.request, now) or Refusal(
+                "not_counted", f"{request_id} is no longer awaiting approval."
+            )
+        if outcome.approved:
+            await self._submit(outcome.request)
+        return None
+
+    async def check_reject(self, request_id: str, user_id: str) -> Refusal | None:
+        """May this person reject? (Asked before opening the reason dialog.)"""
+        request = await self.store.get(request_id)
+        if request is None:
+            return Refusal("unknown_request", f"I know no request {request_id}.")
+        return self.policy.can_reject(await self.directory.actor(user_id), request, self.clock())
+
+    async def reject(self, request_id: str, user_id: str, reason: str) -> Refusal | None:
+        return await self._decide(request_id, user_id, Event.REJECT, reason)
+
+    async def cancel(self, request_id: str, user_id: str) -> Refusal | None:
+        return await self._decide(request_id, user_id, Event.CANCEL, None)
+
+    async def _decide(self, request_id: str, user_id: str, event: Event, note: str | None) -> Refusal | None:
+        request = await self.store.get(request_id)
+        if request is None:
+            return Refusal("unknown_request", f"I know no request {request_id}.")
+        actor = await self.directory.actor(user_id)
+        check = self.policy.can_reject if event is Event.REJECT else self.policy.can_cancel
+        if (refusal := check(actor, request, self.clock())) is not None:
+            return refusal
+        done = await self.store.transition(
+            request_id,
+            event,
+            actor=user_id,
+            now=self.clock(),
+            values={"decided_by": user_id, "decision_note": note},
+            details={"reason": note} if note else {},
+        )
+        if done is None:
+            latest = await self.store.get(request_id)
+            state = latest.state.value.lower() if latest else "gone"
+            return Refusal("not_pending", f"{request_id} is already {state}; nothing to decide.")
+        return None
+
+    async def expire_due(self) -> list[str]:
+        """Expire every pending request whose time is up; returns their ids."""
+        expired: list[str] = []
+        for request_id in await self.store.due_for_expiry(self.clock()):
+            if await self.store.transition(request_id, Event.EXPIRE, actor=SYSTEM, now=self.clock()) is not None:
+                expired.append(request_id)
+        return expired
+
+    async def find(self, reference: str) -> RestoreRequest | None:
+        request_id = normalise_request_id(reference)
+        if request_id:
+            found = await self.store.get(request_id)
+            if found:
+                return found
+        return await self.store.find_by_job_id(reference.strip())
+
+    async def recent(self, limit: int = 10, *, channel_id: str | None = None) -> list[RestoreRequest]:
+        return await self.store.recent(limit, channel_id=channel_id)

@@ -1,0 +1,216 @@
+"""The one POST: re-validate, win APPROVED → SUBMITTING (the exactly-once licence), POST, record the outcome.
+
+A request that may have been sent (SUBMITTING, UNKNOWN) is never sent again: it is reconciled through DDM's
+job list instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from bot.ports import DdmGateway, DdmUnreachable
+from bot.restore.facts import Accepted, JobReport, NotSent, Refused, Unknown
+from bot.restore.lifecycle import Event
+from bot.restore.request import RequestState, RestoreRequest
+from bot.restore.texts import duration_text
+from bot.restore.timeparse import epoch_ms_of as ms
+from bot.store.requests import RequestStore
+from bot.workflow.live import check_live
+
+log = logging.getLogger(__name__)
+S = RequestState
+SYSTEM = "system"
+RESTORE_JOB_NAME = "RestoreInstance"
+# How long after an unanswered POST we keep looking for its job before calling it failed.
+DEFAULT_RECONCILE_DEADLINE = timedelta(minutes=15)
+# An approval is executed right away; one older than this (its replica died, the bot was down) never is.
+APPROVAL_MAX_AGE = timedelta(minutes=10)
+# A SUBMITTING request older than this (e.g. its replica died mid-POST) is treated as UNKNOWN.
+DEFAULT_STALE_SUBMITTING_AFTER = timedelta(minutes=2)
+
+
+class Submitter:
+    def __init__(
+        self,
+        *,
+        store: RequestStore,
+        ddm: DdmGateway,
+        clock: Callable[[], datetime],
+        stale_submitting_after: timedelta = DEFAULT_STALE_SUBMITTING_AFTER,
+        reconcile_deadline: timedelta = DEFAULT_RECONCILE_DEADLINE,
+        approval_max_age: timedelta = APPROVAL_MAX_AGE,
+    ) -> None:
+        self.store = store
+        self.ddm = ddm
+        self.clock = clock
+        self.stale_submitting_after = stale_submitting_after
+        self.reconcile_deadline = reconcile_deadline
+        self.approval_max_age = approval_max_age
+
+    async def submit(self, request: RestoreRequest) -> RestoreRequest | None:
+        """Re-validate against the live API, win APPROVED → SUBMITTING, then POST exactly once."""
+        if request.state is not S.APPROVED:
+            return None
+        plan = request.plan
+        if not request.fingerprint_matches_plan:
+            # The stored plan no longer hashes to what was approved: refuse rather than restore something else.
+            return await self._refuse(
+                request, "PLAN_CHANGED", "the stored plan does not match its approved fingerprint."
+            )
+        if (plan.project_id, plan.region) != (self.ddm.project_id, self.ddm.region):
+            return await self._refuse(
+                request,
+                "PLAN_CHANGED",
+                f"it was approved for project {plan.project_id} in {plan.region or 'an unnamed region'}, but this "
+                f"bot is configured for project {self.ddm.project_id} in {self.ddm.region}.",
+            )
+        age = self.clock() - request.updated_at
+        if age > self.approval_max_age:
+            return await self._refuse(
+                request,
+                "APPROVAL_STALE",
+                f"it was approved {duration_text(age)} ago and never submitted (the bot was down); an approval is "
+                "only good for a prompt restore.",
+            )
+        problems, _facts = await check_live(self.ddm, plan)
+        if problems:
+            return await self._refuse(request, "PLAN_STALE", " ".join(p.message for p in problems))
+        try:
+            await self.ddm.prepare()  # a token and a budget slot belong before the licence, not in the POST's time
+        except DdmUnreachable as exc:
+            return await self._refuse(request, "NOT_SENT", f"DDM could not be reached: {exc.message}.")
+        submitting = await self.store.transition(
+            request.id, Event.SUBMIT, actor=SYSTEM, now=self.clock(), values={"submitted_ms": ms(self.clock())}
+        )
+        if submitting is None:
+            return None  # another caller won: it is the one that POSTs
+        outcome = await self.ddm.submit(submitting.plan)
+        now = self.clock()
+        match outcome:
+            case Accepted(job_id=job_id):
+                return await self.store.transition(
+                    request.id,
+                    Event.JOB_SUBMITTED,
+                    actor=SYSTEM,
+                    now=now,
+                    values={"job_id": job_id, "job_progress": 0},
+                    details={"job_id": job_id},
+                    params={"region": self.ddm.region},
+                )
+            case Refused(code=code, message=message) | NotSent(code=code, message=message):
+                return await self.store.transition(
+                    request.id,
+                    Event.SUBMIT_FAILED,
+                    actor=SYSTEM,
+                    now=now,
+                    values={"error_code": code, "error_msg": message, "finished_ms": ms(now)},
+                    details={"error_code": code, "error_msg": message},
+                )
+            case Unknown(message=message, code=code, detail=detail):
+                details: dict[str, object] = {"error": message}
+                if code is not None:  # a 5xx: keep the service's own code for the audit trail
+                    details.update(error_code=code, error_msg=detail)
+                return await self.store.transition(
+                    request.id,
+                    Event.OUTCOME_UNKNOWN,
+                    actor=SYSTEM,
+                    now=now,
+                    values={"error_msg": message},
+                    details=details,
+                )
+        raise AssertionError(f"unexpected outcome {outcome!r}")
+
+    async def _refuse(self, request: RestoreRequest, code: str, message: str) -> RestoreRequest | None:
+        now = self.clock()
+        return await self.store.transition(
+            request.id,
+            Event.REVALIDATION_FAILED,
+            actor=SYSTEM,
+            now=now,
+            values={"error_code": code, "error_msg": message, "finished_ms": ms(now)},
+            details={"error_code": code, "error_msg": message},
+        )
+
+    async def reconcile(self, request: RestoreRequest, jobs: Sequence[JobReport]) -> RestoreRequest | None:
+        """For an UNKNOWN request: find its job among `jobs` (DDM's job list). Returns the RUNNING/FAILED request,
+        or None when it is still unknown and worth asking again later."""
+        submitted_at = request.submitted_at or request.updated_at
+        # A job another request already follows (an earlier restore of the same target) is never ours.
+        unclaimed = [job for job in jobs if await self.store.find_by_job_id(job.id) is None]
+        match = pick_restore_job(
+            unclaimed,
+            target_instance_id=request.plan.target.id,
+            source_instance_id=request.plan.source.id,
+            submitted_ms=ms(submitted_at),
+        )
+        now = self.clock()
+        if match is not None:
+            return await self.store.transition(
+                request.id,
+                Event.RECONCILED,
+                actor=SYSTEM,
+                now=now,
+                values={"job_id": match.id, "job_progress": match.percent or 0},
+                details={"job_id": match.id},
+            )
+        if now - submitted_at < self.reconcile_deadline:
+            return None
+        message = f"no restore job appeared within {duration_text(self.reconcile_deadline)} of the submission" + (
+            f" (DDM had answered: {request.error_msg})" if request.error_msg else ""
+        )
+        return await self.store.transition(
+            request.id,
+            Event.RECONCILE_FAILED,
+            actor=SYSTEM,
+            now=now,
+            values={"error_code": "NO_JOB", "error_msg": message, "finished_ms": ms(now)},
+        )
+
+    async def recover_stale_submitting(self) -> list[RestoreRequest]:
+        """SUBMITTING requests whose submitter vanished become UNKNOWN, to be reconciled (never re-POSTed)."""
+        recovered: list[RestoreRequest] = []
+        for request in await self.store.in_states([S.SUBMITTING]):
+            if self.clock() - request.updated_at < self.stale_submitting_after:
+                continue
+            unknown = await self.store.transition(
+                request.id,
+                Event.SUBMITTER_LOST,
+                actor=SYSTEM,
+                now=self.clock(),
+                values={"error_msg": "the bot stopped while submitting"},
+            )
+            if unknown is not None:
+                recovered.append(unknown)
+        return recovered
+
+    async def stale_approved(self) -> list[RestoreRequest]:
+        """APPROVED requests whose replica died before submitting (submit() is safe to call again)."""
+        return [
+            r
+            for r in await self.store.in_states([S.APPROVED])
+            if self.clock() - r.updated_at >= self.stale_submitting_after
+        ]
+
+
+def pick_restore_job(
+    jobs: Sequence[JobReport], *, target_instance_id: str, source_instance_id: str, submitted_ms: int
+) -> JobReport | None:
+    """The restore job created closest to our submission (2 min of clock slack before it) on our target; if the
+    job list names no job on the target, one naming the source (which instance a job names is unverified)."""
+    earliest = submitted_ms - 120_000
+    restores = [
+        job
+        for job in jobs
+        if (job.name or RESTORE_JOB_NAME) == RESTORE_JOB_NAME and (job.created_ms is None or job.created_ms >= earliest)
+    ]
+
+    def distance(job: JobReport) -> int:
+        return abs((job.created_ms or submitted_ms) - submitted_ms)
+
+    for instance_id in (target_instance_id, source_instance_id):
+        matches = sorted((job for job in restores if job.instance_id == instance_id), key=distance)
+        if matches:
+            return matches[0]
+    return None

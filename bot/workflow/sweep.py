@@ -1,0 +1,55 @@
+"""Housekeeping: expire pending requests on time, and take up work nobody is doing (a submit whose replica
+died before or during the POST)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+from bot.restore.request import RequestState
+from bot.store.requests import RequestStore
+from bot.workflow.requests import Requests
+from bot.workflow.submit import Submitter
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(
+        self,
+        *,
+        store: RequestStore,
+        requests: Requests,
+        submitter: Submitter,
+        clock: Callable[[], datetime],
+        interval: float,
+        spawn: Callable[[Coroutine[Any, Any, Any], str], Awaitable[None] | object],
+    ) -> None:
+        self.store = store
+        self.requests = requests
+        self.submitter = submitter
+        self.clock = clock
+        self.interval = interval
+        self._spawn = spawn
+
+    async def step(self) -> float:
+        """One sweep; returns the delay until the next (early for the next expiry, so cards turn on time)."""
+        expired = await self.requests.expire_due()
+        if expired:
+            log.info("expired %s", ", ".join(expired))
+        await self.submitter.recover_stale_submitting()
+        for request in await self.submitter.stale_approved():
+            # Its approver's replica died before submitting. Only one caller can win APPROVED → SUBMITTING.
+            self._spawn(self.submitter.submit(request), f"submit {request.id}")
+        delay = self.interval
+        next_expiry = await self.store.next_expiry()
+        if next_expiry is not None:
+            delay = max(0.05, min(delay, (next_expiry - self.clock()).total_seconds() + 0.05))
+        return delay
+
+    async def resume(self) -> None:
+        """At start: submit what was approved but never sent (each submit re-checks the approval's age)."""
+        for request in await self.store.in_states([RequestState.APPROVED]):
+            self._spawn(self.submitter.submit(request), f"submit {request.id}")
