@@ -1,17 +1,14 @@
-"""Composition root: settings -> clients -> store -> service -> AsyncApp, and the two ways to serve Slack."""
+"""Composition root: settings -> clients -> store -> workflow -> AsyncApp; nothing else (serving lives in
+bot.runtime.serve)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import httpx
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -23,18 +20,21 @@ from bot.choices import RestoreChoices
 from bot.config import Settings
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.ddm import DdmClient, Timeouts
-from bot.jobs import JobWatcher
+from bot.huawei.gateway import HuaweiDdmGateway
 from bot.restore.policy import ApprovalPolicy
-from bot.service import RestoreService
+from bot.runtime.supervisor import Supervisor
+from bot.slack.announcer import Announcer
 from bot.slack.directory import SlackDirectory
+from bot.slack.legacy_render import render_notice
 from bot.slack.listeners import Deps, register_all
 from bot.slack.notifier import SlackNotifier
 from bot.store.requests import RequestStore
-from bot.sweeper import Sweeper
-from bot.tasks import TaskRunner
+from bot.workflow.follow import Follower
+from bot.workflow.requests import Requests
+from bot.workflow.submit import Submitter
+from bot.workflow.sweep import Sweeper
 
 log = logging.getLogger(__name__)
-EVENTS_PATH = "/slack/events"
 
 
 def policy_from(settings: Settings) -> ApprovalPolicy:
@@ -101,77 +101,91 @@ def slack_client_from(settings: Settings, session: aiohttp.ClientSession | None 
     return client
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Runtime:
     settings: Settings
     store: RequestStore
-    ddm: DdmClient
+    ddm: HuaweiDdmGateway
     client: AsyncWebClient
     app: AsyncApp
-    service: RestoreService
-    watcher: JobWatcher
+    supervisor: Supervisor
+    requests: Requests
+    submitter: Submitter
+    follower: Follower
     sweeper: Sweeper
-    tasks: TaskRunner
+    announcer: Announcer
     closed: bool = field(default=False)
 
     async def start_background(self) -> None:
-        """Resume what a previous run left (expiries, submissions, running jobs), then keep sweeping."""
-        await self.sweeper.sweep_once()
-        await self.watcher.resume()
-        self.sweeper.start()
+        """Submit what a previous run approved but never sent, then start every loop (the first sweep applies
+        expiries that passed while the bot was down)."""
+        await self.sweeper.resume()
+        self.supervisor.start()
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        return self.supervisor.health()
 
     async def close(self) -> None:
-        """Graceful stop: finish in-flight work (a submit), stop following jobs (leases released), close."""
+        """Graceful stop: finish in-flight work (a submit), give back leases and claims, close the clients."""
         if self.closed:
             return
         self.closed = True
-        await self.sweeper.close()
-        await self.tasks.drain(grace_seconds=self.settings.submit_deadline_seconds + 5)
-        await self.service.drain()
-        await self.watcher.close()
+        await self.supervisor.close(grace_seconds=self.settings.submit_deadline_seconds + 5)
+        await self.announcer.close()
+        await self.follower.close()
         await self.ddm.aclose()
         await self.store.close()
         if self.client.session is not None:
             await self.client.session.close()
 
-    def web_app(self) -> web.Application:
-        async def events(request: web.Request) -> web.Response:
-            bolt_request = await to_bolt_request(request)
-            return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
-
-        async def health(_request: web.Request) -> web.Response:
-            return web.json_response({"ok": True, "mode": self.settings.slack_mode})
-
-        web_app = web.Application()
-        web_app.router.add_post(EVENTS_PATH, events)
-        web_app.router.add_get("/healthz", health)
-        return web_app
-
 
 async def build_runtime(settings: Settings, *, sweep_interval: float | None = None) -> Runtime:
     store = RequestStore.from_url(settings.database_url)
     await store.create_schema()
-    ddm = ddm_client_from(settings)
+    ddm = HuaweiDdmGateway(ddm_client_from(settings))
     client = slack_client_from(settings, aiohttp.ClientSession())
     policy = policy_from(settings)
     directory = SlackDirectory(
         client, group_ids=policy.groups_to_resolve, cache_seconds=settings.usergroup_cache_seconds
     )
-    notifier = SlackNotifier(client, approvers=policy.describe_approvers(), latest=store.get)
-    service = RestoreService(
+    supervisor = Supervisor()
+    submitter = Submitter(
         store=store,
         ddm=ddm,
-        notifier=notifier,
-        directory=directory,
-        policy=policy,
+        clock=utc_now,
         stale_submitting_after=timedelta(seconds=settings.submit_stale_seconds),
         reconcile_deadline=timedelta(seconds=settings.reconcile_deadline_seconds),
     )
-    watcher = JobWatcher(
-        service, poll_interval=settings.job_poll_interval_seconds, lease_seconds=settings.job_lease_seconds
+    requests = Requests(
+        store=store, ddm=ddm, directory=directory, policy=policy, clock=utc_now, submit=submitter.submit
     )
-    sweeper = Sweeper(service, watcher, interval=sweep_interval or settings.sweep_interval_seconds)
-    tasks = TaskRunner()
+    follower = Follower(
+        store=store,
+        ddm=ddm.background(),
+        submitter=submitter,
+        clock=utc_now,
+        poll_interval=settings.job_poll_interval_seconds,
+        lease_seconds=settings.job_lease_seconds,
+    )
+    sweeper = Sweeper(
+        store=store,
+        requests=requests,
+        submitter=submitter,
+        clock=utc_now,
+        interval=sweep_interval or settings.sweep_interval_seconds,
+        spawn=supervisor.spawn,
+    )
+    announcer = Announcer(
+        store=store, client=client, render=render_notice, approvers=policy.describe_approvers(), clock=utc_now
+    )
+    supervisor.every("announcer", announcer.interval, announcer.step)
+    supervisor.every("sweeper", sweeper.interval, sweeper.step)
+    supervisor.every("follower", follower.poll_interval, follower.step)
+    store.on_notices = lambda: supervisor.wake("announcer")
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
@@ -181,7 +195,13 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     )
     register_all(
         app,
-        Deps(service=service, choices=RestoreChoices(ddm), directory=directory, notifier=notifier, tasks=tasks),
+        Deps(
+            service=requests,
+            choices=RestoreChoices(ddm),
+            directory=directory,
+            notifier=SlackNotifier(client),
+            tasks=supervisor,
+        ),
     )
     return Runtime(
         settings=settings,
@@ -189,43 +209,10 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         ddm=ddm,
         client=client,
         app=app,
-        service=service,
-        watcher=watcher,
+        supervisor=supervisor,
+        requests=requests,
+        submitter=submitter,
+        follower=follower,
         sweeper=sweeper,
-        tasks=tasks,
+        announcer=announcer,
     )
-
-
-async def serve(runtime: Runtime, stop: asyncio.Event, *, host: str = "0.0.0.0") -> None:
-    """Serve Slack in the configured mode until `stop` is set, then shut down gracefully."""
-    await runtime.start_background()
-    try:
-        if runtime.settings.slack_mode == "http":
-            runner = web.AppRunner(runtime.web_app())
-            await runner.setup()
-            site = web.TCPSite(runner, host, runtime.settings.port)
-            await site.start()
-            log.info("serving Slack over HTTP on port %s at %s", runtime.settings.port, EVENTS_PATH)
-            try:
-                await stop.wait()
-            finally:
-                await runner.cleanup()
-        else:
-            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
-            assert runtime.settings.slack_app_token
-            handler = AsyncSocketModeHandler(runtime.app, runtime.settings.slack_app_token.get_secret_value())
-            await handler.connect_async()  # type: ignore[no-untyped-call]
-            log.info("connected to Slack in Socket Mode")
-            try:
-                await stop.wait()
-            finally:
-                await handler.close_async()  # type: ignore[no-untyped-call]
-    finally:
-        await runtime.close()
-
-
-def install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)

@@ -276,3 +276,15 @@ def test_oversized_prefill_is_refused_with_a_reason() -> None:
     pairs = " ".join(f"s{i}=t{i}" for i in range(40))
     result = parse_command(f"orders-prod at latest to x map {pairs}")
     assert isinstance(result, ShowHelp) and result.problem == "`map` takes at most 32 pairs (got 40)."
+
+
+def test_readme_lifecycle_diagram_is_generated_from_the_table() -> None:
+    from pathlib import Path
+
+    from bot.restore.lifecycle import mermaid_diagram
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    begin, end = readme.index("<!-- lifecycle:begin"), readme.index("<!-- lifecycle:end -->")
+    block = readme[begin:end]
+    shown = block[block.index("```mermaid\n") + len("```mermaid\n") : block.rindex("```")].rstrip("\n")
+    assert shown == mermaid_diagram(), "README's lifecycle is stale: paste `python -m bot.restore.lifecycle`"

@@ -112,3 +112,7 @@ def mermaid_diagram() -> str:
     finals = sorted({move.to.value for move in LIFECYCLE.values()} - {s.value for s, _ in LIFECYCLE})
     lines.extend(f"    {state} --> [*]" for state in finals)
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(mermaid_diagram())
