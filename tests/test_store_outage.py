@@ -1,0 +1,78 @@
+"""The store when PostgreSQL goes away: StoreUnavailable, nothing half-recorded, and back to normal after."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from bot.restore.request import RequestState
+from bot.store.errors import StoreUnavailable
+from bot.store.requests import RequestStore
+from tests.conftest import REQUIRE_POSTGRES
+from tests.support.pg_outage import outage_database
+from tests.test_store import NOW, create
+
+
+@pytest.fixture(autouse=True)
+def _postgres_reachable(postgres_url: str) -> None:
+    """These tests need PostgreSQL (the session fixture skips, or fails under DDM_REQUIRE_POSTGRES=1)."""
+    assert postgres_url or not REQUIRE_POSTGRES
+
+
+async def test_reads_and_writes_raise_store_unavailable_and_recover() -> None:
+    async with outage_database() as db:
+        store = RequestStore.from_url(db.url)
+        await store.create_schema()
+        request = await create(store)
+        async with db.down():
+            with pytest.raises(StoreUnavailable):
+                await store.get(request.id)
+            with pytest.raises(StoreUnavailable):
+                await store.approve(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW)
+        again = await store.get(request.id)
+        assert again is not None and again.state is RequestState.PENDING and again.approvals == ()
+        await store.close()
+
+
+async def test_an_approval_cut_off_mid_transaction_leaves_nothing_behind() -> None:
+    """The session running the approval ends while it waits on the request's row lock: neither the approval
+    nor the move to APPROVED nor any notice is recorded; the next click counts and moves the request."""
+    async with outage_database() as db:
+        store = RequestStore.from_url(db.url)
+        await store.create_schema()
+        request = await create(store)
+        notices_before = len(await store.outbox.pending(request.id))
+        blocker = await asyncpg.connect(db.url.replace("postgresql+asyncpg://", "postgresql://"))
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute("SELECT id FROM restore_requests WHERE id = $1 FOR UPDATE", request.id)
+        approving = asyncio.create_task(
+            store.approve(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW)
+        )
+        for _ in range(50):  # until the approval waits on the lock
+            waiting = await blocker.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", db.name
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        await blocker.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+            db.name,
+        )
+        with pytest.raises(StoreUnavailable):
+            await approving
+        await tx.rollback()
+        await blocker.close()
+        after = await store.get(request.id)
+        assert after is not None and after.state is RequestState.PENDING and after.approvals == ()
+        assert len(await store.outbox.pending(request.id)) == notices_before
+        assert [a.action for a in await store.audit_trail(request.id)] == ["create"]
+        done = await store.approve(
+            request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW + timedelta(seconds=1)
+        )
+        assert done.added and done.approved and done.request.state is RequestState.APPROVED
+        await store.close()
