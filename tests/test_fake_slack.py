@@ -22,8 +22,8 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.support import slack_payloads as sp
-from tests.support.fake_slack import FakeSlack, FakeUser, RecordedCall
+from bot.playground import slack_payloads as sp
+from bot.playground.slack_api import FakeSlack, FakeUser, RecordedCall
 
 SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test"
