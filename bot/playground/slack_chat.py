@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.playground.slack_model import _TS_BASE_US, SlackError
+from bot.playground.slack_model import _TS_BASE_US, SlackError, _truthy
 from bot.playground.slack_state import SlackState
 
 
@@ -233,3 +233,39 @@ class ChatMixin(SlackState):
         # Callers read is_member on every kind of conversation: an app can always write to its IMs.
         info.setdefault("is_member", True)
         return {"ok": True, "channel": info}
+
+    def _m_conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(args.get("channel") or ""))
+        if channel is None:
+            raise SlackError("channel_not_found")
+        members = [channel.user] if channel.is_im and channel.user else list(channel.members)
+        if channel.is_member and self.bot_user_id not in members:
+            members.append(self.bot_user_id)
+        return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The parent and its replies, oldest first; `metadata` only with include_all_metadata, as Slack does."""
+        channel = str(args.get("channel") or "")
+        if channel not in self.channels and channel not in self.messages:
+            raise SlackError("channel_not_found")
+        ts = str(args.get("ts") or "")
+        try:
+            parent = self.message(channel, ts)
+        except KeyError:
+            raise SlackError("thread_not_found") from None
+        root = str(parent.get("thread_ts") or parent["ts"])
+        found = [m for m in self.messages[channel] if m["ts"] == root or m.get("thread_ts") == root]
+        limit = int(args.get("limit") or 1000)
+        with_metadata = _truthy(args.get("include_all_metadata", False))
+        out = []
+        for message in found[:limit]:
+            public = self._public_message(message)
+            if not with_metadata:
+                public.pop("metadata", None)
+            out.append(public)
+        return {
+            "ok": True,
+            "messages": out,
+            "has_more": len(found) > limit,
+            "response_metadata": {"next_cursor": ""},
+        }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 JSON_FIELDS = ("blocks", "attachments", "view", "metadata", "user_auth_blocks")
@@ -23,6 +23,8 @@ API_METHODS = (
     "users.info",
     "usergroups.users.list",
     "conversations.info",
+    "conversations.members",
+    "conversations.replies",
 )
 
 _T = TypeVar("_T")
@@ -73,6 +75,7 @@ class _Channel:
     is_private: bool = False
     is_archived: bool = False
     user: str | None = None  # the other party of an IM
+    members: list[str] = field(default_factory=list)  # people (the bot joins when is_member)
 
 
 class SlackError(Exception):

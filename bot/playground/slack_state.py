@@ -114,6 +114,7 @@ class SlackState:
         is_private: bool = False,
         is_archived: bool = False,
         user: str | None = None,
+        members: list[str] | None = None,
     ) -> None:
         self.channels[channel_id] = _Channel(
             channel_id,
@@ -123,6 +124,7 @@ class SlackState:
             is_private=is_private,
             is_archived=is_archived,
             user=user,
+            members=list(members or []),
         )
 
     def dm_channel(self, user_id: str) -> str:
