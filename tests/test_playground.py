@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import pytest
 import pytest_asyncio
 
 from bot.playground.run import Playground
