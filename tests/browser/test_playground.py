@@ -8,6 +8,7 @@ missing Chromium or Playwright fails there instead of skipping.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+REASON = "INC-4521 <i>drill</i> & co"
 REQUIRED = os.environ.get("DDM_REQUIRE_BROWSER") == "1"
 
 pytestmark = pytest.mark.browser
@@ -68,7 +70,7 @@ async def pick(tab: Page, block_id: str, typed: str, option: str) -> None:
     await tab.locator(f'.modal [data-block-id="{block_id}"] .ext-option', has_text=option).first.click()
 
 
-async def request_restore(tab: Page) -> Any:
+async def request_restore(tab: Page, *, back_once: bool = False) -> Any:
     """Alice: command -> step 1 (source, default time, target) -> Next -> step 2 (mapping) -> card."""
     await tab.fill("#composer", "/ddm-restore")
     await tab.press("#composer", "Enter")
@@ -84,13 +86,23 @@ async def request_restore(tab: Page) -> Any:
     step2 = tab.locator('.modal[data-callback-id="ddm_restore_request"]')
     await expect(step2).to_be_visible()
     await expect(step2.locator('[data-block-id^="dn_map:"] select').first).not_to_have_value("")
-    await step2.locator('[data-block-id="reason"] input, [data-block-id="reason"] textarea').fill("INC-4521 drill")
+    if back_once:
+        # Back pops the pushed step and shows step 1 as it was left (views.push stack).
+        await step2.locator(".modal-close", has_text="Back").click()
+        await expect(step1).to_be_visible()
+        await expect(step1.locator('[data-block-id="target_instance"] input')).to_have_value(
+            re.compile("orders-restore-1")
+        )
+        await tab.locator(".modal .modal-submit", has_text="Next").click()
+        await expect(step2).to_be_visible()
+    await step2.locator('[data-block-id="reason"] input, [data-block-id="reason"] textarea').fill(REASON)
     await step2.locator(".modal-submit", has_text="Request approval").click()
     await expect(tab.locator("#modal-layer")).to_be_hidden()
 
     card = tab.locator("#messages .message", has_text="DDM restore request")
     await expect(card).to_contain_text("awaiting approval")
     await expect(card).to_contain_text("@alice")
+    await expect(card).to_contain_text(REASON)  # people's text is shown as text, never as markup
     return card
 
 
@@ -124,7 +136,7 @@ async def test_request_approve_and_follow_the_job(page: tuple[Page, Playground])
 
 async def test_requester_cannot_approve_own_request(page: tuple[Page, Playground]) -> None:
     tab, _playground = page
-    card = await request_restore(tab)
+    card = await request_restore(tab, back_once=True)
     await approve(tab, card)
     refusal = tab.locator(".ephemeral", has_text="You can't approve your own request.")
     await expect(refusal).to_be_visible()
