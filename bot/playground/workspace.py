@@ -84,7 +84,6 @@ class PlaygroundSlack(FakeSlack):
     # --- what one person sees ---------------------------------------------------------------------------------
 
     def directory(self) -> dict[str, Any]:
-        roles = {p.user.id: p for p in PEOPLE}
         return {
             "people": [
                 {
@@ -98,8 +97,7 @@ class PlaygroundSlack(FakeSlack):
                 }
                 for p in PEOPLE
             ],
-            "users": {u.id: {"name": u.name, "bot": u.is_bot} for u in self.users.values() if u.id not in roles}
-            | {p.user.id: {"name": p.user.name, "bot": False} for p in PEOPLE},
+            "users": {u.id: {"name": u.name, "bot": u.is_bot} for u in self.users.values()},
             "groups": {LEADS_GROUP_ID: {"handle": LEADS_HANDLE, "members": self.usergroups.get(LEADS_GROUP_ID, [])}},
             "channels": {c.id: c.name for c in self.channels.values() if not c.is_im},
             "channel": {"id": CHANNEL_ID, "name": CHANNEL_NAME},

@@ -493,10 +493,11 @@ function draw(force = false) {
   const snap = state.snap;
   const ephemerals = snap.ephemerals.filter((e) => !state.dismissed.has(e.id));
   const box = document.getElementById("messages");
-  if (changed("channel", [snap.messages, ephemerals.filter((e) => !e.thread_ts), state.me])) {
+  // An ephemeral sent into a thread shows in that thread when it is open, else in the channel (so it is seen).
+  const inChannel = ephemerals.filter((e) => !e.thread_ts || e.thread_ts !== state.thread);
+  if (changed("channel", [snap.messages, inChannel, state.me])) {
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
-    box.replaceChildren(...snap.messages.map((m) => renderMessage(m)),
-      ...ephemerals.filter((e) => !e.thread_ts).map(renderEphemeral));
+    box.replaceChildren(...snap.messages.map((m) => renderMessage(m)), ...inChannel.map(renderEphemeral));
     if (atBottom) box.scrollTop = box.scrollHeight;
   }
   const parent = snap.messages.find((m) => m.ts === state.thread);
