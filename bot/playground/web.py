@@ -40,7 +40,10 @@ def page_app(relay: SlackRelay) -> web.Application:
 
     def post(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def route(request: web.Request) -> web.Response:
-            body = await request.json()
+            try:
+                body = await request.json()
+            except ValueError:
+                raise web.HTTPBadRequest(text="the body is not JSON") from None
             if not isinstance(body, dict) or body.get("user") not in known:
                 raise web.HTTPBadRequest(text="unknown user")
             try:
