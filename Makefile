@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo simulator test lint check clean
+.PHONY: run demo simulator test test-browser lint check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,18 @@ run: $(STAMP)
 	$(BIN)/ddm-restore-bot run
 
 demo: $(STAMP)
-	$(BIN)/ddm-restore-bot run --simulate
+	$(BIN)/ddm-restore-bot playground
 
 simulator: $(STAMP)
 	$(BIN)/ddm-restore-bot simulator --port 9000
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The browser test (tests/browser) drives the playground page in headless Chromium (/usr/bin/chromium).
+test-browser: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[browser]'
+	$(BIN)/python -m pytest tests/browser -m browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""`ddm-restore-bot [run|simulator|check|migrate|audit]`: every problem is one precise line, exit code 2."""
+"""`ddm-restore-bot [run|simulator|playground|check|migrate|audit]`: every problem is one precise line, exit code 2."""
 
 from __future__ import annotations
 
@@ -35,6 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--port", type=int, default=9000)
     sim.add_argument("--seed-file", type=Path, help="world JSON (default: the built-in demo world)")
     sim.add_argument("--job-seconds", type=float, default=20.0, help="how long a restore job runs")
+    play = sub.add_parser(
+        "playground",
+        help="try the bot in a local web page standing in for Slack (needs no settings)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    play.add_argument("--host", default="127.0.0.1", help="address the page listens on")
+    play.add_argument("--port", type=int, default=8080, help="port of the page")
+    play.add_argument("--job-seconds", type=float, default=20.0, help="how long a simulated restore job runs")
     sub.add_parser("check", help="check the settings, Huawei Cloud access and the Slack token")
     sub.add_parser("migrate", help="apply the database migrations (needs only DATABASE_URL)")
     audit = sub.add_parser("audit", help="export or verify the audit trail (needs only DATABASE_URL)")
@@ -49,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.store.migrate import migrate_cli
 
         return migrate_cli()
+    if command == "playground":
+        from bot.playground.run import playground_cli
+
+        return playground_cli(args.host, args.port, args.job_seconds)
     if command == "audit":
         from bot.store.audit import audit_cli
 

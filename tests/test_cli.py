@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.playground.slack_api import FakeSlack
 from bot.simulator import RunningSimulator
-from tests.support.fake_slack import FakeSlack
 from tests.support.harness import CREDENTIALS, PROJECT
 from tests.support.processes import clean_env
 

@@ -22,8 +22,8 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.support import slack_payloads as sp
-from tests.support.fake_slack import FakeSlack, FakeUser, RecordedCall
+from bot.playground import slack_payloads as sp
+from bot.playground.slack_api import FakeSlack, FakeUser, RecordedCall
 
 SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test"
@@ -146,6 +146,30 @@ async def test_messages_threads_updates_and_permalinks(fake: FakeSlack, client: 
         "message_not_found",
         "channel_not_found",
     ]
+
+
+async def test_thread_replies_keep_metadata(fake: FakeSlack, client: AsyncWebClient) -> None:
+    metadata = {"event_type": "ddm_restore_request", "event_payload": {"request_id": "R-7F3A"}}
+    card = await client.chat_postMessage(channel="C1", text="card", metadata=metadata)
+    reply = await client.chat_postMessage(channel="C1", thread_ts=card["ts"], text="approved")
+    await client.chat_postMessage(channel="C1", text="another card")
+
+    plain = await client.conversations_replies(channel="C1", ts=card["ts"])
+    assert [m["text"] for m in plain["messages"]] == ["card", "approved"] and "metadata" not in plain["messages"][0]
+    full = await client.conversations_replies(channel="C1", ts=reply["ts"], include_all_metadata=True)
+    assert full["messages"][0]["metadata"] == metadata and full["has_more"] is False
+    limited = await client.conversations_replies(channel="C1", ts=card["ts"], limit=1)
+    assert [m["text"] for m in limited["messages"]] == ["card"] and limited["has_more"] is True
+    assert (await error_of(client.conversations_replies(channel="C1", ts="1.2"))).response["error"] == (
+        "thread_not_found"
+    )
+
+
+async def test_channel_members(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.add_channel("C2", "drills", members=["U1", "UGUEST"])
+    assert (await client.conversations_members(channel="C2"))["members"] == ["U1", "UGUEST", "UBOT"]
+    assert (await client.conversations_members(channel="COUT"))["members"] == []
+    assert (await error_of(client.conversations_members(channel="C404"))).response["error"] == "channel_not_found"
 
 
 async def test_strict_channels() -> None:

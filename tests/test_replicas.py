@@ -19,11 +19,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from bot.playground import slack_payloads as sp
+from bot.playground.slack_api import FakeSlack, FakeUser
 from bot.restore.request import RequestState
 from bot.simulator import RunningSimulator
 from bot.store.requests import RequestStore
-from tests.support import slack_payloads as sp
-from tests.support.fake_slack import FakeSlack, FakeUser
 from tests.support.harness import CHANNEL, CREDENTIALS, GROUP, PROJECT, SECRET, BotHarness, populate
 from tests.support.processes import BotProcess
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 
 from bot.app import build_runtime
+from bot.playground.slack_api import FakeSlack
 from bot.restore.request import RequestState
 from bot.simulator import RunningSimulator
-from tests.support.fake_slack import FakeSlack
 from tests.support.harness import CREDENTIALS, BotHarness, harness_settings, populate, serve_runtime
 
 

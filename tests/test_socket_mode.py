@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 from bot.app import build_runtime, serve
+from bot.playground import slack_payloads as sp
+from bot.playground.slack_api import FakeSlack
 from bot.simulator import RunningSimulator
-from tests.support import slack_payloads as sp
-from tests.support.fake_slack import FakeSlack
 from tests.support.harness import CHANNEL, CREDENTIALS, harness_settings, populate
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.playground import slack_payloads as sp
 from bot.restore.request import RequestState
 from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, ORDERS_RESTORE_2_ID
-from tests.support import slack_payloads as sp
 from tests.support.harness import CHANNEL, GROUP_MEMBERS, SECRET, BotHarness, running_bot
 
 S = RequestState

@@ -19,11 +19,11 @@ from aiohttp import web
 
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
+from bot.playground import slack_payloads as sp
+from bot.playground.slack_api import FakeSlack, FakeUser
 from bot.restore.request import RestoreRequest
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID
-from tests.support import slack_payloads as sp
-from tests.support.fake_slack import FakeSlack, FakeUser
 
 T = TypeVar("T")
 SECRET = "test-signing-secret"

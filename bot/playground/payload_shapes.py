@@ -1,40 +1,29 @@
-"""Incoming Slack requests, built and signed exactly as Slack sends them to an app.
-
-HTTP mode: every builder returns `(body: bytes, headers: dict[str, str])`, ready to POST to `/slack/events`:
-- slash commands are form-encoded fields (`command=%2Fddm-restore&text=...`);
-- interactivity (block_actions, block_suggestion, view_submission, view_closed) is ONE form field
-  `payload=<url-encoded JSON>`;
-- headers: `Content-Type: application/x-www-form-urlencoded`, `X-Slack-Request-Timestamp`,
-  `X-Slack-Signature: v0=HMAC-SHA256(secret, "v0:{timestamp}:{raw body}")`.
-
-Socket Mode: the `*_payload` functions return the same request as a dict, which is what a Socket Mode envelope
-carries in `payload` (slash commands: the form fields, all strings; interactivity: the JSON payload itself).
-
-Shapes follow Slack's documented interaction payloads and bolt-python's own test fixtures: bolt reads the user
-from `user.id` (commands: `user_id`), the channel from `channel.id` (commands: `channel_id`), `trigger_id`,
-`actions[0].action_id`/`block_id`, `view.callback_id`, and for `block_suggestion` the top-level
-`action_id`/`block_id`/`value`.
-"""
+"""The shapes of Slack's requests to an app (slash commands, block_actions, block_suggestion, view_submission,
+view_closed) as dicts: what an HTTP request carries (signed by `slack_payloads`) or a Socket Mode envelope holds."""
 
 from __future__ import annotations
 
 import copy
 import itertools
-import json
 import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
-from slack_sdk.signature import SignatureVerifier
-
-FORM = "application/x-www-form-urlencoded"
 TEAM_ID = "T0001"
+
+
 TEAM_DOMAIN = "fake-workspace"
+
+
 APP_ID = "A0001"
+
+
 BOT_ID = "B0001"
+
+
 VERIFICATION_TOKEN = "verification-token"  # the deprecated `token` field Slack still sends
+
 
 _seq = itertools.count(1)
 
@@ -46,58 +35,6 @@ def new_trigger_id() -> str:
 
 def action_ts() -> str:
     return f"{time.time():.6f}"
-
-
-# --- signing -----------------------------------------------------------------------------------------------
-
-
-def signed(secret: str, body: bytes, *, timestamp: int | None = None, content_type: str = FORM) -> dict[str, str]:
-    """Headers Slack sends with `body`, signed with `secret` (timestamp: now unless given)."""
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-    assert signature is not None
-    return {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature,
-        "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-    }
-
-
-def forged(headers: Mapping[str, str]) -> dict[str, str]:
-    """The same headers with a well-formed but wrong signature (same length, one hex digit changed)."""
-    out = dict(headers)
-    signature = out["X-Slack-Signature"]
-    last = "0" if signature[-1] != "0" else "1"
-    out["X-Slack-Signature"] = signature[:-1] + last
-    return out
-
-
-def forged_signature(body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
-    """Headers signed with a secret the app does not know."""
-    return signed("not-the-signing-secret", body, timestamp=timestamp)
-
-
-def form_body(fields: Mapping[str, str]) -> bytes:
-    return urlencode(fields).encode("utf-8")
-
-
-def interaction_body(payload: Mapping[str, Any]) -> bytes:
-    """`payload=<JSON>`, form-encoded, as Slack posts interactivity."""
-    return urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode("utf-8")
-
-
-def _signed_form(secret: str, fields: Mapping[str, str]) -> tuple[bytes, dict[str, str]]:
-    body = form_body(fields)
-    return body, signed(secret, body)
-
-
-def _signed_interaction(secret: str, payload: Mapping[str, Any]) -> tuple[bytes, dict[str, str]]:
-    body = interaction_body(payload)
-    return body, signed(secret, body)
-
-
-# --- state value helpers (view.state.values[block_id][action_id]) ------------------------------------------
 
 
 def plain_text_input(value: str | None) -> dict[str, Any]:
@@ -119,9 +56,6 @@ def external_select(value: str | None, text: str | None = None) -> dict[str, Any
 def datetimepicker(epoch_seconds: int | None) -> dict[str, Any]:
     """`selected_date_time` is epoch SECONDS (minute granularity)."""
     return {"type": "datetimepicker", "selected_date_time": epoch_seconds}
-
-
-# --- common parts ------------------------------------------------------------------------------------------
 
 
 def _user(user_id: str, user_name: str | None, team_id: str) -> dict[str, str]:
@@ -183,9 +117,6 @@ def _with_state(view: Mapping[str, Any], state_values: Mapping[str, Any] | None)
     return out
 
 
-# --- slash commands ----------------------------------------------------------------------------------------
-
-
 def slash_command_payload(
     *,
     command: str = "/ddm-restore",
@@ -214,38 +145,6 @@ def slash_command_payload(
         "response_url": response_url,
         "trigger_id": trigger_id or new_trigger_id(),
     }
-
-
-def slash_command(
-    secret: str,
-    *,
-    command: str = "/ddm-restore",
-    text: str = "",
-    user_id: str,
-    user_name: str | None = None,
-    channel_id: str,
-    channel_name: str = "ops",
-    team_id: str = TEAM_ID,
-    trigger_id: str | None = None,
-    response_url: str,
-) -> tuple[bytes, dict[str, str]]:
-    return _signed_form(
-        secret,
-        slash_command_payload(
-            command=command,
-            text=text,
-            user_id=user_id,
-            user_name=user_name,
-            channel_id=channel_id,
-            channel_name=channel_name,
-            team_id=team_id,
-            trigger_id=trigger_id,
-            response_url=response_url,
-        ),
-    )
-
-
-# --- block_actions -----------------------------------------------------------------------------------------
 
 
 def block_actions_payload(
@@ -337,54 +236,6 @@ def block_actions_payload(
     return payload
 
 
-def block_actions(
-    secret: str,
-    *,
-    user_id: str,
-    action_id: str,
-    value: str | None = None,
-    block_id: str | None = None,
-    channel_id: str | None = None,
-    message_ts: str | None = None,
-    message: Mapping[str, Any] | None = None,
-    view: Mapping[str, Any] | None = None,
-    selected_option: Mapping[str, Any] | str | None = None,
-    selected_date_time: int | None = None,
-    trigger_id: str | None = None,
-    response_url: str | None = None,
-    action_type: str | None = None,
-    text: str | None = None,
-    state_values: Mapping[str, Any] | None = None,
-    user_name: str | None = None,
-    team_id: str = TEAM_ID,
-) -> tuple[bytes, dict[str, str]]:
-    return _signed_interaction(
-        secret,
-        block_actions_payload(
-            user_id=user_id,
-            action_id=action_id,
-            value=value,
-            block_id=block_id,
-            channel_id=channel_id,
-            message_ts=message_ts,
-            message=message,
-            view=view,
-            selected_option=selected_option,
-            selected_date_time=selected_date_time,
-            trigger_id=trigger_id,
-            response_url=response_url,
-            action_type=action_type,
-            text=text,
-            state_values=state_values,
-            user_name=user_name,
-            team_id=team_id,
-        ),
-    )
-
-
-# --- block_suggestion (external_select options load) ------------------------------------------------------
-
-
 def block_suggestion_payload(
     *,
     user_id: str,
@@ -411,34 +262,6 @@ def block_suggestion_payload(
         "is_enterprise_install": False,
         "view": full_view,
     }
-
-
-def block_suggestion(
-    secret: str,
-    *,
-    user_id: str,
-    action_id: str,
-    block_id: str,
-    value: str,
-    view: Mapping[str, Any],
-    user_name: str | None = None,
-    team_id: str = TEAM_ID,
-) -> tuple[bytes, dict[str, str]]:
-    return _signed_interaction(
-        secret,
-        block_suggestion_payload(
-            user_id=user_id,
-            action_id=action_id,
-            block_id=block_id,
-            value=value,
-            view=view,
-            user_name=user_name,
-            team_id=team_id,
-        ),
-    )
-
-
-# --- view_submission / view_closed -------------------------------------------------------------------------
 
 
 def _view_for(
@@ -517,41 +340,6 @@ def view_submission_payload(
     }
 
 
-def view_submission(
-    secret: str,
-    *,
-    user_id: str,
-    callback_id: str | None = None,
-    state_values: Mapping[str, Any] | None = None,
-    private_metadata: str | None = None,
-    view_id: str | None = None,
-    external_id: str | None = None,
-    hash: str | None = None,
-    view: Mapping[str, Any] | None = None,
-    trigger_id: str | None = None,
-    response_urls: list[dict[str, str]] | None = None,
-    user_name: str | None = None,
-    team_id: str = TEAM_ID,
-) -> tuple[bytes, dict[str, str]]:
-    return _signed_interaction(
-        secret,
-        view_submission_payload(
-            user_id=user_id,
-            callback_id=callback_id,
-            state_values=state_values,
-            private_metadata=private_metadata,
-            view_id=view_id,
-            external_id=external_id,
-            hash=hash,
-            view=view,
-            trigger_id=trigger_id,
-            response_urls=response_urls,
-            user_name=user_name,
-            team_id=team_id,
-        ),
-    )
-
-
 def view_closed_payload(
     *,
     user_id: str,
@@ -587,36 +375,3 @@ def view_closed_payload(
         "enterprise": None,
         "is_enterprise_install": False,
     }
-
-
-def view_closed(
-    secret: str,
-    *,
-    user_id: str,
-    callback_id: str | None = None,
-    state_values: Mapping[str, Any] | None = None,
-    private_metadata: str | None = None,
-    view_id: str | None = None,
-    external_id: str | None = None,
-    hash: str | None = None,
-    view: Mapping[str, Any] | None = None,
-    is_cleared: bool = False,
-    user_name: str | None = None,
-    team_id: str = TEAM_ID,
-) -> tuple[bytes, dict[str, str]]:
-    return _signed_interaction(
-        secret,
-        view_closed_payload(
-            user_id=user_id,
-            callback_id=callback_id,
-            state_values=state_values,
-            private_metadata=private_metadata,
-            view_id=view_id,
-            external_id=external_id,
-            hash=hash,
-            view=view,
-            is_cleared=is_cleared,
-            user_name=user_name,
-            team_id=team_id,
-        ),
-    )

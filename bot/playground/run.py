@@ -1,0 +1,178 @@
+"""`ddm-restore-bot playground`: the simulator, the stand-in for Slack, the unchanged bot and the page, together.
+
+Nothing is read from the environment or `.env`: the playground must never reach a real workspace or cloud.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+from aiohttp import web
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from bot.app import EVENTS_PATH, build_runtime, serve
+from bot.config import Settings
+from bot.playground.people import LEADS_GROUP_ID, populate
+from bot.playground.relay import SlackRelay
+from bot.playground.web import page_app
+from bot.playground.workspace import PlaygroundSlack
+from bot.simulator import RunningSimulator, SimulatorCredentials
+
+log = logging.getLogger(__name__)
+
+# Fake credentials shared by the in-process simulator and the bot; they open nothing real.
+PROJECT_ID = "0123456789abcdef0123456789abcdef"
+CREDENTIALS = SimulatorCredentials(project_id=PROJECT_ID, ak="PLAYGROUNDAK00000000", sk="playground-secret-key")
+
+
+class PlaygroundSettings(Settings):
+    """Settings from the constructor only (no environment, no `.env`)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _free_port() -> int:
+    # serve() binds the port from the settings; ask the OS for a free one first.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def playground_settings(slack: PlaygroundSlack, sim: RunningSimulator, data_dir: Path) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": "xoxb-playground",
+        "slack_signing_secret": secrets.token_hex(16),
+        "slack_mode": "http",
+        "slack_api_url": slack.base_url,
+        "port": _free_port(),
+        "huaweicloud_region": "cn-north-4",
+        "huaweicloud_sdk_project_id": PROJECT_ID,
+        "huaweicloud_ddm_endpoint": sim.base_url,
+        "huaweicloud_iam_endpoint": sim.base_url,
+        "huaweicloud_sdk_ak": CREDENTIALS.ak,
+        "huaweicloud_sdk_sk": CREDENTIALS.sk,
+        "approver_usergroup_ids": LEADS_GROUP_ID,
+        "required_approvals": 1,
+        "database_url": f"sqlite:///{data_dir / 'playground.sqlite3'}",
+        "job_poll_interval_seconds": 1.0,
+        "log_level": "WARNING",
+    }
+    return PlaygroundSettings(**values)
+
+
+class Playground:
+    """Everything on localhost, as an async context manager; `url` is the page."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 8080, job_seconds: float = 20.0) -> None:
+        self.host = host
+        self.port = port
+        self.job_seconds = job_seconds
+        self.slack = PlaygroundSlack()
+        self.sim = RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds)
+        self.url = ""
+        self._tmp = tempfile.TemporaryDirectory(prefix="ddm-playground-")
+        self._stop = asyncio.Event()
+        self._bot: asyncio.Task[None] | None = None
+        self._page: web.AppRunner | None = None
+        self._relay: SlackRelay | None = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def _start(self) -> None:
+        await self.slack.start()
+        populate(self.slack)
+        await self.sim.__aenter__()
+        settings = playground_settings(self.slack, self.sim, Path(self._tmp.name))
+        runtime = await build_runtime(settings, sweep_interval=1.0)
+        self._bot = asyncio.create_task(serve(runtime, self._stop, host="127.0.0.1"), name="playground-bot")
+        bot_url = f"http://127.0.0.1:{settings.port}"
+        await _wait_healthy(bot_url + "/healthz", self._bot)
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+        self._relay = SlackRelay(self.slack, bot_url + EVENTS_PATH, secret)
+        self._page = web.AppRunner(page_app(self._relay), access_log=None)
+        await self._page.setup()
+        await web.TCPSite(self._page, self.host, self.port).start()
+        port = self._page.addresses[0][1]
+        shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        self.url = f"http://{shown}:{port}/"
+
+    async def close(self) -> None:
+        if self._page is not None:
+            await self._page.cleanup()
+            self._page = None
+        if self._relay is not None:
+            await self._relay.aclose()
+        self._stop.set()
+        if self._bot is not None:
+            await asyncio.gather(self._bot, return_exceptions=True)
+            self._bot = None
+        await self.sim.__aexit__(None, None, None)
+        await self.slack.close()
+        self._tmp.cleanup()
+
+
+async def _wait_healthy(url: str, bot: asyncio.Task[None], within: float = 15.0) -> None:
+    async with httpx.AsyncClient(timeout=1.0) as http:
+        for _ in range(int(within / 0.05)):
+            if bot.done():
+                bot.result()  # raises what stopped the bot
+                raise RuntimeError("the bot stopped while starting")
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"the bot did not answer at {url} within {within}s")
+
+
+async def run_playground(host: str, port: int, job_seconds: float) -> int:
+    async with Playground(host=host, port=port, job_seconds=job_seconds) as playground:
+        print(f"Playground: open {playground.url} (Ctrl-C stops it)", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    return 0
+
+
+def playground_cli(host: str, port: int, job_seconds: float) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(run_playground(host, port, job_seconds))
+    except OSError as exc:
+        print(f"ddm-restore-bot: playground could not start: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
