@@ -960,3 +960,115 @@ def test_world_absolute_times_and_errors(tmp_path: Path) -> None:
     broken.write_text("{")
     with pytest.raises(WorldError):
         load_world(broken)
+
+
+# ---- for people: reset, several restores in one demo, world errors that name the field ---------------------------
+
+
+def restore_onto(target: str, dns: tuple[str, str]) -> dict[str, Any]:
+    body = restore_body(target={"instance_id": target})
+    body["data_node_relations"] = [
+        {"source_instance_id": w.ORDERS_RDS_0_ID, "target_instance_id": dns[0]},
+        {"source_instance_id": w.ORDERS_RDS_1_ID, "target_instance_id": dns[1]},
+    ]
+    return body
+
+
+async def test_the_demo_world_takes_three_restores_without_a_restart(api: httpx.AsyncClient) -> None:
+    free = [w.RESTORE_RDS_IDS[n] for n in (0, 1, 3, 5, 6, 7)]
+    jobs = []
+    for n, target in enumerate(w.FREE_TARGET_IDS):
+        answer = await api.post(f"{SRC}/recovery", json=restore_onto(target, (free[2 * n], free[2 * n + 1])))
+        assert answer.status_code == 202, answer.text
+        jobs.append(answer.json()["job_id"])
+    done = [await wait_for_job(api, job_id) for job_id in jobs]
+    assert [j["status"] for j in done] == ["Completed"] * 3
+    assert [j["instance"]["id"] for j in done] == list(w.FREE_TARGET_IDS)
+    # All used now: a fourth restore has no free target left.
+    candidates = (await api.get(f"{SRC}/restorable-instances")).json()["instances"]
+    assert [c["instance_name"] for c in candidates if c["available"]] == []
+
+
+async def test_reset_puts_the_world_back_to_its_seed(sim: RunningSimulator, api: httpx.AsyncClient) -> None:
+    job_id = (await api.post(f"{SRC}/recovery", json=restore_body())).json()["job_id"]
+    await add_fault(api, route="jobs", kind="500", count=3)
+    assert (await api.post("/_sim/latency", json={"route": "job", "seconds": 0.01})).status_code == 200
+    await api.post(f"/_sim/targets/{w.ORDERS_RESTORE_3_ID}/outcome", json={"outcome": "Failed", "fail_reason": "drill"})
+    await add_fault(api, route="list_instances", kind="hold")
+    parked = asyncio.create_task(api.get(f"{DDM}/instances"))
+    await wait_until_held(api)
+    calls_before = len(sim.state.calls)
+
+    answer = await api.post("/_sim/reset")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "reset": True,
+        "jobs_removed": 1,
+        "targets_freed": ["orders-restore-1"],
+        "faults_cleared": 1,
+        "latency_cleared": ["job"],
+        "calls_released": 1,
+        "calls_cleared": calls_before,
+        "world": {"ddm_instances": 7, "rds_instances": 17, "jobs": 2},
+    }
+    assert (await parked).status_code == 200  # the parked call went on instead of hanging
+    # The job is gone, the target free, the faults and the drill outcome undone; the token still works.
+    assert api_error(await api.get(f"{DDM}/jobs/{job_id}")) == (400, "DBS.300400")
+    candidates = (await api.get(f"{SRC}/restorable-instances")).json()["instances"]
+    assert [c["instance_id"] for c in candidates if c["available"]] == list(w.FREE_TARGET_IDS)
+    window = {"start_time": now_ms() - 86_400_000, "end_time": now_ms()}
+    assert (await api.get(f"{DDM}/jobs", params=window)).json()["total"] == 1
+    assert sim.state.world.ddm(w.ORDERS_RESTORE_3_ID).restore_outcome == "Completed"  # type: ignore[union-attr]
+    assert (await api.get("/_sim/faults")).json() == {"faults": [], "latency": {}, "held": 0}
+    assert [c["route"] for c in (await api.get("/_sim/calls")).json()] == ["job", "restorable_instances", "jobs"]
+    assert (await api.post(f"{SRC}/recovery", json=restore_body())).status_code == 202  # the same restore again
+
+
+async def test_reset_of_a_given_world_goes_back_to_that_world() -> None:
+    data = demo_world_json()
+    data["ddm_instances"] = [i for i in data["ddm_instances"] if i["id"] != w.ORDERS_RESTORE_4_ID]
+    async with (
+        RunningSimulator(credentials=CREDS, world=world_from_json(data), job_seconds=0.1) as sim,
+        httpx.AsyncClient(base_url=sim.base_url) as api,
+    ):
+        api.headers["X-Auth-Token"] = await get_token(api)
+        assert (await api.post(f"{SRC}/recovery", json=restore_body())).status_code == 202
+        answer = (await api.post("/_sim/reset")).json()
+        assert answer["jobs_removed"] == 1 and answer["world"]["ddm_instances"] == 6
+        assert sim.state.world.running_job_on(w.ORDERS_RESTORE_1_ID) is None
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"ddm_instances": [{"id": "x"}]}, "ddm_instances[0].name: missing"),
+        ({"ddm_instances": [{"id": "x", "name": "y", "colour": "red"}]}, "ddm_instances[0].colour: unknown field"),
+        ({"ddm_instances": [{"id": "", "name": "y"}]}, "ddm_instances[0].id: String should have at least 1"),
+        (
+            {"rds_instances": [{"id": "r", "name": "n", "data_volume_size": "big"}]},
+            "rds_instances[0].data_volume_size:",
+        ),
+        ({"rds_instances": [{"id": "x", "name": "y", "ddm_instance_id": "nope"}]}, "rds_instances[0].ddm_instance_id:"),
+        ({"jobs": [{"id": "j", "instance_id": "x", "status": "Done"}]}, "jobs[0].status: Input should be 'Running'"),
+        (
+            {"ddm_instances": [{"id": "x", "name": "y", "restorable_windows": [{"start": -1, "end": "yesterday"}]}]},
+            "ddm_instances[0].restorable_windows[0].end: 'yesterday' is not an ISO-8601 time",
+        ),
+        (
+            {"ddm_instances": [{"id": "x", "name": "y", "restorable_windows": [{"start": -1, "end": -5}]}]},
+            "ddm_instances[0].restorable_windows[0]: start is after end",
+        ),
+        ({"ddm_instances": [{"id": "x", "name": "a"}, {"id": "x", "name": "b"}]}, "ddm_instances[1].id: duplicate"),
+        ([], "world: must be a JSON object"),
+    ],
+)
+def test_world_errors_name_the_bad_field(bad: Any, message: str) -> None:
+    with pytest.raises(WorldError) as caught:
+        world_from_json(bad)
+    assert message in str(caught.value)
+
+
+def test_world_json_round_trips() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    world = w.demo_world(now=now)
+    assert world_from_json(world.to_json(), now=now).to_json() == world.to_json()

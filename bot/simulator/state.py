@@ -83,10 +83,11 @@ class SimulatorState:
         self.advance()
         seed_job_ids = {j["id"] for j in self._seed.get("jobs", [])}
         jobs_removed = sum(1 for j in self.world.jobs if j.id not in seed_job_ids)
-        busy = sorted(i.name for i in self.world.ddm_instances if self.world.running_job_on(i.id))
+        touched = {j.instance_id for j in self.world.jobs if j.id not in seed_job_ids}
+        freed = sorted(i.name for i in self.world.ddm_instances if i.id in touched)
         done = {
             "jobs_removed": jobs_removed,
-            "busy_targets_before": busy,
+            "targets_freed": freed,  # restored or being restored since the seed: empty targets again
             "faults_cleared": len(self.faults.faults),
             "latency_cleared": sorted(self.faults.latency),
             "calls_released": self.faults.release(),
