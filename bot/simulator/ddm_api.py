@@ -2,7 +2,14 @@
 
 Answers follow the reference's field names. Unset strings on jobs are ``""``, as DDM writes them: ``end_time``
 while a job runs, ``process`` once it has ended, ``fail_reason`` unless it failed. Bad input gets DDM's code with
-a message naming the parameter (see ``rules.py``).
+a message naming the parameter (see ``rules.py``). Choices where the real behaviour is unverified:
+
+- an unknown job id gets 400 ``DBS.300400`` (the DDM error table's "task not found");
+- an unknown source instance in a path gets 400 ``DBS.280001``;
+- paging: ``offset`` >= 0, ``limit`` 1..128 (default 128), else 400 ``DBS.280001``;
+- the job list needs both ``start_time`` and ``end_time`` (epoch ms), ``start_time`` at most 30 days back
+  (plus 5 minutes of grace for clock drift); jobs whose created time is in the range, newest first, each with
+  the instance flattened into ``instance_id``/``instance_name``; the job detail has ``instance: {id, name}``.
 """
 
 from __future__ import annotations

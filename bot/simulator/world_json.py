@@ -170,7 +170,7 @@ class JobJson(_Strict):
     instance_id: Text
     created: MomentField = Moment()
     status: Literal["Running", "Completed", "Failed"] = "Running"
-    duration_seconds: Annotated[StrictInt | StrictFloat, Field(ge=0)] | None = None
+    duration_seconds: Annotated[StrictFloat, Field(ge=0)] | None = None  # strict: no "5" or true; 5 is fine
     end_time: MomentField | None = None
     outcome: Outcome | None = None  # how a Running job will end; default Completed (a finished job: its status)
     fail_reason: str | None = None
@@ -233,7 +233,9 @@ class WorldJson(_Strict):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise WorldError("; ".join(_describe(e) for e in exc.errors())) from None
+            # One message per place: a union (e.g. int | float) reports each branch's complaint.
+            messages = dict.fromkeys(_describe(e) for e in exc.errors())
+            raise WorldError("; ".join(messages)) from None
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
