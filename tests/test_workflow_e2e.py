@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.restore.request import RequestState
-from bot.simulator.world import FREE_TARGET_IDS, ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, ORDERS_RESTORE_2_ID
+from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, ORDERS_RESTORE_2_ID
 from tests.support import slack_payloads as sp
 from tests.support.harness import CHANNEL, GROUP_MEMBERS, SECRET, BotHarness, running_bot
 
@@ -212,8 +212,10 @@ async def test_options_are_live_and_searchable(tmp_path: Path) -> None:
         assert all("orders" in o["text"]["text"] for o in sources)
         await h.choose_source(view_id)
         targets = await h.options(view_id, "target_instance")
-        # The demo world's free targets only: busy (orders-restore-2) and unsuitable ones are not offered.
-        assert [o["value"] for o in targets] == list(FREE_TARGET_IDS) and ORDERS_RESTORE_2_ID not in FREE_TARGET_IDS
+        values = [o["value"] for o in targets]
+        # The demo world's free targets only (orders-restore-1, -3, -4): busy and unsuitable ones are not offered.
+        assert values[0] == ORDERS_RESTORE_1_ID and len(values) == len(set(values)) == 3
+        assert ORDERS_RESTORE_2_ID not in values and ORDERS_PROD_ID not in values
 
 
 # ---- DDM failures ---------------------------------------------------------------------------------------------
