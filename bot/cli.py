@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import logging
 import sys
@@ -19,6 +20,11 @@ log = logging.getLogger("bot")
 DEMO_PROJECT_ID = "0123456789abcdef0123456789abcdef"
 DEMO_AK = "SIMULATORAK0000000000"
 DEMO_SK = "simulator-secret-key-not-a-real-one"
+# The IAM login `ddm-restore-bot simulator` accepts when the settings name none (token auth is the easy path for
+# curl; see docs/simulator.md). Fake values, good only against the local simulator.
+DEMO_IAM_USERNAME = "demo"
+DEMO_IAM_PASSWORD = "demo-password-not-a-real-one"
+DEMO_IAM_DOMAIN = "demo-account"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,11 +136,19 @@ def _secret(value: str):  # type: ignore[no-untyped-def]
 
 async def _simulator(settings: Settings, host: str, port: int, seed_file: Path | None, job_seconds: float) -> int:
     from bot.simulator.server import serve
-    from bot.simulator.world import load_world
+    from bot.simulator.world import WorldError, load_world
 
     settings = simulated_settings(settings)
-    world = load_world(seed_file) if seed_file else None
-    await serve(host=host, port=port, credentials=simulator_credentials(settings), world=world, job_seconds=job_seconds)
+    try:
+        world = load_world(seed_file) if seed_file else None
+    except WorldError as exc:
+        return _fail(f"--seed-file: {exc}")
+    credentials = simulator_credentials(settings)
+    if not credentials.token_auth_enabled:
+        credentials = dataclasses.replace(
+            credentials, username=DEMO_IAM_USERNAME, password=DEMO_IAM_PASSWORD, domain=DEMO_IAM_DOMAIN
+        )
+    await serve(host=host, port=port, credentials=credentials, world=world, job_seconds=job_seconds)
     return 0
 
 

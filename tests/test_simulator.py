@@ -179,9 +179,17 @@ async def test_ddm_call_with_a_token(api: httpx.AsyncClient) -> None:
     assert answer.status_code == 200
     assert HEX32.match(answer.headers["X-Request-Id"])
     page = answer.json()
-    assert page["total"] == page["total_record"] == 5
+    assert page["total"] == page["total_record"] == 7
     names = [i["name"] for i in page["instances"]]
-    assert names == ["orders-prod", "users-prod", "orders-restore-1", "orders-restore-2", "legacy-ddm"]
+    assert names == [
+        "orders-prod",
+        "users-prod",
+        "orders-restore-1",
+        "orders-restore-2",
+        "legacy-ddm",
+        "orders-restore-3",
+        "orders-restore-4",
+    ]
     first = page["instances"][0]
     assert first["id"] == w.ORDERS_PROD_ID and first["status"] == "RUNNING"
     assert {"engine_version", "node_count", "vpc_id", "created", "updated"} <= set(first)
@@ -331,7 +339,7 @@ async def test_the_bots_own_clients_work_against_it(sim: RunningSimulator) -> No
     try:
         for auth in auths:
             async with DdmClient(endpoint=sim.base_url, project_id=PROJECT, auth=auth) as ddm:
-                assert len(await ddm.list_instances()) == 5
+                assert len(await ddm.list_instances()) == len(sim.state.world.ddm_instances) == 7
                 sim.state.tokens.revoke_all()
                 windows = await ddm.restorable_windows(w.ORDERS_PROD_ID)
                 assert len(windows) == 1
@@ -360,13 +368,14 @@ async def test_seed_example_request_runs_to_completed(sim: RunningSimulator, api
     assert running["status"] == "Running" and running["name"] == "RestoreInstance"
     assert re.match(r"^\d{1,2}%$", running["process"])
     assert running["instance"] == {"id": w.ORDERS_RESTORE_1_ID, "name": "orders-restore-1"}
-    assert API_TIME.match(running["created_time"]) and running["end_time"] is None
+    # Unset strings are "", as DDM writes them (not null, not missing).
+    assert API_TIME.match(running["created_time"]) and running["end_time"] == "" and running["fail_reason"] == ""
     listing = (await api.get(f"{DDM}/instances")).json()["instances"]
     assert {i["name"]: i["status"] for i in listing}["orders-restore-1"] == "RESTORE"
 
     done = await wait_for_job(api, job_id)
     assert done["status"] == "Completed" and done["process"] == "" and API_TIME.match(done["end_time"])
-    assert "fail_reason" not in done
+    assert done["fail_reason"] == ""
     target = sim.state.world.ddm(w.ORDERS_RESTORE_1_ID)
     assert target is not None and target.status == "RUNNING"
     assert {n.id for n in sim.state.world.data_nodes_of(target.id)} == set(w.RESTORE_RDS_IDS[:2])
@@ -387,31 +396,70 @@ async def test_job_list_contains_the_restore_job(api: httpx.AsyncClient) -> None
     assert page["total"] == 2  # this one and the demo world's busy restore; the 2-day-old one is outside
     mine = by_id[job_id]
     assert mine["instance_id"] == w.ORDERS_RESTORE_1_ID and mine["instance_name"] == "orders-restore-1"
-    assert mine["name"] == "RestoreInstance" and mine["status"] == "Running" and mine["fail_reason"] is None
+    assert mine["name"] == "RestoreInstance" and mine["status"] == "Running" and mine["fail_reason"] == ""
+    assert set(mine) == {
+        "id",
+        "name",
+        "status",
+        "created_time",
+        "end_time",
+        "process",
+        "instance_id",
+        "instance_name",
+        "fail_reason",
+    }
+    assert mine["end_time"] == "" and re.match(r"^\d{1,2}%$", mine["process"]) and API_TIME.match(mine["created_time"])
     assert w.BUSY_JOB_ID in by_id
     everything = await api.get(f"{DDM}/jobs", params={"start_time": now_ms() - 29 * 86_400_000, "end_time": now_ms()})
     assert everything.json()["total"] == 3
 
 
 @pytest.mark.parametrize(
-    "params",
+    ("params", "message"),
     [
-        {"start_time": "x", "end_time": "1"},
-        {"end_time": "1"},
-        {"start_time": str(now_ms() - 31 * 86_400_000), "end_time": str(now_ms())},
-        {"start_time": str(now_ms()), "end_time": str(now_ms() - 1000)},
-        {"start_time": str(now_ms() - 1000), "end_time": str(now_ms()), "limit": "0"},
+        ({"start_time": "x", "end_time": "1"}, "start_time must be epoch milliseconds, not 'x'"),
+        ({"end_time": "1"}, "start_time is missing"),
+        ({"start_time": str(now_ms() - 31 * 86_400_000), "end_time": str(now_ms())}, "more than 30 days back"),
+        ({"start_time": str(now_ms()), "end_time": str(now_ms() - 1000)}, "is after end_time"),
+        ({"start_time": str(now_ms() - 1000), "end_time": str(now_ms()), "limit": "0"}, "limit must be 1..128, not 0"),
     ],
 )
-async def test_job_list_refuses_bad_ranges(api: httpx.AsyncClient, params: dict[str, str]) -> None:
+async def test_job_list_refuses_bad_ranges(api: httpx.AsyncClient, params: dict[str, str], message: str) -> None:
     answer = await api.get(f"{DDM}/jobs", params=params)
-    assert answer.json() == {"error_code": "DBS.280001", "error_msg": "Parameter error."}
     assert answer.status_code == 400
+    body = answer.json()
+    assert body["error_code"] == "DBS.280001"
+    assert body["error_msg"].startswith("Parameter error: ") and message in body["error_msg"]
+
+
+async def test_job_list_pages_newest_first_and_is_counted(sim: RunningSimulator, api: httpx.AsyncClient) -> None:
+    """A follower polls every running job with one job-list call per interval; the call log counts them."""
+    first = (await api.post(f"{SRC}/recovery", json=restore_body())).json()["job_id"]
+    second_body = restore_body(target={"instance_id": w.ORDERS_RESTORE_3_ID})
+    second_body["data_node_relations"] = [
+        {"source_instance_id": w.ORDERS_RDS_0_ID, "target_instance_id": w.RESTORE_RDS_IDS[5]},
+        {"source_instance_id": w.ORDERS_RDS_1_ID, "target_instance_id": w.RESTORE_RDS_IDS[6]},
+    ]
+    sim.state.clock = lambda: datetime.now(UTC) + timedelta(milliseconds=5)  # a distinct created time
+    second = (await api.post(f"{SRC}/recovery", json=second_body)).json()["job_id"]
+    window = {"start_time": now_ms() - 86_400_000, "end_time": now_ms() + 60_000}
+    pages = [
+        (await api.get(f"{DDM}/jobs", params={**window, "offset": offset, "limit": 1})).json()
+        for offset in (0, 1, 2, 3)
+    ]
+    assert [p["total"] for p in pages] == [3, 3, 3, 3]
+    assert [[j["id"] for j in p["jobs"]] for p in pages] == [[second], [first], [w.BUSY_JOB_ID], []]
+    counted = (await api.get("/_sim/calls/count")).json()
+    assert counted["by_route"]["jobs"] == 4 and counted["by_route"]["recovery"] == 2
+    assert counted["total"] == sum(counted["by_route"].values()) == len((await api.get("/_sim/calls")).json())
+    assert len((await api.get("/_sim/calls", params={"route": "jobs"})).json()) == 4
+    refused = await api.get("/_sim/calls", params={"route": "nope"})
+    assert refused.status_code == 400 and "route must be one of" in refused.json()["error"]
 
 
 async def test_unknown_job_and_unknown_route(api: httpx.AsyncClient) -> None:
     job = await api.get(f"{DDM}/jobs/{'0' * 32}")
-    assert api_error(job) == (400, "DBS.300400")
+    assert api_error(job) == (400, "DBS.300400") and "0" * 32 in job.json()["error_msg"]
     route = await api.get(f"{DDM}/no-such-thing")
     assert api_error(route) == (404, "APIGW.0101")
     assert route.headers["X-Request-Id"]
@@ -453,51 +501,87 @@ def _without(key: str) -> Callable[[dict[str, Any]], None]:
     return lambda body: body.pop(key)
 
 
-PARAMETER_ERRORS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "no source": _without("source"),
-    "no target": _without("target"),
-    "no relations": _without("data_node_relations"),
-    "restore_time as text": lambda b: b["source"].update(restore_time="1747732352076"),
-    "restore_time as bool": lambda b: b["source"].update(restore_time=True),
-    "restore_time missing": lambda b: b["source"].pop("restore_time"),
-    "target id as number": lambda b: b["target"].update(instance_id=42),
-    "empty relations": lambda b: b.update(data_node_relations=[]),
-    "relations not a list": lambda b: b.update(data_node_relations={"a": "b"}),
-    "relation without target": lambda b: b["data_node_relations"][0].pop("target_instance_id"),
-    "restore_time before the window": lambda b: b["source"].update(restore_time=now_ms() - 8 * 86_400_000),
-    "restore_time in the future": lambda b: b["source"].update(restore_time=now_ms() + 60_000),
-    "a source dn missing": lambda b: b["data_node_relations"].pop(),
-    "a foreign source dn": lambda b: b["data_node_relations"][1].update(source_instance_id=w.USERS_RDS_IDS[0]),
-    "a target dn used twice": lambda b: b["data_node_relations"][1].update(target_instance_id=w.RESTORE_RDS_IDS[0]),
+# case -> (how to spoil the valid body, what the message must say)
+PARAMETER_ERRORS: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
+    "no source": (_without("source"), "source is missing"),
+    "no target": (_without("target"), "target is missing"),
+    "no relations": (_without("data_node_relations"), "data_node_relations is missing"),
+    "restore_time as text": (
+        lambda b: b["source"].update(restore_time="1747732352076"),
+        'source.restore_time must be epoch milliseconds as a JSON number, not "1747732352076"',
+    ),
+    "restore_time as bool": (lambda b: b["source"].update(restore_time=True), "not true"),
+    "restore_time missing": (lambda b: b["source"].pop("restore_time"), "source.restore_time is missing"),
+    "target id missing": (lambda b: b["target"].pop("instance_id"), "target.instance_id is missing"),
+    "target id as number": (lambda b: b["target"].update(instance_id=42), "target.instance_id must be a non-empty"),
+    "empty relations": (lambda b: b.update(data_node_relations=[]), "data_node_relations is empty"),
+    "relations not a list": (lambda b: b.update(data_node_relations={"a": "b"}), "data_node_relations must be a list"),
+    "relation without target": (
+        lambda b: b["data_node_relations"][0].pop("target_instance_id"),
+        "data_node_relations[0].target_instance_id is missing",
+    ),
+    "restore_time before the window": (
+        lambda b: b["source"].update(restore_time=now_ms() - 8 * 86_400_000),
+        f"is outside the restorable window of instance {w.ORDERS_PROD_ID}",
+    ),
+    "restore_time in the future": (
+        lambda b: b["source"].update(restore_time=now_ms() + 60_000),
+        "is outside the restorable window",
+    ),
+    "a source dn missing": (
+        lambda b: b["data_node_relations"].pop(),
+        f"no relation for source data node(s) {w.ORDERS_RDS_1_ID}",
+    ),
+    "a foreign source dn": (
+        lambda b: b["data_node_relations"][1].update(source_instance_id=w.USERS_RDS_IDS[0]),
+        f"data_node_relations[1].source_instance_id '{w.USERS_RDS_IDS[0]}' is not a data node of instance",
+    ),
+    "a target dn used twice": (
+        lambda b: b["data_node_relations"][1].update(target_instance_id=w.RESTORE_RDS_IDS[0]),
+        "data_node_relations[1].target_instance_id",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(PARAMETER_ERRORS))
 async def test_restore_parameter_errors(sim: RunningSimulator, api: httpx.AsyncClient, case: str) -> None:
+    spoil, message = PARAMETER_ERRORS[case]
     body = restore_body()
-    PARAMETER_ERRORS[case](body)
+    spoil(body)
     answer = await api.post(f"{SRC}/recovery", json=body)
     assert answer.status_code == 400
-    assert answer.json() == {"error_code": "DBS.280001", "error_msg": "Parameter error."}
+    error = answer.json()
+    assert error["error_code"] == "DBS.280001" and error["error_msg"].startswith("Parameter error: ")
+    assert message in error["error_msg"]
     assert sim.state.world.running_job_on(w.ORDERS_RESTORE_1_ID) is None
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"[]", b""])
-async def test_restore_malformed_body(api: httpx.AsyncClient, content: bytes) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json", "the body is not valid JSON"),
+        (b"[]", "the body must be a JSON object"),
+        (b"", "the body is empty"),
+    ],
+)
+async def test_restore_malformed_body(api: httpx.AsyncClient, content: bytes, message: str) -> None:
     answer = await api.post(f"{SRC}/recovery", content=content, headers={"Content-Type": "application/json"})
     assert api_error(answer) == (400, "DBS.280001")
+    assert message in answer.json()["error_msg"]
 
 
 async def test_restore_from_an_unknown_source(api: httpx.AsyncClient) -> None:
-    answer = await api.post(f"{DDM}/instances/{'9' * 32}in09/backups/recovery", json=restore_body())
+    unknown = "9" * 32 + "in09"
+    answer = await api.post(f"{DDM}/instances/{unknown}/backups/recovery", json=restore_body())
     assert api_error(answer) == (400, "DBS.280001")
+    assert f"instance_id '{unknown}' is not a DDM instance" in answer.json()["error_msg"]
 
 
 @pytest.mark.parametrize(
     ("target", "code", "words"),
     [
         (w.ORDERS_PROD_ID, "DBS.300372", "Invalid destination DDM instance."),
-        ("0" * 32 + "in09", "DBS.300372", "Invalid destination DDM instance."),
+        ("0" * 32 + "in09", "DBS.300372", f"target.instance_id '{'0' * 32}in09' is not a DDM instance"),
         (w.LEGACY_DDM_ID, "DBS.300372", "data nodes"),
         (w.USERS_PROD_ID, "DBS.300372", "data nodes"),
         (w.ORDERS_RESTORE_2_ID, "DBS.300372", "being restored"),
@@ -510,19 +594,23 @@ async def test_restore_refuses_unusable_targets(api: httpx.AsyncClient, target: 
 
 
 @pytest.mark.parametrize(
-    ("target_dn", "code"),
+    ("target_dn", "code", "words"),
     [
-        (w.RESTORE_RDS_IDS[4], "DBS.300323"),  # MySQL 5.7 is older than the source's 8.0
-        (w.USERS_RDS_IDS[0], "DBS.300323"),  # already a data node of users-prod
-        ("0" * 32 + "in01", "DBS.300323"),  # no such RDS instance
-        (w.RESTORE_RDS_IDS[2], "DBS.300364"),  # 40 GB < 100 GB
+        (w.RESTORE_RDS_IDS[4], "DBS.300323", "version 5.7.44 is earlier"),  # older than the source's 8.0
+        (w.USERS_RDS_IDS[0], "DBS.300323", "already associated"),  # a data node of users-prod
+        ("0" * 32 + "in01", "DBS.300323", "does not exist"),  # no such RDS instance
+        (w.RESTORE_RDS_IDS[2], "DBS.300364", "(40 GB) is smaller"),  # 40 GB < 100 GB
     ],
 )
-async def test_restore_refuses_unusable_target_data_nodes(api: httpx.AsyncClient, target_dn: str, code: str) -> None:
+async def test_restore_refuses_unusable_target_data_nodes(
+    api: httpx.AsyncClient, target_dn: str, code: str, words: str
+) -> None:
     body = restore_body()
     body["data_node_relations"][1]["target_instance_id"] = target_dn
     answer = await api.post(f"{SRC}/recovery", json=body)
     assert api_error(answer) == (400, code)
+    message = answer.json()["error_msg"]
+    assert "data_node_relations[1].target_instance_id" in message and target_dn[:8] in message and words in message
 
 
 async def test_a_second_restore_on_a_busy_target_is_refused(api: httpx.AsyncClient) -> None:
@@ -554,7 +642,7 @@ async def test_restorable_time_interval(api: httpx.AsyncClient) -> None:
 
 async def test_restorable_instances_show_reasons(api: httpx.AsyncClient) -> None:
     page = (await api.get(f"{SRC}/restorable-instances", params={"offset": 0, "limit": 10})).json()
-    assert page["total"] == 4
+    assert page["total"] == 6
     by_name = {i["instance_name"]: i for i in page["instances"]}
     assert "orders-prod" not in by_name
     assert by_name["orders-restore-1"]["available"] is True
@@ -572,15 +660,28 @@ async def test_restorable_instances_show_reasons(api: httpx.AsyncClient) -> None
         "unavailable_reason",
         "vpc_name",
     }
-    second = (await api.get(f"{SRC}/restorable-instances", params={"offset": 3, "limit": 2})).json()
-    assert len(second["instances"]) == 1 and second["total"] == 4
+    assert [n for n, i in by_name.items() if i["available"]] == [
+        "orders-restore-1",
+        "orders-restore-3",
+        "orders-restore-4",
+    ]
+    second = (await api.get(f"{SRC}/restorable-instances", params={"offset": 5, "limit": 2})).json()
+    assert len(second["instances"]) == 1 and second["total"] == 6
 
 
-@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "129"}, {"offset": "-1"}, {"limit": "ten"}])
-async def test_paging_out_of_range(api: httpx.AsyncClient, params: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"limit": "0"}, "limit must be 1..128, not 0"),
+        ({"limit": "129"}, "limit must be 1..128, not 129"),
+        ({"offset": "-1"}, "offset must be 0 or more, not -1"),
+        ({"limit": "ten"}, "limit must be an integer, not 'ten'"),
+    ],
+)
+async def test_paging_out_of_range(api: httpx.AsyncClient, params: dict[str, str], message: str) -> None:
     for path in (f"{DDM}/instances", f"{SRC}/restorable-instances"):
         answer = await api.get(path, params=params)
-        assert answer.json() == {"error_code": "DBS.280001", "error_msg": "Parameter error."}
+        assert answer.json() == {"error_code": "DBS.280001", "error_msg": f"Parameter error: {message}"}
 
 
 async def test_related_dn(api: httpx.AsyncClient) -> None:
@@ -598,9 +699,14 @@ async def test_related_dn(api: httpx.AsyncClient) -> None:
     }
     assert isinstance(body["latest_restorable_time"], int)
     assert 240_000 < now_ms() - body["latest_restorable_time"] < 360_000
-    for params in ({}, {"restore_time": "soon"}, {"restore_time": now_ms() - 30 * 86_400_000}):
+    too_old = now_ms() - 30 * 86_400_000
+    for params, message in (
+        ({}, "restore_time is missing"),
+        ({"restore_time": "soon"}, "restore_time must be epoch milliseconds, not 'soon'"),
+        ({"restore_time": too_old}, f"restore_time {too_old} is outside the restorable window"),
+    ):
         refused = await api.get(f"{SRC}/related-dn", params=params)
-        assert api_error(refused) == (400, "DBS.280001")
+        assert api_error(refused) == (400, "DBS.280001") and message in refused.json()["error_msg"]
 
 
 async def test_restorable_data_node(api: httpx.AsyncClient) -> None:
@@ -612,11 +718,9 @@ async def test_restorable_data_node(api: httpx.AsyncClient) -> None:
     answer = await api.get(f"{SRC}/restorable-data-node", params=params)
     assert answer.status_code == 200
     nodes = {n["instance_name"]: n for n in answer.json()["target_data_nodes"]}
-    assert set(nodes) == {f"restore-rds-{n}" for n in range(5)}  # only RDS instances without a DDM
+    assert set(nodes) == {f"restore-rds-{n}" for n in range(9)}  # only RDS instances without a DDM
     assert [name for name, n in sorted(nodes.items()) if n["available"]] == [
-        "restore-rds-0",
-        "restore-rds-1",
-        "restore-rds-3",
+        f"restore-rds-{n}" for n in (0, 1, 3, 5, 6, 7, 8)
     ]
     assert "storage" in nodes["restore-rds-2"]["unavailable_reason"]
     assert "version" in nodes["restore-rds-4"]["unavailable_reason"]
@@ -630,15 +734,16 @@ async def test_restorable_data_node(api: httpx.AsyncClient) -> None:
         "vpc_name",
         "private_ip",
     }
-    bad_params: list[dict[str, str]] = [
-        {"source_dn_instance_id": w.USERS_RDS_IDS[0]},
-        {"target_instance_id": "nope"},
-        {"target_instance_id": w.ORDERS_PROD_ID},
-        {"restore_time": "x"},
+    bad_params: list[tuple[dict[str, str], str]] = [
+        ({"source_dn_instance_id": w.USERS_RDS_IDS[0]}, f"source_dn_instance_id '{w.USERS_RDS_IDS[0]}' is not a data"),
+        ({"target_instance_id": "nope"}, "target_instance_id 'nope' is not a DDM instance"),
+        ({"target_instance_id": w.ORDERS_PROD_ID}, "is the source instance itself"),
+        ({"target_instance_id": ""}, "target_instance_id is missing"),
+        ({"restore_time": "x"}, "restore_time must be epoch milliseconds, not 'x'"),
     ]
-    for bad in bad_params:
+    for bad, message in bad_params:
         refused = await api.get(f"{SRC}/restorable-data-node", params={**params, **bad})
-        assert api_error(refused) == (400, "DBS.280001")
+        assert api_error(refused) == (400, "DBS.280001") and message in refused.json()["error_msg"]
 
 
 # ---- faults and latency ---------------------------------------------------------------------------------------
@@ -805,7 +910,7 @@ async def test_world_dump_and_healthz(api: httpx.AsyncClient) -> None:
     assert health.status_code == 200 and health.headers["X-Request-Id"]
     dump = (await api.get("/_sim/world")).json()
     assert {"now", "ddm_instances", "rds_instances", "jobs"} <= set(dump)
-    assert len(dump["ddm_instances"]) == 5 and len(dump["jobs"]) == 2
+    assert len(dump["ddm_instances"]) == 7 and len(dump["jobs"]) == 2
 
 
 def test_example_world_file_equals_the_demo_world() -> None:
@@ -855,3 +960,115 @@ def test_world_absolute_times_and_errors(tmp_path: Path) -> None:
     broken.write_text("{")
     with pytest.raises(WorldError):
         load_world(broken)
+
+
+# ---- for people: reset, several restores in one demo, world errors that name the field ---------------------------
+
+
+def restore_onto(target: str, dns: tuple[str, str]) -> dict[str, Any]:
+    body = restore_body(target={"instance_id": target})
+    body["data_node_relations"] = [
+        {"source_instance_id": w.ORDERS_RDS_0_ID, "target_instance_id": dns[0]},
+        {"source_instance_id": w.ORDERS_RDS_1_ID, "target_instance_id": dns[1]},
+    ]
+    return body
+
+
+async def test_the_demo_world_takes_three_restores_without_a_restart(api: httpx.AsyncClient) -> None:
+    free = [w.RESTORE_RDS_IDS[n] for n in (0, 1, 3, 5, 6, 7)]
+    jobs = []
+    for n, target in enumerate(w.FREE_TARGET_IDS):
+        answer = await api.post(f"{SRC}/recovery", json=restore_onto(target, (free[2 * n], free[2 * n + 1])))
+        assert answer.status_code == 202, answer.text
+        jobs.append(answer.json()["job_id"])
+    done = [await wait_for_job(api, job_id) for job_id in jobs]
+    assert [j["status"] for j in done] == ["Completed"] * 3
+    assert [j["instance"]["id"] for j in done] == list(w.FREE_TARGET_IDS)
+    # All used now: a fourth restore has no free target left.
+    candidates = (await api.get(f"{SRC}/restorable-instances")).json()["instances"]
+    assert [c["instance_name"] for c in candidates if c["available"]] == []
+
+
+async def test_reset_puts_the_world_back_to_its_seed(sim: RunningSimulator, api: httpx.AsyncClient) -> None:
+    job_id = (await api.post(f"{SRC}/recovery", json=restore_body())).json()["job_id"]
+    await add_fault(api, route="jobs", kind="500", count=3)
+    assert (await api.post("/_sim/latency", json={"route": "job", "seconds": 0.01})).status_code == 200
+    await api.post(f"/_sim/targets/{w.ORDERS_RESTORE_3_ID}/outcome", json={"outcome": "Failed", "fail_reason": "drill"})
+    await add_fault(api, route="list_instances", kind="hold")
+    parked = asyncio.create_task(api.get(f"{DDM}/instances"))
+    await wait_until_held(api)
+    calls_before = len(sim.state.calls)
+
+    answer = await api.post("/_sim/reset")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "reset": True,
+        "jobs_removed": 1,
+        "targets_freed": ["orders-restore-1"],
+        "faults_cleared": 1,
+        "latency_cleared": ["job"],
+        "calls_released": 1,
+        "calls_cleared": calls_before,
+        "world": {"ddm_instances": 7, "rds_instances": 17, "jobs": 2},
+    }
+    assert (await parked).status_code == 200  # the parked call went on instead of hanging
+    # The job is gone, the target free, the faults and the drill outcome undone; the token still works.
+    assert api_error(await api.get(f"{DDM}/jobs/{job_id}")) == (400, "DBS.300400")
+    candidates = (await api.get(f"{SRC}/restorable-instances")).json()["instances"]
+    assert [c["instance_id"] for c in candidates if c["available"]] == list(w.FREE_TARGET_IDS)
+    window = {"start_time": now_ms() - 86_400_000, "end_time": now_ms()}
+    assert (await api.get(f"{DDM}/jobs", params=window)).json()["total"] == 1
+    assert [i.restore_outcome for i in sim.state.world.ddm_instances] == ["Completed"] * 7
+    assert (await api.get("/_sim/faults")).json() == {"faults": [], "latency": {}, "held": 0}
+    assert [c["route"] for c in (await api.get("/_sim/calls")).json()] == ["job", "restorable_instances", "jobs"]
+    assert (await api.post(f"{SRC}/recovery", json=restore_body())).status_code == 202  # the same restore again
+
+
+async def test_reset_of_a_given_world_goes_back_to_that_world() -> None:
+    data = demo_world_json()
+    data["ddm_instances"] = [i for i in data["ddm_instances"] if i["id"] != w.ORDERS_RESTORE_4_ID]
+    async with (
+        RunningSimulator(credentials=CREDS, world=world_from_json(data), job_seconds=0.1) as sim,
+        httpx.AsyncClient(base_url=sim.base_url) as api,
+    ):
+        api.headers["X-Auth-Token"] = await get_token(api)
+        assert (await api.post(f"{SRC}/recovery", json=restore_body())).status_code == 202
+        answer = (await api.post("/_sim/reset")).json()
+        assert answer["jobs_removed"] == 1 and answer["world"]["ddm_instances"] == 6
+        assert sim.state.world.running_job_on(w.ORDERS_RESTORE_1_ID) is None
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"ddm_instances": [{"id": "x"}]}, "ddm_instances[0].name: missing"),
+        ({"ddm_instances": [{"id": "x", "name": "y", "colour": "red"}]}, "ddm_instances[0].colour: unknown field"),
+        ({"ddm_instances": [{"id": "", "name": "y"}]}, "ddm_instances[0].id: String should have at least 1"),
+        (
+            {"rds_instances": [{"id": "r", "name": "n", "data_volume_size": "big"}]},
+            "rds_instances[0].data_volume_size:",
+        ),
+        ({"rds_instances": [{"id": "x", "name": "y", "ddm_instance_id": "nope"}]}, "rds_instances[0].ddm_instance_id:"),
+        ({"jobs": [{"id": "j", "instance_id": "x", "status": "Done"}]}, "jobs[0].status: Input should be 'Running'"),
+        (
+            {"ddm_instances": [{"id": "x", "name": "y", "restorable_windows": [{"start": -1, "end": "yesterday"}]}]},
+            "ddm_instances[0].restorable_windows[0].end: 'yesterday' is not an ISO-8601 time",
+        ),
+        (
+            {"ddm_instances": [{"id": "x", "name": "y", "restorable_windows": [{"start": -1, "end": -5}]}]},
+            "ddm_instances[0].restorable_windows[0]: start is after end",
+        ),
+        ({"ddm_instances": [{"id": "x", "name": "a"}, {"id": "x", "name": "b"}]}, "ddm_instances[1].id: duplicate"),
+        ([], "world: must be a JSON object"),
+    ],
+)
+def test_world_errors_name_the_bad_field(bad: Any, message: str) -> None:
+    with pytest.raises(WorldError) as caught:
+        world_from_json(bad)
+    assert message in str(caught.value)
+
+
+def test_world_json_round_trips() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    world = w.demo_world(now=now)
+    assert world_from_json(world.to_json(), now=now).to_json() == world.to_json()

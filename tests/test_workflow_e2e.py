@@ -212,7 +212,10 @@ async def test_options_are_live_and_searchable(tmp_path: Path) -> None:
         assert all("orders" in o["text"]["text"] for o in sources)
         await h.choose_source(view_id)
         targets = await h.options(view_id, "target_instance")
-        assert [o["value"] for o in targets] == [ORDERS_RESTORE_1_ID]  # busy and unsuitable ones are not offered
+        values = [o["value"] for o in targets]
+        # The demo world's free targets only (orders-restore-1, -3, -4): busy and unsuitable ones are not offered.
+        assert values[0] == ORDERS_RESTORE_1_ID and len(values) == len(set(values)) == 3
+        assert ORDERS_RESTORE_2_ID not in values and ORDERS_PROD_ID not in values
 
 
 # ---- DDM failures ---------------------------------------------------------------------------------------------

@@ -3,6 +3,11 @@
 Times: the service writes them as strings like ``2025-05-20T09:40:40+0000`` or as epoch milliseconds; both
 become timezone-aware ``datetime``s here. A time without a zone is read as UTC, which is what the service means.
 Restore points go out as integer epoch milliseconds, never as text.
+
+Answers are read tolerantly, as Huawei writes them: every optional field may be missing, ``null`` or ``""`` (the
+service's way of saying "unset", e.g. a running job's ``"end_time": ""``) and means its default; unknown fields
+are ignored. The fields a decision rests on stay strict: ids, a job's status, a window's start and end, the
+``available`` flags. A bad one of those is a bad answer (``DDM.BAD_ANSWER``), never a guess.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 
 def parse_api_time(value: Any) -> Any:
@@ -39,13 +44,30 @@ def to_epoch_ms(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
+# An id or a status: what a decision rests on, so never empty.
+Decisive = Annotated[str, StringConstraints(min_length=1)]
+
+
+def _is_unset(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
 class _Answer(BaseModel):
     # Answers may grow fields; we keep what we know and ignore the rest.
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_means_default(cls, data: Any) -> Any:
+        """An optional field sent as ``null`` or ``""`` is read as not sent: its default applies."""
+        if not isinstance(data, dict):
+            return data
+        optional = {name for name, info in cls.model_fields.items() if not info.is_required()}
+        return {key: value for key, value in data.items() if not (key in optional and _is_unset(value))}
+
 
 class DdmInstance(_Answer):
-    id: str
+    id: Decisive
     name: str
     status: str | None = None
     engine_version: str | None = None
@@ -71,10 +93,10 @@ class RestorableWindows(_Answer):
 
 
 class RestorableInstance(_Answer):
-    instance_id: str
+    instance_id: Decisive
     instance_name: str
     status: str | None = None
-    available: bool = False
+    available: bool
     unavailable_reason: str | None = None
     vpc_name: str | None = None
 
@@ -85,7 +107,7 @@ class RestorableInstancePage(_Answer):
 
 
 class RelatedDataNode(_Answer):
-    instance_id: str
+    instance_id: Decisive
     instance_name: str
     instance_status: str | None = None
     data_volume_size: float | None = None
@@ -99,11 +121,11 @@ class RelatedDataNodes(_Answer):
 
 
 class TargetDataNode(_Answer):
-    instance_id: str
+    instance_id: Decisive
     instance_name: str
     engine_name: str | None = None
     status: str | None = None
-    available: bool = False
+    available: bool
     unavailable_reason: str | None = None
     vpc_name: str | None = None
     private_ip: str | None = None
@@ -114,7 +136,7 @@ class TargetDataNodes(_Answer):
 
 
 class RecoveryAccepted(_Answer):
-    job_id: str = Field(min_length=1)
+    job_id: Decisive
 
 
 class JobInstance(_Answer):
@@ -128,9 +150,9 @@ JOB_FAILED = "Failed"
 
 
 class Job(_Answer):
-    id: str
+    id: Decisive
     name: str | None = None
-    status: str
+    status: Decisive
     created_time: ApiTime | None = None
     end_time: ApiTime | None = None
     process: str | None = None

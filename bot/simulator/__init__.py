@@ -1,7 +1,8 @@
 """A local stand-in for Huawei Cloud IAM (token) + DDM (the restore family), for demos, drills and tests.
 
-Run it with ``ddm-restore-bot simulator``; in tests use :class:`RunningSimulator`. See ``server.py`` for the
-routes and ``world.py`` for the world JSON format.
+Run it with ``ddm-restore-bot simulator``; in tests use :class:`RunningSimulator`. How to use it from a shell:
+``docs/simulator.md``. The routes: ``ddm_api.py``, ``iam_api.py``, ``control_api.py`` (``/_sim/*``), put
+together in ``server.py``; the world JSON format: ``world.py``.
 """
 
 from bot.simulator.auth import SimulatorCredentials

@@ -4,16 +4,20 @@ Error codes follow the DDM error-code table (``DBS.280001`` parameter error, ``D
 DDM instance, ``DBS.300323`` associated RDS unavailable, ``DBS.300356`` cannot connect to RDS, ``DBS.300364``
 disk-space check failed). Validation order: the body's shape, the source and the restore point, the relations'
 shape, then the target DDM instance, then each target data node; the first problem found is the answer.
+
+The codes are DDM's; the messages go further than DDM's bare "Parameter error." and name the parameter and the
+value that is wrong (``Parameter error: target.instance_id is missing``), because people learn the API here.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.simulator.world import (
+from bot.simulator.model import (
     DDM_RESTORE,
     DDM_RUNNING,
     JOB_RUNNING,
@@ -23,9 +27,10 @@ from bot.simulator.world import (
     DdmInstance,
     Job,
     RdsInstance,
-    World,
     epoch_ms,
+    format_api_time,
 )
+from bot.simulator.world import World
 
 PARAMETER_ERROR = "DBS.280001"
 INVALID_TARGET = "DBS.300372"
@@ -51,9 +56,22 @@ class ApiError(Exception):
         self.message = message
 
 
-def parameter_error() -> ApiError:
-    # The service says only this for every malformed or out-of-range input (see the seed page's example).
-    return ApiError(400, PARAMETER_ERROR, "Parameter error.")
+def parameter_error(detail: str) -> ApiError:
+    """DDM's ``DBS.280001`` (the seed page's "Parameter error."), saying which parameter is wrong and how."""
+    return ApiError(400, PARAMETER_ERROR, f"Parameter error: {detail}")
+
+
+def invalid_target(detail: str) -> ApiError:
+    return ApiError(400, INVALID_TARGET, f"Invalid destination DDM instance. {detail}")
+
+
+def unknown_source(instance_id: str) -> ApiError:
+    # The source is the path's instance: a parameter, so DBS.280001 (unverified what DDM itself answers).
+    return parameter_error(f"instance_id {instance_id!r} is not a DDM instance of this project")
+
+
+def job_not_found(job_id: str) -> ApiError:
+    return ApiError(400, JOB_NOT_FOUND, f"The task does not exist: no job {job_id!r} in this project.")
 
 
 # ---- restore windows ------------------------------------------------------------------------------------------
@@ -65,6 +83,19 @@ def windows_of(instance: DdmInstance, now: datetime) -> list[tuple[datetime, dat
 
 def in_window(instance: DdmInstance, restore_ms: int, now: datetime) -> bool:
     return any(epoch_ms(start) <= restore_ms <= epoch_ms(end) for start, end in windows_of(instance, now))
+
+
+def check_restore_time(instance: DdmInstance, restore_ms: int, now: datetime, name: str = "restore_time") -> None:
+    """DBS.280001 naming the value and the windows when ``restore_ms`` is outside every restorable window."""
+    if in_window(instance, restore_ms, now):
+        return
+    windows = windows_of(instance, now)
+    if not windows:
+        raise parameter_error(f"{name} {restore_ms}: instance {instance.id} has no restorable backups")
+    spans = ", ".join(
+        f"{format_api_time(a)} ({epoch_ms(a)}) to {format_api_time(b)} ({epoch_ms(b)})" for a, b in windows
+    )
+    raise parameter_error(f"{name} {restore_ms} is outside the restorable window of instance {instance.id}: {spans}")
 
 
 def latest_restorable_ms(instance: DdmInstance, now: datetime) -> int | None:
@@ -148,26 +179,45 @@ class RestoreBody:
 def parse_restore_body(data: Any) -> RestoreBody:
     """Check the body's shape and types exactly (the SDK's model: every field mandatory, numbers as numbers)."""
     if not isinstance(data, dict):
-        raise parameter_error()
-    source, target, relations = data.get("source"), data.get("target"), data.get("data_node_relations")
-    if not isinstance(source, dict) or not isinstance(target, dict) or not isinstance(relations, list):
-        raise parameter_error()
+        raise parameter_error("the body must be a JSON object")
+    for key, kind, word in (
+        ("source", dict, "an object"),
+        ("target", dict, "an object"),
+        ("data_node_relations", list, "a list"),
+    ):
+        if key not in data:
+            raise parameter_error(f"{key} is missing")
+        if not isinstance(data[key], kind):
+            raise parameter_error(f"{key} must be {word}")
+    source, target, relations = data["source"], data["target"], data["data_node_relations"]
     restore_time = source.get("restore_time")
+    if restore_time is None:
+        raise parameter_error("source.restore_time is missing")
     if not isinstance(restore_time, int) or isinstance(restore_time, bool) or restore_time <= 0:
-        raise parameter_error()
+        raise parameter_error(
+            f"source.restore_time must be epoch milliseconds as a JSON number, not {json.dumps(restore_time)}"
+        )
     target_id = target.get("instance_id")
+    if target_id is None:
+        raise parameter_error("target.instance_id is missing")
     if not isinstance(target_id, str) or not target_id:
-        raise parameter_error()
+        raise parameter_error(f"target.instance_id must be a non-empty string, not {json.dumps(target_id)}")
     if not relations:
-        raise parameter_error()
+        raise parameter_error("data_node_relations is empty: map each source data node to a target one")
     pairs: list[tuple[str, str]] = []
-    for item in relations:
+    for n, item in enumerate(relations):
+        where = f"data_node_relations[{n}]"
         if not isinstance(item, dict):
-            raise parameter_error()
-        src, dst = item.get("source_instance_id"), item.get("target_instance_id")
-        if not isinstance(src, str) or not src or not isinstance(dst, str) or not dst:
-            raise parameter_error()
-        pairs.append((src, dst))
+            raise parameter_error(f"{where} must be an object")
+        ids = []
+        for key in ("source_instance_id", "target_instance_id"):
+            value = item.get(key)
+            if value is None:
+                raise parameter_error(f"{where}.{key} is missing")
+            if not isinstance(value, str) or not value:
+                raise parameter_error(f"{where}.{key} must be a non-empty string, not {json.dumps(value)}")
+            ids.append(value)
+        pairs.append((ids[0], ids[1]))
     return RestoreBody(restore_time=restore_time, target_id=target_id, relations=pairs)
 
 
@@ -184,36 +234,30 @@ def start_restore(world: World, source_id: str, data: Any, now: datetime) -> Job
     body = parse_restore_body(data)
     source = world.ddm(source_id)
     if source is None:
-        raise parameter_error()
-    if not in_window(source, body.restore_time, now):
-        raise parameter_error()
-    source_dns = {dn.id: dn for dn in world.data_nodes_of(source.id)}
-    relation_sources = [s for s, _ in body.relations]
-    relation_targets = [t for _, t in body.relations]
-    if len(set(relation_sources)) != len(relation_sources) or set(relation_sources) != set(source_dns):
-        raise parameter_error()
-    if len(set(relation_targets)) != len(relation_targets):
-        raise parameter_error()
+        raise unknown_source(source_id)
+    check_restore_time(source, body.restore_time, now, "source.restore_time")
+    _check_relations(world, source, body.relations)
 
     if body.target_id == source.id:
-        raise ApiError(400, INVALID_TARGET, "Invalid destination DDM instance.")
+        raise invalid_target(f"target.instance_id {body.target_id} is the source instance itself.")
     target = world.ddm(body.target_id)
     if target is None:
-        raise ApiError(400, INVALID_TARGET, "Invalid destination DDM instance.")
+        raise invalid_target(f"target.instance_id {body.target_id!r} is not a DDM instance of this project.")
     problem = target_ddm_problem(world, target)
-    if problem == REASON_BEING_RESTORED:
-        raise ApiError(400, INVALID_TARGET, "Invalid destination DDM instance. The instance is being restored.")
     if problem is not None:
-        raise ApiError(400, INVALID_TARGET, f"Invalid destination DDM instance. {problem}")
+        raise invalid_target(f"{target.name} ({target.id}): {problem}")
 
+    source_dns = {dn.id: dn for dn in world.data_nodes_of(source.id)}
     nodes: list[RdsInstance] = []
-    for src, dst in body.relations:
+    for n, (src, dst) in enumerate(body.relations):
+        where = f"data_node_relations[{n}].target_instance_id"
         node = world.rds(dst)
         if node is None:
-            raise ApiError(400, RDS_UNAVAILABLE, "The associated RDS instance is unavailable.")
+            raise ApiError(400, RDS_UNAVAILABLE, f"{_DN_MESSAGES[RDS_UNAVAILABLE]} {where} {dst!r} does not exist.")
         dn_problem = target_dn_problem(source_dns[src], node, target)
         if dn_problem is not None:
-            raise ApiError(400, dn_problem.code, _DN_MESSAGES[dn_problem.code])
+            detail = f"{where} {node.name} ({node.id}): {dn_problem.reason}"
+            raise ApiError(400, dn_problem.code, f"{_DN_MESSAGES[dn_problem.code]} {detail}")
         nodes.append(node)
 
     job = Job(
@@ -236,6 +280,28 @@ def start_restore(world: World, source_id: str, data: Any, now: datetime) -> Job
         node.status = RDS_RESTORING
     world.jobs.append(job)
     return job
+
+
+def _check_relations(world: World, source: DdmInstance, relations: list[tuple[str, str]]) -> None:
+    """Every source data node mapped exactly once, to distinct targets (DBS.280001 naming the relation)."""
+    source_dns = {dn.id for dn in world.data_nodes_of(source.id)}
+    seen_sources: dict[str, int] = {}
+    seen_targets: dict[str, int] = {}
+    for n, (src, dst) in enumerate(relations):
+        where = f"data_node_relations[{n}]"
+        if src not in source_dns:
+            raise parameter_error(f"{where}.source_instance_id {src!r} is not a data node of instance {source.id}")
+        if src in seen_sources:
+            raise parameter_error(
+                f"{where}.source_instance_id {src!r} is already mapped in relation {seen_sources[src]}"
+            )
+        if dst in seen_targets:
+            raise parameter_error(f"{where}.target_instance_id {dst!r} is already used in relation {seen_targets[dst]}")
+        seen_sources[src] = n
+        seen_targets[dst] = n
+    missing = sorted(source_dns - set(seen_sources))
+    if missing:
+        raise parameter_error(f"data_node_relations has no relation for source data node(s) {', '.join(missing)}")
 
 
 _DN_MESSAGES = {

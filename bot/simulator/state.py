@@ -1,0 +1,128 @@
+"""What the running simulator knows (world, tokens, faults, call log) and the answer helpers every API shares."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from bot.simulator.auth import SimulatorCredentials, TokenStore
+from bot.simulator.demo import demo_world_json
+from bot.simulator.faults import FaultBook
+from bot.simulator.rules import ApiError
+from bot.simulator.world import World, utc_now, world_from_json
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class CallRecord:
+    """One API call as the simulator saw it. Never holds a secret: no headers, passwords masked."""
+
+    route: str
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    status: int | None
+    at: str
+    auth: str | None
+    request_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SimulatorState:
+    """Everything the server knows; tests running in-process may inspect and change it directly."""
+
+    def __init__(
+        self,
+        *,
+        credentials: SimulatorCredentials,
+        world: World | None = None,
+        job_seconds: float = 20.0,
+        token_ttl_seconds: int = 86400,
+        clock: Clock | None = None,
+    ) -> None:
+        self.clock: Clock = clock or utc_now
+        self.credentials = credentials
+        # The seed `POST /_sim/reset` goes back to. The demo world's relative times stay relative (a reset demo
+        # looks as fresh as a new one); a given world is kept as it was at start.
+        self._seed: dict[str, Any] = world.to_json() if world is not None else demo_world_json()
+        self.world = world if world is not None else world_from_json(self._seed, now=self.clock())
+        self.job_seconds = job_seconds
+        self.tokens = TokenStore(credentials, token_ttl_seconds)
+        self.faults = FaultBook()
+        self.calls: list[CallRecord] = []
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def advance(self) -> None:
+        """Bring jobs up to date (they are evaluated lazily, at each look, from their start time)."""
+        self.world.advance(self.now(), self.job_seconds)
+
+    def calls_for(self, route: str | None = None) -> list[CallRecord]:
+        return [c for c in self.calls if route is None or c.route == route]
+
+    def call_counts(self) -> dict[str, int]:
+        return dict(Counter(c.route for c in self.calls))
+
+    def reset(self) -> dict[str, Any]:
+        """Back to the seed: world (jobs, busy targets, outcomes), faults, latency, parked calls, call log.
+
+        Issued tokens stay valid, so a client keeps working across a reset. Returns what was undone.
+        """
+        self.advance()
+        seed_job_ids = {j["id"] for j in self._seed.get("jobs", [])}
+        jobs_removed = sum(1 for j in self.world.jobs if j.id not in seed_job_ids)
+        touched = {j.instance_id for j in self.world.jobs if j.id not in seed_job_ids}
+        freed = sorted(i.name for i in self.world.ddm_instances if i.id in touched)
+        done = {
+            "jobs_removed": jobs_removed,
+            "targets_freed": freed,  # restored or being restored since the seed: empty targets again
+            "faults_cleared": len(self.faults.faults),
+            "latency_cleared": sorted(self.faults.latency),
+            "calls_released": self.faults.release(),
+            "calls_cleared": len(self.calls),
+        }
+        self.faults.clear()
+        self.calls.clear()
+        self.world = world_from_json(self._seed, now=self.now())
+        return done
+
+
+STATE_KEY = web.AppKey("simulator_state", SimulatorState)
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
+
+
+def state_of(request: web.Request) -> SimulatorState:
+    return request.app[STATE_KEY]
+
+
+def request_id(request: web.Request) -> str:
+    return request.get(REQUEST_ID_KEY) or uuid.uuid4().hex
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_answer(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # Compact JSON, as the real services write it.
+    return web.json_response(data, status=status, headers=headers, dumps=dumps)
+
+
+def ddm_error(error: ApiError) -> web.Response:
+    return json_answer({"error_code": error.code, "error_msg": error.message}, status=error.status)
+
+
+def gateway_error(status: int, code: str, message: str, rid: str) -> web.Response:
+    return json_answer({"error_code": code, "error_msg": message, "request_id": rid}, status=status)
