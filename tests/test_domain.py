@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.restore.ids import new_request_id, normalise_request_id
+from bot.restore.lifecycle import LIFECYCLE, Event, InvalidTransition, move_of, next_states, sources_of
 from bot.restore.mapping import Candidate, mapping_problems, suggest_mapping
+from bot.restore.notices import Notice
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import Actor, ApprovalPolicy
-from bot.restore.lifecycle import LIFECYCLE, Event, InvalidTransition, move_of, next_states, sources_of
-from bot.restore.notices import Notice
 from bot.restore.request import ACTIVE_STATES, FINAL_STATES, Approval, RequestState, RestoreRequest
 from bot.restore.timeparse import TimeInputError, Window, check_in_windows, iso_utc, parse_restore_point, utc_text
 from bot.slack.command_text import ListRequests, OpenForm, ShowHelp, ShowStatus, parse_command

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, Outgoing
+from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.request import RequestState
 from bot.store.requests import GENESIS_HASH, RequestStore, TargetBusy, audit_hash
 
@@ -170,7 +170,7 @@ async def test_outbox_retry_later_holds_back_the_whole_request(store: RequestSto
     await store.notify(request.id, [Outgoing(Notice.FOLLOW_TROUBLE)], now=NOW + timedelta(seconds=1))
     assert await store.outbox.claim("a", now=NOW + timedelta(seconds=30), lease_seconds=30) == []
     again = await store.outbox.claim("b", now=NOW + timedelta(seconds=61), lease_seconds=30)
-    assert [row.seq for row in again][0] == rows[0].seq and len(again) == 2
+    assert next(row.seq for row in again) == rows[0].seq and len(again) == 2
     assert await store.outbox.depth() == (2, int(NOW.timestamp() * 1000))
 
 

@@ -8,7 +8,6 @@ from datetime import datetime
 from bot.restore.lifecycle import ACTIVE_STATES, FINAL_STATES, RequestState
 from bot.restore.plan import RestorePlan
 
-
 __all__ = ["ACTIVE_STATES", "FINAL_STATES", "Approval", "RequestState", "RestoreRequest"]
 
 

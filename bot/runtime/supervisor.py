@@ -7,6 +7,7 @@ all run under it, and shutdown drains it. asyncio keeps only weak references to 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -88,10 +89,8 @@ class Supervisor:
                     "%s failed (%s); again in %.1f s", state.name, state.last_error, delay, exc_info=state.failures == 1
                 )
             state.wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(state.wake.wait(), timeout=delay if delay is not None else state.interval)
-            except TimeoutError:
-                pass
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         now = self.clock()
