@@ -165,6 +165,21 @@ async def test_thread_replies_keep_metadata(fake: FakeSlack, client: AsyncWebCli
     )
 
 
+async def test_channel_history_newest_first_without_replies(fake: FakeSlack, client: AsyncWebClient) -> None:
+    metadata = {"event_type": "ddm_restore_card", "event_payload": {"request_id": "R-7F3A"}}
+    card = await client.chat_postMessage(channel="C1", text="card", metadata=metadata)
+    await client.chat_postMessage(channel="C1", thread_ts=card["ts"], text="approved")
+    later = await client.chat_postMessage(channel="C1", text="another card")
+    plain = await client.conversations_history(channel="C1")
+    assert [m["text"] for m in plain["messages"]] == ["another card", "card"] and "metadata" not in plain["messages"][1]
+    full = await client.conversations_history(channel="C1", include_all_metadata=True, limit=1)
+    assert full["messages"][0]["ts"] == later["ts"] and full["has_more"] is True
+    assert (await client.conversations_history(channel="C1", include_all_metadata=True))["messages"][1][
+        "metadata"
+    ] == metadata
+    assert (await error_of(client.conversations_history(channel="CNOPE"))).response["error"] == "channel_not_found"
+
+
 async def test_channel_members(fake: FakeSlack, client: AsyncWebClient) -> None:
     fake.add_channel("C2", "drills", members=["U1", "UGUEST"])
     assert (await client.conversations_members(channel="C2"))["members"] == ["U1", "UGUEST", "UBOT"]

@@ -243,6 +243,29 @@ class ChatMixin(SlackState):
             members.append(self.bot_user_id)
         return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
 
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The channel's top-level messages, newest first, from `oldest` on; `metadata` only with
+        include_all_metadata, as Slack does."""
+        channel = str(args.get("channel") or "")
+        if channel not in self.channels and channel not in self.messages:
+            raise SlackError("channel_not_found")
+        oldest = float(args.get("oldest") or 0)
+        top = [
+            m
+            for m in self.messages.get(channel, [])
+            if (not m.get("thread_ts") or m.get("thread_ts") == m["ts"]) and float(m["ts"]) >= oldest
+        ]
+        top.reverse()
+        limit = int(args.get("limit") or 100)
+        with_metadata = _truthy(args.get("include_all_metadata", False))
+        out = []
+        for message in top[:limit]:
+            public = self._public_message(message)
+            if not with_metadata:
+                public.pop("metadata", None)
+            out.append(public)
+        return {"ok": True, "messages": out, "has_more": len(top) > limit, "response_metadata": {"next_cursor": ""}}
+
     def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         """The parent and its replies, oldest first; `metadata` only with include_all_metadata, as Slack does."""
         channel = str(args.get("channel") or "")

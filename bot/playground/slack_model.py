@@ -25,6 +25,7 @@ API_METHODS = (
     "conversations.info",
     "conversations.members",
     "conversations.replies",
+    "conversations.history",
 )
 
 _T = TypeVar("_T")

@@ -203,10 +203,10 @@ class Announcer:
         return any(_payload(m, NOTICE_EVENT).get("seq") == seq for m in answer.get("messages") or [])
 
     async def _card_in_channel(self, request: RestoreRequest) -> str | None:
-        oldest = request.created_at.timestamp() - 1
         try:
+            # The newest messages of the channel: a card posted by a try moments ago is among them.
             answer = await self.client.conversations_history(
-                channel=request.channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+                channel=request.channel_id, include_all_metadata=True, limit=200
             )
         except SlackApiError:
             return None
