@@ -1,17 +1,13 @@
-"""Composition root: settings -> clients -> store -> service -> AsyncApp, and the two ways to serve Slack."""
+"""Composition root: settings -> clients -> store -> service -> AsyncApp (serving lives in bot.runtime.serve)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiohttp
 import httpx
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -34,7 +30,6 @@ from bot.sweeper import Sweeper
 from bot.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
-EVENTS_PATH = "/slack/events"
 
 
 def policy_from(settings: Settings) -> ApprovalPolicy:
@@ -134,19 +129,6 @@ class Runtime:
         if self.client.session is not None:
             await self.client.session.close()
 
-    def web_app(self) -> web.Application:
-        async def events(request: web.Request) -> web.Response:
-            bolt_request = await to_bolt_request(request)
-            return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
-
-        async def health(_request: web.Request) -> web.Response:
-            return web.json_response({"ok": True, "mode": self.settings.slack_mode})
-
-        web_app = web.Application()
-        web_app.router.add_post(EVENTS_PATH, events)
-        web_app.router.add_get("/healthz", health)
-        return web_app
-
 
 async def build_runtime(settings: Settings, *, sweep_interval: float | None = None) -> Runtime:
     store = RequestStore.from_url(settings.database_url)
@@ -194,38 +176,3 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         sweeper=sweeper,
         tasks=tasks,
     )
-
-
-async def serve(runtime: Runtime, stop: asyncio.Event, *, host: str = "0.0.0.0") -> None:
-    """Serve Slack in the configured mode until `stop` is set, then shut down gracefully."""
-    await runtime.start_background()
-    try:
-        if runtime.settings.slack_mode == "http":
-            runner = web.AppRunner(runtime.web_app())
-            await runner.setup()
-            site = web.TCPSite(runner, host, runtime.settings.port)
-            await site.start()
-            log.info("serving Slack over HTTP on port %s at %s", runtime.settings.port, EVENTS_PATH)
-            try:
-                await stop.wait()
-            finally:
-                await runner.cleanup()
-        else:
-            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
-            assert runtime.settings.slack_app_token
-            handler = AsyncSocketModeHandler(runtime.app, runtime.settings.slack_app_token.get_secret_value())
-            await handler.connect_async()  # type: ignore[no-untyped-call]
-            log.info("connected to Slack in Socket Mode")
-            try:
-                await stop.wait()
-            finally:
-                await handler.close_async()  # type: ignore[no-untyped-call]
-    finally:
-        await runtime.close()
-
-
-def install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)

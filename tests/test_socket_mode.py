@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.app import build_runtime, serve
+from bot.app import build_runtime
+from bot.runtime.serve import serve
 from bot.simulator import RunningSimulator
 from tests.support import slack_payloads as sp
 from tests.support.fake_slack import FakeSlack

@@ -20,6 +20,7 @@ from aiohttp import web
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
 from bot.restore.request import RestoreRequest
+from bot.runtime.serve import web_app
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID
 from tests.support import slack_payloads as sp
@@ -296,7 +297,7 @@ async def until(check: Callable[[], T | None], timeout: float, describe: Callabl
 
 @asynccontextmanager
 async def serve_runtime(runtime: Runtime) -> AsyncIterator[str]:
-    runner = web.AppRunner(runtime.web_app(), access_log=None)
+    runner = web.AppRunner(web_app(runtime), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
