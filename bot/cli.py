@@ -40,7 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if command == "simulator":
-            return asyncio.run(_simulator(settings, args.host, args.port, args.seed_file, args.job_seconds))
+            return asyncio.run(
+                _simulator(settings, args.host, args.port, getattr(args, "seed_file", None), args.job_seconds)
+            )
         if command == "check":
             from bot.runtime.check import check
 
@@ -69,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulator", help="run the DDM + IAM simulator", formatter_class=formatter)
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
     sim.add_argument("--port", type=int, default=9000, help="port to listen on")
-    sim.add_argument("--seed-file", type=Path, help="world JSON (default: the built-in demo world)")
+    # SUPPRESS: no "(default: None)" after a help text that already says what happens without it.
+    sim.add_argument(
+        "--seed-file", type=Path, default=argparse.SUPPRESS, help="world JSON (default: the built-in demo world)"
+    )
     sim.add_argument("--job-seconds", type=float, default=20.0, help="how long a restore job runs")
     sub.add_parser(
         "check",
@@ -120,9 +125,9 @@ def setup_logging(level: str) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(_Quieter())
     quiet = max(logging.WARNING, logging.getLogger().level)
-    # One line per HTTP call is noise at INFO; our own modules log the calls that matter. Alembic announces its
-    # plugins and dialect on every start-up.
-    for name in ("httpx", "alembic"):
+    # One line per HTTP call (or per retried call) is noise at INFO; our own modules log the calls that matter.
+    # Alembic announces its plugins and dialect on every start-up.
+    for name in ("httpx", "slack_sdk.web", "alembic"):
         logging.getLogger(name).setLevel(quiet)
 
 

@@ -176,7 +176,7 @@ class Settings(BaseSettings):
         ):
             bad = [value for value in ids if not pattern.fullmatch(value)]
             if bad:
-                problems.append(f"{name}: {', '.join(map(repr, bad))} {_is_are(bad)} not an ID; {hint}.")
+                problems.append(f"{name}: {', '.join(map(repr, bad))} {_not_ids(bad)}; {hint}.")
         # Without groups the approvers are known now; with groups only Slack can tell (check/run ask it).
         if self.approver_user_ids and not self.approver_usergroup_ids:
             possible = len(set(self.approver_user_ids))
@@ -188,8 +188,8 @@ class Settings(BaseSettings):
         return problems
 
 
-def _is_are(values: list[str]) -> str:
-    return "is" if len(values) == 1 else "are"
+def _not_ids(values: list[str]) -> str:
+    return "is not an ID" if len(values) == 1 else "are not IDs"
 
 
 def _regional(service: str, region: str) -> str:
