@@ -12,8 +12,8 @@ IdList = Annotated[list[str], NoDecode]
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ddm-restore-bot.sqlite3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Slack IDs: users U…/W… (Enterprise Grid), user groups S…; always upper-case letters and digits.
-USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
-GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
+USER_ID = re.compile(r"[UW][A-Z0-9]+")
+GROUP_ID = re.compile(r"S[A-Z0-9]+")
 USER_ID_HINT = "a Slack user ID looks like U024BE7LH (profile → ⋮ → Copy member ID)"
 GROUP_ID_HINT = "a user group ID looks like S0614TZR7 (the group's page → ⋮ → Copy group ID)"
 
@@ -217,5 +217,6 @@ def load_settings(**overrides: object) -> Settings:
             name = str(error["loc"][0]).upper() if error["loc"] else "SETTINGS"
             secret = any(word in name for word in ("PASSWORD", "SECRET", "TOKEN", "_SK", "_AK"))
             shown = "" if secret else f" (got {error.get('input')!r})"
-            lines.append(f"{name}: {error['msg']}{shown}")
+            message = str(error["msg"]).removeprefix("Value error, ")  # pydantic's prefix for our own validators
+            lines.append(f"{name}: {message}{shown}")
         raise ConfigError("\n".join(lines)) from None
