@@ -207,6 +207,8 @@ async def test_http_mode_authenticates_first_and_stops_on_a_signal(world: World,
     await bot.wait_for_output("ready: HTTP on port")
     url = f"http://127.0.0.1:{env['PORT']}/slack/events"
     async with httpx.AsyncClient(timeout=5) as http:
+        health = await http.get(f"http://127.0.0.1:{env['PORT']}/healthz")
+        assert health.status_code == 200 and health.json()["mode"] == "http"
         assert (await http.post(url, content=b"\x00garbage")).status_code == 401
         stale = SignatureVerifier(SECRET).generate_signature(timestamp=str(int(time.time()) - 600), body="x=1")
         old = {"X-Slack-Request-Timestamp": str(int(time.time()) - 600), "X-Slack-Signature": stale}

@@ -55,7 +55,11 @@ def web_app(runtime: Runtime) -> web.Application:
         return await to_aiohttp_response(await runtime.app.async_dispatch(bolt_request))
 
     async def health(_request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "mode": runtime.settings.slack_mode})
+        # A Runtime that reports its background loops (the supervisor's health) decides; else serving is enough.
+        report = getattr(runtime, "health", None)
+        ok, details = report() if callable(report) else (True, {})
+        body = {"ok": ok, "mode": runtime.settings.slack_mode} | ({"loops": details} if details else {})
+        return web.json_response(body, status=200 if ok else 503)
 
     app = web.Application()
     app.router.add_post(EVENTS_PATH, events)
