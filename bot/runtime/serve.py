@@ -47,9 +47,10 @@ def web_app(runtime: Runtime) -> web.Application:
         try:
             body = raw.decode("utf-8")
             _parseable(body, request.content_type)
-        except ValueError:
-            # Signed by Slack's secret yet unreadable: say so once, without the body (it may hold user text).
-            log.warning("a signed request to %s could not be parsed (%d bytes)", EVENTS_PATH, len(raw))
+        except ValueError as exc:
+            # Signed with our secret yet unreadable: one line, without the body (it may hold user text).
+            reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            log.warning("a signed request to %s was refused (400): %s (%d bytes)", EVENTS_PATH, reason, len(raw))
             return web.Response(status=400, text="unparseable body")
         bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
         return await to_aiohttp_response(await runtime.app.async_dispatch(bolt_request))
@@ -68,14 +69,45 @@ def web_app(runtime: Runtime) -> web.Application:
 
 
 def _parseable(body: str, content_type: str) -> None:
-    """Raise ValueError when bolt could not parse the body (it would answer 500 with a traceback)."""
+    """Raise ValueError when the body lacks what every request of its kind carries from Slack: bolt and our
+    listeners index those fields directly and would answer 500 with a traceback."""
     if content_type == "application/json" or body.startswith("{"):
-        if not isinstance(json.loads(body), dict):
-            raise ValueError("not a JSON object")
+        event = json.loads(body)
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise ValueError("not a JSON object with a type")
         return
     form = parse_qs(body, keep_blank_values=True)
-    if "payload" in form and not isinstance(json.loads(form["payload"][0]), dict):
-        raise ValueError("payload is not a JSON object")
+    if "payload" in form:
+        _check_interaction(json.loads(form["payload"][0]))
+    # A slash command always names who typed it where; without them no listener can answer.
+    if "command" in form and not all(form.get(name, [""])[0] for name in ("user_id", "channel_id")):
+        raise ValueError("a command without user_id or channel_id")
+
+
+def _check_interaction(payload: object) -> None:
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        raise ValueError("payload is not a JSON object with a type")
+    kind = payload["type"]
+    user = payload.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+        raise ValueError("an interaction without its user")
+    view = payload.get("view")
+    if kind.startswith("view_") and not (
+        isinstance(view, dict) and isinstance(view.get("type"), str) and isinstance(view.get("callback_id"), str)
+    ):
+        raise ValueError("a view interaction without its view")
+    if view is not None and not isinstance(view, dict):
+        raise ValueError("view is not an object")
+    state = view.get("state") if isinstance(view, dict) else None
+    if kind == "view_submission" and not (isinstance(state, dict) and isinstance(state.get("values"), dict)):
+        raise ValueError("a view submission without its state")
+    actions = payload.get("actions", [])
+    if kind == "block_actions" and not (
+        isinstance(actions, list) and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+    ):
+        raise ValueError("block actions without action ids")
+    if kind == "block_suggestion" and not isinstance(payload.get("action_id"), str):
+        raise ValueError("an options request without its action id")
 
 
 def bind(host: str, port: int) -> socket.socket:
