@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from bot.runtime.serve import _parseable
+from bot.runtime.serve import parseable
 
 FORM = "application/x-www-form-urlencoded"
 USER = {"id": "UALICE"}
@@ -36,7 +36,7 @@ def interaction(payload: object) -> str:
 )
 def test_refused(body: str) -> None:
     with pytest.raises(ValueError):
-        _parseable(body, "application/json" if body[:1] in "[{" else FORM)
+        parseable(body, "application/json" if body[:1] in "[{" else FORM)
 
 
 @pytest.mark.parametrize(
@@ -51,5 +51,5 @@ def test_refused(body: str) -> None:
     ],
 )
 def test_passed_on(body: str) -> None:
-    _parseable(body, FORM)
-    assert _parseable('{"type": "url_verification", "challenge": "c"}', "application/json") is None
+    parseable(body, FORM)
+    assert parseable('{"type": "url_verification", "challenge": "c"}', "application/json") is None

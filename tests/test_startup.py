@@ -270,3 +270,14 @@ async def test_a_signal_stops_the_bot_while_slack_keeps_it_waiting(world: World)
         await asyncio.sleep(1.5)  # python start-up, settings, the database check: then it waits on Slack
         await bot.stop_with(signal.SIGTERM)
     assert "stopped during start-up" in bot.output()
+
+
+async def test_a_signal_stops_the_bot_reconnecting_to_a_slack_that_went_away(world: World) -> None:
+    async with FakeSlack() as gone:
+        populate(gone)
+        bot = await Bot(world.env(SLACK_MODE="socket", SLACK_API_URL=gone.base_url), world.workdir).start()
+        await gone.wait_socket_connected(timeout=20)
+        await bot.wait_for_output("ready: Socket Mode")
+    await asyncio.sleep(2)  # slack_sdk is reconnecting to nothing now
+    await bot.stop_with(signal.SIGTERM)
+    assert "Traceback" not in bot.output(), bot.output()

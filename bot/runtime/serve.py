@@ -46,7 +46,7 @@ def web_app(runtime: Runtime) -> web.Application:
             return web.Response(status=401, text="invalid signature")
         try:
             body = raw.decode("utf-8")
-            _parseable(body, request.content_type)
+            parseable(body, request.content_type)
         except ValueError as exc:
             # Signed with our secret yet unreadable: one line, without the body (it may hold user text).
             reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
@@ -68,7 +68,7 @@ def web_app(runtime: Runtime) -> web.Application:
     return app
 
 
-def _parseable(body: str, content_type: str) -> None:
+def parseable(body: str, content_type: str) -> None:
     """Raise ValueError when the body lacks what every request of its kind carries from Slack: bolt and our
     listeners index those fields directly and would answer 500 with a traceback."""
     if content_type == "application/json" or body.startswith("{"):
