@@ -18,8 +18,9 @@ import pytest_asyncio
 from slack_sdk.signature import SignatureVerifier
 
 from bot.simulator import RunningSimulator
-from tests.support.fake_slack import FakeSlack
-from tests.support.harness import CREDENTIALS, GROUP, PROJECT, SECRET, populate
+
+# FakeSlack through the harness: it knows where the fake lives.
+from tests.support.harness import CREDENTIALS, GROUP, PROJECT, SECRET, FakeSlack, populate
 from tests.support.processes import clean_env, free_port
 
 PREFIX = "ddm-restore-bot: "
