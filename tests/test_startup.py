@@ -263,13 +263,22 @@ async def test_a_signal_stops_the_retries_to_an_unreachable_slack(world: World, 
 
 
 async def test_a_signal_stops_the_bot_while_slack_keeps_it_waiting(world: World) -> None:
-    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never answers
+    with socket.socket() as silent:  # takes the connection and never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
+        silent.setblocking(False)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/api/"
         bot = await Bot(world.env(SLACK_MODE="socket", SLACK_API_URL=url), world.workdir).start()
-        await asyncio.sleep(1.5)  # python start-up, settings, the database check: then it waits on Slack
-        await bot.stop_with(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while True:  # the bot is waiting on Slack once it has connected (its signal handlers are in place)
+            try:
+                held, _ = silent.accept()
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, bot.output()
+                await asyncio.sleep(0.05)
+        with held:
+            await bot.stop_with(signal.SIGTERM)
     assert "stopped during start-up" in bot.output()
 
 
