@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -28,36 +27,7 @@ DEMO_IAM_DOMAIN = "demo-account"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ddm-restore-bot", description="Approved DDM restores from Slack.")
-    sub = parser.add_subparsers(dest="command")
-    run = sub.add_parser("run", help="run the bot (the default)")
-    run.add_argument(
-        "--simulate",
-        action="store_true",
-        help="start the DDM simulator in-process and point the bot at it (no Huawei Cloud account needed)",
-    )
-    sim = sub.add_parser("simulator", help="run the DDM + IAM simulator")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=9000)
-    sim.add_argument("--seed-file", type=Path, help="world JSON (default: the built-in demo world)")
-    sim.add_argument("--job-seconds", type=float, default=20.0, help="how long a restore job runs")
-    play = sub.add_parser(
-        "playground",
-        help="try the bot in a local web page standing in for Slack (needs no settings)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    play.add_argument("--host", default="127.0.0.1", help="address the page listens on")
-    play.add_argument("--port", type=int, default=8080, help="port of the page")
-    play.add_argument("--job-seconds", type=float, default=20.0, help="how long a simulated restore job runs")
-    sub.add_parser("check", help="check the settings, Huawei Cloud access and the Slack token")
-    sub.add_parser("migrate", help="apply the database migrations (needs only DATABASE_URL)")
-    audit = sub.add_parser("audit", help="export or verify the audit trail (needs only DATABASE_URL)")
-    audit_sub = audit.add_subparsers(dest="audit_command")
-    export = audit_sub.add_parser("export", help="write the audit records to stdout, one JSON object a line")
-    export.add_argument("--since", help="from this time on: ISO-8601 with a zone, or a date YYYY-MM-DD (UTC)")
-    export.add_argument("--format", help="jsonl (the default and only format)")
-    audit_sub.add_parser("verify", help="recompute the hash chain; exit 1 at the first broken record")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     command = args.command or "run"
     if command == "migrate":
         from bot.store.migrate import migrate_cli
@@ -75,21 +45,108 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         return _fail(str(exc))
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # One line per HTTP call is noise at INFO; our own modules log the calls that matter.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    setup_logging(settings.log_level)
+    from bot.runtime.preflight import StartupError
+
     try:
         if command == "simulator":
-            return asyncio.run(_simulator(settings, args.host, args.port, args.seed_file, args.job_seconds))
+            return asyncio.run(
+                _simulator(settings, args.host, args.port, getattr(args, "seed_file", None), args.job_seconds)
+            )
         if command == "check":
-            return asyncio.run(_check(settings))
+            from bot.runtime.check import check
+
+            return asyncio.run(check(settings))
         return asyncio.run(_run(settings, simulate=bool(getattr(args, "simulate", False))))
-    except ConfigError as exc:
+    except (ConfigError, StartupError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Every subcommand shows its defaults in --help.
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="ddm-restore-bot", description="Approved DDM restores from Slack.", formatter_class=formatter
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="run the bot (the default)", formatter_class=formatter)
+    run.add_argument(
+        "--simulate",
+        action="store_true",
+        help="start the DDM simulator in-process and point the bot at it (no Huawei Cloud account needed)",
+    )
+    sim = sub.add_parser("simulator", help="run the DDM + IAM simulator", formatter_class=formatter)
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sim.add_argument("--port", type=int, default=9000, help="port to listen on")
+    # SUPPRESS: no "(default: None)" after a help text that already says what happens without it.
+    sim.add_argument(
+        "--seed-file", type=Path, default=argparse.SUPPRESS, help="world JSON (default: the built-in demo world)"
+    )
+    sim.add_argument("--job-seconds", type=float, default=20.0, help="how long a restore job runs")
+    play = sub.add_parser(
+        "playground",
+        help="try the bot in a local web page standing in for Slack (needs no settings)",
+        formatter_class=formatter,
+    )
+    play.add_argument("--host", default="127.0.0.1", help="address the page listens on")
+    play.add_argument("--port", type=int, default=8080, help="port of the page")
+    play.add_argument("--job-seconds", type=float, default=20.0, help="how long a simulated restore job runs")
+    sub.add_parser(
+        "check",
+        help="try the database, Slack tokens, approvers and Huawei Cloud once; one line each",
+        formatter_class=formatter,
+    )
+    sub.add_parser("migrate", help="apply the database migrations (needs only DATABASE_URL)", formatter_class=formatter)
+    audit = sub.add_parser(
+        "audit", help="export or verify the audit trail (needs only DATABASE_URL)", formatter_class=formatter
+    )
+    audit_sub = audit.add_subparsers(dest="audit_command")
+    export = audit_sub.add_parser(
+        "export", help="write the audit records to stdout, one JSON object a line", formatter_class=formatter
+    )
+    export.add_argument("--since", help="from this time on: ISO-8601 with a zone, or a date YYYY-MM-DD (UTC)")
+    export.add_argument("--format", help="jsonl (the default and only format)")
+    audit_sub.add_parser(
+        "verify", help="recompute the hash chain; exit 1 at the first broken record", formatter_class=formatter
+    )
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ddm-restore-bot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+class _Quieter(logging.Filter):
+    """Drops bolt's warning that the token is unused (we hand it a client that carries it) and turns
+    slack_sdk's per-attempt connection tracebacks into one line each."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("slack_bolt") and "will be unused" in record.getMessage():
+            return False
+        if record.name.startswith(("slack_bolt", "slack_sdk")) and record.exc_info:
+            message = record.getMessage()
+            if message.startswith("Failed to connect"):
+                record.msg, record.args, record.exc_info, record.exc_text = message, None, None, None
+        return True
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Quieter())
+    quiet = max(logging.WARNING, logging.getLogger().level)
+    # One line per HTTP call (or per retried call) is noise at INFO; our own modules log the calls that matter.
+    # Alembic announces its plugins and dialect on every start-up.
+    for name in ("httpx", "slack_sdk.web", "alembic"):
+        logging.getLogger(name).setLevel(quiet)
 
 
 def _fail(message: str) -> int:
@@ -135,14 +192,23 @@ def _secret(value: str):  # type: ignore[no-untyped-def]
 
 
 async def _simulator(settings: Settings, host: str, port: int, seed_file: Path | None, job_seconds: float) -> int:
+    from bot.runtime.serve import bind
     from bot.simulator.server import serve
     from bot.simulator.world import WorldError, load_world
 
     settings = simulated_settings(settings)
+    world = None
+    if seed_file is not None:
+        try:
+            world = load_world(seed_file)
+        except (OSError, WorldError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"--seed-file {seed_file}: {reason}") from None
+    # Probe the port first, so that one in use is one line, not the simulator's traceback.
     try:
-        world = load_world(seed_file) if seed_file else None
-    except WorldError as exc:
-        return _fail(f"--seed-file: {exc}")
+        bind(host, port).close()
+    except Exception as exc:
+        raise ConfigError(f"--port {port}: {exc}".replace(f"PORT={port}: ", "")) from None
     credentials = simulator_credentials(settings)
     if not credentials.token_auth_enabled:
         credentials = dataclasses.replace(
@@ -153,71 +219,10 @@ async def _simulator(settings: Settings, host: str, port: int, seed_file: Path |
 
 
 async def _run(settings: Settings, *, simulate: bool) -> int:
-    from bot.app import build_runtime, install_signal_handlers, serve
+    from bot.runtime.startup import run
 
-    problems = settings.slack_problems() + settings.policy_problems()
+    credentials = None
     if simulate:
         settings = simulated_settings(settings)
-    else:
-        problems += settings.huawei_problems()
-    if problems:
-        raise ConfigError("\n".join(problems))
-    stop = asyncio.Event()
-    install_signal_handlers(stop)
-    simulator = None
-    if simulate:
-        from bot.simulator.server import RunningSimulator
-
-        simulator = RunningSimulator(credentials=simulator_credentials(settings))
-        await simulator.__aenter__()
-        settings = settings.model_copy(
-            update={"huaweicloud_ddm_endpoint": simulator.base_url, "huaweicloud_iam_endpoint": simulator.base_url}
-        )
-        log.info("DDM simulator running at %s (demo world)", simulator.base_url)
-    try:
-        runtime = await build_runtime(settings)
-        # What start-up allocated lives for the whole run: keep it out of full collections (long pauses).
-        gc.freeze()
-        await serve(runtime, stop)
-    finally:
-        if simulator is not None:
-            await simulator.__aexit__(None, None, None)
-    return 0
-
-
-async def _check(settings: Settings) -> int:
-    """Try every dependency once and print one line each; exit 1 when something is wrong."""
-    import aiohttp
-    from slack_sdk.errors import SlackApiError
-
-    from bot.app import ddm_client_from, slack_client_from
-    from bot.huawei.errors import HuaweiError
-
-    ok = True
-    for problem in settings.slack_problems() + settings.policy_problems() + settings.huawei_problems():
-        print(f"✗ {problem}")
-        ok = False
-    if not settings.huawei_problems():
-        ddm = ddm_client_from(settings)
-        try:
-            instances = await ddm.list_instances()
-            print(
-                f"✓ Huawei Cloud ({settings.huawei_auth_mode}): {len(instances)} DDM instance(s) at {settings.ddm_endpoint}"
-            )
-        except HuaweiError as exc:
-            print(f"✗ Huawei Cloud at {settings.ddm_endpoint}: {exc}")
-            ok = False
-        finally:
-            await ddm.aclose()
-    if settings.slack_bot_token:
-        client = slack_client_from(settings)
-        try:
-            answer = await client.auth_test()
-            print(f"✓ Slack: bot user {answer.get('user')} in team {answer.get('team')}")
-        except SlackApiError as exc:
-            print(f"✗ Slack: {exc.response.get('error')}")
-            ok = False
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            print(f"✗ Slack could not be reached at {client.base_url}: {type(exc).__name__}: {exc}")
-            ok = False
-    return 0 if ok else 1
+        credentials = simulator_credentials(settings)
+    return await run(settings, simulate=simulate, credentials=credentials)

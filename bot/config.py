@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -9,6 +10,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IdList = Annotated[list[str], NoDecode]
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ddm-restore-bot.sqlite3"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Slack IDs: users U…/W… (Enterprise Grid), user groups S…; always upper-case letters and digits.
+USER_ID = re.compile(r"[UW][A-Z0-9]+")
+GROUP_ID = re.compile(r"S[A-Z0-9]+")
+USER_ID_HINT = "a Slack user ID looks like U024BE7LH (profile → ⋮ → Copy member ID)"
+GROUP_ID_HINT = "a user group ID looks like S0614TZR7 (the group's page → ⋮ → Copy group ID)"
 
 
 class ConfigError(Exception):
@@ -64,6 +71,12 @@ class Settings(BaseSettings):
         15, gt=0, description="How often expiries are applied and orphaned work is adopted."
     )
     log_level: str = Field("INFO", description="Python log level.")
+    slack_connect_attempts: int = Field(
+        5, ge=1, le=100, description="Start-up: how many times an unreachable Slack is tried before giving up."
+    )
+    slack_retry_backoff_seconds: float = Field(
+        2.0, gt=0, le=60, description="Start-up: the first wait between Slack attempts (doubles each time)."
+    )
 
     @field_validator(
         "approver_user_ids",
@@ -78,6 +91,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").replace(" ", ",").split(",") if part.strip()]
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"not a log level: use one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
     @field_validator("database_url")
     @classmethod
@@ -145,9 +165,31 @@ class Settings(BaseSettings):
         return problems
 
     def policy_problems(self) -> list[str]:
+        problems: list[str] = []
         if not self.approver_user_ids and not self.approver_usergroup_ids:
-            return ["No approvers: set APPROVER_USER_IDS and/or APPROVER_USERGROUP_IDS (nobody could approve)."]
-        return []
+            problems.append("No approvers: set APPROVER_USER_IDS and/or APPROVER_USERGROUP_IDS (nobody could approve).")
+        for name, ids, pattern, hint in (
+            ("APPROVER_USER_IDS", self.approver_user_ids, USER_ID, USER_ID_HINT),
+            ("APPROVER_USERGROUP_IDS", self.approver_usergroup_ids, GROUP_ID, GROUP_ID_HINT),
+            ("REQUESTER_USER_IDS", self.requester_user_ids, USER_ID, USER_ID_HINT),
+            ("REQUESTER_USERGROUP_IDS", self.requester_usergroup_ids, GROUP_ID, GROUP_ID_HINT),
+        ):
+            bad = [value for value in ids if not pattern.fullmatch(value)]
+            if bad:
+                problems.append(f"{name}: {', '.join(map(repr, bad))} {_not_ids(bad)}; {hint}.")
+        # Without groups the approvers are known now; with groups only Slack can tell (check/run ask it).
+        if self.approver_user_ids and not self.approver_usergroup_ids:
+            possible = len(set(self.approver_user_ids))
+            if self.required_approvals > possible:
+                problems.append(
+                    f"REQUIRED_APPROVALS={self.required_approvals} but APPROVER_USER_IDS names only {possible} "
+                    "approver(s): no request could ever be approved."
+                )
+        return problems
+
+
+def _not_ids(values: list[str]) -> str:
+    return "is not an ID" if len(values) == 1 else "are not IDs"
 
 
 def _regional(service: str, region: str) -> str:
@@ -175,5 +217,6 @@ def load_settings(**overrides: object) -> Settings:
             name = str(error["loc"][0]).upper() if error["loc"] else "SETTINGS"
             secret = any(word in name for word in ("PASSWORD", "SECRET", "TOKEN", "_SK", "_AK"))
             shown = "" if secret else f" (got {error.get('input')!r})"
-            lines.append(f"{name}: {error['msg']}{shown}")
+            message = str(error["msg"]).removeprefix("Value error, ")  # pydantic's prefix for our own validators
+            lines.append(f"{name}: {message}{shown}")
         raise ConfigError("\n".join(lines)) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from bot.cli import main
 from bot.playground.slack_api import FakeSlack
 from bot.simulator import RunningSimulator
 from tests.support.harness import CREDENTIALS, PROJECT
-from tests.support.processes import clean_env
+from tests.support.processes import clean_env, free_port
 
 
 @pytest.fixture(autouse=True)
@@ -39,27 +40,140 @@ def test_run_names_every_missing_setting(capsys: pytest.CaptureFixture[str]) -> 
     assert any("No Huawei Cloud credentials" in line for line in err)
 
 
+def check_env(fake: FakeSlack, sim: RunningSimulator, **overrides: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_APP_TOKEN": "xapp-test",
+        "SLACK_API_URL": fake.base_url,
+        "APPROVER_USER_IDS": "UBOB",
+        "APPROVER_USERGROUP_IDS": "STWO",
+        "HUAWEICLOUD_SDK_PROJECT_ID": PROJECT,
+        "HUAWEICLOUD_SDK_AK": CREDENTIALS.ak or "",
+        "HUAWEICLOUD_SDK_SK": CREDENTIALS.sk or "",
+        "HUAWEICLOUD_DDM_ENDPOINT": sim.base_url,
+    } | overrides
+
+
+async def run_check(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str]
+) -> tuple[int, list[str]]:
+    with monkeypatch.context() as scoped:
+        for name, value in env.items():
+            scoped.setenv(name, value)
+        code = await asyncio.to_thread(main, ["check"])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def line_of(lines: list[str], start: str) -> str:
+    found = [line for line in lines if line.startswith(start)]
+    assert len(found) == 1, lines
+    return found[0]
+
+
 async def test_check_against_the_simulator_and_fake_slack(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async with FakeSlack() as fake, RunningSimulator(credentials=CREDENTIALS) as sim:
-        for name, value in {
-            "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_APP_TOKEN": "xapp-test",
-            "SLACK_API_URL": fake.base_url,
-            "APPROVER_USER_IDS": "UBOB",
-            "HUAWEICLOUD_SDK_PROJECT_ID": PROJECT,
-            "HUAWEICLOUD_SDK_AK": CREDENTIALS.ak or "",
-            "HUAWEICLOUD_SDK_SK": CREDENTIALS.sk or "",
-            "HUAWEICLOUD_DDM_ENDPOINT": sim.base_url,
-        }.items():
-            monkeypatch.setenv(name, value)
-        code = await asyncio.to_thread(main, ["check"])
-        out = capsys.readouterr().out
-        assert code == 0, out
+    async with (
+        FakeSlack(bot_token="xoxb-test", app_token="xapp-test") as fake,
+        RunningSimulator(credentials=CREDENTIALS) as sim,
+    ):
+        fake.set_usergroup("STWO", ["UALICE", "UDAN"])
+        code, lines = await run_check(monkeypatch, capsys, check_env(fake, sim))
+        assert code == 0, lines
+        assert all(line.startswith("✓ ") for line in lines), lines
+        assert "a new SQLite file" in line_of(lines, "✓ DATABASE_URL")
+        assert "workspace Fake Workspace (T0001)" in line_of(lines, "✓ SLACK_BOT_TOKEN: bot @ddm-restore")
+        line_of(lines, "✓ SLACK_APP_TOKEN")
+        assert "STWO has 2 member(s)" in line_of(lines, "✓ APPROVER_USERGROUP_IDS")
+        assert "3 possible approver(s)" in line_of(lines, "✓ REQUIRED_APPROVALS=1")
         seeded = len(sim.state.world.ddm_instances)
-        assert f"✓ Huawei Cloud (aksk): {seeded} DDM instance(s)" in out and "✓ Slack: bot user" in out
-        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "wrong")
-        assert await asyncio.to_thread(main, ["check"]) == 1
-        out = capsys.readouterr().out
-        assert "✗ Huawei Cloud" in out and "APIGW.0301" in out and "wrong" not in out
+        assert f"{seeded} DDM instance(s)" in line_of(lines, "✓ HUAWEICLOUD_SDK_AK/_SK accepted (aksk)")
+
+        broken = check_env(
+            fake,
+            sim,
+            SLACK_BOT_TOKEN="xoxb-wrong",
+            HUAWEICLOUD_SDK_SK="wrong-secret",
+            APPROVER_USER_IDS="alice,UBOB",
+        )
+        code, lines = await run_check(monkeypatch, capsys, broken)
+        assert code == 1
+        assert "'alice' is not an ID" in line_of(lines, "✗ APPROVER_USER_IDS")
+        assert "invalid_auth" in line_of(lines, "✗ SLACK_BOT_TOKEN")
+        assert "APIGW.0301" in line_of(lines, "✗ HUAWEICLOUD_SDK_AK/_SK")
+        printed = "\n".join(lines)
+        assert "wrong-secret" not in printed and "xoxb-wrong" not in printed  # secrets are named, never shown
+
+        code, lines = await run_check(
+            monkeypatch, capsys, check_env(fake, sim, SLACK_APP_TOKEN="xapp-wrong", REQUIRED_APPROVALS="4")
+        )
+        assert code == 1
+        assert "invalid_auth" in line_of(lines, "✗ SLACK_APP_TOKEN") and "xapp-wrong" not in "\n".join(lines)
+        assert "only 3 possible approver(s)" in line_of(lines, "✗ REQUIRED_APPROVALS=4")
+
+        code, lines = await run_check(
+            monkeypatch,
+            capsys,
+            check_env(fake, sim, SLACK_MODE="http", SLACK_SIGNING_SECRET="s", APPROVER_USERGROUP_IDS="SNONE"),
+        )
+        assert code == 1
+        assert "no_such_subteam" in line_of(lines, "✗ APPROVER_USERGROUP_IDS: SNONE")
+        assert not [line for line in lines if "SLACK_APP_TOKEN" in line]  # HTTP mode needs no app token
+
+
+async def test_check_names_an_unknown_region_and_an_unreachable_slack(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with FakeSlack() as fake, RunningSimulator(credentials=CREDENTIALS) as sim:
+        env = check_env(fake, sim, HUAWEICLOUD_REGION="cn-nowhere-7", HUAWEICLOUD_DDM_ENDPOINT="")
+        env["SLACK_API_URL"] = f"http://127.0.0.1:{free_port()}/api/"
+        code, lines = await run_check(monkeypatch, capsys, env)
+    assert code == 1
+    assert "'cn-nowhere-7' is not a Huawei Cloud region" in line_of(lines, "✗ HUAWEICLOUD_REGION")
+    assert "Slack cannot be reached" in line_of(lines, "✗ SLACK_API_URL")
+
+
+async def test_check_tells_the_migration_state(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from bot.store.migrate import head_revision, migrate
+    from bot.store.requests import RequestStore
+
+    url = f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    async with FakeSlack() as fake, RunningSimulator(credentials=CREDENTIALS) as sim:
+        fake.set_usergroup("STWO", ["UALICE"])
+        env = check_env(fake, sim, DATABASE_URL=url)
+        await migrate(url.replace("sqlite://", "sqlite+aiosqlite://"), "0002")
+        code, lines = await run_check(monkeypatch, capsys, env)
+        assert code == 0 and "migrations behind (revision 0002" in line_of(lines, "✓ DATABASE_URL"), lines
+        await migrate(url.replace("sqlite://", "sqlite+aiosqlite://"))
+        code, lines = await run_check(monkeypatch, capsys, env)
+        assert f"migrations current (revision {head_revision()})" in line_of(lines, "✓ DATABASE_URL"), lines
+        store = RequestStore.from_url(url.replace("sqlite://", "sqlite+aiosqlite://"))
+        async with store.engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        await store.close()
+        code, lines = await run_check(monkeypatch, capsys, env)
+        assert code == 1 and "migrations ahead: revision 9999" in line_of(lines, "✗ DATABASE_URL"), lines
+        code, lines = await run_check(
+            monkeypatch, capsys, env | {"DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:1/none"}
+        )
+        assert code == 1 and "cannot connect" in line_of(lines, "✗ DATABASE_URL"), lines
+        assert "hunter2" not in "\n".join(lines)
+
+
+def test_version_and_help_with_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.strip() == f"ddm-restore-bot {version('ddm-restore-bot')}"
+    for command, shown in [
+        (["simulator"], "(default: 9000)"),
+        (["run"], "(default: False)"),
+        (["check"], "usage: ddm-restore-bot check"),
+        (["audit", "export"], "--since SINCE"),
+    ]:
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        assert shown in capsys.readouterr().out

@@ -85,3 +85,24 @@ def test_every_setting_is_documented() -> None:
         assert env in documented, f"{env} is missing from .env.example"
         stem = env.rsplit("_", 1)[0]
         assert env in readme or f"{stem}_" in readme, f"{env} is missing from the README configuration table"
+
+
+def test_approvers_must_be_ids_and_enough() -> None:
+    names = settings(approver_user_ids="alice,U024BE7LH", approver_usergroup_ids="leads").policy_problems()
+    assert any(p.startswith("APPROVER_USER_IDS: 'alice' is not an ID; a Slack user ID looks like U") for p in names)
+    assert any(
+        p.startswith("APPROVER_USERGROUP_IDS: 'leads' is not an ID; a user group ID looks like S") for p in names
+    )
+    assert not settings(approver_user_ids="U1,W2", approver_usergroup_ids="S1").policy_problems()
+    too_many = settings(approver_user_ids="U1,U2,U1", required_approvals=3).policy_problems()
+    assert too_many == [
+        "REQUIRED_APPROVALS=3 but APPROVER_USER_IDS names only 2 approver(s): no request could ever be approved."
+    ]
+    # With groups only Slack knows how many approvers there are: `check` and `run` ask it.
+    assert not settings(approver_user_ids="U1", approver_usergroup_ids="S1", required_approvals=3).policy_problems()
+
+
+def test_log_level_is_a_known_one() -> None:
+    assert settings(log_level="debug").log_level == "DEBUG"
+    with pytest.raises(ConfigError, match="LOG_LEVEL: not a log level: use one of DEBUG"):
+        load_settings(_env_file=None, log_level="verbose")

@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.playground import slack_payloads as sp
 from bot.playground.slack_api import FakeSlack, FakeUser
 from bot.restore.request import RestoreRequest
+from bot.runtime.serve import web_app
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID
 
@@ -296,7 +297,7 @@ async def until(check: Callable[[], T | None], timeout: float, describe: Callabl
 
 @asynccontextmanager
 async def serve_runtime(runtime: Runtime) -> AsyncIterator[str]:
-    runner = web.AppRunner(runtime.web_app(), access_log=None)
+    runner = web.AppRunner(web_app(runtime), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -1,0 +1,223 @@
+"""Serving Slack: the HTTP app (signature checked before anything is parsed) or Socket Mode, until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.runtime.preflight import StartupError
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+    from bot.app import Runtime
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+# How long the Socket Mode WebSocket may take to open once apps.connections.open has answered; slack_sdk
+# itself would retry forever.
+SOCKET_CONNECT_TIMEOUT_SECONDS = 30.0
+_T = TypeVar("_T")
+
+
+def web_app(runtime: Runtime) -> web.Application:
+    """`POST /slack/events` and `GET /healthz`. Every request is authenticated on its raw body first."""
+    secret = runtime.settings.slack_signing_secret
+    verifier = SignatureVerifier(secret.get_secret_value() if secret else "")
+
+    async def events(request: web.Request) -> web.Response:
+        raw = await request.read()
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        # SignatureVerifier: v0 HMAC-SHA256 over "v0:{ts}:{body}", timestamps within 300 s.
+        if not verifier.is_valid_request(raw, headers):
+            return web.Response(status=401, text="invalid signature")
+        try:
+            body = raw.decode("utf-8")
+            parseable(body, request.content_type)
+        except ValueError as exc:
+            # Signed with our secret yet unreadable: one line, without the body (it may hold user text).
+            reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            log.warning("a signed request to %s was refused (400): %s (%d bytes)", EVENTS_PATH, reason, len(raw))
+            return web.Response(status=400, text="unparseable body")
+        bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+        return await to_aiohttp_response(await runtime.app.async_dispatch(bolt_request))
+
+    async def health(_request: web.Request) -> web.Response:
+        # A Runtime that reports its background loops (the supervisor's health) decides; else serving is enough.
+        report = getattr(runtime, "health", None)
+        ok, details = report() if callable(report) else (True, {})
+        body = {"ok": ok, "mode": runtime.settings.slack_mode} | ({"loops": details} if details else {})
+        return web.json_response(body, status=200 if ok else 503)
+
+    app = web.Application()
+    app.router.add_post(EVENTS_PATH, events)
+    app.router.add_get("/healthz", health)
+    return app
+
+
+def parseable(body: str, content_type: str) -> None:
+    """Raise ValueError when the body lacks what every request of its kind carries from Slack: bolt and our
+    listeners index those fields directly and would answer 500 with a traceback."""
+    if content_type == "application/json" or body.startswith("{"):
+        event = json.loads(body)
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise ValueError("not a JSON object with a type")
+        return
+    form = parse_qs(body, keep_blank_values=True)
+    if "payload" in form:
+        _check_interaction(json.loads(form["payload"][0]))
+    # A slash command always names who typed it where; without them no listener can answer.
+    if "command" in form and not all(form.get(name, [""])[0] for name in ("user_id", "channel_id")):
+        raise ValueError("a command without user_id or channel_id")
+
+
+def _check_interaction(payload: object) -> None:
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        raise ValueError("payload is not a JSON object with a type")
+    kind = payload["type"]
+    user = payload.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+        raise ValueError("an interaction without its user")
+    view = payload.get("view")
+    if kind.startswith("view_") and not (
+        isinstance(view, dict) and isinstance(view.get("type"), str) and isinstance(view.get("callback_id"), str)
+    ):
+        raise ValueError("a view interaction without its view")
+    if view is not None and not isinstance(view, dict):
+        raise ValueError("view is not an object")
+    state = view.get("state") if isinstance(view, dict) else None
+    if kind == "view_submission" and not (isinstance(state, dict) and isinstance(state.get("values"), dict)):
+        raise ValueError("a view submission without its state")
+    actions = payload.get("actions", [])
+    if kind == "block_actions" and not (
+        isinstance(actions, list) and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+    ):
+        raise ValueError("block actions without action ids")
+    if kind == "block_suggestion" and not isinstance(payload.get("action_id"), str):
+        raise ValueError("an options request without its action id")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Listen now, so that a port in use is a start-up error before anything else has started."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        # Reuse a port left in TIME_WAIT by a previous run; Linux still refuses a port someone listens on.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"PORT={port}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(
+    runtime: Runtime,
+    stop: asyncio.Event,
+    *,
+    host: str = "0.0.0.0",
+    sock: socket.socket | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Serve Slack in the configured mode until `stop` is set, then shut down gracefully.
+
+    Raises StartupError when Socket Mode cannot connect; a stop while connecting ends it quietly."""
+    try:
+        await runtime.start_background()
+        if runtime.settings.slack_mode == "http":
+            await _serve_http(runtime, stop, sock or bind(host, runtime.settings.port), on_ready)
+        else:
+            await _serve_socket_mode(runtime, stop, on_ready)
+    finally:
+        await runtime.close()
+
+
+async def _serve_http(
+    runtime: Runtime, stop: asyncio.Event, sock: socket.socket, on_ready: Callable[[], None] | None
+) -> None:
+    runner = web.AppRunner(web_app(runtime), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock).start()
+        log.info("serving Slack over HTTP on port %s at %s", sock.getsockname()[1], EVENTS_PATH)
+        if on_ready is not None:
+            on_ready()
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def _serve_socket_mode(runtime: Runtime, stop: asyncio.Event, on_ready: Callable[[], None] | None) -> None:
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+    assert runtime.settings.slack_app_token
+    handler = AsyncSocketModeHandler(runtime.app, runtime.settings.slack_app_token.get_secret_value())
+    try:
+        connected = await until_stopped(stop, _connect(handler))
+        if connected is None:
+            return  # stopped while connecting
+        log.info("connected to Slack in Socket Mode")
+        if on_ready is not None:
+            on_ready()
+        await stop.wait()
+    except TimeoutError:
+        raise StartupError(
+            f"SLACK_APP_TOKEN: the Socket Mode WebSocket did not open within {SOCKET_CONNECT_TIMEOUT_SECONDS:.0f} s"
+        ) from None
+    finally:
+        with suppress(Exception):  # closing a half-open connection may fail; we are leaving anyway
+            await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+async def _connect(handler: AsyncSocketModeHandler) -> bool:
+    await asyncio.wait_for(handler.connect_async(), SOCKET_CONNECT_TIMEOUT_SECONDS)  # type: ignore[no-untyped-call]
+    return True
+
+
+async def until_stopped(stop: asyncio.Event, work: Awaitable[_T]) -> _T | None:
+    """`work`'s result, or None when `stop` is set first (then `work` is cancelled)."""
+    task: asyncio.Future[_T] = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    either: list[asyncio.Future[Any]] = [task, stopped]
+    try:
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with suppress(asyncio.CancelledError, Exception):
+        await task
+    return None
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    """SIGTERM/SIGINT: the first stops gracefully; a second one ends the process at once."""
+    loop = asyncio.get_running_loop()
+
+    def handle(sig: signal.Signals) -> None:
+        if stop.is_set():
+            log.warning("%s again: exiting without waiting for the graceful stop", sig.name)
+            os._exit(128 + sig.value)
+        log.info("%s: stopping", sig.name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, handle, sig)
