@@ -20,12 +20,13 @@ import httpx
 from aiohttp import web
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from bot.app import EVENTS_PATH, build_runtime, serve
+from bot.app import build_runtime
 from bot.config import Settings
 from bot.playground.people import LEADS_GROUP_ID, populate
 from bot.playground.relay import SlackRelay
 from bot.playground.web import page_app
 from bot.playground.workspace import PlaygroundSlack
+from bot.runtime.serve import EVENTS_PATH, serve
 from bot.simulator import RunningSimulator, SimulatorCredentials
 
 log = logging.getLogger(__name__)
