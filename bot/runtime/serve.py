@@ -56,10 +56,9 @@ def web_app(runtime: Runtime) -> web.Application:
         return await to_aiohttp_response(await runtime.app.async_dispatch(bolt_request))
 
     async def health(_request: web.Request) -> web.Response:
-        # A Runtime that reports its background loops (the supervisor's health) decides; else serving is enough.
-        report = getattr(runtime, "health", None)
-        ok, details = report() if callable(report) else (True, {})
-        body = {"ok": ok, "mode": runtime.settings.slack_mode} | ({"loops": details} if details else {})
+        # Alive when every background loop is alive and has finished a cycle lately (the supervisor decides).
+        ok, loops = runtime.health()
+        body = {"ok": ok, "mode": runtime.settings.slack_mode, "loops": loops}
         return web.json_response(body, status=200 if ok else 503)
 
     app = web.Application()
