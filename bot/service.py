@@ -18,13 +18,14 @@ from bot.choices import windows_of
 from bot.huawei.errors import DdmApiError, DdmUnavailable, HuaweiError, InvalidInput, OutcomeUnknown
 from bot.huawei.models import Job, RecoveryRequest
 from bot.ports import CardNotPosted, DdmGateway, Notifier, UserDirectory
-from bot.restore import texts
 from bot.restore.ids import normalise_request_id
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import ApprovalPolicy, Refusal
 from bot.restore.request import RequestState, RestoreRequest
-from bot.restore.timeparse import check_in_windows
+from bot.restore.notices import Notice
+from bot.restore.timeparse import check_in_windows, duration_text
 from bot.restore.timeparse import epoch_ms_of as ms
+from bot.slack.blocks.messages import render_notice  # until the announcer renders the outbox's notices
 from bot.store.requests import RequestStore, TargetBusy
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,16 @@ class RestoreService:
             return self.policy.can_approve(actor, outcome.request, now) or Refusal(
                 "not_counted", f"{request_id} is no longer awaiting approval."
             )
-        await self._quietly(self.notifier.post_in_thread(outcome.request, texts.approved(outcome.request, user_id)))
+        await self._quietly(
+            self.notifier.post_in_thread(
+                outcome.request,
+                render_notice(
+                    outcome.request,
+                    Notice.APPROVAL,
+                    {"user_id": user_id, "count": outcome.count, "required": outcome.request.required_approvals},
+                ),
+            )
+        )
         if outcome.count < outcome.request.required_approvals:
             await self._quietly(self.notifier.update_card(outcome.request))
             return None
@@ -323,7 +333,7 @@ class RestoreService:
         if request.state is not S.APPROVED:
             return None
         if announce:
-            await self._quietly(self.notifier.post_in_thread(request, texts.submitting(request)))
+            await self._quietly(self.notifier.post_in_thread(request, render_notice(request, Notice.SUBMITTING, {})))
         plan = request.plan
         if not request.fingerprint_matches_plan:
             # The stored plan no longer hashes to what was approved: refuse rather than restore something else.
@@ -343,7 +353,7 @@ class RestoreService:
                 request,
                 S.APPROVED,
                 "APPROVAL_STALE",
-                f"it was approved {texts.duration_text(self.clock() - request.updated_at)} ago and never submitted "
+                f"it was approved {duration_text(self.clock() - request.updated_at)} ago and never submitted "
                 "(the bot was down); an approval is only good for a prompt restore.",
             )
         problems = await self.check_plan_live(plan)
@@ -383,7 +393,9 @@ class RestoreService:
             )
             if unknown is not None:
                 await self._quietly(self.notifier.update_card(unknown))
-                await self._quietly(self.notifier.post_in_thread(unknown, texts.outcome_unknown(unknown)))
+                await self._quietly(
+                    self.notifier.post_in_thread(unknown, render_notice(unknown, Notice.OUTCOME_UNKNOWN, {}))
+                )
                 self.on_running(unknown)
             return unknown
         except DdmApiError as exc:
@@ -403,7 +415,9 @@ class RestoreService:
         )
         if running is None:
             return None
-        await self._quietly(self.notifier.post_in_thread(running, texts.submitted(running, self.ddm.region)))
+        await self._quietly(
+            self.notifier.post_in_thread(running, render_notice(running, Notice.SUBMITTED, {"region": self.ddm.region}))
+        )
         await self._quietly(self.notifier.update_card(running))
         self.on_running(running)
         return running
@@ -442,7 +456,7 @@ class RestoreService:
             return
         try:
             await self.notifier.update_card(request)
-            await self.notifier.post_in_thread(request, texts.final_text(request))
+            await self.notifier.post_in_thread(request, render_notice(request, Notice.FINAL, {}))
         except Exception:
             log.warning("final notice of %s failed; it will be retried", request.id, exc_info=True)
             await self.store.release_final_notice(request.id)
@@ -475,12 +489,14 @@ class RestoreService:
                 details={"job_id": match.id},
             )
             if running is not None:
-                await self._quietly(self.notifier.post_in_thread(running, texts.reconciled(running)))
+                await self._quietly(
+                    self.notifier.post_in_thread(running, render_notice(running, Notice.RECONCILED, {}))
+                )
                 await self._quietly(self.notifier.update_card(running))
             return running
         if self.clock() - submitted_at < self.reconcile_deadline:
             return None
-        message = f"no restore job appeared within {texts.duration_text(self.reconcile_deadline)} of the submission" + (
+        message = f"no restore job appeared within {duration_text(self.reconcile_deadline)} of the submission" + (
             f" (DDM had answered: {request.error_msg})" if request.error_msg else ""
         )
         failed = await self.store.transition(
@@ -544,12 +560,16 @@ class RestoreService:
             )
             if unknown is not None:
                 await self._quietly(self.notifier.update_card(unknown))
-                await self._quietly(self.notifier.post_in_thread(unknown, texts.outcome_unknown(unknown)))
+                await self._quietly(
+                    self.notifier.post_in_thread(unknown, render_notice(unknown, Notice.OUTCOME_UNKNOWN, {}))
+                )
                 recovered.append(unknown)
         return recovered
 
     async def tell_follow_trouble(self, request: RestoreRequest, problem: str) -> None:
-        await self._quietly(self.notifier.post_in_thread(request, texts.follow_trouble(request, problem)))
+        await self._quietly(
+            self.notifier.post_in_thread(request, render_notice(request, Notice.FOLLOW_TROUBLE, {"problem": problem}))
+        )
 
     async def stale_approved(self) -> list[RestoreRequest]:
         """APPROVED requests whose replica died before submitting (submit() is safe to call again)."""
