@@ -19,10 +19,10 @@ from bot.huawei.errors import DdmApiError, DdmUnavailable, HuaweiError, InvalidI
 from bot.huawei.models import Job, RecoveryRequest
 from bot.ports import CardNotPosted, DdmGateway, Notifier, UserDirectory
 from bot.restore.ids import normalise_request_id
+from bot.restore.notices import Notice
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import ApprovalPolicy, Refusal
 from bot.restore.request import RequestState, RestoreRequest
-from bot.restore.notices import Notice
 from bot.restore.timeparse import check_in_windows, duration_text
 from bot.restore.timeparse import epoch_ms_of as ms
 from bot.slack.blocks.messages import render_notice  # until the announcer renders the outbox's notices

@@ -4,59 +4,78 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Option
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.restore.request import RestoreRequest
-from bot.restore.timeparse import iso_utc
-from bot.slack.blocks import COMMAND, Step1Meta, message_view, option, status_line, step1_view
+from bot.slack.answers import spawn_answering
+from bot.slack.blocks import (
+    FormTooLarge,
+    Step1Meta,
+    escape,
+    list_line,
+    message_view,
+    option,
+    status_text,
+    step1_view,
+)
 from bot.slack.command_text import USAGE, ListRequests, OpenForm, ShowHelp, ShowStatus, parse_command
-from bot.slack.listeners import Deps
-from bot.slack.listeners.step1 import refresh_step1
+from bot.slack.deps import Deps
 from bot.slack.notifier import invite_hint
+from bot.slack.payloads import BadPayload
+from bot.slack.step1 import refresh_step1
 
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    @app.command(COMMAND)
-    async def on_command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
-        await ack()
-        command = parse_command(str(body.get("text", "")))
-        user_id = str(body["user_id"])
-        channel_id = str(body["channel_id"])
-        if isinstance(command, ShowHelp):
-            problem = f"⚠️ {command.problem}\n\n" if command.problem else ""
-            deps.tasks.spawn(respond(text=problem + USAGE, response_type="ephemeral"), name="help")
-        elif isinstance(command, ListRequests):
-            deps.tasks.spawn(_list(deps, respond, channel_id), name="list")
-        elif isinstance(command, ShowStatus):
-            deps.tasks.spawn(_status(deps, respond, command.reference, user_id, channel_id), name="status")
-        else:
-            deps.tasks.spawn(
-                _open_form(
-                    deps,
-                    client,
-                    respond,
-                    command,
-                    user_id=user_id,
-                    channel_id=channel_id,
-                    trigger_id=str(body["trigger_id"]),
-                ),
-                name="open form",
-            )
+async def ddm_restore(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    """`/ddm-restore [help | list | status <id> | <source> at <time> to <target> [map …]]`."""
+    user_id, channel_id = str(body.get("user_id") or ""), str(body.get("channel_id") or "")
+    if not user_id or not channel_id:
+        raise BadPayload("a command needs user_id and channel_id")
+    await ack()
+    command = parse_command(str(body.get("text") or ""))
+
+    async def tell(text: str) -> None:
+        await respond(text=text, response_type="ephemeral")
+
+    if isinstance(command, ShowHelp):
+        problem = f"⚠️ {command.problem}\n\n" if command.problem else ""
+        deps.tasks.spawn(tell(problem + USAGE), name="help")
+    elif isinstance(command, ListRequests):
+        spawn_answering(deps.tasks, _list(deps, tell, channel_id), name="list", tell=tell)
+    elif isinstance(command, ShowStatus):
+        spawn_answering(
+            deps.tasks, _status(deps, tell, command.reference, user_id, channel_id), name="status", tell=tell
+        )
+    else:
+        spawn_answering(
+            deps.tasks,
+            _open_form(
+                deps,
+                client,
+                tell,
+                command,
+                user_id=user_id,
+                channel_id=channel_id,
+                trigger_id=str(body.get("trigger_id") or ""),
+            ),
+            name="open form",
+            tell=tell,
+        )
 
 
 async def _open_form(
     deps: Deps,
     client: AsyncWebClient,
-    respond: AsyncRespond,
+    tell: Callable[[str], Awaitable[None]],
     form: OpenForm,
     *,
     user_id: str,
@@ -66,24 +85,24 @@ async def _open_form(
     meta = Step1Meta(channel_id=channel_id, preferred_map=form.mapping)
     source = option(form.source, form.source) if form.source else None
     target = option(form.target, form.target) if form.target else None
-    # The trigger expires in 3 s: open the form first, with no cloud call before it.
+    # The trigger expires in 3 s: open the form first, with no cloud call before it (building it is local).
     try:
-        opened = await client.views_open(
-            trigger_id=trigger_id, view=step1_view(meta, source=source, target=target, exact_time=form.time_text)
-        )
+        first = step1_view(meta, source=source, target=target, exact_time=form.time_text)
+    except FormTooLarge as exc:
+        await tell(f"⚠️ I can't open the form: {exc}")
+        return
+    try:
+        opened = await client.views_open(trigger_id=trigger_id, view=first)
     except SlackApiError as exc:
         error = exc.response.get("error")
         log.warning("views.open failed: %s", error)
-        await respond(
-            text=f"I could not open the restore form (Slack said `{error}`). Please run `/ddm-restore` again.",
-            response_type="ephemeral",
-        )
+        await tell(f"I could not open the restore form (Slack said `{error}`). Please run `/ddm-restore` again.")
         return
     view = opened["view"]
     problem = await _why_not_here(deps, client, user_id=user_id, channel_id=channel_id)
     if problem is not None:
         await client.views_update(view_id=view["id"], view=message_view("Can't request here", problem))
-        await respond(text=problem, response_type="ephemeral")
+        await tell(problem)
         return
     if source is not None:
         await refresh_step1(
@@ -127,38 +146,20 @@ async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, cha
 MEMBERSHIP_CACHE_SECONDS = 60.0
 
 
-async def _list(deps: Deps, respond: AsyncRespond, channel_id: str) -> None:
+async def _list(deps: Deps, tell: Callable[[str], Awaitable[None]], channel_id: str) -> None:
     # Requests of this channel only: a private channel's requests are not for everyone's eyes.
     requests = await deps.service.store.recent(10, channel_id=channel_id)
     if not requests:
-        await respond(text="No restore requests in this channel yet.", response_type="ephemeral")
+        await tell("No restore requests in this channel yet.")
         return
-    lines = [_one_line(r) for r in requests]
-    await respond(text="*Recent restore requests here*\n" + "\n".join(lines), response_type="ephemeral")
+    await tell("*Recent restore requests here*\n" + "\n".join(list_line(r) for r in requests))
 
 
-async def _status(deps: Deps, respond: AsyncRespond, reference: str, user_id: str, channel_id: str) -> None:
+async def _status(
+    deps: Deps, tell: Callable[[str], Awaitable[None]], reference: str, user_id: str, channel_id: str
+) -> None:
     request = await deps.service.find(reference)
     if request is None or (request.channel_id != channel_id and request.requester_id != user_id):
-        await respond(text=f"I know no request or job “{reference}” in this channel.", response_type="ephemeral")
+        await tell(f"I know no request or job “{escape(reference, 80)}” in this channel.")
         return
-    plan = request.plan
-    lines = [
-        _one_line(request),
-        f"Restore point {iso_utc(plan.restore_time_ms)} ({plan.restore_time_ms} ms)",
-        "Data nodes: " + ", ".join(f"{m.source.label} → {m.target.label}" for m in plan.mappings),
-        f"Fingerprint `{request.fingerprint}`",
-    ]
-    if request.job_id:
-        lines.append(f"DDM job `{request.job_id}`")
-    if request.error_code:
-        lines.append(f"Error `{request.error_code}`: {request.error_msg}")
-    await respond(text="\n".join(lines), response_type="ephemeral")
-
-
-def _one_line(request: RestoreRequest) -> str:
-    plan = request.plan
-    return (
-        f"`{request.id}` {plan.source.label} → {plan.target.label} · {status_line(request)} · by "
-        f"<@{request.requester_id}>"
-    )
+    await tell(status_text(request))
