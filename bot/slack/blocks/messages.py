@@ -73,10 +73,10 @@ def final_text(request: RestoreRequest) -> str:
     if request.job_id:
         return _finished(request)
     code = request.error_code
-    error = escape(request.error_msg or "", DDM_TEXT_LIMIT)
+    error = _sentence(request.error_msg)
     if code in ("PLAN_STALE", "PLAN_CHANGED", "APPROVAL_STALE"):
         return (
-            f"🔴 Not submitted: {error or 'the plan is no longer possible.'} Nothing was restored. "
+            f"🔴 Not submitted: {error or 'the plan is no longer possible'}. Nothing was restored. "
             "Make a new request with `/ddm-restore` (it will show what is possible now)."
         )
     if code in ("NOT_SENT", "INVALID_INPUT"):
@@ -102,7 +102,7 @@ def _finished(request: RestoreRequest) -> str:
             f"✅ Restore completed{took}. {people} — {_label(plan.target.label)} now holds "
             f"{_label(plan.source.label)} as of {utc_text(plan.restore_time_ms)}."
         )
-    reason = escape(request.error_msg, DDM_TEXT_LIMIT) if request.error_msg else "DDM gave no reason"
+    reason = _sentence(request.error_msg) or "DDM gave no reason"
     return (
         f"🔴 Restore job {_job(request)} failed{took}: {reason}. {people} — {_label(plan.target.label)} may "
         "hold partial data; check it in the console before using it or restoring onto it again."
@@ -153,6 +153,11 @@ def status_text(request: RestoreRequest) -> str:
     if request.error_code:
         lines.append(f"Error `{escape(request.error_code, 100)}`: {escape(request.error_msg or '', DDM_TEXT_LIMIT)}")
     return "\n".join(lines)
+
+
+def _sentence(text: str | None) -> str:
+    """DDM's message, escaped, without its final full stop (ours follows it)."""
+    return escape(text or "", DDM_TEXT_LIMIT).rstrip(". ")
 
 
 def _label(text: str) -> str:
