@@ -31,6 +31,7 @@ from bot.slack.blocks import (
     step1_view,
     step2_view,
 )
+from bot.slack.blocks.escaping import guard
 from tests.test_blocks import NOW, PLAN, make_request
 
 EVIL = "<!channel> <https://evil|click> <@UEVIL>"
@@ -58,6 +59,14 @@ def test_escape_clips_without_cutting_an_entity() -> None:
         out = escape(text, limit)
         assert len(out) <= limit and out.endswith("…")
         assert out[:-1].replace("&lt;", "") == ""  # only whole entities
+
+
+def test_guard_keeps_our_mentions_and_neutralises_the_rest() -> None:
+    text = "Only <@UBOB> or members of <!subteam^SLEADS> in <#COPS>; <!date^1^{time}|01:00>"
+    assert guard(text) == text
+    evil = "<!channel> <https://evil|click> <!here>"
+    assert guard(f"orders {evil} is busy") == "orders &lt;!channel&gt; &lt;https://evil|click&gt; &lt;!here&gt; is busy"
+    assert guard(guard(f"x {EVIL}")) == guard(f"x {EVIL}")
 
 
 def test_plain_text_is_not_entity_escaped() -> None:

@@ -4,7 +4,8 @@
   request). When the database is down, the person hears NOTHING_RECORDED (ephemeral or `respond`).
 - `on_listener_error`: bolt's error handler, for what goes wrong before the ack. A payload the bot can't use
   (BadPayload) gets a 400; the database being down gets, for a view submission, a field error with
-  NOTHING_RECORDED and, for a command, an ephemeral one. Anything else is a bug: logged, and bolt's 500.
+  NOTHING_RECORDED and, for a command, an ephemeral one. Anything else is a bug: logged, and answered the same
+  way with "something went wrong" (other kinds of request keep bolt's 500, which Slack shows as a failure).
 """
 
 from __future__ import annotations
@@ -58,20 +59,25 @@ async def on_listener_error(error: Exception, body: dict[str, Any]) -> BoltRespo
     if isinstance(error, BadPayload):
         log.info("refused a payload: %s", error)
         return BoltResponse(status=400, body=f"bad request: {error}")
-    if not store_down(error):
-        log.error("listener failed", exc_info=error)
-        return None
-    log.warning("the database is unavailable while answering Slack (%s)", error)
+    if store_down(error):
+        log.warning("the database is unavailable while answering Slack (%s)", error)
+        return _answer(body, NOTHING_RECORDED)
+    log.error("listener failed", exc_info=error)
+    # A bug of ours: the person still hears something, where Slack can show it (a form, a command).
+    return _answer(body, f"Something went wrong on my side ({type(error).__name__}). Please try again.", bug=True)
+
+
+def _answer(body: Any, text: str, *, bug: bool = False) -> BoltResponse | None:
     kind = body.get("type") if isinstance(body, dict) else None
     if kind == "view_submission":
         block = _first_input_block(body.get("view") or {})
         if block is None:
-            view = message_view("Try again later", NOTHING_RECORDED).to_dict()
+            view = message_view("Try again later", text).to_dict()
             return BoltResponse(status=200, body={"response_action": "update", "view": view})
-        return BoltResponse(status=200, body={"response_action": "errors", "errors": {block: NOTHING_RECORDED}})
+        return BoltResponse(status=200, body={"response_action": "errors", "errors": {block: text}})
     if isinstance(body, dict) and "command" in body:
-        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": NOTHING_RECORDED})
-    return BoltResponse(status=200, body="")
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+    return None if bug else BoltResponse(status=200, body="")
 
 
 def _first_input_block(view: dict[str, Any]) -> str | None:

@@ -79,16 +79,21 @@ def text_value(values: dict[str, Any], block: str, action_id: str | None = None)
 
 
 def selected(values: dict[str, Any], block: str, action_id: str | None = None) -> tuple[str, str] | None:
-    """(value, text) of a select's chosen option, or None."""
-    chosen = element(values, block, action_id).get("selected_option")
+    """(value, text) of a select's chosen option in a view's state, or None."""
+    return chosen_option(element(values, block, action_id))
+
+
+def chosen_option(element_state: dict[str, Any]) -> tuple[str, str] | None:
+    """(value, text) of the option a select element (its state, or a block action) carries, or None."""
+    chosen = element_state.get("selected_option")
     if not chosen:
         return None
     if not isinstance(chosen, dict):
-        raise BadPayload(f"the option chosen in {block} is not an object")
+        raise BadPayload("the chosen option is not an object")
     value = chosen.get("value")
     text = (chosen.get("text") or {}).get("text") if isinstance(chosen.get("text"), dict) else None
     if not isinstance(value, str) or not value:
-        raise BadPayload(f"the option chosen in {block} has no value")
+        raise BadPayload("the chosen option has no value")
     return value, text if isinstance(text, str) else value
 
 

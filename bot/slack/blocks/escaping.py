@@ -15,7 +15,12 @@ markup keeps working.
 
 from __future__ import annotations
 
+import re
+
 ELLIPSIS = "…"
+# Markup our own sentences use: a user, a channel, a user group, a date. Nothing that pings everyone or links.
+_OURS = re.compile(r"<(?:@[UW][A-Z0-9]+|#C[A-Z0-9]+(?:\|[^<>]*)?|!subteam\^[A-Z0-9]+(?:\|[^<>]*)?|!date\^[^<>]*)>")
+_ANY = re.compile(r"<[^<>]*>?")
 
 
 def escape(text: object, limit: int | None = None) -> str:
@@ -37,6 +42,13 @@ def escape(text: object, limit: int | None = None) -> str:
 
 def _entities(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+
+
+def guard(text: str) -> str:
+    """A finished mrkdwn sentence from elsewhere (a workflow refusal that may quote DDM): keeps mentions of users,
+    channels and groups and dates, turns any other markup (`<!channel>`, links) into text. For text we compose,
+    escape the pieces instead."""
+    return _ANY.sub(lambda m: m.group(0) if _OURS.fullmatch(m.group(0)) else _entities(m.group(0)), text)
 
 
 def plain(text: object, limit: int) -> str:

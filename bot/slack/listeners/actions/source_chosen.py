@@ -8,14 +8,14 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import payloads
-from bot.slack.blocks import NO_SOURCE_VALUE, SOURCE_BLOCK, FormOutOfDate, Step1Meta, option
+from bot.slack.blocks import NO_SOURCE_VALUE, FormOutOfDate, Step1Meta, option
 from bot.slack.deps import Deps
 from bot.slack.step1 import refresh_step1
 
 
 async def source_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps) -> None:
     view = payloads.view(body)
-    chosen = payloads.selected({SOURCE_BLOCK: {SOURCE_BLOCK: payloads.action(body)}}, SOURCE_BLOCK)
+    chosen = payloads.chosen_option(payloads.action(body))
     try:
         meta = Step1Meta.load(str(view.get("private_metadata") or ""))
     except FormOutOfDate:
