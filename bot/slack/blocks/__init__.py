@@ -11,24 +11,7 @@ from __future__ import annotations
 
 from bot.slack.blocks.card import card_fallback_text, request_card, restore_point_text, status_line
 from bot.slack.blocks.escaping import clip, escape, mention, plain, short_id, slack_date
-from bot.slack.blocks.forms import (
-    OUT_OF_DATE,
-    FormOutOfDate,
-    FormTooLarge,
-    SourceHint,
-    SourceNodeRow,
-    Step1Meta,
-    Step2Meta,
-    loading_view,
-    message_view,
-    note_option,
-    option,
-    options,
-    out_of_date_view,
-    reject_view,
-    step1_view,
-    step2_view,
-)
+from bot.slack.blocks.forms import SourceHint, SourceNodeRow, Step1Meta, Step2Meta, step1_view, step2_view
 from bot.slack.blocks.ids import (
     APPROVE_ACTION,
     CANCEL_ACTION,
@@ -47,6 +30,18 @@ from bot.slack.blocks.ids import (
     TIME_BLOCK,
 )
 from bot.slack.blocks.messages import final_text, list_line, next_step, render_notice, status_text
+from bot.slack.blocks.modal import (
+    OUT_OF_DATE,
+    FormOutOfDate,
+    FormTooLarge,
+    loading_view,
+    message_view,
+    note_option,
+    option,
+    options,
+    out_of_date_view,
+    reject_view,
+)
 
 __all__ = [
     "APPROVE_ACTION",

@@ -1,19 +1,13 @@
-"""The modal: step 1 (source, time, target), step 2 (data node mapping, reason), and the small views (loading,
-message, reject reason), with what each carries in `private_metadata`.
-
-Slack's limits are checked here, before Slack sees a view (bot/slack reference: `private_metadata` ≤ 3000
-characters, ≤ 100 blocks, option text ≤ 75 and value ≤ 150 characters, ≤ 100 options): a view that would not
-fit raises `FormTooLarge` with a sentence for the person; a stored form that can't be read raises
-`FormOutOfDate`. Labels, options and titles are plain_text (shown literally: `plain`); context and section
-lines are mrkdwn (`escape`).
+"""The restore form: step 1 (source, time, target) and step 2 (data node mapping, reason), with what each carries
+in `private_metadata`. A view that would not fit Slack's limits raises `FormTooLarge` with a sentence for the
+person; metadata that can't be read raises `FormOutOfDate` (bot.slack.blocks.modal).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
@@ -24,7 +18,6 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     Option,
     PlainTextInputElement,
-    PlainTextObject,
     SectionBlock,
     StaticSelectElement,
 )
@@ -38,55 +31,29 @@ from bot.slack.blocks.ids import (
     DN_MAP_PREFIX,
     DN_TARGET_ACTION,
     EXACT_BLOCK,
-    NO_SOURCE_VALUE,
     REASON_BLOCK,
-    REJECT_CALLBACK,
     REQUEST_CALLBACK,
     SOURCE_BLOCK,
     STEP1_CALLBACK,
     TARGET_BLOCK,
     TIME_BLOCK,
 )
-
-METADATA_LIMIT = 3000
-MAX_BLOCKS = 100
-MAX_OPTIONS = 100
-OPTION_TEXT_LIMIT = 75
-OPTION_VALUE_LIMIT = 150
-REASON_LIMIT = 500
-TITLE = "Restore DDM data"
-OUT_OF_DATE = "This form is out of date; run `/ddm-restore` again."
-
-
-class FormOutOfDate(ValueError):
-    """The form's private_metadata can't be read (an old version of the bot, or not ours)."""
-
-
-class FormTooLarge(ValueError):
-    """The view would break one of Slack's limits; the message says what to do instead."""
-
-
-def option(label: str, value: str) -> Option:
-    """One option; its value must fit (`options` leaves out the ones that don't)."""
-    if len(value) > OPTION_VALUE_LIMIT:
-        raise FormTooLarge(f"An option's value may have at most {OPTION_VALUE_LIMIT} characters (got {len(value)}).")
-    return Option(text=PlainTextObject(text=plain(label, OPTION_TEXT_LIMIT)), value=value)
-
-
-def options(items: Iterable[tuple[str, str]], *, more: str = "…{n} more: type to narrow the list") -> list[Option]:
-    """At most 100 options. A value too long for Slack is left out (it could not be chosen whole); when some
-    do not fit, the last one is an unselectable note saying how many more there are."""
-    usable = [(label, value) for label, value in items if len(value) <= OPTION_VALUE_LIMIT]
-    if len(usable) <= MAX_OPTIONS:
-        return [option(label, value) for label, value in usable]
-    shown = usable[: MAX_OPTIONS - 1]
-    return [*(option(label, value) for label, value in shown), note_option(more.format(n=len(usable) - len(shown)))]
-
-
-def note_option(text: str) -> Option:
-    """An option that says something and can't be submitted (its value is never an id)."""
-    return option(text, NO_SOURCE_VALUE)
-
+from bot.slack.blocks.modal import (
+    MAX_BLOCKS,
+    MAX_OPTIONS,
+    METADATA_LIMIT,
+    OPTION_VALUE_LIMIT,
+    OUT_OF_DATE,
+    REASON_LIMIT,
+    TITLE,
+    FormOutOfDate,
+    FormTooLarge,
+    json_object,
+    meta_int,
+    meta_opt_str,
+    meta_str,
+    option,
+)
 
 # --- step 1 ------------------------------------------------------------------------------------------------
 
@@ -115,14 +82,14 @@ class Step1Meta:
 
     @classmethod
     def load(cls, raw: str) -> Step1Meta:
-        data = _json_object(raw or "{}")
+        data = json_object(raw or "{}")
         mapping = data.get("m") or {}
         if not isinstance(mapping, dict):
             raise FormOutOfDate(OUT_OF_DATE)
         return cls(
             channel_id=str(data.get("c", "")),
-            source_id=_opt_str(data.get("s")),
-            user_tz=_opt_str(data.get("tz")),
+            source_id=meta_opt_str(data.get("s")),
+            user_tz=meta_opt_str(data.get("tz")),
             preferred_map={str(k): str(v) for k, v in mapping.items()},
         )
 
@@ -258,17 +225,17 @@ class Step2Meta:
     @classmethod
     def load(cls, raw: str) -> Step2Meta:
         """The step 2 metadata, or FormOutOfDate when any part is missing or of the wrong kind."""
-        data = _json_object(raw)
+        data = json_object(raw)
         try:
             nodes = data["n"]
             if not isinstance(nodes, dict) or not nodes:
                 raise FormOutOfDate(OUT_OF_DATE)
             return cls(
-                channel_id=_str(data["c"]),
-                source=(_str(data["s"][0]), _str(data["s"][1])),
-                target=(_str(data["t"][0]), _str(data["t"][1])),
-                restore_time_ms=_int(data["ms"]),
-                source_nodes={_str(k): _str(v) for k, v in nodes.items()},
+                channel_id=meta_str(data["c"]),
+                source=(meta_str(data["s"][0]), meta_str(data["s"][1])),
+                target=(meta_str(data["t"][0]), meta_str(data["t"][1])),
+                restore_time_ms=meta_int(data["ms"]),
+                source_nodes={meta_str(k): meta_str(v) for k, v in nodes.items()},
             )
         except (KeyError, IndexError, TypeError):
             raise FormOutOfDate(OUT_OF_DATE) from None
@@ -382,78 +349,3 @@ def _row_note(row: SourceNodeRow) -> ContextBlock | None:
 def _unusable(row: SourceNodeRow, count: int) -> str:
     unavailable = [c for c in row.candidates if not c.available]
     return ", ".join(f"{escape(c.name, 60)}: {escape(c.reason or 'unavailable', 200)}" for c in unavailable[:count])
-
-
-# --- small views -------------------------------------------------------------------------------------------
-
-
-def loading_view(external_id: str, text: str = "Loading the data nodes from DDM…") -> View:
-    return View(
-        type="modal",
-        external_id=external_id,
-        title=TITLE,
-        close="Back",
-        blocks=[SectionBlock(text=MarkdownTextObject(text=f"⏳ {text}"))],
-    )
-
-
-def message_view(title: str, text: str, *, close: str = "Close", external_id: str | None = None) -> View:
-    """A view that only says something. `text` is mrkdwn: escape what came from DDM or people in it."""
-    return View(
-        type="modal",
-        external_id=external_id,
-        title=plain(title, 24),
-        close=close,
-        blocks=[SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))],
-    )
-
-
-def out_of_date_view() -> View:
-    return message_view("Form out of date", OUT_OF_DATE)
-
-
-def reject_view(request_id: str) -> View:
-    return View(
-        type="modal",
-        callback_id=REJECT_CALLBACK,
-        title=plain(f"Reject {request_id}", 24),
-        submit="Reject",
-        close="Back",
-        private_metadata=request_id,
-        blocks=[
-            InputBlock(
-                block_id=REASON_BLOCK,
-                label="Why? (shown on the card)",
-                element=PlainTextInputElement(action_id=REASON_BLOCK, multiline=True, max_length=REASON_LIMIT),
-            )
-        ],
-    )
-
-
-# --- reading metadata back -----------------------------------------------------------------------------------
-
-
-def _json_object(raw: str) -> dict[str, Any]:
-    try:
-        data = json.loads(raw)
-    except (TypeError, ValueError):
-        raise FormOutOfDate(OUT_OF_DATE) from None
-    if not isinstance(data, dict):
-        raise FormOutOfDate(OUT_OF_DATE)
-    return data
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise FormOutOfDate(OUT_OF_DATE)
-    return value
-
-
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise FormOutOfDate(OUT_OF_DATE)
-    return value

@@ -9,7 +9,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from bot.restore.ids import REQUEST_ID_RE
 from bot.slack import payloads
 from bot.slack.blocks import REASON_BLOCK, out_of_date_view
-from bot.slack.blocks.forms import REASON_LIMIT
+from bot.slack.blocks.modal import REASON_LIMIT
 from bot.slack.deps import Deps
 
 

@@ -20,7 +20,7 @@ from bot.slack.blocks import (
     Step2Meta,
     out_of_date_view,
 )
-from bot.slack.blocks.forms import REASON_LIMIT
+from bot.slack.blocks.modal import REASON_LIMIT
 from bot.slack.deps import Deps
 
 SLOW = "DDM is slow to answer right now; press the button again in a moment."
