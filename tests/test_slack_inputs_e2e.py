@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.restore.request import RequestState
-from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, DdmInstance
+from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, DdmInstance, RdsInstance
 from bot.store.errors import NOTHING_RECORDED
 from tests.support import slack_payloads as sp
 from tests.support.harness import CHANNEL, SECRET, BotHarness, running_bot
@@ -210,3 +210,23 @@ async def test_ddm_names_and_job_errors_are_shown_escaped(tmp_path: Path) -> Non
             assert "<!channel>" not in text and "<https://evil" not in text
         for call in h.fake.calls_of("chat.postMessage") + h.fake.calls_of("chat.update"):
             assert "<!channel>" not in str(call.args.get("text"))
+
+
+async def test_a_source_with_more_data_nodes_than_a_form_holds_is_explained_in_the_form(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        world = h.sim.state.world
+        for i in range(100):
+            world.rds_instances.append(
+                RdsInstance(id=f"{i:032x}aa01", name=f"bulk-src-{i}", ddm_instance_id=ORDERS_PROD_ID)
+            )
+            world.rds_instances.append(RdsInstance(id=f"{i:032x}bb01", name=f"bulk-free-{i}"))
+        view_id = await h.open_form()
+        await h.choose_source(view_id)
+        response = await h.submit_step1(view_id)
+        assert response.get("response_action") == "push", response
+        pushed = h.top_view[view_id]
+        assert pushed
+        shown = await h.wait_step2(pushed, timeout=15)
+        assert shown["callback_id"] != "ddm_restore_request"
+        text = _text_of(shown)
+        assert "data nodes" in text and "can't ask for its mapping here" in text

@@ -217,8 +217,8 @@ class Step2Meta:
         )
         if len(raw) > METADATA_LIMIT:
             raise FormTooLarge(
-                f"The source has too many data nodes ({len(self.source_nodes)}) for one Slack form to carry. "
-                "Ask an admin to run the restore with `ddm-restore-bot` instead."
+                f"The source has too many data nodes ({len(self.source_nodes)}) for one Slack form to carry, so "
+                "I can't ask for its mapping here. Restore it from the DDM console instead."
             )
         return raw
 
@@ -291,8 +291,8 @@ def step2_view(meta: Step2Meta, rows: Sequence[SourceNodeRow], *, external_id: s
     room = MAX_BLOCKS - len(head) - len(tail)
     if len(inputs) > room:
         raise FormTooLarge(
-            f"The source has {len(rows)} data nodes; one Slack form holds at most {room}. Ask an admin to run the "
-            "restore with `ddm-restore-bot` instead."
+            f"The source has {len(rows)} data nodes; one Slack form holds at most {room}, so I can't ask for its "
+            "mapping here. Restore it from the DDM console instead."
         )
     body: list[Block] = []
     if len(inputs) + sum(note is not None for note in notes) <= room:
