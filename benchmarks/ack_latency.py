@@ -58,7 +58,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from benchmarks._stats import Sample, process_cpu_seconds, ratio, table, timed_run
-from bot.slack.blocks.ids import APPROVE_ACTION, COMMAND
+from bot.slack.blocks import APPROVE_ACTION, COMMAND
 from tests.support import slack_payloads as sp
 from tests.support.harness import CHANNEL, GROUP_MEMBERS, SECRET, BotHarness, running_bot
 

@@ -26,9 +26,8 @@ from bot.huawei.ddm import DdmClient, Timeouts
 from bot.jobs import JobWatcher
 from bot.restore.policy import ApprovalPolicy
 from bot.service import RestoreService
-from bot.slack.deps import Deps
 from bot.slack.directory import SlackDirectory
-from bot.slack.listeners import register_all
+from bot.slack.listeners import Deps, register_all
 from bot.slack.notifier import SlackNotifier
 from bot.store.requests import RequestStore
 from bot.sweeper import Sweeper

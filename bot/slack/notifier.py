@@ -13,7 +13,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.ports import CardNotPosted
 from bot.restore.request import RestoreRequest
 from bot.slack.blocks import card_fallback_text, request_card
-from bot.slack.blocks.escaping import guard
 
 log = logging.getLogger(__name__)
 NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
@@ -103,9 +102,6 @@ class SlackNotifier:
         )
 
     async def tell(self, user_id: str, channel_id: str, text: str) -> None:
-        """An ephemeral for one person (a DM when that fails). Markup other than mentions and dates in `text` is
-        shown as text: refusals may quote DDM's names."""
-        text = guard(text)
         try:
             await self.client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
         except SlackApiError as exc:

@@ -10,7 +10,7 @@ to mrkdwn text, tested against golden JSON.
 from __future__ import annotations
 
 from bot.slack.blocks.card import card_fallback_text, request_card, restore_point_text, status_line
-from bot.slack.blocks.escaping import clip, escape, mention, plain, short_id, slack_date
+from bot.slack.blocks.escaping import clip, escape, guard, mention, plain, short_id, slack_date
 from bot.slack.blocks.forms import SourceHint, SourceNodeRow, Step1Meta, Step2Meta, step1_view, step2_view
 from bot.slack.blocks.ids import (
     APPROVE_ACTION,
@@ -70,6 +70,7 @@ __all__ = [
     "clip",
     "escape",
     "final_text",
+    "guard",
     "list_line",
     "loading_view",
     "mention",

@@ -17,6 +17,8 @@ from bot.slack.answers import on_listener_error
 from bot.slack.deps import Deps
 from bot.slack.listeners import actions, commands, options, views
 
+__all__ = ["Deps", "register_all"]  # Deps lives in bot.slack.deps; importable from here for the composition root
+
 
 def register_all(app: AsyncApp, deps: Deps) -> None:
     async def provide_deps(context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]) -> None:

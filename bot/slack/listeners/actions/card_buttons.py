@@ -1,5 +1,6 @@
 """Approve / Reject / Cancel on the card. The clicker is checked every time (Slack has no per-button
-permission); the answer to a refused click is an ephemeral only the clicker sees."""
+permission); the answer to a refused click is an ephemeral only the clicker sees. Refusals come from the
+workflow and may quote DDM's names: `guard` keeps their mentions and turns any other markup into text."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import payloads
 from bot.slack.answers import Tell, spawn_answering
 from bot.slack.blocks import reject_view
+from bot.slack.blocks.escaping import guard
 from bot.slack.deps import Deps
 
 # Checking whether a person may reject must not eat the trigger's 3 s.
@@ -25,7 +27,7 @@ async def approve_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> No
     async def approve() -> None:
         refusal = await deps.service.approve(request_id, user_id)
         if refusal is not None:
-            await deps.notifier.tell(user_id, channel_id, refusal.message)
+            await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
 
     spawn_answering(deps.tasks, approve(), name="approve", tell=_teller(deps, user_id, channel_id))
 
@@ -37,7 +39,7 @@ async def cancel_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
     async def cancel() -> None:
         refusal = await deps.service.cancel(request_id, user_id)
         if refusal is not None:
-            await deps.notifier.tell(user_id, channel_id, refusal.message)
+            await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
 
     spawn_answering(deps.tasks, cancel(), name="cancel", tell=_teller(deps, user_id, channel_id))
 
@@ -54,7 +56,7 @@ async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCl
         except TimeoutError:
             refusal = None  # checked again when the reason is submitted
         if refusal is not None:
-            await deps.notifier.tell(user_id, channel_id, refusal.message)
+            await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
             return
         await client.views_open(trigger_id=trigger_id, view=reject_view(request_id))
 

@@ -18,6 +18,7 @@ from bot.slack.blocks import (
     FormTooLarge,
     Step1Meta,
     escape,
+    guard,
     list_line,
     message_view,
     option,
@@ -123,7 +124,7 @@ async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, cha
     actor = await deps.directory.actor(user_id)
     refusal = deps.service.policy.can_request(actor, channel_id)
     if refusal is not None:
-        return refusal.message
+        return guard(refusal.message)
     seen = deps.channels_joined.get(channel_id)
     if seen is not None and time.monotonic() - seen < MEMBERSHIP_CACHE_SECONDS:
         return None
