@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.restore.request import RequestState
+from bot.restore.request import RequestState, RestoreRequest
 from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, DdmInstance, RdsInstance
 from bot.store.errors import NOTHING_RECORDED
 from tests.support import slack_payloads as sp
@@ -138,52 +140,60 @@ async def test_more_than_100_instances_become_100_options_saying_how_many_more(t
 # ---- the database is down ---------------------------------------------------------------------------------
 
 
-async def _kill_database(h: BotHarness) -> None:
-    """Point the store at a database that can't be opened (what a dead server looks like to the bot)."""
+@asynccontextmanager
+async def database_down(h: BotHarness) -> AsyncIterator[None]:
+    """The store pointed at a database that can't be opened (what a dead server looks like to the bot)."""
     store = h.runtime.store
-    await store.engine.dispose()
-    dead = create_async_engine(store.engine.url.set(database=str(Path("/nonexistent-dir") / "bot.sqlite3")))
-    store.engine = dead
-    store.reader = dead.execution_options(readonly=True)
+    live, live_reader = store.engine, store.reader
+    dead = create_async_engine(live.url.set(database=str(Path("/nonexistent-dir") / "bot.sqlite3")))
+    store.engine, store.reader = dead, dead.execution_options(readonly=True)
+    try:
+        yield
+    finally:
+        store.engine, store.reader = live, live_reader
+        await dead.dispose()
 
 
 async def test_database_down_every_click_command_and_submit_is_answered(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as h:
         request = await h.request_restore()
         pushed, step2 = await _step2(h)
-        await _kill_database(h)
+        async with database_down(h):
+            await _everything_is_answered(h, request, pushed, step2)
 
-        started = time.monotonic()
-        await h.click("approve_request", request, user="UBOB")
-        await h.wait_ephemeral("UBOB", NOTHING_RECORDED, timeout=3)
-        await h.click("reject_request", request, user="UCAROL")
-        await h.wait_ephemeral("UCAROL", NOTHING_RECORDED, timeout=3)
-        await h.click("cancel_request", request, user="UALICE")
+
+async def _everything_is_answered(h: BotHarness, request: RestoreRequest, pushed: str, step2: dict[str, Any]) -> None:
+    started = time.monotonic()
+    await h.click("approve_request", request, user="UBOB")
+    await h.wait_ephemeral("UBOB", NOTHING_RECORDED, timeout=3)
+    await h.click("reject_request", request, user="UCAROL")
+    await h.wait_ephemeral("UCAROL", NOTHING_RECORDED, timeout=3)
+    await h.click("cancel_request", request, user="UALICE")
+    await h.wait_ephemeral("UALICE", NOTHING_RECORDED, timeout=3)
+    assert time.monotonic() - started < 9
+
+    for text in ("list", f"status {request.id}"):
+        since = len(h.fake.calls)
+        await h.command(text)
+        told = await h.fake.wait_for("response_url:UALICE", since=since, timeout=3)
+        assert told.args["text"] == NOTHING_RECORDED and told.args["response_type"] == "ephemeral"
+
+    reason = {"reason": {"reason": sp.plain_text_input("wrong target")}}
+    started = time.monotonic()
+    status, response = await _submit(
+        h, user_id="UBOB", callback_id="reject_reason", private_metadata=request.id, state_values=reason
+    )
+    assert time.monotonic() - started < 3
+    assert status == 200 and response == {"response_action": "errors", "errors": {"reason": NOTHING_RECORDED}}
+
+    started = time.monotonic()
+    response = await h.submit_view(pushed, h.suggested_state(step2))
+    assert time.monotonic() - started < 3
+    if response.get("response_action") == "errors":
+        assert NOTHING_RECORDED in response["errors"].values()
+    else:  # the checks passed without the store; creating the request is what failed
+        assert response == {"response_action": "clear"}
         await h.wait_ephemeral("UALICE", NOTHING_RECORDED, timeout=3)
-        assert time.monotonic() - started < 9
-
-        for text in ("list", f"status {request.id}"):
-            since = len(h.fake.calls)
-            await h.command(text)
-            told = await h.fake.wait_for("response_url:UALICE", since=since, timeout=3)
-            assert told.args["text"] == NOTHING_RECORDED and told.args["response_type"] == "ephemeral"
-
-        reason = {"reason": {"reason": sp.plain_text_input("wrong target")}}
-        started = time.monotonic()
-        status, response = await _submit(
-            h, user_id="UBOB", callback_id="reject_reason", private_metadata=request.id, state_values=reason
-        )
-        assert time.monotonic() - started < 3
-        assert status == 200 and response == {"response_action": "errors", "errors": {"reason": NOTHING_RECORDED}}
-
-        started = time.monotonic()
-        response = await h.submit_view(pushed, h.suggested_state(step2))
-        assert time.monotonic() - started < 3
-        if response.get("response_action") == "errors":
-            assert NOTHING_RECORDED in response["errors"].values()
-        else:  # the checks passed without the store; creating the request is what failed
-            assert response == {"response_action": "clear"}
-            await h.wait_ephemeral("UALICE", NOTHING_RECORDED, timeout=3)
 
 
 # ---- DDM's text can't ping, link or forge -------------------------------------------------------------------

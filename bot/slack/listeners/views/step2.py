@@ -23,8 +23,7 @@ from bot.slack.blocks import (
 from bot.slack.blocks.escaping import guard
 from bot.slack.blocks.modal import REASON_LIMIT
 from bot.slack.deps import Deps
-
-SLOW = "DDM is slow to answer right now; press the button again in a moment."
+from bot.slack.listeners.views.step1 import SLOW
 
 
 async def request_submitted(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
