@@ -24,8 +24,8 @@ from bot.huawei.gateway import HuaweiDdmGateway
 from bot.restore.policy import ApprovalPolicy
 from bot.runtime.supervisor import Supervisor
 from bot.slack.announcer import Announcer
+from bot.slack.blocks.messages import render_notice
 from bot.slack.directory import SlackDirectory
-from bot.slack.legacy_render import render_notice
 from bot.slack.listeners import Deps, register_all
 from bot.slack.notifier import SlackNotifier
 from bot.store.requests import RequestStore

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 LATEST = "latest"
 _EPOCH_RE = re.compile(r"^\d+$")
@@ -78,6 +78,18 @@ def utc_text(epoch_ms: int, *, millis: bool = True) -> str:
     if millis:
         text += f".{epoch_ms % 1000:03d}"
     return text + " UTC"
+
+
+def duration_text(delta: timedelta) -> str:
+    """`3m12s`, `1h02m03s`, `45s`."""
+    seconds = max(0, int(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
 
 
 def iso_utc(epoch_ms: int) -> str:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.restore.timeparse import TimeInputError, parse_restore_point
+from bot.slack.blocks.escaping import escape
 
 USAGE = (
     "*`/ddm-restore`* — open the restore form.\n"
@@ -57,7 +58,7 @@ def parse_command(text: str) -> Command:
         return ShowHelp()
     if keyword == "list":
         if rest.strip():
-            return ShowHelp(f"`list` takes no arguments (got “{rest.strip()}”).")
+            return ShowHelp(f"`list` takes no arguments (got “{clip(rest)}”).")
         return ListRequests()
     if keyword == "status":
         reference = rest.strip()
@@ -75,7 +76,7 @@ def parse_command(text: str) -> Command:
     try:
         parse_restore_point(time_text)
     except TimeInputError as exc:
-        return ShowHelp(f"Restore time: {exc}")
+        return ShowHelp(f"Restore time: {clip(str(exc), 300)}")
     mapping: dict[str, str] = {}
     pairs = (match.group("map") or "").split()
     if len(pairs) > MAX_MAP_PAIRS:
@@ -85,11 +86,11 @@ def parse_command(text: str) -> Command:
             return ShowHelp(f"Mapping “{clip(pair)}” is too long for a data node pair.")
         source_dn, sep, target_dn = pair.partition("=")
         if not sep or not source_dn or not target_dn:
-            return ShowHelp(f"Mapping “{pair}” should look like `<source_dn>=<target_dn>`.")
+            return ShowHelp(f"Mapping “{clip(pair)}” should look like `<source_dn>=<target_dn>`.")
         if source_dn in mapping:
-            return ShowHelp(f"Data node {source_dn} is mapped twice.")
+            return ShowHelp(f"Data node {clip(source_dn)} is mapped twice.")
         if target_dn in mapping.values():
-            return ShowHelp(f"Target data node {target_dn} is used twice; use each target once.")
+            return ShowHelp(f"Target data node {clip(target_dn)} is used twice; use each target once.")
         mapping[source_dn] = target_dn
     if match.group("map") is not None and not mapping:
         return ShowHelp("`map` needs at least one `<source_dn>=<target_dn>` pair.")
@@ -101,4 +102,5 @@ def parse_command(text: str) -> Command:
 
 
 def clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """What the person typed, shown back in mrkdwn: escaped (no mentions or links) and at most `limit` long."""
+    return escape(text, limit)

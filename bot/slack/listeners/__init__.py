@@ -1,39 +1,31 @@
-"""Slack listeners: each module registers its handlers on the AsyncApp.
+"""Slack listeners, one package per kind (commands, actions, views, options), one module-level handler per
+callback or action id.
 
 Every handler acks first (Slack's 3 s budget) and hands slow work to `deps.tasks`; the app runs with
-`process_before_response=True`, so the ack goes out as soon as the handler returns.
+`process_before_response=True`, so the ack goes out as soon as the handler returns. Handlers receive `deps`
+as a keyword argument like bolt's own (`ack`, `body`, `client`): a middleware puts it in the context.
+Failures become answers in bot.slack.answers, not in the handlers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from bot.choices import RestoreChoices
-from bot.service import RestoreService
-from bot.slack.directory import SlackDirectory
-from bot.slack.notifier import SlackNotifier
-from bot.tasks import TaskRunner
+from bot.slack.answers import on_listener_error
+from bot.slack.deps import Deps
+from bot.slack.listeners import actions, commands, options, views
 
-
-@dataclass(frozen=True)
-class Deps:
-    service: RestoreService
-    choices: RestoreChoices
-    directory: SlackDirectory
-    notifier: SlackNotifier
-    tasks: TaskRunner
-    # Live checks in a view submission must fit in Slack's 3 s together with the ack.
-    check_budget_seconds: float = 2.3
-    # Channels the bot was last seen to be a member of (monotonic time), to spare a call per command.
-    channels_joined: dict[str, float] = field(default_factory=dict)
+__all__ = ["Deps", "register_all"]  # Deps lives in bot.slack.deps; importable from here for the composition root
 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:
-    from bot.slack.listeners import actions, commands, options, views
+    async def provide_deps(context: AsyncBoltContext, next_: Callable[[], Awaitable[None]]) -> None:
+        context["deps"] = deps
+        await next_()
 
-    commands.register(app, deps)
-    options.register(app, deps)
-    actions.register(app, deps)
-    views.register(app, deps)
+    app.use(provide_deps)
+    app.error(on_listener_error)
+    for kind in (commands, options, actions, views):
+        kind.register(app)

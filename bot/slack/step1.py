@@ -1,4 +1,5 @@
-"""Filling step 1 of the modal once a source is known: window hint, picker default, unavailable targets."""
+"""Filling step 1 of the modal once a source is known: window hint, picker default, unavailable targets.
+Used by the source select (bot.slack.listeners.actions) and by a pre-filled command (…commands)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from slack_sdk.models.blocks import Option
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import ChoicesUnavailable
+from bot.slack import payloads
 from bot.slack.blocks import (
     EXACT_BLOCK,
     TARGET_BLOCK,
     TIME_BLOCK,
     SourceHint,
     Step1Meta,
+    option,
+    short_id,
     step1_view,
 )
-from bot.slack.listeners import Deps
+from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ async def refresh_step1(
             hint = SourceHint(windows=(), error=f"No DDM instance is named or has the id “{source_id}”.")
         else:
             source_id = instance.id
-            source = Option(text=f"{instance.name} ({instance.id[:4]}…{instance.id[-4:]})", value=instance.id)
+            source = option(f"{instance.name} ({short_id(instance.id)})", instance.id)
             windows = await deps.choices.windows(source_id)
             targets = await deps.choices.targets(source_id)
             unavailable = [(t.instance_name, t.unavailable_reason or "unavailable") for t in targets if not t.available]
@@ -55,12 +59,12 @@ async def refresh_step1(
         tz = None
     hint = SourceHint(windows=hint.windows, unavailable_targets=hint.unavailable_targets, user_tz=tz, error=hint.error)
     meta = Step1Meta(channel_id=meta.channel_id, source_id=source_id, user_tz=tz, preferred_map=meta.preferred_map)
-    picker = _value(state_values, TIME_BLOCK, "selected_date_time")
+    picker = _picker_seconds(state_values)
     if picker is None and hint.windows:
         # Default the picker to the latest restorable minute (rounded down, so it stays inside the window).
         picker = max(w.end_ms for w in hint.windows) // 60_000 * 60
     target = _selected(state_values, TARGET_BLOCK)
-    exact = _value(state_values, EXACT_BLOCK, "value")
+    exact = payloads.text_value(state_values, EXACT_BLOCK)[:64] or None
     view = step1_view(meta, source=source, target=target, exact_time=exact, picker_seconds=picker, hint=hint)
     try:
         await client.views_update(view_id=view_id, hash=view_hash, view=view)
@@ -71,12 +75,16 @@ async def refresh_step1(
         log.exception("step 1 update failed")
 
 
-def _value(values: dict[str, Any], block: str, key: str) -> Any:
-    return (values.get(block) or {}).get(block, {}).get(key)
+def _picker_seconds(values: dict[str, Any]) -> int | None:
+    """What the person picked so far, kept across the refresh (only a plausible epoch-seconds number)."""
+    picked = payloads.element(values, TIME_BLOCK).get("selected_date_time")
+    try:
+        seconds = int(picked) if picked is not None else None
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds is not None and 0 < seconds < 32_503_680_000 else None
 
 
 def _selected(values: dict[str, Any], block: str) -> Option | None:
-    chosen = _value(values, block, "selected_option")
-    if not chosen:
-        return None
-    return Option(text=chosen["text"]["text"], value=chosen["value"])
+    chosen = payloads.selected(values, block)
+    return None if chosen is None or len(chosen[0]) > 150 else option(chosen[1], chosen[0])

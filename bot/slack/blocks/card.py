@@ -1,0 +1,181 @@
+"""The request card in the channel: one message, redrawn from the stored request after every change.
+
+Every string from DDM (names, ids, error codes and messages) and from people (reason, reject note) goes through
+`escape`; see bot.slack.blocks.escaping.
+"""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.restore.plan import short_fingerprint
+from bot.restore.request import RequestState, RestoreRequest
+from bot.restore.timeparse import duration_text, iso_utc, utc_text
+from bot.slack.blocks.escaping import escape, mention, short_id, slack_date
+from bot.slack.blocks.ids import APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION
+
+_STATUS_ICON = {
+    RequestState.PENDING: "🟡",
+    RequestState.APPROVED: "🟢",
+    RequestState.SUBMITTING: "🟢",
+    RequestState.RUNNING: "🔵",
+    RequestState.UNKNOWN: "🟠",
+    RequestState.COMPLETED: "✅",
+    RequestState.FAILED: "🔴",
+    RequestState.REJECTED: "⛔",
+    RequestState.CANCELLED: "⚪",
+    RequestState.EXPIRED: "⚪",
+}
+# Slack: a section's text ≤ 3000 characters, a field ≤ 2000, a confirm dialog's text ≤ 300.
+SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+
+
+def status_line(request: RestoreRequest) -> str:
+    state = request.state
+    if state is RequestState.PENDING:
+        expires = int(request.expires_at.timestamp())
+        return f"awaiting approval ({len(request.approvals)}/{request.required_approvals}) · expires " + slack_date(
+            expires, "{time}", request.expires_at.strftime("%H:%M UTC")
+        )
+    if state in (RequestState.APPROVED, RequestState.SUBMITTING):
+        who = ", ".join(mention(uid) for uid in request.approver_ids)
+        return f"approved by {who} · submitting to DDM"
+    if state is RequestState.RUNNING:
+        return f"running {request.job_progress or 0}%"
+    if state is RequestState.UNKNOWN:
+        return "outcome unknown · looking for the job in DDM's job list"
+    if state is RequestState.COMPLETED:
+        took = (
+            f" in {duration_text(request.finished_at - request.submitted_at)}"
+            if request.finished_at and request.submitted_at
+            else ""
+        )
+        return f"completed{took}"
+    if state is RequestState.FAILED:
+        return f"failed {escape(request.error_code or '', 100)}".strip()
+    if state is RequestState.REJECTED:
+        reason = f': "{escape(request.decision_note, 300)}"' if request.decision_note else ""
+        return f"rejected by {mention(request.decided_by or '?')}{reason}"
+    if state is RequestState.CANCELLED:
+        by = mention(request.decided_by) if request.decided_by and request.decided_by != "system" else "the bot"
+        return f"cancelled by {by}"
+    return "expired"
+
+
+def restore_point_text(epoch_ms: int) -> str:
+    fallback = utc_text(epoch_ms)
+    return slack_date(epoch_ms // 1000, "{date_long_pretty} {time_secs}", fallback) + f"   ({fallback} · {epoch_ms} ms)"
+
+
+def request_card(request: RestoreRequest, *, approvers: str) -> list[Block]:
+    """The card's blocks. `approvers` is our own mrkdwn (mentions of the configured people and groups)."""
+    plan = request.plan
+    icon = _STATUS_ICON[request.state]
+    source, target = escape(plan.source.label, 200), escape(plan.target.label, 200)
+    blocks: list[Block] = [
+        SectionBlock(
+            block_id="card_status",
+            text=MarkdownTextObject(text=f"{icon} *DDM restore request* `{request.id}` · {status_line(request)}"),
+        ),
+        ContextBlock(
+            block_id="card_requester",
+            elements=[
+                MarkdownTextObject(
+                    text=f"Requested by {mention(request.requester_id)}"
+                    + (f" · reason: {escape(plan.reason, 300)}" if plan.reason else "")
+                )
+            ],
+        ),
+        SectionBlock(
+            block_id="card_instances",
+            fields=[
+                MarkdownTextObject(text=f"*Source*\n{source}  `{escape(plan.source.id, 200)}`"),
+                MarkdownTextObject(text=f"*Target*\n{target}  `{escape(plan.target.id, 200)}`"),
+            ],
+        ),
+        SectionBlock(
+            block_id="card_warning",
+            text=MarkdownTextObject(
+                text=f"⚠️ *All data on {target} will be overwritten*; it is unavailable during the restore."
+            ),
+        ),
+        SectionBlock(
+            block_id="card_time",
+            text=MarkdownTextObject(text="*Restore point*  " + restore_point_text(plan.restore_time_ms)),
+        ),
+        SectionBlock(block_id="card_nodes", text=MarkdownTextObject(text=_mapping_lines(request))),
+    ]
+    facts = [f"Plan fingerprint `{short_fingerprint(request.fingerprint)}`"]
+    if request.approvals:
+        facts.append("Approved by " + ", ".join(mention(uid) for uid in request.approver_ids))
+    if request.state is RequestState.PENDING:
+        facts.append(f"Approvers: {approvers}")
+    if request.job_id:
+        facts.append(f"Job `{escape(request.job_id, 100)}`")
+    if request.state is RequestState.FAILED and request.error_msg:
+        facts.append(f"Error: {escape(request.error_msg, 500)}")
+    blocks.append(ContextBlock(block_id="card_facts", elements=[MarkdownTextObject(text=" · ".join(facts))]))
+    if request.state is RequestState.PENDING:
+        blocks.append(_card_buttons(request))
+    return blocks
+
+
+def _mapping_lines(request: RestoreRequest) -> str:
+    """One line per data node pair; lines that do not fit in the section are counted, never cut in half."""
+    title = "*Data nodes*"
+    lines: list[str] = []
+    used = len(title)
+    mappings = request.plan.mappings
+    for index, m in enumerate(mappings):
+        line = (
+            f"{escape(m.source.label, 120)} `{escape(short_id(m.source.id))}` → "
+            f"{escape(m.target.label, 120)} `{escape(short_id(m.target.id))}`"
+        )
+        rest = len(mappings) - index
+        if used + 1 + len(line) + len(f"\n…and {rest} more") > SECTION_LIMIT and rest > 1:
+            lines.append(f"…and {rest} more")
+            break
+        lines.append(line)
+        used += 1 + len(line)
+    return title + "\n" + "\n".join(lines)
+
+
+def _card_buttons(request: RestoreRequest) -> ActionsBlock:
+    plan = request.plan
+    source, target = escape(plan.source.label, 60), escape(plan.target.label, 60)
+    confirm = ConfirmObject(
+        title="Approve this restore?",
+        text=MarkdownTextObject(
+            text=f"Overwrite *{target}* with *{source}* as of {utc_text(plan.restore_time_ms)}? "
+            f"All data on {target} will be lost."
+        ),
+        confirm="Approve",
+        deny="Back",
+        style="danger",
+    )
+    return ActionsBlock(
+        block_id="card_actions",
+        elements=[
+            ButtonElement(text="Approve", action_id=APPROVE_ACTION, value=request.id, style="primary", confirm=confirm),
+            ButtonElement(text="Reject", action_id=REJECT_ACTION, value=request.id, style="danger"),
+            ButtonElement(text="Cancel", action_id=CANCEL_ACTION, value=request.id),
+        ],
+    )
+
+
+def card_fallback_text(request: RestoreRequest) -> str:
+    """The message's `text`: what notifications show. Slack reads mentions in it, so it is escaped too."""
+    plan = request.plan
+    return (
+        f"DDM restore request {request.id} ({request.state.value}): {escape(plan.source.label, 200)} → "
+        f"{escape(plan.target.label, 200)} as of {iso_utc(plan.restore_time_ms)}"
+    )

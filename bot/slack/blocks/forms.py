@@ -1,0 +1,351 @@
+"""The restore form: step 1 (source, time, target) and step 2 (data node mapping, reason), with what each carries
+in `private_metadata`. A view that would not fit Slack's limits raises `FormTooLarge` with a sentence for the
+person; metadata that can't be read raises `FormOutOfDate` (bot.slack.blocks.modal).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DateTimePickerElement,
+    ExternalDataSelectElement,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.restore.mapping import Candidate
+from bot.restore.timeparse import Window, utc_text
+from bot.slack.blocks.card import restore_point_text
+from bot.slack.blocks.escaping import clip, escape, plain, short_id
+from bot.slack.blocks.ids import (
+    DN_MAP_PREFIX,
+    DN_TARGET_ACTION,
+    EXACT_BLOCK,
+    REASON_BLOCK,
+    REQUEST_CALLBACK,
+    SOURCE_BLOCK,
+    STEP1_CALLBACK,
+    TARGET_BLOCK,
+    TIME_BLOCK,
+)
+from bot.slack.blocks.modal import (
+    MAX_BLOCKS,
+    MAX_OPTIONS,
+    METADATA_LIMIT,
+    OPTION_VALUE_LIMIT,
+    OUT_OF_DATE,
+    REASON_LIMIT,
+    TITLE,
+    FormOutOfDate,
+    FormTooLarge,
+    json_object,
+    meta_int,
+    meta_opt_str,
+    meta_str,
+    option,
+)
+
+# --- step 1 ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step1Meta:
+    """What step 1 carries in private_metadata."""
+
+    channel_id: str
+    source_id: str | None = None
+    user_tz: str | None = None
+    preferred_map: dict[str, str] = field(default_factory=dict)
+
+    def dump(self) -> str:
+        raw = json.dumps(
+            {"c": self.channel_id, "s": self.source_id, "tz": self.user_tz, "m": self.preferred_map},
+            separators=(",", ":"),
+        )
+        if len(raw) > METADATA_LIMIT:  # never truncated: that would be invalid JSON
+            raise FormTooLarge(
+                f"The `map` list is too long for Slack's form ({len(raw)} characters to carry, Slack allows "
+                f"{METADATA_LIMIT}). Give fewer or shorter `<source_dn>=<target_dn>` pairs, or none: the form "
+                "suggests a mapping you can change."
+            )
+        return raw
+
+    @classmethod
+    def load(cls, raw: str) -> Step1Meta:
+        data = json_object(raw or "{}")
+        mapping = data.get("m") or {}
+        if not isinstance(mapping, dict):
+            raise FormOutOfDate(OUT_OF_DATE)
+        return cls(
+            channel_id=str(data.get("c", "")),
+            source_id=meta_opt_str(data.get("s")),
+            user_tz=meta_opt_str(data.get("tz")),
+            preferred_map={str(k): str(v) for k, v in mapping.items()},
+        )
+
+
+@dataclass(frozen=True)
+class SourceHint:
+    windows: Sequence[Window]
+    unavailable_targets: Sequence[tuple[str, str]] = ()  # (name, reason), both from DDM
+    user_tz: str | None = None
+    error: str | None = None  # a sentence with DDM's words in it: escaped when shown
+
+
+def step1_view(
+    meta: Step1Meta,
+    *,
+    source: Option | None = None,
+    target: Option | None = None,
+    exact_time: str | None = None,
+    picker_seconds: int | None = None,
+    hint: SourceHint | None = None,
+) -> View:
+    source_select = ExternalDataSelectElement(
+        action_id=SOURCE_BLOCK,
+        placeholder="Search by name or id",
+        min_query_length=0,
+        initial_option=source,
+    )
+    target_select = ExternalDataSelectElement(
+        action_id=TARGET_BLOCK,
+        placeholder="Choose a source first" if meta.source_id is None and source is None else "Search targets",
+        min_query_length=0,
+        initial_option=target,
+    )
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=SOURCE_BLOCK,
+            label="Source DDM instance",
+            element=source_select,
+            dispatch_action=True,
+            hint="The instance whose data you want back. Type to search by name or id.",
+        ),
+        ContextBlock(block_id="source_hint", elements=[MarkdownTextObject(text=_hint_text(hint))]),
+        InputBlock(
+            block_id=TIME_BLOCK,
+            label="Restore point",
+            element=DateTimePickerElement(action_id=TIME_BLOCK, initial_date_time=picker_seconds),
+            optional=True,
+            hint="Shown in your time zone, to the minute. For seconds or milliseconds use the exact field.",
+        ),
+        InputBlock(
+            block_id=EXACT_BLOCK,
+            label="Exact time (optional)",
+            element=PlainTextInputElement(
+                action_id=EXACT_BLOCK,
+                placeholder="2026-11-27T09:12:32.500+08:00 · 1795752174484 · latest",
+                initial_value=exact_time,
+                max_length=64,
+            ),
+            optional=True,
+            hint="ISO-8601 with a zone, epoch milliseconds, or latest. Wins over the picker when filled.",
+        ),
+        InputBlock(
+            block_id=TARGET_BLOCK,
+            label="Target DDM instance",
+            element=target_select,
+            hint="A new DDM instance; all its data will be overwritten.",
+        ),
+    ]
+    if hint and hint.unavailable_targets:
+        lines = [f"• {escape(name, 60)}: {escape(reason, 120)}" for name, reason in hint.unavailable_targets[:10]]
+        more = len(hint.unavailable_targets) - 10
+        if more > 0:
+            lines.append(f"…and {more} more")
+        blocks.append(
+            ContextBlock(
+                block_id="target_hint",
+                elements=[MarkdownTextObject(text="*Not available as targets:*\n" + "\n".join(lines))],
+            )
+        )
+    return View(
+        type="modal",
+        callback_id=STEP1_CALLBACK,
+        title=TITLE,
+        submit="Next",
+        close="Cancel",
+        private_metadata=meta.dump(),
+        blocks=blocks,
+    )
+
+
+def _hint_text(hint: SourceHint | None) -> str:
+    if hint is None:
+        return "Choose a source to see its restorable window."
+    if hint.error:
+        return f"⚠️ {escape(hint.error, 1000)}"
+    if not hint.windows:
+        return "⚠️ This instance has no restorable window (no usable backups)."
+    ranges = "; ".join(w.describe() for w in hint.windows[:20])
+    latest = max(w.end_ms for w in hint.windows)
+    zone = f" · the picker shows your zone ({escape(hint.user_tz, 64)})" if hint.user_tz else ""
+    return f"Restorable {ranges} (latest: {utc_text(latest)}){zone}"
+
+
+# --- step 2 ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step2Meta:
+    channel_id: str
+    source: tuple[str, str]  # (id, name)
+    target: tuple[str, str]
+    restore_time_ms: int
+    source_nodes: dict[str, str]  # id -> name, in display order
+
+    def dump(self) -> str:
+        raw = json.dumps(
+            {
+                "c": self.channel_id,
+                "s": list(self.source),
+                "t": list(self.target),
+                "ms": self.restore_time_ms,
+                "n": self.source_nodes,
+            },
+            separators=(",", ":"),
+        )
+        if len(raw) > METADATA_LIMIT:
+            raise FormTooLarge(
+                f"The source has too many data nodes ({len(self.source_nodes)}) for one Slack form to carry, so "
+                "I can't ask for its mapping here. Restore it from the DDM console instead."
+            )
+        return raw
+
+    @classmethod
+    def load(cls, raw: str) -> Step2Meta:
+        """The step 2 metadata, or FormOutOfDate when any part is missing or of the wrong kind."""
+        data = json_object(raw)
+        try:
+            nodes = data["n"]
+            if not isinstance(nodes, dict) or not nodes:
+                raise FormOutOfDate(OUT_OF_DATE)
+            return cls(
+                channel_id=meta_str(data["c"]),
+                source=(meta_str(data["s"][0]), meta_str(data["s"][1])),
+                target=(meta_str(data["t"][0]), meta_str(data["t"][1])),
+                restore_time_ms=meta_int(data["ms"]),
+                source_nodes={meta_str(k): meta_str(v) for k, v in nodes.items()},
+            )
+        except (KeyError, IndexError, TypeError):
+            raise FormOutOfDate(OUT_OF_DATE) from None
+
+
+@dataclass(frozen=True)
+class SourceNodeRow:
+    id: str
+    name: str
+    detail: str  # "MySQL 8.0, 100 GB"
+    candidates: Sequence[Candidate]
+    suggested: str | None
+
+
+def step2_view(meta: Step2Meta, rows: Sequence[SourceNodeRow], *, external_id: str) -> View:
+    """Step 2. FormTooLarge when the data nodes do not fit in one Slack form."""
+    head: list[Block] = [
+        SectionBlock(
+            block_id="plan_summary",
+            text=MarkdownTextObject(
+                text=f"*{escape(meta.source[1], 200)}* `{escape(short_id(meta.source[0]))}` → "
+                f"*{escape(meta.target[1], 200)}* `{escape(short_id(meta.target[0]))}`\n"
+                f"*Restore point* {restore_point_text(meta.restore_time_ms)}"
+            ),
+        ),
+        SectionBlock(
+            block_id="mapping_title",
+            text=MarkdownTextObject(text="*Data node mapping* (source at the restore point → target)"),
+        ),
+    ]
+    tail: list[Block] = [
+        InputBlock(
+            block_id=REASON_BLOCK,
+            label="Reason / ticket",
+            element=PlainTextInputElement(
+                action_id=REASON_BLOCK, placeholder="INC-4521 bad DELETE on orders", max_length=REASON_LIMIT
+            ),
+            optional=True,
+        ),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"⚠️ All data on *{escape(meta.target[1], 200)}* will be overwritten once the request is "
+                    "approved."
+                )
+            ]
+        ),
+    ]
+    inputs, notes = [], []
+    for row in rows:
+        inputs.append(_row_input(row))
+        notes.append(_row_note(row))
+    room = MAX_BLOCKS - len(head) - len(tail)
+    if len(inputs) > room:
+        raise FormTooLarge(
+            f"The source has {len(rows)} data nodes; one Slack form holds at most {room}, so I can't ask for its "
+            "mapping here. Restore it from the DDM console instead."
+        )
+    body: list[Block] = []
+    if len(inputs) + sum(note is not None for note in notes) <= room:
+        for each, note in zip(inputs, notes, strict=True):
+            body.append(each)
+            if note is not None:
+                body.append(note)
+    else:  # the per-row notes do not fit: one note for all rows, after the inputs
+        body = list(inputs)
+        unusable = [row for row, note in zip(rows, notes, strict=True) if note is not None]
+        if len(body) < room and unusable:
+            text = "Not usable: " + "; ".join(f"{escape(r.name, 60)}: " + _unusable(r, 2) for r in unusable)
+            body.append(ContextBlock(elements=[MarkdownTextObject(text=clip(text, 2000))]))
+    return View(
+        type="modal",
+        callback_id=REQUEST_CALLBACK,
+        external_id=external_id,
+        title=TITLE,
+        submit="Request approval",
+        close="Back",
+        private_metadata=meta.dump(),
+        blocks=[*head, *body, *tail],
+    )
+
+
+def _row_input(row: SourceNodeRow) -> InputBlock:
+    available = [c for c in row.candidates if c.available and len(c.id) <= OPTION_VALUE_LIMIT]
+    initial = next((c for c in available if c.id == row.suggested), None)
+    shown = available[:MAX_OPTIONS]
+    if initial is not None and initial not in shown:
+        shown = [*shown[: MAX_OPTIONS - 1], initial]
+    hint = "Suggested" if initial else None
+    if len(available) > MAX_OPTIONS:
+        hint = f"{hint + ' · ' if hint else ''}Showing {MAX_OPTIONS} of {len(available)} usable data nodes."
+    return InputBlock(
+        block_id=f"{DN_MAP_PREFIX}{row.id}",
+        label=plain(f"{row.name} ({short_id(row.id)}, {row.detail})", 150),
+        element=StaticSelectElement(
+            action_id=DN_TARGET_ACTION,
+            placeholder="Choose a target data node",
+            options=[option(f"{c.name} ({short_id(c.id)})", c.id) for c in shown],
+            initial_option=option(f"{initial.name} ({short_id(initial.id)})", initial.id) if initial else None,
+        ),
+        hint=hint,
+    )
+
+
+def _row_note(row: SourceNodeRow) -> ContextBlock | None:
+    if not any(not c.available for c in row.candidates):
+        return None
+    return ContextBlock(elements=[MarkdownTextObject(text=f"Not usable: {_unusable(row, 5)}")])
+
+
+def _unusable(row: SourceNodeRow, count: int) -> str:
+    unavailable = [c for c in row.candidates if not c.available]
+    return ", ".join(f"{escape(c.name, 60)}: {escape(c.reason or 'unavailable', 200)}" for c in unavailable[:count])

@@ -1,0 +1,23 @@
+"""The stable interaction ids: tests, docs and users' automations rely on them (README "Interaction reference").
+
+These never change. New fields may get new ids; existing ones stay.
+"""
+
+from __future__ import annotations
+
+COMMAND = "/ddm-restore"
+STEP1_CALLBACK = "ddm_restore_source"
+REQUEST_CALLBACK = "ddm_restore_request"
+REJECT_CALLBACK = "reject_reason"
+SOURCE_BLOCK = "source_instance"
+TIME_BLOCK = "restore_time"
+EXACT_BLOCK = "restore_time_exact"
+TARGET_BLOCK = "target_instance"
+DN_MAP_PREFIX = "dn_map:"
+DN_TARGET_ACTION = "dn_target"
+REASON_BLOCK = "reason"
+APPROVE_ACTION = "approve_request"
+REJECT_ACTION = "reject_request"
+CANCEL_ACTION = "cancel_request"
+# The value of an option that can't be chosen (a note such as "choose a source first"); never a real id.
+NO_SOURCE_VALUE = "__choose_source_first__"

@@ -1,0 +1,168 @@
+"""What people read in the card's thread, in ephemerals and in `/ddm-restore status|list`.
+
+`render_notice` is the contract with the workflow: a `Notice` (bot.restore.notices) with its params becomes one
+mrkdwn message. Strings from DDM and from people are escaped (bot.slack.blocks.escaping); mentions, request ids
+and our own sentences are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.restore.notices import Notice, ParamValue
+from bot.restore.request import RequestState, RestoreRequest
+from bot.restore.timeparse import duration_text, iso_utc, utc_text
+from bot.slack.blocks.card import status_line
+from bot.slack.blocks.escaping import escape, mention
+
+# Slack accepts 40,000 characters in a message's text; ours stay far below, DDM's texts are clipped.
+DDM_TEXT_LIMIT = 500
+
+
+def render_notice(request: RestoreRequest, notice: Notice, params: Mapping[str, ParamValue]) -> str:
+    """The thread message (for CARD_NOT_POSTED: the message to the requester) of one notice."""
+    if notice is Notice.APPROVAL:
+        user_id = str(params.get("user_id") or "?")
+        count = params.get("count", len(request.approvals))
+        required = params.get("required", request.required_approvals)
+        return f"{mention(user_id)} approved ({count}/{required})."
+    if notice is Notice.SUBMITTING:
+        return f"Approved. Checking the plan against DDM once more, then submitting the restore of {request.id}…"
+    if notice is Notice.SUBMITTED:
+        region = params.get("region")
+        where = f" ({escape(region, 64)})" if region else ""
+        return f"Restore job {_job(request)} submitted to DDM{where}."
+    if notice is Notice.OUTCOME_UNKNOWN:
+        return (
+            "⚠️ The restore request was sent but DDM's answer did not arrive, so it may or may not be running. "
+            "I will not send it again; I am looking for its job in DDM's job list instead."
+        )
+    if notice is Notice.RECONCILED:
+        return f"Found it: restore job {_job(request)} is in DDM's job list. Following it."
+    if notice is Notice.FOLLOW_TROUBLE:
+        what = f"job {_job(request)}" if request.job_id else "DDM's job list"
+        problem = escape(params.get("problem") or "no answer", DDM_TEXT_LIMIT)
+        return (
+            f"⚠️ I can't read {what} from DDM right now ({problem}). I keep trying every few minutes; meanwhile "
+            f"check {_label(request.plan.target.label)} in the DDM console. The target stays reserved for "
+            f"{request.id}."
+        )
+    if notice is Notice.FINAL:
+        return final_text(request)
+    if notice is Notice.CARD_NOT_POSTED:
+        # The reason is ours (bot.slack.notifier: "Invite me to <#C…> first…"), its markup intended.
+        reason = str(params.get("reason") or "Slack refused it.")
+        return f"Your restore request {request.id} was not created: I could not post the request card: {reason}"
+    raise ValueError(f"{notice.value} is not a thread message (the card is drawn by bot.slack.blocks.card)")
+
+
+def final_text(request: RestoreRequest) -> str:
+    """How a request in a final state ended, from what the request records."""
+    state = request.state
+    if state is RequestState.REJECTED:
+        reason = f': "{escape(request.decision_note, 500)}"' if request.decision_note else ""
+        return f"{mention(request.decided_by or '?')} rejected {request.id}{reason}. Nothing was restored."
+    if state is RequestState.CANCELLED:
+        who = mention(request.decided_by or request.requester_id)
+        return f"{who} cancelled {request.id}. Nothing was restored."
+    if state is RequestState.EXPIRED:
+        return (
+            f"{request.id} expired without the required approvals ({len(request.approvals)}/"
+            f"{request.required_approvals}). Nothing was restored; make a new request if it is still needed."
+        )
+    if request.job_id:
+        return _finished(request)
+    code = request.error_code
+    error = _sentence(request.error_msg)
+    if code in ("PLAN_STALE", "PLAN_CHANGED", "APPROVAL_STALE"):
+        return (
+            f"🔴 Not submitted: {error or 'the plan is no longer possible'}. Nothing was restored. "
+            "Make a new request with `/ddm-restore` (it will show what is possible now)."
+        )
+    if code in ("NOT_SENT", "INVALID_INPUT"):
+        return (
+            f"🔴 DDM could not be reached, so the restore was not sent: {error}. Nothing was restored; "
+            "make a new request once DDM is reachable."
+        )
+    if code == "NO_JOB":
+        return (
+            "🔴 No restore job for this target appeared in DDM's job list, so the restore most likely did not "
+            f"start. Check the target instance in the console before making a new request. {error}".strip()
+        )
+    return f"🔴 DDM refused the restore: `{escape(code or '', 100)}` {error}. Nothing was restored. {next_step(code)}"
+
+
+def _finished(request: RestoreRequest) -> str:
+    people = " ".join(mention(uid) for uid in dict.fromkeys([request.requester_id, *request.approver_ids]))
+    started, ended = request.submitted_at, request.finished_at
+    took = f" in {duration_text(ended - started)}" if started and ended else ""
+    plan = request.plan
+    if request.state is RequestState.COMPLETED:
+        return (
+            f"✅ Restore completed{took}. {people} — {_label(plan.target.label)} now holds "
+            f"{_label(plan.source.label)} as of {utc_text(plan.restore_time_ms)}."
+        )
+    reason = _sentence(request.error_msg) or "DDM gave no reason"
+    return (
+        f"🔴 Restore job {_job(request)} failed{took}: {reason}. {people} — {_label(plan.target.label)} may "
+        "hold partial data; check it in the console before using it or restoring onto it again."
+    )
+
+
+_NEXT_STEPS = {
+    "DBS.280001": "DDM found a parameter wrong: check the restore point is inside the window and the mapping is "
+    "complete, then make a new request.",
+    "DBS.300372": "The target DDM instance can't take this restore (it must be new, with no data nodes, schemas "
+    "or accounts, and not busy). Pick another target in a new request.",
+    "DBS.300323": "A target data node is unavailable: check its state in the RDS console or pick another.",
+    "DBS.300356": "DDM could not connect to a data node: check the RDS instances are running and reachable.",
+    "DBS.300364": "A target data node has too little storage: pick one at least as large as its source.",
+    "APIGW.0301": "The bot's Huawei Cloud credentials were refused: ask an admin to check them (`ddm-restore-bot "
+    "check`).",
+    "APIGW.0308": "DDM is throttling calls: wait a minute, then make a new request.",
+}
+
+
+def next_step(error_code: str | None) -> str:
+    if error_code and error_code in _NEXT_STEPS:
+        return _NEXT_STEPS[error_code]
+    return "Check the DDM console for details, fix the cause, then make a new request."
+
+
+# ---- `/ddm-restore list` and `status` (ephemeral) -------------------------------------------------------------
+
+
+def list_line(request: RestoreRequest) -> str:
+    plan = request.plan
+    return (
+        f"`{request.id}` {_label(plan.source.label)} → {_label(plan.target.label)} · {status_line(request)} · by "
+        f"{mention(request.requester_id)}"
+    )
+
+
+def status_text(request: RestoreRequest) -> str:
+    plan = request.plan
+    lines = [
+        list_line(request),
+        f"Restore point {iso_utc(plan.restore_time_ms)} ({plan.restore_time_ms} ms)",
+        "Data nodes: " + ", ".join(f"{_label(m.source.label)} → {_label(m.target.label)}" for m in plan.mappings[:50]),
+        f"Fingerprint `{request.fingerprint}`",
+    ]
+    if request.job_id:
+        lines.append(f"DDM job {_job(request)}")
+    if request.error_code:
+        lines.append(f"Error `{escape(request.error_code, 100)}`: {escape(request.error_msg or '', DDM_TEXT_LIMIT)}")
+    return "\n".join(lines)
+
+
+def _sentence(text: str | None) -> str:
+    """DDM's message, escaped, without its final full stop (ours follows it)."""
+    return escape(text or "", DDM_TEXT_LIMIT).rstrip(". ")
+
+
+def _label(text: str) -> str:
+    return escape(text, 200)
+
+
+def _job(request: RestoreRequest) -> str:
+    return f"`{escape(request.job_id or '?', 100)}`"

@@ -1,0 +1,25 @@
+"""What the listeners work with. Handed to every handler as its `deps` argument (bot.slack.listeners puts it in
+bolt's context), so handler modules need no globals and import nothing back from the listeners package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.choices import RestoreChoices
+from bot.runtime.supervisor import Supervisor
+from bot.slack.directory import SlackDirectory
+from bot.slack.notifier import SlackNotifier
+from bot.workflow.requests import Requests
+
+
+@dataclass(frozen=True)
+class Deps:
+    service: Requests
+    choices: RestoreChoices
+    directory: SlackDirectory
+    notifier: SlackNotifier
+    tasks: Supervisor
+    # Live checks in a view submission must fit in Slack's 3 s together with the ack.
+    check_budget_seconds: float = 2.3
+    # Channels the bot was last seen to be a member of (monotonic time), to spare a call per command.
+    channels_joined: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,75 @@
+"""Approve / Reject / Cancel on the card. The clicker is checked every time (Slack has no per-button
+permission); the answer to a refused click is an ephemeral only the clicker sees. Refusals come from the
+workflow and may quote DDM's names: `guard` keeps their mentions and turns any other markup into text."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import payloads
+from bot.slack.answers import Tell, spawn_answering
+from bot.slack.blocks import reject_view
+from bot.slack.blocks.escaping import guard
+from bot.slack.deps import Deps
+
+# Checking whether a person may reject must not eat the trigger's 3 s.
+REJECT_CHECK_BUDGET = 1.5
+
+
+async def approve_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+    request_id, user_id, channel_id = _click(body)
+    await ack()
+
+    async def approve() -> None:
+        refusal = await deps.service.approve(request_id, user_id)
+        if refusal is not None:
+            await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
+
+    spawn_answering(deps.tasks, approve(), name="approve", tell=_teller(deps, user_id, channel_id))
+
+
+async def cancel_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+    request_id, user_id, channel_id = _click(body)
+    await ack()
+
+    async def cancel() -> None:
+        refusal = await deps.service.cancel(request_id, user_id)
+        if refusal is not None:
+            await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
+
+    spawn_answering(deps.tasks, cancel(), name="cancel", tell=_teller(deps, user_id, channel_id))
+
+
+async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps) -> None:
+    """Asks for the reason in a modal (the reject itself happens when it is submitted)."""
+    request_id, user_id, channel_id = _click(body)
+    trigger_id = str(body.get("trigger_id") or "")
+    await ack()
+
+    async def open_reason_dialog() -> None:
+        try:
+            refusal = await asyncio.wait_for(deps.service.check_reject(request_id, user_id), REJECT_CHECK_BUDGET)
+        except TimeoutError:
+            refusal = None  # checked again when the reason is submitted
+        if refusal is not None:
+            await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
+            return
+        await client.views_open(trigger_id=trigger_id, view=reject_view(request_id))
+
+    spawn_answering(deps.tasks, open_reason_dialog(), name="reject", tell=_teller(deps, user_id, channel_id))
+
+
+def _click(body: dict[str, Any]) -> tuple[str, str, str]:
+    """(request id, clicking user, channel) of a card button click; BadPayload (a 400) when unusable."""
+    return payloads.request_id_of_button(body), payloads.user_id(body), payloads.channel_of_action(body)
+
+
+def _teller(deps: Deps, user_id: str, channel_id: str) -> Tell:
+    async def tell(text: str) -> None:
+        await deps.notifier.tell(user_id, channel_id, text)
+
+    return tell

@@ -1,0 +1,166 @@
+"""`/ddm-restore`: help, list, status, or the restore form (optionally pre-filled)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Option
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.answers import spawn_answering
+from bot.slack.blocks import (
+    FormTooLarge,
+    Step1Meta,
+    escape,
+    guard,
+    list_line,
+    message_view,
+    option,
+    status_text,
+    step1_view,
+)
+from bot.slack.command_text import USAGE, ListRequests, OpenForm, ShowHelp, ShowStatus, parse_command
+from bot.slack.deps import Deps
+from bot.slack.notifier import invite_hint
+from bot.slack.payloads import BadPayload
+from bot.slack.step1 import refresh_step1
+
+log = logging.getLogger(__name__)
+
+
+async def ddm_restore(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    """`/ddm-restore [help | list | status <id> | <source> at <time> to <target> [map …]]`."""
+    user_id, channel_id = str(body.get("user_id") or ""), str(body.get("channel_id") or "")
+    if not user_id or not channel_id:
+        raise BadPayload("a command needs user_id and channel_id")
+    await ack()
+    command = parse_command(str(body.get("text") or ""))
+
+    async def tell(text: str) -> None:
+        await respond(text=text, response_type="ephemeral")
+
+    if isinstance(command, ShowHelp):
+        problem = f"⚠️ {command.problem}\n\n" if command.problem else ""
+        deps.tasks.spawn(tell(problem + USAGE), name="help")
+    elif isinstance(command, ListRequests):
+        spawn_answering(deps.tasks, _list(deps, tell, channel_id), name="list", tell=tell)
+    elif isinstance(command, ShowStatus):
+        spawn_answering(
+            deps.tasks, _status(deps, tell, command.reference, user_id, channel_id), name="status", tell=tell
+        )
+    else:
+        spawn_answering(
+            deps.tasks,
+            _open_form(
+                deps,
+                client,
+                tell,
+                command,
+                user_id=user_id,
+                channel_id=channel_id,
+                trigger_id=str(body.get("trigger_id") or ""),
+            ),
+            name="open form",
+            tell=tell,
+        )
+
+
+async def _open_form(
+    deps: Deps,
+    client: AsyncWebClient,
+    tell: Callable[[str], Awaitable[None]],
+    form: OpenForm,
+    *,
+    user_id: str,
+    channel_id: str,
+    trigger_id: str,
+) -> None:
+    meta = Step1Meta(channel_id=channel_id, preferred_map=form.mapping)
+    source = option(form.source, form.source) if form.source else None
+    target = option(form.target, form.target) if form.target else None
+    # The trigger expires in 3 s: open the form first, with no cloud call before it (building it is local).
+    try:
+        first = step1_view(meta, source=source, target=target, exact_time=form.time_text)
+    except FormTooLarge as exc:
+        await tell(f"⚠️ I can't open the form: {exc}")
+        return
+    try:
+        opened = await client.views_open(trigger_id=trigger_id, view=first)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        log.warning("views.open failed: %s", error)
+        await tell(f"I could not open the restore form (Slack said `{error}`). Please run `/ddm-restore` again.")
+        return
+    view = opened["view"]
+    problem = await _why_not_here(deps, client, user_id=user_id, channel_id=channel_id)
+    if problem is not None:
+        await client.views_update(view_id=view["id"], view=message_view("Can't request here", problem))
+        await tell(problem)
+        return
+    if source is not None:
+        await refresh_step1(
+            deps,
+            client,
+            view_id=view["id"],
+            view_hash=view.get("hash"),
+            meta=meta,
+            source=Option(text=str(form.source), value=str(form.source)),
+            user_id=user_id,
+            state_values={},
+        )
+
+
+async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, channel_id: str) -> str | None:
+    if channel_id.startswith("D"):
+        return "Use `/ddm-restore` in a channel, so the team can see and approve the request."
+    actor = await deps.directory.actor(user_id)
+    refusal = deps.service.policy.can_request(actor, channel_id)
+    if refusal is not None:
+        return guard(refusal.message)
+    seen = deps.channels_joined.get(channel_id)
+    if seen is not None and time.monotonic() - seen < MEMBERSHIP_CACHE_SECONDS:
+        return None
+    try:
+        info = await client.conversations_info(channel=channel_id)
+    except SlackApiError as exc:
+        if exc.response.get("error") in ("channel_not_found", "not_in_channel"):
+            return invite_hint(channel_id)
+        # Can't tell (e.g. a group DM needs a scope we don't ask for): posting the card will say if it fails.
+        log.info("membership of %s unknown: %s", channel_id, exc.response.get("error"))
+        return None
+    if not info["channel"].get("is_member", False):
+        return invite_hint(channel_id)
+    deps.channels_joined[channel_id] = time.monotonic()
+    return None
+
+
+# Only "the bot is in the channel" is remembered, so an /invite takes effect at once; a removal is still
+# caught when the card is posted.
+MEMBERSHIP_CACHE_SECONDS = 60.0
+
+
+async def _list(deps: Deps, tell: Callable[[str], Awaitable[None]], channel_id: str) -> None:
+    # Requests of this channel only: a private channel's requests are not for everyone's eyes.
+    requests = await deps.service.store.recent(10, channel_id=channel_id)
+    if not requests:
+        await tell("No restore requests in this channel yet.")
+        return
+    await tell("*Recent restore requests here*\n" + "\n".join(list_line(r) for r in requests))
+
+
+async def _status(
+    deps: Deps, tell: Callable[[str], Awaitable[None]], reference: str, user_id: str, channel_id: str
+) -> None:
+    request = await deps.service.find(reference)
+    if request is None or (request.channel_id != channel_id and request.requester_id != user_id):
+        await tell(f"I know no request or job “{escape(reference, 80)}” in this channel.")
+        return
+    await tell(status_text(request))

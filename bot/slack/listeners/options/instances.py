@@ -1,0 +1,86 @@
+"""Options loads for the external selects: live DDM instances and restore targets.
+
+Option texts are plain_text (shown literally, clipped to 75); at most 100 options, the last one saying how many
+more there are (bot.slack.blocks.forms.options).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.models.blocks import Option
+
+from bot.choices import ChoicesUnavailable
+from bot.slack import payloads
+from bot.slack.blocks import NO_SOURCE_VALUE, SOURCE_BLOCK, FormOutOfDate, Step1Meta, note_option, options, short_id
+from bot.slack.deps import Deps
+
+# Options must be answered within Slack's 3 s, DDM's retries notwithstanding.
+OPTIONS_BUDGET_SECONDS = 2.3
+QUERY_LIMIT = 100
+
+
+async def source_options(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+    query = _query(body)
+
+    async def load() -> list[Option]:
+        instances = await deps.choices.instances(query)
+        return options((f"{i.name} ({short_id(i.id)})", i.id) for i in instances)
+
+    await ack(options=await within_budget(load()))
+
+
+async def target_options(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+    source_text = selected_source(body.get("view") or {})
+    query = _query(body).strip().lower()
+
+    async def load() -> list[Option]:
+        if not source_text:
+            return [note_option("Choose a source first")]
+        source = await deps.choices.resolve_instance(source_text)
+        if source is None:
+            return [note_option(f"No DDM instance “{source_text}”")]
+        usable = [
+            t
+            for t in await deps.choices.targets(source.id)
+            if t.available and (not query or query in t.instance_name.lower() or query in t.instance_id.lower())
+        ]
+        if not usable:
+            return [note_option("No available target (see the list below)")]
+        return options((f"{t.instance_name} ({short_id(t.instance_id)})", t.instance_id) for t in usable)
+
+    await ack(options=await within_budget(load()))
+
+
+async def within_budget(load: Coroutine[Any, Any, list[Option]]) -> list[Option]:
+    """The options, or one unselectable option saying why there are none (DDM slow or failing)."""
+    try:
+        return await asyncio.wait_for(load, OPTIONS_BUDGET_SECONDS)
+    except TimeoutError:
+        return [note_option("⚠️ DDM is slow to answer; type again")]
+    except ChoicesUnavailable as exc:
+        return [note_option(f"⚠️ DDM error: {exc}")]
+
+
+def selected_source(view: dict[str, Any]) -> str | None:
+    """The source chosen in step 1: from the view state when Slack sends it, else from private_metadata."""
+    if not isinstance(view, dict):
+        return None
+    chosen = payloads.selected(payloads.state_values(view), SOURCE_BLOCK)
+    if chosen and chosen[0] != NO_SOURCE_VALUE and len(chosen[0]) <= 150:
+        return chosen[0]
+    try:
+        return Step1Meta.load(str(view.get("private_metadata") or "")).source_id
+    except (FormOutOfDate, json.JSONDecodeError):
+        return None
+
+
+def _query(body: dict[str, Any]) -> str:
+    value = body.get("value")
+    if value is not None and not isinstance(value, str):
+        raise payloads.BadPayload("an options query must be text")
+    return (value or "")[:QUERY_LIMIT]

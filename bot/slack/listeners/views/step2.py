@@ -1,0 +1,117 @@
+"""Step 2 submitted (data node mapping, reason): every check that can refuse the request runs before the modal
+closes (Slack's 3 s); the request itself is created in the background."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+
+from bot.restore.checks import PlanProblem
+from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
+from bot.slack import payloads
+from bot.slack.answers import spawn_answering
+from bot.slack.blocks import (
+    DN_MAP_PREFIX,
+    DN_TARGET_ACTION,
+    REASON_BLOCK,
+    FormOutOfDate,
+    Step2Meta,
+    out_of_date_view,
+)
+from bot.slack.blocks.escaping import guard
+from bot.slack.blocks.modal import REASON_LIMIT
+from bot.slack.deps import Deps
+from bot.slack.listeners.views.step1 import SLOW
+from bot.workflow.requests import WorkflowRefused
+
+
+async def request_submitted(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+    view = payloads.view(body)
+    user_id = payloads.user_id(body)
+    try:
+        meta = Step2Meta.load(str(view.get("private_metadata") or ""))
+    except FormOutOfDate:
+        await ack(response_action="update", view=out_of_date_view())
+        return
+    plan, errors = _plan_from_step2(deps, meta, payloads.state_values(view))
+    first_block = next(iter(f"{DN_MAP_PREFIX}{sid}" for sid in meta.source_nodes), REASON_BLOCK)
+    if errors or plan is None:
+        await ack(response_action="errors", errors=errors or {first_block: "Choose the data node mapping."})
+        return
+    try:
+        problems = await asyncio.wait_for(_precheck(deps, plan, user_id, meta.channel_id), deps.check_budget_seconds)
+    except TimeoutError:
+        await ack(response_action="errors", errors={first_block: SLOW})
+        return
+    if problems:
+        await ack(response_action="errors", errors=_errors_on_blocks(problems, meta, first_block))
+        return
+    await ack(response_action="clear")
+
+    async def tell(text: str) -> None:
+        await deps.notifier.tell(user_id, meta.channel_id, text)
+
+    spawn_answering(deps.tasks, _create(deps, plan, user_id, meta.channel_id), name="create request", tell=tell)
+
+
+def _plan_from_step2(deps: Deps, meta: Step2Meta, values: dict[str, Any]) -> tuple[RestorePlan | None, dict[str, str]]:
+    errors: dict[str, str] = {}
+    mappings: list[DataNodeMapping] = []
+    used: dict[str, str] = {}
+    for source_id, source_name in meta.source_nodes.items():
+        block = f"{DN_MAP_PREFIX}{source_id}"
+        chosen = payloads.selected(values, block, DN_TARGET_ACTION)
+        if not chosen:
+            errors[block] = f"Choose a target data node for {source_name}."
+            continue
+        target_id, target_name = chosen[0], chosen[1].rsplit(" (", 1)[0]
+        if target_id in used:
+            errors[block] = f"{target_name} is already the target of {used[target_id]}; use each target once."
+            continue
+        used[target_id] = source_name
+        mappings.append(
+            DataNodeMapping(
+                source=NamedRef(id=source_id, name=source_name), target=NamedRef(id=target_id, name=target_name)
+            )
+        )
+    if errors:
+        return None, errors
+    reason = payloads.text_value(values, REASON_BLOCK)
+    if len(reason) > REASON_LIMIT:
+        return None, {REASON_BLOCK: f"Keep the reason to {REASON_LIMIT} characters (this one has {len(reason)})."}
+    plan = deps.service.new_plan(
+        source=NamedRef(id=meta.source[0], name=meta.source[1]),
+        target=NamedRef(id=meta.target[0], name=meta.target[1]),
+        restore_time_ms=meta.restore_time_ms,
+        mappings=tuple(mappings),
+        reason=reason,
+    )
+    return plan, {}
+
+
+async def _precheck(deps: Deps, plan: RestorePlan, user_id: str, channel_id: str) -> list[PlanProblem]:
+    """Everything that can refuse the request, asked before the modal closes (no side effects)."""
+    try:
+        await deps.service.precheck_create(plan, requester_id=user_id, channel_id=channel_id)
+    except WorkflowRefused as refused:
+        return [PlanProblem(refused.field or "dn_map", refused.message)]
+    return await deps.service.check_plan_live(plan)
+
+
+def _errors_on_blocks(problems: list[PlanProblem], meta: Step2Meta, fallback: str) -> dict[str, str]:
+    present = {f"{DN_MAP_PREFIX}{sid}" for sid in meta.source_nodes} | {REASON_BLOCK}
+    errors: dict[str, str] = {}
+    for problem in problems:
+        block = problem.field if problem.field in present else fallback
+        prefix = "" if problem.field in present else "Go back: "
+        errors[block] = (errors[block] + " " if block in errors else "") + prefix + problem.message
+    return errors
+
+
+async def _create(deps: Deps, plan: RestorePlan, user_id: str, channel_id: str) -> None:
+    try:
+        await deps.service.create(plan, requester_id=user_id, channel_id=channel_id)
+    except WorkflowRefused as refused:
+        await deps.notifier.tell(user_id, channel_id, f"Your restore request was not created: {guard(refused.message)}")

@@ -1,0 +1,306 @@
+"""The Slack layer's text: one escape for DDM's and people's strings, the thread notices, and Slack's limits
+checked before Slack sees a view."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.restore.mapping import Candidate
+from bot.restore.notices import Notice
+from bot.restore.plan import DataNodeMapping, NamedRef
+from bot.restore.request import Approval, RequestState
+from bot.slack.blocks import (
+    NO_SOURCE_VALUE,
+    FormOutOfDate,
+    FormTooLarge,
+    SourceHint,
+    SourceNodeRow,
+    Step1Meta,
+    Step2Meta,
+    card_fallback_text,
+    escape,
+    options,
+    plain,
+    render_notice,
+    request_card,
+    status_text,
+    step1_view,
+    step2_view,
+)
+from bot.slack.blocks.escaping import guard
+from tests.test_blocks import NOW, PLAN, make_request
+
+EVIL = "<!channel> <https://evil|click> <@UEVIL>"
+EVIL_SHOWN = "&lt;!channel&gt; &lt;https://evil|click&gt; &lt;@UEVIL&gt;"
+
+
+def _raw_markup(text: str) -> list[str]:
+    """The Slack markup in `text` that would notify, link or mention."""
+    return [needle for needle in ("<!channel>", "<https://evil", "<@UEVIL>") if needle in text]
+
+
+# ---- escape and plain -------------------------------------------------------------------------------------
+
+
+def test_escape_makes_markup_text_and_keeps_one_line() -> None:
+    assert escape(EVIL) == EVIL_SHOWN
+    assert escape("a & b") == "a &amp; b"
+    assert escape("INC-1\n*Target* orders\t> quote") == "INC-1 *Target* orders &gt; quote"
+    assert escape("closes `the code` span") == "closes 'the code' span"
+
+
+def test_escape_clips_without_cutting_an_entity() -> None:
+    text = "<" * 100
+    for limit in range(2, 30):
+        out = escape(text, limit)
+        assert len(out) <= limit and out.endswith("…")
+        assert out[:-1].replace("&lt;", "") == ""  # only whole entities
+
+
+def test_guard_keeps_our_mentions_and_neutralises_the_rest() -> None:
+    text = "Only <@UBOB> or members of <!subteam^SLEADS> in <#COPS>; <!date^1^{time}|01:00>"
+    assert guard(text) == text
+    evil = "<!channel> <https://evil|click> <!here>"
+    assert guard(f"orders {evil} is busy") == "orders &lt;!channel&gt; &lt;https://evil|click&gt; &lt;!here&gt; is busy"
+    assert guard(guard(f"x {EVIL}")) == guard(f"x {EVIL}")
+
+
+def test_plain_text_is_not_entity_escaped() -> None:
+    assert plain("orders <prod> & co", 75) == "orders <prod> & co"
+    assert plain("x" * 100, 75) == "x" * 74 + "…"
+
+
+# ---- DDM's and people's strings on the card and in the thread ----------------------------------------------
+
+
+def _evil_request(state: RequestState, **changes: Any) -> Any:
+    plan = PLAN.model_copy(
+        update={
+            "source": NamedRef(id=PLAN.source.id, name=f"orders {EVIL}"),
+            "target": NamedRef(id=PLAN.target.id, name=f"restore {EVIL}"),
+            "mappings": (
+                DataNodeMapping(
+                    source=NamedRef(id=PLAN.mappings[0].source.id, name=f"rds {EVIL}"),
+                    target=NamedRef(id=PLAN.mappings[0].target.id, name=f"rds2 {EVIL}"),
+                ),
+            ),
+            "reason": f"INC-1\n*Target* x {EVIL}",
+        }
+    )
+    return make_request(state, plan=plan, fingerprint=plan.fingerprint(), **changes)
+
+
+@pytest.mark.parametrize("state", [RequestState.PENDING, RequestState.FAILED, RequestState.REJECTED])
+def test_card_shows_ddm_and_people_text_escaped(state: RequestState) -> None:
+    request = _evil_request(
+        state,
+        error_code="DBS.1 <!here>",
+        error_msg=f"boom {EVIL}",
+        decided_by="UBOB",
+        decision_note=f"no {EVIL}",
+    )
+    text = json.dumps([b.to_dict() for b in request_card(request, approvers="x")], ensure_ascii=False)
+    assert _raw_markup(text) == [] and "<!here>" not in text
+    assert f"orders {EVIL_SHOWN}" in text and f"restore {EVIL_SHOWN}" in text
+    assert "INC-1 *Target* x" in text  # one line: no forged card line
+    if state is RequestState.FAILED:
+        assert f"Error: boom {EVIL_SHOWN}" in text and "failed DBS.1 &lt;!here&gt;" in text
+    if state is RequestState.REJECTED:
+        assert f'rejected by <@UBOB>: \\"no {EVIL_SHOWN}\\"' in text  # JSON-quoted
+    assert _raw_markup(card_fallback_text(request)) == []
+
+
+def test_thread_texts_show_ddm_text_escaped() -> None:
+    failed = _evil_request(
+        RequestState.FAILED,
+        job_id="job1",
+        error_msg=f"restore failed {EVIL}",
+        approvals=(Approval("UCAROL", NOW),),
+        submitted_at=NOW,
+        finished_at=NOW + timedelta(seconds=45),
+    )
+    final = render_notice(failed, Notice.FINAL, {})
+    assert _raw_markup(final) == []
+    assert f"failed in 45s: restore failed {EVIL_SHOWN}." in final
+    assert "<@UALICE> <@UCAROL>" in final  # our own mentions still work
+    trouble = render_notice(failed, Notice.FOLLOW_TROUBLE, {"problem": f"HTTP.502 {EVIL}"})
+    assert _raw_markup(trouble) == [] and f"restore {EVIL_SHOWN}" in trouble
+    assert _raw_markup(status_text(failed)) == []
+
+
+# ---- every notice -----------------------------------------------------------------------------------------
+
+
+def test_notice_approval() -> None:
+    request = make_request(RequestState.PENDING)
+    text = render_notice(request, Notice.APPROVAL, {"user_id": "UBOB", "count": 1, "required": 2})
+    assert text == "<@UBOB> approved (1/2)."
+
+
+def test_notice_submitting() -> None:
+    text = render_notice(make_request(RequestState.APPROVED), Notice.SUBMITTING, {})
+    assert text == "Approved. Checking the plan against DDM once more, then submitting the restore of R-7F3A2B…"
+
+
+def test_notice_submitted() -> None:
+    request = make_request(RequestState.RUNNING, job_id="09902ee7866649b8908ec209bfee2747")
+    text = render_notice(request, Notice.SUBMITTED, {"region": "cn-north-4"})
+    assert text == "Restore job `09902ee7866649b8908ec209bfee2747` submitted to DDM (cn-north-4)."
+    assert render_notice(request, Notice.SUBMITTED, {"region": None}).endswith("submitted to DDM.")
+
+
+def test_notice_outcome_unknown_and_reconciled() -> None:
+    unknown = render_notice(make_request(RequestState.UNKNOWN), Notice.OUTCOME_UNKNOWN, {})
+    assert "may or may not be running" in unknown and "I will not send it again" in unknown
+    found = render_notice(make_request(RequestState.RUNNING, job_id="j1"), Notice.RECONCILED, {})
+    assert found == "Found it: restore job `j1` is in DDM's job list. Following it."
+
+
+def test_notice_follow_trouble() -> None:
+    running = make_request(RequestState.RUNNING, job_id="j1")
+    text = render_notice(running, Notice.FOLLOW_TROUBLE, {"problem": "HTTP.502"})
+    assert text.startswith("⚠️ I can't read job `j1` from DDM right now (HTTP.502).")
+    assert "orders-restore-1" in text and "stays reserved for R-7F3A2B" in text
+    no_job = render_notice(make_request(RequestState.UNKNOWN), Notice.FOLLOW_TROUBLE, {"problem": "x"})
+    assert "I can't read DDM's job list" in no_job
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            dict(
+                state=RequestState.COMPLETED,
+                job_id="j1",
+                approvals=(Approval("UBOB", NOW),),
+                submitted_at=NOW,
+                finished_at=NOW + timedelta(minutes=3, seconds=12),
+            ),
+            "✅ Restore completed in 3m12s. <@UALICE> <@UBOB> — orders-restore-1 now holds orders-prod as of "
+            "2026-11-27 04:05:52.500 UTC.",
+        ),
+        (
+            dict(state=RequestState.REJECTED, decided_by="UBOB", decision_note="wrong target"),
+            '<@UBOB> rejected R-7F3A2B: "wrong target". Nothing was restored.',
+        ),
+        (
+            dict(state=RequestState.CANCELLED, decided_by="UALICE"),
+            "<@UALICE> cancelled R-7F3A2B. Nothing was restored.",
+        ),
+        (dict(state=RequestState.EXPIRED), "R-7F3A2B expired without the required approvals (0/2)."),
+        (
+            dict(state=RequestState.FAILED, error_code="PLAN_STALE", error_msg="the target is busy."),
+            "🔴 Not submitted: the target is busy. Nothing was restored.",
+        ),
+        (
+            dict(state=RequestState.FAILED, error_code="NOT_SENT", error_msg="timeout"),
+            "🔴 DDM could not be reached, so the restore was not sent: timeout.",
+        ),
+        (dict(state=RequestState.FAILED, error_code="NO_JOB", error_msg=""), "🔴 No restore job for this target"),
+        (
+            dict(state=RequestState.FAILED, error_code="DBS.300372", error_msg="Invalid destination DDM instance."),
+            "🔴 DDM refused the restore: `DBS.300372` Invalid destination DDM instance. Nothing was restored. "
+            "The target DDM instance can't take this restore",
+        ),
+    ],
+)
+def test_notice_final(changes: dict[str, Any], expected: str) -> None:
+    state = changes.pop("state")
+    assert render_notice(make_request(state, **changes), Notice.FINAL, {}).startswith(expected)
+
+
+def test_notice_card_not_posted_keeps_our_markup() -> None:
+    reason = "Invite me to <#COPS> first: `/invite @ddm-restore`, then try again."
+    text = render_notice(make_request(RequestState.CANCELLED), Notice.CARD_NOT_POSTED, {"reason": reason})
+    assert text == f"Your restore request R-7F3A2B was not created: I could not post the request card: {reason}"
+
+
+def test_the_card_notice_is_not_a_thread_message() -> None:
+    with pytest.raises(ValueError, match="not a thread message"):
+        render_notice(make_request(RequestState.PENDING), Notice.CARD, {})
+
+
+# ---- Slack's limits, checked before Slack sees them -------------------------------------------------------
+
+
+def test_options_stay_within_slacks_limits() -> None:
+    items = [(f"instance-{i} " + "x" * 100, f"id-{i}") for i in range(150)] + [("too long", "v" * 151)]
+    shown = [o.to_dict() for o in options(items)]
+    assert len(shown) == 100
+    assert all(len(o["text"]["text"]) <= 75 and len(o["value"]) <= 150 for o in shown)
+    assert shown[-1]["value"] == NO_SOURCE_VALUE and shown[-1]["text"]["text"].startswith("…51 more")
+    assert "v" * 151 not in json.dumps(shown)
+    assert len(options(items[:100])) == 100 and options(items[:100])[-1].value == "id-99"
+
+
+def test_step1_metadata_over_3000_characters_is_refused_with_a_reason() -> None:
+    meta = Step1Meta(channel_id="COPS", preferred_map={f"source-{i}-" + "s" * 60: "t" * 90 for i in range(32)})
+    with pytest.raises(FormTooLarge, match="`map` list is too long"):
+        step1_view(meta)
+
+
+def test_unavailable_targets_from_ddm_are_escaped_in_step1() -> None:
+    hint = SourceHint(windows=(), unavailable_targets=[(f"t {EVIL}", f"busy {EVIL}")] * 12, error=None)
+    text = json.dumps(step1_view(Step1Meta(channel_id="C"), hint=hint).to_dict(), ensure_ascii=False)
+    assert _raw_markup(text) == [] and "…and 2 more" in text
+
+
+def _rows(count: int, *, unusable: bool) -> list[SourceNodeRow]:
+    extra = [Candidate("bad", f"small {EVIL}", False, f"Storage {EVIL}")] if unusable else []
+    return [
+        SourceNodeRow(
+            id=f"{i:032d}in01",
+            name=f"rds-{i} <b>",
+            detail="MySQL 8.0, 100 GB",
+            candidates=[Candidate(f"{i:032d}in02", f"target-{i}", True), *extra],
+            suggested=f"{i:032d}in02",
+        )
+        for i in range(count)
+    ]
+
+
+def _meta(count: int) -> Step2Meta:
+    return Step2Meta(
+        channel_id="COPS",
+        source=(PLAN.source.id, f"orders {EVIL}"),
+        target=(PLAN.target.id, "t"),
+        restore_time_ms=PLAN.restore_time_ms,
+        source_nodes={f"{i:032d}in01": f"rds-{i}" for i in range(count)},
+    )
+
+
+def test_step2_labels_are_plain_and_notes_escaped() -> None:
+    view = step2_view(_meta(2), _rows(2, unusable=True), external_id="x").to_dict()
+    labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
+    assert labels[0].startswith("rds-0 <b> (")  # plain_text: shown literally, no entities
+    view.pop("private_metadata")  # carried, never shown
+    assert _raw_markup(json.dumps(view, ensure_ascii=False)) == []
+
+
+def test_step2_with_many_data_nodes_fits_in_100_blocks_or_says_why() -> None:
+    view = step2_view(_meta(50), _rows(50, unusable=True), external_id="x").to_dict()
+    assert len(view["blocks"]) <= 100  # the per-row notes merged into one
+    assert sum(b["type"] == "input" for b in view["blocks"]) == 51
+    with pytest.raises(FormTooLarge, match="at most 96"):
+        step2_view(_meta(40), _rows(120, unusable=False), external_id="x")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "not json",
+        "[]",
+        '{"c":"C"}',
+        '{"c":"C","s":["a"],"t":["b","c"],"ms":1,"n":{"x":"y"}}',
+        '{"c":"C","s":["a","b"],"t":["b","c"],"ms":"1","n":{"x":"y"}}',
+        '{"c":"C","s":["a","b"],"t":["b","c"],"ms":1,"n":[]}',
+    ],
+)
+def test_unreadable_step2_metadata_is_out_of_date(raw: str) -> None:
+    with pytest.raises(FormOutOfDate):
+        Step2Meta.load(raw)
