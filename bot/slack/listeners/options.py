@@ -42,11 +42,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             usable = [
                 t
                 for t in await deps.choices.targets(source.id)
-                if t.available and (not query or query in t.instance_name.lower() or query in t.instance_id.lower())
+                if t.available and (not query or query in t.name.lower() or query in t.id.lower())
             ]
             if not usable:
                 return [option("No available target (see the list below)", NO_SOURCE_VALUE)]
-            return [option(f"{t.instance_name} ({short_id(t.instance_id)})", t.instance_id) for t in usable[:100]]
+            return [option(f"{t.name} ({short_id(t.id)})", t.id) for t in usable[:100]]
 
         await ack(options=await within_budget(load()))
 
