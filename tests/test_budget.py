@@ -262,6 +262,8 @@ def test_credential_key_holds_no_secret() -> None:
     assert "TESTAK" not in key and key.startswith("ak-") and len(key) <= 64
     user = credential_key(username="restore-bot", domain="acme")
     assert user.startswith("iam-") and "restore-bot" not in user and len(user) <= 64
-    assert user == credential_key(username="Restore-Bot", domain="ACME")  # IAM names are case-insensitive
+    assert user == credential_key(
+        username="Restore-Bot", domain="ACME"
+    )  # one budget for both spellings: sharing is the safe side
     with pytest.raises(ValueError):
         CallBudget(BudgetTable.__new__(BudgetTable), credential=key, per_minute=0)

@@ -406,7 +406,7 @@ async def test_the_posts_reservation_lets_it_go_when_the_minute_is_spent(
             except DdmUnreachable:
                 break
         started = time.monotonic()
-        outcome = await gateway.submit(plan)
+        outcome = await gateway.background().submit(plan)  # the twin shares the reservations
         assert time.monotonic() - started < 1.0
         assert isinstance(outcome, Accepted)
         # Unprepared, the next POST finds no slot: it is not sent, and says so.

@@ -3,6 +3,8 @@
 Read calls retry on connection errors, 429 (honouring Retry-After) and 5xx with capped, jittered backoff.
 The restore POST is never retried here (the API has no idempotency key): a failure before sending raises
 `DdmUnavailable`, an error answer `DdmApiError`, and anything in between `OutcomeUnknown`.
+With a CallBudget, every request sent (pages, retries, a 401's repeat) first takes a slot of the DDM call budget
+shared by the replicas (bot.huawei.budget); a refused slot means nothing was sent.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ the one from `background()` (the job follower) waits for the next minute.
 
 from __future__ import annotations
 
-import logging
+import copy
 from collections import deque
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -44,8 +44,6 @@ from bot.restore.mapping import Candidate
 from bot.restore.plan import RestorePlan
 from bot.restore.timeparse import Window, datetime_of
 
-log = logging.getLogger(__name__)
-
 BAD_ANSWER = "DDM.BAD_ANSWER"  # the client's code for an answer it could not read
 MAX_RESERVATIONS = 32  # prepared but never submitted ones just run out; this only bounds the list
 
@@ -68,20 +66,20 @@ class _Reservations:
 
 
 class HuaweiDdmGateway:
-    def __init__(
-        self,
-        client: DdmClient,
-        *,
-        wait_seconds: float = INTERACTIVE_WAIT_SECONDS,
-        _reservations: _Reservations | None = None,
-    ) -> None:
+    """`wait_seconds`: how long a call may wait for a slot of the DDM call budget (the client's) before it
+    fails with "DDM is busy"; the default suits people waiting on a form."""
+
+    def __init__(self, client: DdmClient, *, wait_seconds: float = INTERACTIVE_WAIT_SECONDS) -> None:
         self.client = client
         self.wait_seconds = wait_seconds
-        self._reservations = _reservations or _Reservations()
+        self._reservations = _Reservations()
 
     def background(self) -> HuaweiDdmGateway:
-        """The same gateway for work nobody is waiting on (the follower): it waits for the next minute's calls."""
-        return HuaweiDdmGateway(self.client, wait_seconds=BACKGROUND_WAIT_SECONDS, _reservations=self._reservations)
+        """The same gateway (client, reservations) for work nobody is waiting on, e.g. the job follower: its
+        calls wait for the next minute when this one's are spent."""
+        twin = copy.copy(self)
+        twin.wait_seconds = BACKGROUND_WAIT_SECONDS
+        return twin
 
     @property
     def region(self) -> str:
