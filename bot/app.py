@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.choices import RestoreChoices
 from bot.config import Settings
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
+from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
 from bot.huawei.gateway import HuaweiDdmGateway
 from bot.restore.policy import ApprovalPolicy
@@ -28,6 +29,7 @@ from bot.slack.blocks.messages import render_notice
 from bot.slack.directory import SlackDirectory
 from bot.slack.listeners import Deps, register_all
 from bot.slack.notifier import SlackNotifier
+from bot.store.budget import BudgetTable
 from bot.store.requests import RequestStore
 from bot.workflow.follow import Follower
 from bot.workflow.requests import Requests
@@ -50,7 +52,9 @@ def policy_from(settings: Settings) -> ApprovalPolicy:
     )
 
 
-def ddm_client_from(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> DdmClient:
+def ddm_client_from(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None, *, budget: CallBudget | None = None
+) -> DdmClient:
     """The DdmClient with the auth the settings select (AK/SK wins when both are set)."""
     project_id = settings.huaweicloud_sdk_project_id or ""
     timeouts = Timeouts(
@@ -85,7 +89,22 @@ def ddm_client_from(settings: Settings, transport: httpx.AsyncBaseTransport | No
         timeouts=timeouts,
         transport=transport,
         region=settings.huaweicloud_region,
+        budget=budget,
     )
+
+
+def ddm_gateway_from(
+    settings: Settings, store: RequestStore, transport: httpx.AsyncBaseTransport | None = None
+) -> HuaweiDdmGateway:
+    """The DdmGateway for people (form loads); `.background()` gives the follower's. Every call it makes is
+    counted in the DDM call budget that all replicas share through `store`'s database."""
+    if settings.huawei_auth_mode == "aksk":
+        assert settings.huaweicloud_sdk_ak
+        credential = credential_key(ak=settings.huaweicloud_sdk_ak.get_secret_value())
+    else:
+        credential = credential_key(username=settings.huaweicloud_iam_username, domain=settings.huaweicloud_iam_domain)
+    budget = CallBudget(BudgetTable(store), credential=credential, per_minute=settings.ddm_calls_per_minute)
+    return HuaweiDdmGateway(ddm_client_from(settings, transport, budget=budget))
 
 
 def slack_client_from(settings: Settings, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
@@ -146,7 +165,7 @@ class Runtime:
 async def build_runtime(settings: Settings, *, sweep_interval: float | None = None) -> Runtime:
     store = RequestStore.from_url(settings.database_url)
     await store.create_schema()
-    ddm = HuaweiDdmGateway(ddm_client_from(settings))
+    ddm = ddm_gateway_from(settings, store)
     client = slack_client_from(settings, aiohttp.ClientSession())
     policy = policy_from(settings)
     directory = SlackDirectory(

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     huaweicloud_sdk_security_token: SecretStr | None = Field(None, description="AK/SK auth: temporary key token.")
     huaweicloud_connect_timeout_seconds: float = Field(5.0, gt=0, description="Connect timeout of Huawei calls.")
     huaweicloud_read_timeout_seconds: float = Field(30.0, gt=0, description="Read timeout of Huawei calls.")
+    ddm_calls_per_minute: int = Field(
+        50, ge=1, description="DDM calls per minute the bot makes, all replicas together (DDM allows 60 per user)."
+    )
 
     # --- Approval policy ---
     approver_user_ids: IdList = Field(default_factory=list, description="Slack user IDs who may approve.")

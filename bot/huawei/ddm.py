@@ -3,6 +3,8 @@
 Read calls retry on connection errors, 429 (honouring Retry-After) and 5xx with capped, jittered backoff.
 The restore POST is never retried here (the API has no idempotency key): a failure before sending raises
 `DdmUnavailable`, an error answer `DdmApiError`, and anything in between `OutcomeUnknown`.
+With a CallBudget, every request sent (pages, retries, a 401's repeat) first takes a slot of the DDM call budget
+shared by the replicas (bot.huawei.budget); a refused slot means nothing was sent.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bot.huawei.auth import TokenAuth
+from bot.huawei.budget import CallBudget
 from bot.huawei.errors import (
+    BudgetError,
     CallInfo,
     DdmApiError,
     DdmUnavailable,
@@ -102,10 +106,12 @@ class DdmClient:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = _utc_now,
         region: str | None = None,
+        budget: CallBudget | None = None,
     ) -> None:
         _check_id("project_id", project_id)
         self.project_id = project_id
         self.region = region
+        self.budget = budget
         self.submit_deadline_seconds = timeouts.connect + timeouts.read + 5
         self._retry = retry
         self._clock = clock
@@ -116,6 +122,8 @@ class DdmClient:
             transport=transport,
             headers={"Content-Type": "application/json", "User-Agent": "ddm-restore-bot"},
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            # Every request sent (retries, pages, a 401's repeat) takes a slot of the shared DDM call budget.
+            event_hooks={"request": [budget.before_call]} if budget is not None else None,
         )
 
     async def aclose(self) -> None:
@@ -231,6 +239,8 @@ class DdmClient:
             # can tell a lost submitter from a slow one.
             async with asyncio.timeout(self.submit_deadline_seconds):
                 response = await self._http.post(path, json=body.to_wire())
+        except BudgetError as exc:
+            raise DdmUnavailable(f"{exc}; the restore was not sent", call=call) from None
         except TimeoutError:
             raise OutcomeUnknown(
                 f"the restore request got no answer within {self.submit_deadline_seconds:.0f} s", call=call

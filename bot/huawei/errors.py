@@ -176,3 +176,15 @@ def _str_or_none(value: object) -> str | None:
     if value is None:
         return None
     return str(value)
+
+
+class BudgetError(HuaweiError):
+    """The bot's own DDM call budget stopped a call before it was sent (bot.huawei.budget); nothing was sent."""
+
+
+class BudgetSpent(BudgetError):
+    """This minute's calls are spent and waiting for the next minute would take too long."""
+
+    def __init__(self, message: str, *, retry_in: float) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in

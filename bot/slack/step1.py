@@ -49,7 +49,7 @@ async def refresh_step1(
             source = option(f"{instance.name} ({short_id(instance.id)})", instance.id)
             windows = await deps.choices.windows(source_id)
             targets = await deps.choices.targets(source_id)
-            unavailable = [(t.instance_name, t.unavailable_reason or "unavailable") for t in targets if not t.available]
+            unavailable = [(t.name, t.reason or "unavailable") for t in targets if not t.available]
             hint = SourceHint(windows=windows, unavailable_targets=unavailable)
     except ChoicesUnavailable as exc:
         hint = SourceHint(windows=(), error=f"DDM could not be asked: {exc}")

@@ -47,11 +47,11 @@ async def target_options(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
         usable = [
             t
             for t in await deps.choices.targets(source.id)
-            if t.available and (not query or query in t.instance_name.lower() or query in t.instance_id.lower())
+            if t.available and (not query or query in t.name.lower() or query in t.id.lower())
         ]
         if not usable:
             return [note_option("No available target (see the list below)")]
-        return options((f"{t.instance_name} ({short_id(t.instance_id)})", t.instance_id) for t in usable)
+        return options((f"{t.name} ({short_id(t.id)})", t.id) for t in usable)
 
     await ack(options=await within_budget(load()))
 

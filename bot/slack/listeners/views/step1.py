@@ -133,18 +133,18 @@ async def _check_step1(
     if target_value in (source.id, source.name):
         errors[TARGET_BLOCK] = "The target must be another DDM instance than the source."
     elif isinstance(resolved, list):
-        ids = ", ".join(t.instance_id for t in resolved)
+        ids = ", ".join(t.id for t in resolved)
         errors[TARGET_BLOCK] = (
             f"Several instances are named “{clip(target_value, 80)}” ({clip(ids, 400)}); choose one by its id."
         )
     elif target is None:
         errors[TARGET_BLOCK] = f"“{clip(target_value, 80)}” is not a restore target for {clip(source.name, 80)}."
     elif not target.available:
-        errors[TARGET_BLOCK] = f"{target.instance_name} can't be used: {target.unavailable_reason or 'unavailable'}."
+        errors[TARGET_BLOCK] = f"{target.name} can't be used: {target.reason or 'unavailable'}."
     if errors:
         return errors
     assert target is not None
-    return (source.id, source.name), (target.instance_id, target.instance_name), restore_ms
+    return (source.id, source.name), (target.id, target.name), restore_ms
 
 
 async def _fill_step2_safely(
