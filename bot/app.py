@@ -140,9 +140,13 @@ class Runtime:
     closed: bool = field(default=False)
 
     async def start_background(self) -> None:
-        """Submit what a previous run approved but never sent, then start every loop (the first sweep applies
-        expiries that passed while the bot was down)."""
-        await self.sweeper.resume()
+        """Apply what passed while the bot was down (expiries, a lost submitter), submit what was approved but
+        never sent, then start every loop. A failure here is the loops' to retry: it never stops the start."""
+        try:
+            await self.sweeper.step()
+            await self.sweeper.resume()
+        except Exception:
+            log.warning("catching up at start failed; the sweeper retries", exc_info=True)
         self.supervisor.start()
 
     def health(self) -> tuple[bool, dict[str, object]]:

@@ -137,7 +137,7 @@ async def test_fifty_clicks_over_two_replicas_post_once(tmp_path: Path, shared_d
         assert sum("submitted to DDM" in t for t in thread) == 1
         assert sum("Restore completed" in t for t in thread) == 1
         actions = actions_of(await c.store.audit_trail(request.id))
-        for once in ("create", "approved", "submit", "job_submitted", "job_finished"):
+        for once in ("create", "approved", "submit", "job_submitted", "job_completed"):
             assert actions.count(once) == 1, (once, actions)
         final = await c.store.get(request.id)
         assert final is not None and final.state is S.COMPLETED

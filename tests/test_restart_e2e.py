@@ -60,6 +60,7 @@ async def test_pending_request_whose_ttl_passed_while_down_expires_at_start(tmp_
         try:
             expired = await second.store.get(request.id)
             assert expired is not None and expired.state is RequestState.EXPIRED
+            await fake.wait_for("chat.update", lambda c: c.args["ts"] == expired.message_ts)
             assert message_has_no_buttons(fake, expired.channel_id, expired.message_ts or "")
         finally:
             await second.close()

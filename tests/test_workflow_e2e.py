@@ -50,7 +50,7 @@ async def test_happy_path_one_post_with_the_approved_body(tmp_path: Path) -> Non
         assert (
             actions[:3] == ["create", "approve", "approved"]
             and "job_submitted" in actions
-            and actions[-1] == "job_finished"
+            and actions[-1] == "job_completed"
         )
 
 
@@ -432,7 +432,8 @@ async def test_ambiguous_target_name_is_refused(tmp_path: Path) -> None:
 async def test_a_job_that_cannot_be_read_is_reported_once_and_still_followed(tmp_path: Path) -> None:
     async with running_bot(tmp_path, job_seconds=1.0) as h:
         request = await h.request_restore()
-        await h.sim_fault(route="job", kind="html", count=30)  # every read (and its retries) fails for a while
+        # The follower reads every running job through the job list: it fails (with its retries) for a while.
+        await h.sim_fault(route="jobs", kind="html", count=30)
         await h.click("approve_request", request, user="UBOB")
         trouble = await h.wait_thread(request, "I can't read job", timeout=20)
         assert "stays reserved" in trouble

@@ -4,11 +4,12 @@ the store, which writes what people must hear into the outbox in the same transa
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.ports import DdmGateway, UserDirectory
-from bot.restore.checks import TARGET, PlanProblem, named_by_ddm
+from bot.restore.checks import TARGET, LiveFacts, PlanProblem, named_by_ddm
 from bot.restore.ids import normalise_request_id
 from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
@@ -19,6 +20,8 @@ from bot.workflow.live import check_live
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
+# How long the facts of a plan that passed the form's live check may stand in for asking DDM again at create.
+FRESH_FACTS_SECONDS = 10.0
 
 
 class WorkflowRefused(Exception):
@@ -53,6 +56,7 @@ class Requests:
         self.policy = policy
         self.clock = clock
         self._submit = submit
+        self._fresh: dict[str, tuple[float, LiveFacts]] = {}
 
     def new_plan(
         self,
@@ -76,7 +80,11 @@ class Requests:
 
     async def check_plan_live(self, plan: RestorePlan) -> list[PlanProblem]:
         """The one plan check against DDM now (what the form shows before it closes). Empty when possible."""
-        problems, _facts = await check_live(self.ddm, plan)
+        problems, facts = await check_live(self.ddm, plan)
+        if not problems and facts is not None:
+            # `create` follows within a second or two: it may use these facts instead of asking DDM again
+            # (a source with many data nodes costs one call per node; DDM allows 60 a minute).
+            self._fresh[plan.fingerprint()] = (time.monotonic(), facts)
         return problems
 
     async def precheck_create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
@@ -95,7 +103,11 @@ class Requests:
         actor = await self.directory.actor(requester_id)
         if (refusal := self.policy.can_request(actor, channel_id)) is not None:
             raise WorkflowRefused(refusal.message)
-        problems, facts = await check_live(self.ddm, plan)
+        problems, facts = self._fresh_facts(plan), None
+        if problems is None:
+            problems, facts = await check_live(self.ddm, plan)
+        else:
+            facts = self._fresh.pop(plan.fingerprint())[1]
         if problems or facts is None:
             first = problems[0] if problems else PlanProblem(TARGET, "DDM could not confirm the plan.")
             raise WorkflowRefused(first.message, field=first.field)
@@ -111,6 +123,14 @@ class Requests:
             )
         except TargetBusy as busy:
             raise _busy(plan, busy.holder) from None
+
+    def _fresh_facts(self, plan: RestorePlan) -> list[PlanProblem] | None:
+        """[] when this very plan passed the live check moments ago, None when it must be asked again."""
+        now = time.monotonic()
+        for key, (at, _facts) in list(self._fresh.items()):
+            if now - at > FRESH_FACTS_SECONDS:
+                del self._fresh[key]
+        return [] if plan.fingerprint() in self._fresh else None
 
     async def approve(self, request_id: str, user_id: str) -> Refusal | None:
         """One approval click. Returns a refusal for the clicker, or None when it counted (and, when it was the

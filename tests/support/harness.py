@@ -66,6 +66,8 @@ def harness_settings(fake: FakeSlack, sim: RunningSimulator, db: Path, **overrid
         approval_ttl_minutes=60,
         database_url=f"sqlite:///{db}",
         job_poll_interval_seconds=0.1,
+        # The tests drive far more forms a minute than people do; the budget has tests of its own.
+        ddm_calls_per_minute=100_000,
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
