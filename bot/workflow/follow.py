@@ -54,6 +54,7 @@ class Follower:
         self.owner = owner or f"follower-{uuid.uuid4().hex[:12]}"
         self.failures = 0
         self._troubled: set[str] = set()  # requests whose thread was told the job can't be read
+        self._missing: dict[str, int] = {}  # failed single reads in a row, by request
 
     async def step(self) -> float:
         """One poll of every followed job; returns the delay until the next."""
@@ -85,8 +86,23 @@ class Follower:
             if request.state is S.UNKNOWN:
                 await self.submitter.reconcile(request, jobs)
             elif request.job_id:
-                job = by_id.get(request.job_id) or await self.ddm.job(request.job_id)
-                await self.record(request, job)
+                job = by_id.get(request.job_id)
+                if job is None:
+                    job = await self._read_alone(request, request.job_id)
+                if job is not None:
+                    self._missing.pop(request.id, None)
+                    await self.record(request, job)
+
+    async def _read_alone(self, request: RestoreRequest, job_id: str) -> JobReport | None:
+        """A job the list did not show, read on its own; its failure is this request's, not everyone's."""
+        try:
+            return await self.ddm.job(job_id)
+        except DdmUnreachable as exc:
+            failures = self._missing[request.id] = self._missing.get(request.id, 0) + 1
+            log.warning("job %s of %s can't be read: %s", job_id, request.id, exc.message)
+            if failures == TROUBLE_AFTER_FAILURES:
+                await self._tell_trouble([request], exc.message)
+            return None
 
     async def record(self, request: RestoreRequest, job: JobReport) -> RestoreRequest | None:
         """Apply what DDM says of a request's job. Returns the final request when the job ended."""

@@ -1,0 +1,153 @@
+"""The follower against the real simulator: one job-list call per poll covers every running restore."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from bot.huawei.gateway import HuaweiDdmGateway
+from bot.restore.lifecycle import Event
+from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
+from bot.restore.request import RequestState
+from bot.simulator import RunningSimulator, demo_world_json, world_from_json
+from bot.simulator.model import JOB_COMPLETED, JOB_RUNNING, RESTORE_JOB_NAME
+from bot.store.requests import RequestStore
+from bot.workflow.follow import Follower
+from bot.workflow.submit import Submitter
+from tests.test_gateway import CREDS, client_for
+
+JOBS = 10
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def world_with_running_jobs(count: int) -> dict[str, Any]:
+    world = copy.deepcopy(demo_world_json())
+    for n in range(count):
+        world["ddm_instances"].append({"id": f"target{n:02d}in09", "name": f"restore-{n:02d}", "created": -86_400})
+        world["jobs"].append(
+            {
+                "id": f"{n:032x}",
+                "name": RESTORE_JOB_NAME,
+                "instance_id": f"target{n:02d}in09",
+                "created": -30,
+                "status": JOB_RUNNING,
+                "duration_seconds": 3600,
+                "end_time": None,
+                "outcome": JOB_COMPLETED,
+                "fail_reason": None,
+            }
+        )
+    return world
+
+
+@pytest_asyncio.fixture
+async def sim() -> AsyncIterator[RunningSimulator]:
+    world = world_from_json(world_with_running_jobs(JOBS))
+    async with RunningSimulator(credentials=CREDS, world=world, job_seconds=3600) as running:
+        yield running
+
+
+async def running_request(store: RequestStore, n: int) -> str:
+    plan = RestorePlan(
+        project_id=CREDS.project_id,
+        region="cn-north-4",
+        source=NamedRef(id=f"source{n:02d}in09"),
+        target=NamedRef(id=f"target{n:02d}in09"),
+        restore_time_ms=1_795_000_000_000,
+        mappings=(DataNodeMapping(source=NamedRef(id=f"s{n}in01"), target=NamedRef(id=f"t{n}in01")),),
+    )
+    now = utc_now()
+    request = await store.create(
+        plan=plan, requester_id="UALICE", channel_id="C1", required_approvals=1, now=now, expires_at=now
+    )
+    await store.approve(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=now.replace(year=2000))
+    # Straight to RUNNING through the table's own moves (approval skipped: the follower only reads RUNNING).
+    async with store.write() as conn:
+        await conn.exec_driver_sql(f"UPDATE restore_requests SET state = 'APPROVED' WHERE id = '{request.id}'")
+    await store.transition(
+        request.id, Event.SUBMIT, actor="system", now=now, values={"submitted_ms": int(now.timestamp() * 1000)}
+    )
+    await store.transition(request.id, Event.JOB_SUBMITTED, actor="system", now=now, values={"job_id": f"{n:032x}"})
+    return request.id
+
+
+async def call_counts(sim: RunningSimulator) -> dict[str, int]:
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(f"{sim.base_url}/_sim/calls/count")
+    return dict(answer.json()["by_route"])
+
+
+async def test_ten_running_jobs_cost_one_job_list_call_per_poll(sim: RunningSimulator, tmp_path: Path) -> None:
+    store = RequestStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
+    await store.create_schema()
+    ids = [await running_request(store, n) for n in range(JOBS)]
+    gateway = HuaweiDdmGateway(client_for(sim.base_url)).background()
+    submitter = Submitter(store=store, ddm=gateway, clock=utc_now)
+    follower = Follower(store=store, ddm=gateway, submitter=submitter, clock=utc_now, poll_interval=10)
+    try:
+        before = await call_counts(sim)
+        polls = 3
+        for _ in range(polls):
+            assert await follower.step() == 10
+        after = await call_counts(sim)
+        calls = {route: after.get(route, 0) - before.get(route, 0) for route in after}
+        job_status_calls = calls.get("jobs", 0) + calls.get("job", 0)
+        assert job_status_calls / polls <= 2, calls
+        assert calls.get("job", 0) == 0, calls  # every job was in the list: no single reads
+        progress = [(await store.get(i)) for i in ids]
+        assert all(r is not None and r.state is RequestState.RUNNING and r.job_progress is not None for r in progress)
+        # A job the list does not show (e.g. created before the window) is read on its own, once per poll.
+        # One job DDM does not know fails alone: the others are still followed in the same poll.
+        missing = await running_request_with_job(store, "f" * 32, sim)
+        assert await follower.step() == 10
+        final = await call_counts(sim)
+        assert final.get("jobs", 0) - after.get("jobs", 0) == 1
+        assert final.get("job", 0) - after.get("job", 0) >= 1
+        gone = await store.get(missing)
+        assert gone is not None and gone.state is RequestState.RUNNING
+    finally:
+        await gateway.aclose()
+        await store.close()
+
+
+async def running_request_with_job(store: RequestStore, job_id: str, sim: RunningSimulator) -> str:
+    request_id = await running_request(store, 99)
+    async with store.write() as conn:
+        await conn.exec_driver_sql(f"UPDATE restore_requests SET job_id = '{job_id}' WHERE id = '{request_id}'")
+    return request_id
+
+
+async def test_only_the_lease_holder_polls(sim: RunningSimulator, tmp_path: Path) -> None:
+    store = RequestStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
+    await store.create_schema()
+    await running_request(store, 0)
+    gateway = HuaweiDdmGateway(client_for(sim.base_url)).background()
+    submitter = Submitter(store=store, ddm=gateway, clock=utc_now)
+    first, second = (
+        Follower(store=store, ddm=gateway, submitter=submitter, clock=utc_now, poll_interval=10, owner=name)
+        for name in ("replica-a", "replica-b")
+    )
+    try:
+        before = (await call_counts(sim)).get("jobs", 0)
+        await first.step()
+        await second.step()
+        assert (await call_counts(sim)).get("jobs", 0) - before == 1
+        await first.close()  # gives the lease back (a dead replica's lease would run out instead)
+        await second.step()
+        assert (await call_counts(sim)).get("jobs", 0) - before == 2
+    finally:
+        await gateway.aclose()
+        await store.close()
+
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
