@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import textwrap
 import time
@@ -129,7 +130,7 @@ async def test_two_processes_never_exceed_the_limit(store: RequestStore, databas
             database_url,
             str(MINUTE),
             "100",
-            "45",
+            "150",
             str(start),
             cwd=ROOT,
             stdout=asyncio.subprocess.PIPE,
@@ -140,8 +141,9 @@ async def test_two_processes_never_exceed_the_limit(store: RequestStore, databas
         return int(out.decode().strip())
 
     counts = await asyncio.gather(run(), run())
-    assert sum(counts) == 45 and all(counts)  # both processes got some, together exactly the limit
-    assert await BudgetTable(store).used("ak-proc", MINUTE) == 45
+    # 200 tries for 150 slots: exactly the limit together, whichever process was quicker.
+    assert sum(counts) == 150 and min(counts) >= 50
+    assert await BudgetTable(store).used("ak-proc", MINUTE) == 150
 
 
 async def test_old_minutes_are_pruned(store: RequestStore) -> None:
@@ -249,8 +251,11 @@ async def test_calls_outside_any_block_wait_the_default(store: RequestStore) -> 
     assert len(fake.slept) == 1
 
 
-async def test_an_unreachable_database_stops_calls(tmp_path: Path) -> None:
-    broken = RequestStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'bot.sqlite3'}")
+async def test_an_unreachable_database_stops_calls() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    broken = RequestStore.from_url(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/nowhere")
     budget = budget_on(broken, FakeTime(MINUTE))
     with pytest.raises(BudgetError, match="DDM calls are paused"):
         await budget.acquire(max_wait=1.5)
