@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from bot.cli import main
+from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan, canonical_json
 from bot.restore.request import RequestState
 from bot.store import schema
@@ -331,28 +332,12 @@ async def test_upgrade_keeps_the_data_of_the_previous_schema(database_url: str, 
             ("approve", None, None, None),
         ]
         # The old records keep their hashes and the chain goes on through the new columns.
+        await store.transition(request_id, Event.APPROVED, actor="UCAROL", now=NOW)
+        await store.transition(request_id, Event.SUBMIT, actor="system", now=NOW)
         await store.transition(
             request_id,
-            from_states=[RequestState.PENDING],
-            to=RequestState.APPROVED,
-            actor="UCAROL",
-            action="approved",
-            now=NOW,
-        )
-        await store.transition(
-            request_id,
-            from_states=[RequestState.APPROVED],
-            to=RequestState.SUBMITTING,
+            Event.JOB_SUBMITTED,
             actor="system",
-            action="submitting",
-            now=NOW,
-        )
-        await store.transition(
-            request_id,
-            from_states=[RequestState.SUBMITTING],
-            to=RequestState.RUNNING,
-            actor="system",
-            action="job_submitted",
             now=NOW,
             values={"job_id": "job-42"},
             details={"job_id": "job-42"},

@@ -48,13 +48,14 @@ async def test_pending_request_whose_ttl_passed_while_down_expires_at_start(tmp_
     db = tmp_path / "bot.sqlite3"
     async with FakeSlack() as fake, RunningSimulator(credentials=CREDENTIALS, job_seconds=0.5) as sim:
         populate(fake)
-        settings = harness_settings(fake, sim, db, approval_ttl_minutes=0.02)
+        settings = harness_settings(fake, sim, db, approval_ttl_minutes=0.05)
         first = await build_runtime(settings, sweep_interval=60)
+        await first.start_background()  # the announcer posts the card; the bot stops well before the TTL ends
         async with serve_runtime(first) as url, httpx.AsyncClient(timeout=10) as http:
             h = BotHarness(fake=fake, sim=sim, runtime=first, url=url, http=http)
             request = await h.request_restore()
         await first.close()
-        await asyncio.sleep(1.3)  # the TTL runs out while no bot runs
+        await asyncio.sleep(3.1)  # the TTL runs out while no bot runs
         second = await build_runtime(settings, sweep_interval=60)
         await second.start_background()
         try:

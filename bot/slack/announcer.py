@@ -84,6 +84,7 @@ class Announcer:
             await self.store.outbox.done([row.seq for row in rows], now=self.clock())
             return
         delivered: list[int] = []
+        drawn: RestoreRequest | None = None  # the state the card was just posted with
         try:
             cards = [row for row in rows if row.notice is Notice.CARD]
             if cards and request.message_ts is None:
@@ -91,13 +92,13 @@ class Announcer:
                 if posted is None:  # it can't be posted: the request was cancelled, the requester told
                     await self.store.outbox.done([row.seq for row in rows], now=self.clock())
                     return
-                request = posted
+                request = drawn = posted
             for row in rows:
                 if row.notice is not Notice.CARD:
                     await self._deliver_one(request, row)
                     delivered.append(row.seq)
             if cards:
-                await self._redraw_card(request_id)
+                await self._redraw_card(request_id, unless_drawn=drawn)
                 delivered.extend(row.seq for row in cards)
         except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             await self.store.outbox.done(delivered, now=self.clock())
@@ -156,11 +157,13 @@ class Announcer:
             params={"reason": reason},
         )
 
-    async def _redraw_card(self, request_id: str) -> None:
+    async def _redraw_card(self, request_id: str, *, unless_drawn: RestoreRequest | None = None) -> None:
         # Drawn from the request as it is now: the newest state wins, whatever the order of the notices.
         latest = await self.store.get(request_id)
         if latest is None or latest.message_ts is None:
             return
+        if unless_drawn is not None and _looks(unless_drawn) == _looks(latest):
+            return  # the card was just posted showing this very state
         await self.client.chat_update(
             channel=latest.channel_id,
             ts=latest.message_ts,
@@ -223,6 +226,11 @@ class Announcer:
             return None
         link = answer.get("permalink")
         return str(link) if link else None
+
+
+def _looks(request: RestoreRequest) -> tuple[object, ...]:
+    """What the card shows of a request that can change."""
+    return (request.state, request.job_progress, request.approvals, request.error_code)
 
 
 def _payload(message: Mapping[str, Any], event_type: str) -> Mapping[str, Any]:
