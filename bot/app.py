@@ -203,7 +203,12 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         spawn=supervisor.spawn,
     )
     announcer = Announcer(
-        store=store, client=client, render=render_notice, approvers=policy.describe_approvers(), clock=utc_now
+        store=store,
+        client=client,
+        render=render_notice,
+        approvers=policy.describe_approvers(),
+        clock=utc_now,
+        lease_seconds=settings.job_lease_seconds,
     )
     supervisor.every("announcer", announcer.interval, announcer.step)
     supervisor.every("sweeper", sweeper.interval, sweeper.step)

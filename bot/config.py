@@ -68,7 +68,10 @@ class Settings(BaseSettings):
         900, gt=0, description="How long an unanswered restore is looked for in DDM's job list before it is failed."
     )
     job_lease_seconds: float = Field(
-        30, gt=0, description="A replica owns a job's polling this long per renewal; then another may take over."
+        30,
+        gt=0,
+        description="How long a replica's hold on shared background work (following jobs, delivering a request's "
+        "notices) lasts without renewal; then another replica takes over.",
     )
     sweep_interval_seconds: float = Field(
         15, gt=0, description="How often expiries are applied and orphaned work is adopted."

@@ -196,3 +196,30 @@ async def test_sigterm_finishes_the_in_flight_submit(tmp_path: Path, shared_db: 
         assert after is not None and after.state is S.RUNNING and after.job_id  # the answer was recorded
         await c.harness.wait_thread(request, "Restore completed", timeout=20)  # the survivor follows it
         assert len(await c.harness.sim_calls("recovery")) == 1
+
+
+async def test_a_notice_a_dead_replica_posted_but_never_recorded_is_not_posted_again(
+    tmp_path: Path, shared_db: str
+) -> None:
+    """Replica 0 posts "approved (1/1)" and dies before it can record that it did; replica 1 takes over its
+    claim when the lease runs out, finds the message in the thread by its metadata and does not post it again;
+    the rest of the request's notices are delivered by replica 1, once each."""
+    async with cluster(tmp_path, shared_db, replicas=1, JOB_LEASE_SECONDS="1.5") as c:
+        request = await c.harness.request_restore()
+        c.fake.set_delay("chat.postMessage", 6, after_processing=True)
+        assert await c.click(c.replicas[0], request.id, request.message_ts or "", "UBOB") == 200
+        await c.harness.wait_thread(request, "approved (1/1)", timeout=15)
+        await c.replicas[0].kill()
+        c.fake.set_delay("chat.postMessage", 0)
+        survivor = BotProcess("replica-1", c.replicas[0].env, tmp_path)
+        await survivor.start()
+        try:
+            await c.harness.wait_thread(request, "Restore completed", timeout=40)
+            await asyncio.sleep(1.0)
+            thread = c.harness.thread_texts(request)
+            assert sum("approved (1/1)" in t for t in thread) == 1, thread
+            assert sum("Restore completed" in t for t in thread) == 1, thread
+            assert len(await c.harness.sim_calls("recovery")) <= 1
+            assert await c.store.outbox.depth() == (0, None)
+        finally:
+            await survivor.stop()

@@ -150,7 +150,8 @@ class FakeSlack(ViewsMixin, ChatMixin, SocketModeMixin):
         await self._notify()
 
         delay = self._delays.get(method)
-        if delay:
+        late = method in self._late_answers
+        if delay and not late:
             await asyncio.sleep(delay)
 
         headers: dict[str, str] = {}
@@ -168,6 +169,9 @@ class FakeSlack(ViewsMixin, ChatMixin, SocketModeMixin):
             body: dict[str, Any] = getattr(self, "_m_" + method.replace(".", "_"))(args)
         except SlackError as exc:
             body = {"ok": False, "error": exc.error, **exc.extra}
+        if delay and late:
+            await self._notify()  # what it did can be seen before its answer leaves
+            await asyncio.sleep(delay)
         return await self._answer(call, body, status=status, headers=headers)
 
     async def _answer(

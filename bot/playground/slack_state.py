@@ -62,6 +62,7 @@ class SlackState:
 
         self._failures: defaultdict[str, deque[_Failure]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
+        self._late_answers: set[str] = set()
         self._ts_seq = itertools.count(1)
         self._view_seq = itertools.count(1)
         self._view_stack: list[str] = []
@@ -153,10 +154,14 @@ class SlackState:
             retry_after = 1
         self._failures[method].append(_Failure(error, count, status, retry_after, dict(extra or {})))
 
-    def set_delay(self, method: str, seconds: float) -> None:
-        """Every call of `method` is answered `seconds` late (0 removes the delay)."""
+    def set_delay(self, method: str, seconds: float, *, after_processing: bool = False) -> None:
+        """Every call of `method` is answered `seconds` late (0 removes the delay). With `after_processing` the
+        call takes effect at once and only its answer is late (a client that dies meanwhile did post)."""
+        self._late_answers.discard(method)
         if seconds > 0:
             self._delays[method] = seconds
+            if after_processing:
+                self._late_answers.add(method)
         else:
             self._delays.pop(method, None)
 

@@ -1,0 +1,51 @@
+"""The whole bot while its PostgreSQL database goes away for a few seconds (closed to connections, sessions
+ended): the loops live on and catch up, people who click are told that nothing was recorded, and afterwards
+everything is as consistent as before."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+from bot.restore.request import RequestState
+from bot.store.errors import NOTHING_RECORDED
+from tests.support.harness import running_bot
+from tests.support.pg_outage import outage_database
+
+S = RequestState
+
+
+async def test_the_sweeper_outlives_an_outage_and_expires_on_time(tmp_path: Path, postgres_url: str) -> None:
+    async with outage_database() as db, running_bot(tmp_path, database_url=db.url, approval_ttl_minutes=0.15) as h:
+        request = await h.request_restore()
+        async with db.down():
+            await asyncio.sleep(4)  # several sweeps fail meanwhile
+            async with httpx.AsyncClient() as http:
+                health = await http.get(h.url.replace("/slack/events", "/healthz"))
+            assert health.status_code in (200, 503)
+        expired = await h.wait_request(lambda r: r.state is S.EXPIRED, request_id=request.id, timeout=20)
+        await h.wait_thread(expired, "expired", timeout=10)
+        ok, loops = h.runtime.health()
+        assert ok, loops
+        assert loops["sweeper"]["failures"] == 0  # it recovered: the last cycle finished
+
+
+async def test_a_click_during_an_outage_is_answered_and_changes_nothing(tmp_path: Path, postgres_url: str) -> None:
+    async with outage_database() as db, running_bot(tmp_path, database_url=db.url) as h:
+        request = await h.request_restore()
+        async with db.down():
+            await h.click("approve_request", request, user="UBOB")
+            told = await h.fake.wait_for(
+                "chat.postEphemeral", lambda c: c.args["user"] == "UBOB" and NOTHING_RECORDED in c.args["text"]
+            )
+            assert told is not None
+            await h.command("list", user="UALICE")
+            await h.fake.wait_for("response_url:UALICE", lambda c: NOTHING_RECORDED in c.args["text"])
+        after = await h.runtime.store.get(request.id)
+        assert after is not None and after.state is S.PENDING and after.approvals == ()
+        assert not any("approved" in t for t in h.thread_texts(request))
+        await h.click("approve_request", request, user="UBOB")
+        await h.wait_thread(request, "Restore completed", timeout=30)
+        assert sum("approved (1/1)" in t for t in h.thread_texts(request)) == 1
