@@ -462,3 +462,33 @@ async def test_ddm_failing_while_the_form_loads_is_said_in_the_form(tmp_path: Pa
         answer = await h.submit_step1(view_id)
         assert answer["errors"]["source_instance"].startswith("DDM could not be asked: DBS.200412")
         assert await h.runtime.store.recent(5) == []
+
+
+async def test_names_on_the_card_are_ddms_not_the_forms(tmp_path: Path) -> None:
+    """Step 2's private_metadata comes back from the client: a forged one with false names (and a target data
+    node label made up in the state) still gives a card naming what DDM names."""
+    async with running_bot(tmp_path) as h:
+        view_id = await h.open_form()
+        await h.choose_source(view_id)
+        response = await h.submit_step1(view_id)
+        assert response.get("response_action") == "push", response
+        pushed = h.top_view[view_id]
+        assert pushed
+        step2 = await h.wait_step2(pushed)
+        meta = json.loads(step2["private_metadata"])
+        meta["s"][1] = "<!channel> trusted-prod"
+        meta["t"][1] = "definitely-not-prod"
+        meta["n"] = {node: "fake-node" for node in meta["n"]}
+        h.fake.views[pushed]["private_metadata"] = json.dumps(meta)
+        state = h.suggested_state(step2)
+        for value in state.values():
+            chosen = (value.get("dn_target") or {}).get("selected_option")
+            if chosen:
+                chosen["text"]["text"] = "made-up-target (xxxx…xxxx)"
+        assert await h.submit_view(pushed, state) == {"response_action": "clear"}
+        request = await h.wait_request(lambda r: r.message_ts is not None)
+        assert request.plan.source.name == "orders-prod" and request.plan.target.name == "orders-restore-1"
+        assert all(m.source.name != "fake-node" and m.target.name != "made-up-target" for m in request.plan.mappings)
+        card = card_text(h, CHANNEL, request.message_ts or "")
+        assert "orders-prod" in card and "orders-restore-1" in card
+        assert "trusted-prod" not in card and "definitely-not-prod" not in card and "made-up" not in card
