@@ -1,5 +1,5 @@
 """Composition root: settings -> clients -> store -> workflow -> AsyncApp; nothing else (serving lives in
-bot.runtime.serve)."""
+bot.serving.serve)."""
 
 from __future__ import annotations
 

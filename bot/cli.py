@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     setup_logging(settings.log_level)
-    from bot.runtime.preflight import StartupError
+    from bot.serving.preflight import StartupError
 
     try:
         if command == "simulator":
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _simulator(settings, args.host, args.port, getattr(args, "seed_file", None), args.job_seconds)
             )
         if command == "check":
-            from bot.runtime.check import check
+            from bot.serving.check import check
 
             return asyncio.run(check(settings))
         return asyncio.run(_run(settings, simulate=bool(getattr(args, "simulate", False))))
@@ -192,7 +192,7 @@ def _secret(value: str):  # type: ignore[no-untyped-def]
 
 
 async def _simulator(settings: Settings, host: str, port: int, seed_file: Path | None, job_seconds: float) -> int:
-    from bot.runtime.serve import bind
+    from bot.serving.serve import bind
     from bot.simulator.server import serve
     from bot.simulator.world import WorldError, load_world
 
@@ -219,7 +219,7 @@ async def _simulator(settings: Settings, host: str, port: int, seed_file: Path |
 
 
 async def _run(settings: Settings, *, simulate: bool) -> int:
-    from bot.runtime.startup import run
+    from bot.serving.startup import run
 
     credentials = None
     if simulate:

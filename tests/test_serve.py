@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from bot.runtime.serve import parseable
+from bot.serving.serve import parseable
 
 FORM = "application/x-www-form-urlencoded"
 USER = {"id": "UALICE"}

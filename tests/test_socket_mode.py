@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.app import build_runtime
 from bot.playground import slack_payloads as sp
 from bot.playground.slack_api import FakeSlack
-from bot.runtime.serve import serve
+from bot.serving.serve import serve
 from bot.simulator import RunningSimulator
 from tests.support.harness import CHANNEL, CREDENTIALS, harness_settings, populate
 

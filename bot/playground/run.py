@@ -26,7 +26,7 @@ from bot.playground.people import LEADS_GROUP_ID, populate
 from bot.playground.relay import SlackRelay
 from bot.playground.web import page_app
 from bot.playground.workspace import PlaygroundSlack
-from bot.runtime.serve import EVENTS_PATH, serve
+from bot.serving.serve import EVENTS_PATH, serve
 from bot.simulator import RunningSimulator, SimulatorCredentials
 
 log = logging.getLogger(__name__)

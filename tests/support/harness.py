@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.playground import slack_payloads as sp
 from bot.playground.slack_api import FakeSlack, FakeUser
 from bot.restore.request import RestoreRequest
-from bot.runtime.serve import web_app
+from bot.serving.serve import web_app
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.config import Settings
 from bot.huawei.errors import DdmApiError, HuaweiError
-from bot.runtime.preflight import Finding, check_database, check_slack, region_problems, settings_findings
+from bot.serving.preflight import Finding, check_database, check_slack, region_problems, settings_findings
 
 
 async def check(settings: Settings) -> int:

@@ -14,8 +14,8 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
-from bot.runtime.preflight import SlackFacts, StartupError, check_database, check_slack, settings_findings
-from bot.runtime.serve import bind, install_signal_handlers, serve, until_stopped
+from bot.serving.preflight import SlackFacts, StartupError, check_database, check_slack, settings_findings
+from bot.serving.serve import bind, install_signal_handlers, serve, until_stopped
 from bot.store.migrate import shown_url
 
 if TYPE_CHECKING:
