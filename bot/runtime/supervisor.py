@@ -28,6 +28,7 @@ class LoopState:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     last_ok: float | None = None  # monotonic time of the last cycle that finished
+    last_delay: float = 0.0  # the wait that cycle asked for (a follower backing off from DDM asks for minutes)
     started: float = 0.0
     failures: int = 0
     last_error: str | None = None
@@ -35,7 +36,8 @@ class LoopState:
     def health(self, now: float) -> dict[str, Any]:
         alive = self.task is not None and not self.task.done()
         since = self.last_ok if self.last_ok is not None else self.started
-        fresh = now - since <= max(STALE_AFTER_INTERVALS * self.interval, 1.0)
+        allowed = max(STALE_AFTER_INTERVALS * self.interval, self.last_delay + self.interval, 1.0)
+        fresh = now - since <= allowed
         return {
             "ok": alive and fresh,
             "alive": alive,
@@ -76,6 +78,7 @@ class Supervisor:
             try:
                 delay = await state.step()
                 state.last_ok = self.clock()
+                state.last_delay = delay if delay is not None else state.interval
                 state.failures = 0
                 state.last_error = None
             except asyncio.CancelledError:
