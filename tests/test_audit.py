@@ -21,6 +21,7 @@ import pytest_asyncio
 from sqlalchemy import select, text, update
 
 from bot.cli import main
+from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.request import RequestState
 from bot.store import schema
@@ -53,8 +54,8 @@ async def reset(url: str) -> None:
     try:
         async with store.engine.begin() as conn:
             if store.is_sqlite:
-                for name in ["restore_approvals", "restore_audit", "restore_requests", "alembic_version"]:
-                    await conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+                await conn.run_sync(schema.metadata.drop_all)
+                await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
             else:
                 await conn.execute(text("DROP SCHEMA public CASCADE"))
                 await conn.execute(text("CREATE SCHEMA public"))
@@ -93,41 +94,32 @@ def at(minutes: int) -> datetime:
 async def make_history(store: RequestStore) -> list[str]:
     """Twelve audit records over three requests; returns the request ids."""
 
-    async def move(request_id: str, a: S, b: S, action: str, minute: int, **kwargs: Any) -> None:
-        moved = await store.transition(
-            request_id,
-            from_states=[a],
-            to=b,
-            actor=kwargs.pop("actor", "system"),
-            action=action,
-            now=at(minute),
-            **kwargs,
-        )
+    async def move(request_id: str, event: Event, minute: int, **kwargs: Any) -> None:
+        moved = await store.transition(request_id, event, actor=kwargs.pop("actor", "system"), now=at(minute), **kwargs)
         assert moved is not None
 
-    async def create(target: str, minute: int) -> str:
+    async def create(target: str, minute: int, required: int = 1) -> str:
         request = await store.create(
             plan=plan(target),
             requester_id="UALICE",
             channel_id="C1",
-            required_approvals=1,
+            required_approvals=required,
             now=at(minute),
             expires_at=at(minute + 60),
         )
         return request.id
 
     # 1: approved, submitted, and the DDM job failed
-    r1 = await create("tgt1in09", 0)
+    # (two approvals required, one given: the move to APPROVED is a record of its own, a minute later)
+    r1 = await create("tgt1in09", 0, required=2)
     r1_fingerprint = plan("tgt1in09").fingerprint()
-    await store.add_approval(r1, user_id="UBOB", fingerprint=r1_fingerprint, now=at(1))
-    await move(r1, S.PENDING, S.APPROVED, "approved", 2, actor="UBOB", details={"approvers": ["UBOB"]})
-    await move(r1, S.APPROVED, S.SUBMITTING, "submitting", 3)
-    await move(r1, S.SUBMITTING, S.RUNNING, "job_submitted", 4, values={"job_id": "job-1"}, details={"job_id": "job-1"})
+    assert (await store.approve(r1, user_id="UBOB", fingerprint=r1_fingerprint, now=at(1))).added
+    await move(r1, Event.APPROVED, 2, actor="UBOB", details={"approvers": ["UBOB"]})
+    await move(r1, Event.SUBMIT, 3)
+    await move(r1, Event.JOB_SUBMITTED, 4, values={"job_id": "job-1"}, details={"job_id": "job-1"})
     await move(
         r1,
-        S.RUNNING,
-        S.FAILED,
-        "job_finished",
+        Event.JOB_FAILED,
         5,
         values={"error_code": "JOB_FAILED", "error_msg": "disk full"},
         details={"job_id": "job-1", "status": "FAILED", "fail_reason": "disk full"},
@@ -136,16 +128,14 @@ async def make_history(store: RequestStore) -> list[str]:
     r2 = await create("tgt2in09", 10)
     async with store.engine.begin() as conn:
         await conn.execute(update(schema.requests).where(schema.requests.c.id == r2).values(permalink=PERMALINK))
-    await move(r2, S.PENDING, S.CANCELLED, "cancel", 11, actor="UALICE")
+    await move(r2, Event.CANCEL, 11, actor="UALICE")
     # 3: DDM refused the restore
     r3 = await create("tgt3in09", 20)
-    await move(r3, S.PENDING, S.APPROVED, "approved", 21, actor="UBOB")
-    await move(r3, S.APPROVED, S.SUBMITTING, "submitting", 22)
+    await move(r3, Event.APPROVED, 21, actor="UBOB")
+    await move(r3, Event.SUBMIT, 22)
     await move(
         r3,
-        S.SUBMITTING,
-        S.FAILED,
-        "submit_failed",
+        Event.SUBMIT_FAILED,
         23,
         values={"error_code": "DBS.300372", "error_msg": "target not new"},
         details={"error_code": "DBS.300372", "error_msg": "target not new", "permalink": PERMALINK + "?thread=1"},
@@ -173,14 +163,14 @@ async def test_records_carry_job_id_error_code_and_permalink(store: RequestStore
         (r1, "create", None, None, None),
         (r1, "approve", None, None, None),
         (r1, "approved", None, None, None),
-        (r1, "submitting", None, None, None),
+        (r1, "submit", None, None, None),
         (r1, "job_submitted", "job-1", None, None),
-        (r1, "job_finished", "job-1", "JOB_FAILED", None),
+        (r1, "job_failed", "job-1", "JOB_FAILED", None),
         (r2, "create", None, None, None),
         (r2, "cancel", None, None, PERMALINK),
         (r3, "create", None, None, None),
         (r3, "approved", None, None, None),
-        (r3, "submitting", None, None, None),
+        (r3, "submit", None, None, None),
         (r3, "submit_failed", None, "DBS.300372", PERMALINK + "?thread=1"),
     ]
 
@@ -210,10 +200,8 @@ async def test_an_overlong_job_id_is_cut_not_fatal(store: RequestStore) -> None:
     )
     moved = await store.transition(
         request.id,
-        from_states=[S.PENDING],
-        to=S.CANCELLED,
+        Event.CANCEL,
         actor="UALICE",
-        action="cancel",
         now=NOW,
         details={"job_id": "j" * 300},
     )
@@ -259,7 +247,7 @@ async def test_export_since(store: RequestStore) -> None:
     out = io.StringIO()
     assert await export_jsonl(store, out, since=at(11)) == 5
     records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [r["action"] for r in records] == ["cancel", "create", "approved", "submitting", "submit_failed"]
+    assert [r["action"] for r in records] == ["cancel", "create", "approved", "submit", "submit_failed"]
     assert records[0]["at"] == "2026-11-27T09:11:00.000Z"
 
 
@@ -396,7 +384,7 @@ def test_cli_export(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert [json.loads(line)["action"] for line in out.splitlines()] == [
         "create",
         "approved",
-        "submitting",
+        "submit",
         "submit_failed",
     ]
     assert main(["audit", "export", "--since", "2026-11-28"]) == 0
@@ -486,10 +474,8 @@ async def test_details_are_hashed_as_they_read_back(store: RequestStore) -> None
     )
     await store.transition(
         request.id,
-        from_states=[S.PENDING],
-        to=S.CANCELLED,
+        Event.CANCEL,
         actor="UALICE",
-        action="cancel",
         now=NOW,
         details={2: "two", 10: (1, 2)},
     )
