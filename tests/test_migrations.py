@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from bot.cli import main
+from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan, canonical_json
 from bot.restore.request import RequestState
 from bot.store import schema
@@ -52,7 +53,7 @@ from bot.store.migrate import (
 )
 from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, ms
 
-ALL = ["0001", "0002", "0003", "0004"]
+ALL = ["0001", "0002", "0003", "0004", "0005"]
 AFTER_FIRST = ALL[1:]
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -331,28 +332,12 @@ async def test_upgrade_keeps_the_data_of_the_previous_schema(database_url: str, 
             ("approve", None, None, None),
         ]
         # The old records keep their hashes and the chain goes on through the new columns.
-        await store.transition(
+        assert await store.transition(request_id, Event.APPROVED, actor="UCAROL", now=NOW)
+        assert await store.transition(request_id, Event.SUBMIT, actor="system", now=NOW)
+        assert await store.transition(
             request_id,
-            from_states=[RequestState.PENDING],
-            to=RequestState.APPROVED,
-            actor="UCAROL",
-            action="approved",
-            now=NOW,
-        )
-        await store.transition(
-            request_id,
-            from_states=[RequestState.APPROVED],
-            to=RequestState.SUBMITTING,
+            Event.JOB_SUBMITTED,
             actor="system",
-            action="submitting",
-            now=NOW,
-        )
-        await store.transition(
-            request_id,
-            from_states=[RequestState.SUBMITTING],
-            to=RequestState.RUNNING,
-            actor="system",
-            action="job_submitted",
             now=NOW,
             values={"job_id": "job-42"},
             details={"job_id": "job-42"},
@@ -507,10 +492,11 @@ def test_cli_migrate(
         "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
         'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
         "applied 0004: The outbox (every Slack notice of a change), named leases and the shared DDM call budget.",
+        "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
     ]
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out == "database is up to date (revision 0004)\n" and err == ""
+    assert out == "database is up to date (revision 0005)\n" and err == ""
 
 
 def test_cli_migrate_from_a_first_release_database(
@@ -526,6 +512,7 @@ def test_cli_migrate_from_a_first_release_database(
         "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
         'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
         "applied 0004: The outbox (every Slack notice of a change), named leases and the shared DDM call budget.",
+        "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
     ]
 
 

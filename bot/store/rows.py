@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
@@ -45,7 +46,63 @@ async def load_requests(conn: AsyncConnection, query: Select[Any]) -> list[Resto
     return [request_of(row, tuple(by_request.get(row.id, ()))) for row in rows]
 
 
-def request_of(row: Row[Any], approvals: tuple[Approval, ...]) -> RestoreRequest:
+@dataclass(frozen=True)
+class LockedRequest:
+    """A request's row as read (and locked) in a transaction, and its approvals in their order."""
+
+    values: dict[str, Any]
+    approvals: tuple[Approval, ...]
+
+    def changed(self, values: dict[str, Any] | None = None, approval: Approval | None = None) -> LockedRequest:
+        """The row after this transaction wrote `values` on it and/or added `approval`."""
+        approvals = self.approvals
+        if approval is not None:
+            approvals = tuple(sorted((*approvals, approval), key=lambda a: (a.at, a.user_id)))
+        return replace(self, values={**self.values, **(values or {})}, approvals=approvals)
+
+    def request(self) -> RestoreRequest:
+        return request_of(SimpleNamespace(**self.values), self.approvals)
+
+
+async def lock_request(conn: AsyncConnection, request_id: str) -> LockedRequest | None:
+    """The request's row and its approvals. On PostgreSQL the row stays locked (FOR UPDATE) until the
+    transaction ends, and the approvals are read by a second statement: a READ COMMITTED statement that had to
+    wait for the lock would show the row as committed meanwhile but the other tables as they were when it
+    started, without the approvals added by the transaction it waited for. On SQLite the writer lock is held
+    from BEGIN IMMEDIATE on, so one statement reads both."""
+    r, a = schema.requests, schema.approvals
+    in_order = (a.c.at_ms, a.c.user_id)
+    if conn.dialect.name != "sqlite":
+        row = (await conn.execute(select(r).where(r.c.id == request_id).with_for_update())).first()
+        if row is None:
+            return None
+        found = (
+            await conn.execute(select(a.c.user_id, a.c.at_ms).where(a.c.request_id == request_id).order_by(*in_order))
+        ).all()
+        return LockedRequest(
+            dict(row._mapping), tuple(Approval(user_id=each.user_id, at=datetime_of(each.at_ms)) for each in found)
+        )
+    rows = (
+        await conn.execute(
+            select(r, a.c.user_id.label("approval_user_id"), a.c.at_ms.label("approval_at_ms"))
+            .select_from(r.outerjoin(a, a.c.request_id == r.c.id))
+            .where(r.c.id == request_id)
+            .order_by(*in_order)
+        )
+    ).all()
+    if not rows:
+        return None
+    values = dict(rows[0]._mapping)
+    del values["approval_user_id"], values["approval_at_ms"]
+    approvals = tuple(
+        Approval(user_id=row.approval_user_id, at=datetime_of(row.approval_at_ms))
+        for row in rows
+        if row.approval_user_id is not None
+    )
+    return LockedRequest(values, approvals)
+
+
+def request_of(row: Any, approvals: tuple[Approval, ...]) -> RestoreRequest:
     return RestoreRequest(
         id=row.id,
         plan=RestorePlan.model_validate_json(row.plan_json),

@@ -114,6 +114,17 @@ audit = Table(
     Index("ix_audit_at", "at_ms"),
 )
 
+# Revision 0005: the audit chain's head, one row (id 1): the newest record's seq and hash (GENESIS_HASH and no seq
+# for an empty chain). An append locks it, chains onto its hash and updates it in the append's transaction.
+AUDIT_HEAD_ID = 1
+audit_head = Table(
+    "restore_audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger),
+    Column("hash", String(64), nullable=False),
+)
+
 # Revision 0004: every Slack effect of a change, written in the change's transaction and delivered by the
 # announcer (bot.slack.announcer). A row is claimed with a lease, so rows a dead replica held are retried.
 PENDING_NOTICE = "done_ms IS NULL"
