@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.restore.plan import canonical_json
@@ -119,10 +119,7 @@ async def append_records(conn: AsyncConnection, records: Sequence[dict[str, Any]
     at a time, in seq order, and the shortest time possible holding up the other writers."""
     if not records:
         return
-    h = schema.audit_head
-    prev_hash = (
-        await conn.execute(select(h.c.hash).where(h.c.id == schema.AUDIT_HEAD_ID).with_for_update())
-    ).scalar_one()
+    prev_hash = (await conn.execute(_LOCK_HEAD)).scalar_one()
     rows = []
     for record in records:
         hash_ = audit_hash(prev_hash, record)
@@ -136,9 +133,20 @@ async def append_records(conn: AsyncConnection, records: Sequence[dict[str, Any]
             }
         )
         prev_hash = hash_
-    # One multi-row INSERT: its rows take their seqs in the order given.
-    seqs = (await conn.execute(insert(schema.audit).values(rows).returning(schema.audit.c.seq))).scalars().all()
-    await conn.execute(update(h).where(h.c.id == schema.AUDIT_HEAD_ID).values(seq=max(seqs), hash=prev_hash))
+    # One INSERT of all the rows (SQLAlchemy's "insertmanyvalues"), whose seqs follow the order given.
+    seqs = (await conn.execute(_INSERT_RECORDS, rows)).scalars().all()
+    await conn.execute(_MOVE_HEAD, {"head_seq": max(seqs), "head_hash": prev_hash})
+
+
+_CONTEXT = ("job_id", "error_code", "permalink")
+_head = schema.audit_head
+_LOCK_HEAD = select(_head.c.hash).where(_head.c.id == schema.AUDIT_HEAD_ID).with_for_update()
+_INSERT_RECORDS = insert(schema.audit).returning(schema.audit.c.seq, sort_by_parameter_order=True)
+_MOVE_HEAD = (
+    update(_head)
+    .where(_head.c.id == schema.AUDIT_HEAD_ID)
+    .values(seq=bindparam("head_seq", type_=_head.c.seq.type), hash=bindparam("head_hash", type_=_head.c.hash.type))
+)
 
 
 async def append_audit(
@@ -175,9 +183,6 @@ async def append_audit(
             )
         ],
     )
-
-
-_CONTEXT = ("job_id", "error_code", "permalink")
 
 
 def _text(value: Any, limit: int | None) -> str | None:

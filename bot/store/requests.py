@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, text, update
+from sqlalchemy import Executable, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -75,6 +75,33 @@ class ApprovalOutcome:
     count: int
     request: RestoreRequest
     approved: bool = False  # this approval was the last one needed: the request is now APPROVED
+
+
+def _add_approval(sqlite_dialect: bool) -> Executable:
+    """INSERT the approval (request_id, user_id, fingerprint, at_ms) only while the request is PENDING, has that
+    fingerprint, is unexpired and needs more approvals; an approval the user already gave is left alone."""
+    a = schema.approvals
+    request_id = bindparam("request_id", type_=a.c.request_id.type)
+    fingerprint = bindparam("fingerprint", type_=a.c.fingerprint.type)
+    at_ms = bindparam("at_ms", type_=a.c.at_ms.type)
+    so_far = select(func.count()).select_from(a).where(a.c.request_id == request_id).scalar_subquery()
+    eligible = select(request_id, bindparam("user_id", type_=a.c.user_id.type), fingerprint, at_ms).where(
+        r.c.id == request_id,
+        r.c.state == RequestState.PENDING.value,
+        r.c.fingerprint == fingerprint,
+        r.c.expires_ms > at_ms,
+        so_far < r.c.required_approvals,
+    )
+    dialect_insert = sqlite.insert if sqlite_dialect else postgresql.insert
+    return (
+        dialect_insert(a)
+        .from_select(["request_id", "user_id", "fingerprint", "at_ms"], eligible)
+        .on_conflict_do_nothing()
+    )
+
+
+# Built once per dialect (is_sqlite -> statement).
+_ADD_APPROVAL = {False: _add_approval(False), True: _add_approval(True)}
 
 
 @dataclass
@@ -249,7 +276,6 @@ class RequestStore(Database):
     async def approve(self, request_id: str, *, user_id: str, fingerprint: str, now: datetime) -> ApprovalOutcome:
         """Record one approval while the request is PENDING, unexpired, still has `fingerprint` and still needs
         approvals; when it is the last one needed, move the request to APPROVED in the same transaction."""
-        a = schema.approvals
         now_ms = ms(now)
         approved = False
         async with self.write() as conn:
@@ -268,19 +294,9 @@ class RequestStore(Database):
                 and user_id not in {each.user_id for each in locked.approvals}
             ):
                 # The database still decides, in one statement, as if nothing had been read before.
-                so_far = select(func.count()).select_from(a).where(a.c.request_id == request_id).scalar_subquery()
-                eligible = select(literal(request_id), literal(user_id), literal(fingerprint), literal(now_ms)).where(
-                    r.c.id == request_id,
-                    r.c.state == RequestState.PENDING.value,
-                    r.c.fingerprint == fingerprint,
-                    r.c.expires_ms > now_ms,
-                    so_far < r.c.required_approvals,
-                )
-                dialect_insert = sqlite.insert if self.is_sqlite else postgresql.insert
                 result = await conn.execute(
-                    dialect_insert(a)
-                    .from_select(["request_id", "user_id", "fingerprint", "at_ms"], eligible)
-                    .on_conflict_do_nothing()
+                    _ADD_APPROVAL[self.is_sqlite],
+                    {"request_id": request_id, "user_id": user_id, "fingerprint": fingerprint, "at_ms": now_ms},
                 )
                 added = result.rowcount == 1
             if added:

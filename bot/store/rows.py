@@ -7,7 +7,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
@@ -64,32 +64,36 @@ class LockedRequest:
         return request_of(SimpleNamespace(**self.values), self.approvals)
 
 
+_r, _a = schema.requests, schema.approvals
+_ID = bindparam("request_id", type_=_r.c.id.type)
+_IN_ORDER = (_a.c.at_ms, _a.c.user_id)
+# Built once (the hot path of every click): no statement construction or cache-key work per call.
+_LOCK_ROW = select(_r).where(_r.c.id == _ID).with_for_update()
+_APPROVALS_OF = select(_a.c.user_id, _a.c.at_ms).where(_a.c.request_id == _ID).order_by(*_IN_ORDER)
+_ROW_AND_APPROVALS = (
+    select(_r, _a.c.user_id.label("approval_user_id"), _a.c.at_ms.label("approval_at_ms"))
+    .select_from(_r.outerjoin(_a, _a.c.request_id == _r.c.id))
+    .where(_r.c.id == _ID)
+    .order_by(*_IN_ORDER)
+)
+
+
 async def lock_request(conn: AsyncConnection, request_id: str) -> LockedRequest | None:
     """The request's row and its approvals. On PostgreSQL the row stays locked (FOR UPDATE) until the
     transaction ends, and the approvals are read by a second statement: a READ COMMITTED statement that had to
     wait for the lock would show the row as committed meanwhile but the other tables as they were when it
     started, without the approvals added by the transaction it waited for. On SQLite the writer lock is held
     from BEGIN IMMEDIATE on, so one statement reads both."""
-    r, a = schema.requests, schema.approvals
-    in_order = (a.c.at_ms, a.c.user_id)
+    key = {"request_id": request_id}
     if conn.dialect.name != "sqlite":
-        row = (await conn.execute(select(r).where(r.c.id == request_id).with_for_update())).first()
+        row = (await conn.execute(_LOCK_ROW, key)).first()
         if row is None:
             return None
-        found = (
-            await conn.execute(select(a.c.user_id, a.c.at_ms).where(a.c.request_id == request_id).order_by(*in_order))
-        ).all()
+        found = (await conn.execute(_APPROVALS_OF, key)).all()
         return LockedRequest(
             dict(row._mapping), tuple(Approval(user_id=each.user_id, at=datetime_of(each.at_ms)) for each in found)
         )
-    rows = (
-        await conn.execute(
-            select(r, a.c.user_id.label("approval_user_id"), a.c.at_ms.label("approval_at_ms"))
-            .select_from(r.outerjoin(a, a.c.request_id == r.c.id))
-            .where(r.c.id == request_id)
-            .order_by(*in_order)
-        )
-    ).all()
+    rows = (await conn.execute(_ROW_AND_APPROVALS, key)).all()
     if not rows:
         return None
     values = dict(rows[0]._mapping)
