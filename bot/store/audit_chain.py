@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.restore.plan import canonical_json
@@ -113,8 +113,8 @@ def audit_record(
 async def append_records(conn: AsyncConnection, records: Sequence[dict[str, Any]]) -> None:
     """Append `records` (from `audit_record`), in order, to the chain, inside the caller's transaction.
 
-    Three statements whatever their number: lock the head row and read its hash, insert the records chained
-    onto it, move the head to the last of them. The head's row lock (PostgreSQL; SQLite's writer lock already
+    Two statements whatever their number: lock the head row and read its hash, insert the records chained onto
+    it (the head's trigger moves the head to each record inserted). The head's row lock (PostgreSQL; SQLite's writer lock already
     serialises) is held from here to the commit, so callers append last, just before they commit: one append
     at a time, in seq order, and the shortest time possible holding up the other writers."""
     if not records:
@@ -133,20 +133,15 @@ async def append_records(conn: AsyncConnection, records: Sequence[dict[str, Any]
             }
         )
         prev_hash = hash_
-    # One INSERT of all the rows (SQLAlchemy's "insertmanyvalues"), whose seqs follow the order given.
-    seqs = (await conn.execute(_INSERT_RECORDS, rows)).scalars().all()
-    await conn.execute(_MOVE_HEAD, {"head_seq": max(seqs), "head_hash": prev_hash})
+    # One executemany: the rows take their seqs in the order given (nobody else appends meanwhile), and the
+    # head's trigger (revision 0005) moves the head to each of them.
+    await conn.execute(_INSERT_RECORDS, rows)
 
 
 _CONTEXT = ("job_id", "error_code", "permalink")
 _head = schema.audit_head
 _LOCK_HEAD = select(_head.c.hash).where(_head.c.id == schema.AUDIT_HEAD_ID).with_for_update()
-_INSERT_RECORDS = insert(schema.audit).returning(schema.audit.c.seq, sort_by_parameter_order=True)
-_MOVE_HEAD = (
-    update(_head)
-    .where(_head.c.id == schema.AUDIT_HEAD_ID)
-    .values(seq=bindparam("head_seq", type_=_head.c.seq.type), hash=bindparam("head_hash", type_=_head.c.hash.type))
-)
+_INSERT_RECORDS = insert(schema.audit)
 
 
 async def append_audit(

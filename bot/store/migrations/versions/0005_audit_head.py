@@ -1,8 +1,9 @@
 """The audit chain's head in a table of one row, filled from the existing chain.
 
-Appends lock this row (SELECT … FOR UPDATE), chain onto its hash and update it, instead of taking an advisory
-lock and then reading the newest record: one round trip less, a lock PostgreSQL and SQLite treat alike, and
-the newest committed head even when the append had to wait for the lock.
+Appends lock this row (SELECT … FOR UPDATE) and chain onto its hash, instead of taking an advisory lock and then
+reading the newest record: one round trip less, a lock PostgreSQL and SQLite treat alike, and the newest
+committed head even when the append had to wait for the lock. A trigger moves the head to every record
+inserted, in the inserting statement.
 
 Revision ID: 0005
 Revises: 0004
@@ -41,6 +42,35 @@ def upgrade() -> None:
         "(SELECT seq, hash FROM restore_audit ORDER BY seq DESC LIMIT 1) AS last ON 1 = 1"
     )
 
+    bind = op.get_bind()
+    for statement in HEAD_TRIGGER[bind.dialect.name]:
+        op.execute(statement)
+
 
 def downgrade() -> None:
+    bind = op.get_bind()
+    for statement in DROP_HEAD_TRIGGER[bind.dialect.name]:
+        op.execute(statement)
     op.drop_table("restore_audit_head")
+
+
+# Spelled out here as of this revision (bot.store.schema has its own copy, for `metadata.create_all`).
+_FOLLOW = "UPDATE restore_audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1;"
+HEAD_TRIGGER = {
+    "sqlite": [
+        f"CREATE TRIGGER restore_audit_head_follows AFTER INSERT ON restore_audit BEGIN {_FOLLOW} END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION restore_audit_head_follows() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN {_FOLLOW} RETURN NULL; END $$",
+        "CREATE TRIGGER restore_audit_head_follows AFTER INSERT ON restore_audit "
+        "FOR EACH ROW EXECUTE FUNCTION restore_audit_head_follows()",
+    ],
+}
+DROP_HEAD_TRIGGER = {
+    "sqlite": ["DROP TRIGGER restore_audit_head_follows"],
+    "postgresql": [
+        "DROP TRIGGER restore_audit_head_follows ON restore_audit",
+        "DROP FUNCTION restore_audit_head_follows()",
+    ],
+}
