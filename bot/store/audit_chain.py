@@ -110,7 +110,7 @@ def audit_record(
     )
 
 
-async def append_records(conn: AsyncConnection, records: Sequence[dict[str, Any]]) -> None:
+async def append_records(conn: AsyncConnection, records: Sequence[dict[str, Any]], *, head: str | None = None) -> None:
     """Append `records` (from `audit_record`), in order, to the chain, inside the caller's transaction.
 
     Two statements whatever their number: lock the head row and read its hash, insert the records chained onto
@@ -119,7 +119,9 @@ async def append_records(conn: AsyncConnection, records: Sequence[dict[str, Any]
     at a time, in seq order, and the shortest time possible holding up the other writers."""
     if not records:
         return
-    prev_hash = (await conn.execute(_LOCK_HEAD)).scalar_one()
+    # `head`: the head's hash as the caller read it on SQLite, where its writer lock, held since BEGIN
+    # IMMEDIATE, keeps the head as it was (PostgreSQL's lock is taken here).
+    prev_hash = head if head is not None else (await conn.execute(_LOCK_HEAD)).scalar_one()
     rows = []
     for record in records:
         hash_ = audit_hash(prev_hash, record)

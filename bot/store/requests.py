@@ -113,6 +113,7 @@ class _Effects:
     now_ms: int
     records: list[dict[str, Any]] = field(default_factory=list)
     notices: list[Outgoing] = field(default_factory=list)
+    chain_head: str | None = None  # SQLite: read with the request (LockedRequest.chain_head)
 
 
 class RequestStore(Database):
@@ -263,7 +264,7 @@ class RequestStore(Database):
             locked = await lock_request(conn, request_id)
             if locked is None:
                 return None
-            effects = _Effects(request_id, ms(now))
+            effects = _Effects(request_id, ms(now), chain_head=locked.chain_head)
             moved = await self._move(
                 conn, locked, event, effects, actor=actor, now=now, values=values, details=details, params=params
             )
@@ -302,7 +303,7 @@ class RequestStore(Database):
             if added:
                 locked = locked.changed(approval=Approval(user_id=user_id, at=datetime_of(now_ms)))
                 count, required = len(locked.approvals), row["required_approvals"]
-                effects = _Effects(request_id, now_ms)
+                effects = _Effects(request_id, now_ms, chain_head=locked.chain_head)
                 effects.records.append(
                     audit_record(
                         request_id=request_id,
@@ -428,4 +429,4 @@ class RequestStore(Database):
         """Write the change's notices, then its audit records: the chain's head stays locked from its read to
         the commit, so it is taken last."""
         await append_notices(conn, effects.request_id, effects.notices, now_ms=effects.now_ms)
-        await append_records(conn, effects.records)
+        await append_records(conn, effects.records, head=effects.chain_head)

@@ -52,6 +52,8 @@ class LockedRequest:
 
     values: dict[str, Any]
     approvals: tuple[Approval, ...]
+    # SQLite: the audit chain's head hash, read with the row (the writer lock keeps it until the commit).
+    chain_head: str | None = None
 
     def changed(self, values: dict[str, Any] | None = None, approval: Approval | None = None) -> LockedRequest:
         """The row after this transaction wrote `values` on it and/or added `approval`."""
@@ -70,8 +72,15 @@ _IN_ORDER = (_a.c.at_ms, _a.c.user_id)
 # Built once (the hot path of every click): no statement construction or cache-key work per call.
 _LOCK_ROW = select(_r).where(_r.c.id == _ID).with_for_update()
 _APPROVALS_OF = select(_a.c.user_id, _a.c.at_ms).where(_a.c.request_id == _ID).order_by(*_IN_ORDER)
+_h = schema.audit_head
+_CHAIN_HEAD = select(_h.c.hash).where(_h.c.id == schema.AUDIT_HEAD_ID).scalar_subquery()
 _ROW_AND_APPROVALS = (
-    select(_r, _a.c.user_id.label("approval_user_id"), _a.c.at_ms.label("approval_at_ms"))
+    select(
+        _r,
+        _a.c.user_id.label("approval_user_id"),
+        _a.c.at_ms.label("approval_at_ms"),
+        _CHAIN_HEAD.label("chain_head"),
+    )
     .select_from(_r.outerjoin(_a, _a.c.request_id == _r.c.id))
     .where(_r.c.id == _ID)
     .order_by(*_IN_ORDER)
@@ -83,7 +92,7 @@ async def lock_request(conn: AsyncConnection, request_id: str) -> LockedRequest 
     transaction ends, and the approvals are read by a second statement: a READ COMMITTED statement that had to
     wait for the lock would show the row as committed meanwhile but the other tables as they were when it
     started, without the approvals added by the transaction it waited for. On SQLite the writer lock is held
-    from BEGIN IMMEDIATE on, so one statement reads both."""
+    from BEGIN IMMEDIATE on, so one statement reads both, and the audit chain's head with them."""
     key = {"request_id": request_id}
     if conn.dialect.name != "sqlite":
         row = (await conn.execute(_LOCK_ROW, key)).first()
@@ -97,13 +106,13 @@ async def lock_request(conn: AsyncConnection, request_id: str) -> LockedRequest 
     if not rows:
         return None
     values = dict(rows[0]._mapping)
-    del values["approval_user_id"], values["approval_at_ms"]
+    del values["approval_user_id"], values["approval_at_ms"], values["chain_head"]
     approvals = tuple(
         Approval(user_id=row.approval_user_id, at=datetime_of(row.approval_at_ms))
         for row in rows
         if row.approval_user_id is not None
     )
-    return LockedRequest(values, approvals)
+    return LockedRequest(values, approvals, chain_head=rows[0].chain_head)
 
 
 def request_of(row: Any, approvals: tuple[Approval, ...]) -> RestoreRequest:
