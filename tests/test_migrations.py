@@ -332,9 +332,9 @@ async def test_upgrade_keeps_the_data_of_the_previous_schema(database_url: str, 
             ("approve", None, None, None),
         ]
         # The old records keep their hashes and the chain goes on through the new columns.
-        assert await store.transition(request_id, Event.APPROVED, actor="UCAROL", now=NOW)
-        assert await store.transition(request_id, Event.SUBMIT, actor="system", now=NOW)
-        assert await store.transition(
+        await store.transition(request_id, Event.APPROVED, actor="UCAROL", now=NOW)
+        await store.transition(request_id, Event.SUBMIT, actor="system", now=NOW)
+        await store.transition(
             request_id,
             Event.JOB_SUBMITTED,
             actor="system",
