@@ -53,7 +53,7 @@ from bot.store.migrate import (
 )
 from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, ms
 
-ALL = ["0001", "0002", "0003", "0004"]
+ALL = ["0001", "0002", "0003", "0004", "0005"]
 AFTER_FIRST = ALL[1:]
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -492,10 +492,11 @@ def test_cli_migrate(
         "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
         'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
         "applied 0004: The outbox (every Slack notice of a change), named leases and the shared DDM call budget.",
+        "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
     ]
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out == "database is up to date (revision 0004)\n" and err == ""
+    assert out == "database is up to date (revision 0005)\n" and err == ""
 
 
 def test_cli_migrate_from_a_first_release_database(
@@ -511,6 +512,7 @@ def test_cli_migrate_from_a_first_release_database(
         "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
         'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
         "applied 0004: The outbox (every Slack notice of a change), named leases and the shared DDM call budget.",
+        "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
     ]
 
 
@@ -549,3 +551,58 @@ def test_cli_migrate_hides_the_password(
     _, err = capsys.readouterr()
     assert len(err.splitlines()) == 1
     assert "s3cret" not in err and "cannot migrate the database at postgresql+asyncpg://bot:***@127.0.0.1:1/bot" in err
+
+
+# ---- revision 0005: the audit chain's head -------------------------------------------------------------------------
+
+
+async def head_row(url: str) -> tuple[int | None, str]:
+    def read(conn: Connection) -> tuple[int | None, str]:
+        row = conn.execute(select(schema.audit_head.c.seq, schema.audit_head.c.hash)).one()
+        return row.seq, row.hash
+
+    assert (await on(url, lambda c: c.execute(select(schema.audit_head)).all().__len__())) == 1
+    return await on(url, read)
+
+
+async def last_record(url: str) -> tuple[int, str]:
+    def read(conn: Connection) -> tuple[int, str]:
+        row = conn.execute(
+            select(schema.audit.c.seq, schema.audit.c.hash).order_by(schema.audit.c.seq.desc()).limit(1)
+        ).one()
+        return row.seq, row.hash
+
+    return await on(url, read)
+
+
+async def test_0005_starts_the_head_of_an_empty_chain_at_the_genesis_hash(database_url: str) -> None:
+    await reset(database_url)
+    await migrate(database_url)
+    assert await head_row(database_url) == (None, GENESIS_HASH)
+
+
+async def test_0005_fills_the_head_from_the_existing_chain(database_url: str) -> None:
+    """A database with records written before the head existed: the head is its newest record, the next append
+    chains onto it, and after a downgrade to 0004 and back the head is filled again from the chain."""
+    await reset(database_url)
+    await migrate(database_url, "0001")
+    request_id = await on(database_url, write_first_release_data)
+    await migrate(database_url, "0004")
+    before = await last_record(database_url)
+    assert await migrate(database_url) == ["0005"]
+    assert await head_row(database_url) == before
+
+    store = RequestStore.from_url(database_url)
+    try:
+        assert await store.transition(request_id, Event.CANCEL, actor="UALICE", now=NOW)
+        after = await last_record(database_url)
+        assert after[0] > before[0] and await head_row(database_url) == after
+        trail = await store.audit_trail()
+        assert trail[-1].prev_hash == trail[-2].hash == before[1]
+        assert (await verify_chain(store)).ok
+        async with store.engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0004"))
+    finally:
+        await store.close()
+    assert await migrate(database_url) == ["0005"]
+    assert await head_row(database_url) == after

@@ -206,3 +206,60 @@ async def test_audit_chain_links_every_record(store: RequestStore) -> None:
             "details": record.details,
         }
         assert record.hash == audit_hash(record.prev_hash, body)
+
+
+async def test_what_approve_and_transition_return_is_what_the_database_holds(store: RequestStore) -> None:
+    """The store builds the returned request from what it read and wrote instead of reading it again."""
+    request = await create(store, required=2)
+    one = await store.approve(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW)
+    assert one.request == await store.get(request.id)
+    refused = await store.approve(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW)
+    assert not refused.added and refused.request == await store.get(request.id)
+    two = await store.approve(
+        request.id, user_id="UCAROL", fingerprint=request.fingerprint, now=NOW + timedelta(seconds=1)
+    )
+    assert two.approved and two.request == await store.get(request.id)
+    assert two.request.approver_ids == ("UBOB", "UCAROL")
+    submitting = await store.transition(request.id, Event.SUBMIT, actor="system", now=NOW + timedelta(seconds=2))
+    assert submitting is not None and submitting == await store.get(request.id)
+    running = await store.transition(
+        request.id,
+        Event.JOB_SUBMITTED,
+        actor="system",
+        now=NOW + timedelta(seconds=3),
+        values={"job_id": "job-1", "submitted_ms": 1_795_000_000_123, "job_progress": 0},
+    )
+    assert running is not None and running == await store.get(request.id)
+    assert running.job_id == "job-1" and running.submitted_at is not None
+
+
+async def test_the_chain_head_is_the_last_record_after_concurrent_appends_from_two_stores(
+    store: RequestStore, database_url: str
+) -> None:
+    """Two stores (as two replicas) creating, approving and cancelling at once: every record chains onto the
+    one before it, and the head table names the newest record."""
+    from sqlalchemy import select
+
+    from bot.store import schema
+    from bot.store.audit import verify_chain
+
+    other = RequestStore.from_url(database_url)
+    try:
+
+        async def work(each: RequestStore, tag: str) -> None:
+            for i in range(6):
+                request = await create(each, target=f"{tag}-{i}", required=1 + i % 2)
+                await each.approve(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW)
+                if i % 2:
+                    await each.transition(request.id, Event.CANCEL, actor="UALICE", now=NOW)
+
+        await asyncio.gather(*[work(each, f"{tag}{n}") for n in range(3) for each, tag in ((store, "a"), (other, "b"))])
+        result = await verify_chain(store)
+        trail = await store.audit_trail()
+        # per worker: 6 creates, 3 approvals that move (2 records each), 3 that do not and 3 cancels
+        assert result.ok and result.count == len(trail) == 6 * 18
+        async with store.reader.connect() as conn:
+            head = (await conn.execute(select(schema.audit_head))).one()
+        assert (head.seq, head.hash) == (trail[-1].seq, trail[-1].hash) == (result.last_seq, result.last_hash)
+    finally:
+        await other.close()

@@ -9,10 +9,11 @@ import asyncpg
 import pytest
 
 from bot.restore.request import RequestState
+from bot.store import engine as engine_module
 from bot.store.errors import StoreUnavailable
 from bot.store.requests import RequestStore
 from tests.conftest import REQUIRE_POSTGRES
-from tests.support.pg_outage import outage_database
+from tests.support.pg_outage import OutageDatabase, outage_database
 from tests.test_store import NOW, create
 
 
@@ -75,4 +76,44 @@ async def test_an_approval_cut_off_mid_transaction_leaves_nothing_behind() -> No
             request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW + timedelta(seconds=1)
         )
         assert done.added and done.approved and done.request.state is RequestState.APPROVED
+        await store.close()
+
+
+async def _end_sessions(db: OutageDatabase) -> None:
+    """The server ends every session of the database (as a restart does) but lets new ones in."""
+    await db._admin(
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db.name}' AND pid <> pg_backend_pid()"
+    )
+
+
+async def test_a_connection_idle_across_a_restart_is_replaced_before_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pooled connections are pinged before use once idle for IDLE_PING_SECONDS: the sessions a restart ended
+    are replaced without failing the click."""
+    monkeypatch.setattr(engine_module, "IDLE_PING_SECONDS", 0.2)
+    async with outage_database() as db:
+        store = RequestStore.from_url(db.url)
+        await store.create_schema()
+        request = await create(store)
+        await _end_sessions(db)
+        await asyncio.sleep(0.3)
+        done = await store.approve(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW)
+        assert done.added and done.approved
+        await store.close()
+
+
+async def test_a_connection_in_steady_use_fails_once_then_the_pool_is_renewed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not pinged when used moments ago: the first statement after the sessions ended fails (StoreUnavailable,
+    nothing recorded), and every connection pooled before it is discarded, so the next click works."""
+    monkeypatch.setattr(engine_module, "IDLE_PING_SECONDS", 60.0)
+    async with outage_database() as db:
+        store = RequestStore.from_url(db.url)
+        await store.create_schema()
+        request = await create(store)
+        # Two connections pooled, both about to be ended.
+        await asyncio.gather(store.get(request.id), store.get(request.id))
+        await _end_sessions(db)
+        with pytest.raises(StoreUnavailable):
+            await store.get(request.id)
+        done = await store.approve(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW)
+        assert done.added and done.approved
         await store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from bot.store.database import Database
 from bot.store.rows import ms
 
 GENESIS_HASH = "0" * 64
-# Serialises chain appends across replicas on PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE.
+# Appends serialise on the head row (schema.audit_head, revision 0005); before it, on this advisory lock.
 CHAIN_LOCK_KEY = 4242001
 
 
@@ -75,6 +76,76 @@ def hashed_audit_record(
     return record
 
 
+def audit_record(
+    *,
+    request_id: str,
+    actor: str,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    fingerprint: str | None,
+    details: dict[str, Any],
+    at_ms: int,
+    permalink: str | None,
+    row_values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One record to append (`append_records`): what its hash covers, before it knows the record before it."""
+    # Hash the details as they will read back from the table (e.g. non-string keys become strings), so
+    # that `audit verify` recomputes the same hash.
+    details = json.loads(canonical_json(details))
+    # Context columns: from the details, else from what the transition wrote on the request.
+    context = {**(row_values or {}), **details}
+    return hashed_audit_record(
+        at_ms=at_ms,
+        request_id=request_id,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        fingerprint=fingerprint,
+        details=details,
+        job_id=_text(context.get("job_id"), 128),
+        error_code=_text(context.get("error_code"), 64),
+        permalink=_text(context.get("permalink"), None) or permalink,
+    )
+
+
+async def append_records(conn: AsyncConnection, records: Sequence[dict[str, Any]], *, head: str | None = None) -> None:
+    """Append `records` (from `audit_record`), in order, to the chain, inside the caller's transaction.
+
+    Two statements whatever their number: lock the head row and read its hash, insert the records chained onto
+    it (the head's trigger moves the head to each record inserted). The head's row lock (PostgreSQL; SQLite's writer lock already
+    serialises) is held from here to the commit, so callers append last, just before they commit: one append
+    at a time, in seq order, and the shortest time possible holding up the other writers."""
+    if not records:
+        return
+    # `head`: the head's hash as the caller read it on SQLite, where its writer lock, held since BEGIN
+    # IMMEDIATE, keeps the head as it was (PostgreSQL's lock is taken here).
+    prev_hash = head if head is not None else (await conn.execute(_LOCK_HEAD)).scalar_one()
+    rows = []
+    for record in records:
+        hash_ = audit_hash(prev_hash, record)
+        rows.append(
+            {
+                **{name: record.get(name) for name in _CONTEXT},
+                **record,
+                "details": canonical_json(record["details"]),
+                "prev_hash": prev_hash,
+                "hash": hash_,
+            }
+        )
+        prev_hash = hash_
+    # One executemany: the rows take their seqs in the order given (nobody else appends meanwhile), and the
+    # head's trigger (revision 0005) moves the head to each of them.
+    await conn.execute(_INSERT_RECORDS, rows)
+
+
+_CONTEXT = ("job_id", "error_code", "permalink")
+_head = schema.audit_head
+_LOCK_HEAD = select(_head.c.hash).where(_head.c.id == schema.AUDIT_HEAD_ID).with_for_update()
+_INSERT_RECORDS = insert(schema.audit)
+
+
 async def append_audit(
     conn: AsyncConnection,
     *,
@@ -90,35 +161,24 @@ async def append_audit(
     permalink: str | None,
     row_values: dict[str, Any] | None = None,
 ) -> None:
-    """Append one record to the chain, inside the caller's transaction."""
-    if not is_sqlite:
-        await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
-    prev = (await conn.execute(select(schema.audit.c.hash).order_by(schema.audit.c.seq.desc()).limit(1))).scalar()
-    prev_hash = prev or GENESIS_HASH
-    # Hash the details as they will read back from the table (e.g. non-string keys become strings), so
-    # that `audit verify` recomputes the same hash.
-    details = json.loads(canonical_json(details))
-    # Context columns: from the details, else from what the transition wrote on the request.
-    context = {**(row_values or {}), **details}
-    record = hashed_audit_record(
-        at_ms=at_ms,
-        request_id=request_id,
-        actor=actor,
-        action=action,
-        from_state=from_state,
-        to_state=to_state,
-        fingerprint=fingerprint,
-        details=details,
-        job_id=_text(context.get("job_id"), 128),
-        error_code=_text(context.get("error_code"), 64),
-        permalink=_text(context.get("permalink"), None) or permalink,
-    )
-    await conn.execute(
-        insert(schema.audit).values(
-            **{**record, "details": canonical_json(details)},
-            prev_hash=prev_hash,
-            hash=audit_hash(prev_hash, record),
-        )
+    """Append one record to the chain, inside the caller's transaction (see `append_records`)."""
+    del is_sqlite  # the head row's lock works alike on both engines
+    await append_records(
+        conn,
+        [
+            audit_record(
+                request_id=request_id,
+                actor=actor,
+                action=action,
+                from_state=from_state,
+                to_state=to_state,
+                fingerprint=fingerprint,
+                details=details,
+                at_ms=at_ms,
+                permalink=permalink,
+                row_values=row_values,
+            )
+        ],
     )
 
 

@@ -41,7 +41,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The revision whose schema the first release created without Alembic.
 BASELINE_REVISION = "0001"
 BOT_TABLES = frozenset({"restore_requests", "restore_approvals", "restore_audit"})
-# pg_advisory_lock key held while migrating (the audit chain uses 4242001).
+# pg_advisory_lock key held while migrating (the audit chain used 4242001 before revision 0005).
 MIGRATION_LOCK_KEY = 4242002
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, text, update
+from sqlalchemy import Executable, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,20 +27,22 @@ from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import LIFECYCLE, Event
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
-from bot.restore.request import ACTIVE_STATES, RequestState, RestoreRequest
+from bot.restore.request import ACTIVE_STATES, Approval, RequestState, RestoreRequest
+from bot.restore.timeparse import datetime_of
 from bot.store import schema
 from bot.store.audit_chain import (
     GENESIS_HASH,
     AuditRecord,
-    append_audit,
+    append_records,
     audit_hash,
+    audit_record,
     hashed_audit_record,
     read_trail,
 )
 from bot.store.database import Database
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox, append_notices
-from bot.store.rows import dt, get_request, load_requests, ms
+from bot.store.rows import LockedRequest, dt, get_request, load_requests, lock_request, ms
 
 __all__ = [
     "GENESIS_HASH",
@@ -72,6 +75,45 @@ class ApprovalOutcome:
     count: int
     request: RestoreRequest
     approved: bool = False  # this approval was the last one needed: the request is now APPROVED
+
+
+def _add_approval(sqlite_dialect: bool) -> Executable:
+    """INSERT the approval (request_id, user_id, fingerprint, at_ms) only while the request is PENDING, has that
+    fingerprint, is unexpired and needs more approvals; an approval the user already gave is left alone."""
+    a = schema.approvals
+    request_id = bindparam("request_id", type_=a.c.request_id.type)
+    fingerprint = bindparam("fingerprint", type_=a.c.fingerprint.type)
+    at_ms = bindparam("at_ms", type_=a.c.at_ms.type)
+    so_far = select(func.count()).select_from(a).where(a.c.request_id == request_id).scalar_subquery()
+    eligible = select(request_id, bindparam("user_id", type_=a.c.user_id.type), fingerprint, at_ms).where(
+        r.c.id == request_id,
+        r.c.state == RequestState.PENDING.value,
+        r.c.fingerprint == fingerprint,
+        r.c.expires_ms > at_ms,
+        so_far < r.c.required_approvals,
+    )
+    dialect_insert = sqlite.insert if sqlite_dialect else postgresql.insert
+    return (
+        dialect_insert(a)
+        .from_select(["request_id", "user_id", "fingerprint", "at_ms"], eligible)
+        .on_conflict_do_nothing()
+    )
+
+
+# Built once per dialect (is_sqlite -> statement).
+_ADD_APPROVAL = {False: _add_approval(False), True: _add_approval(True)}
+
+
+@dataclass
+class _Effects:
+    """What a change writes besides its own statements: its audit records and its notices, in order. They are
+    written together at the end of the transaction (`RequestStore._finish`), the audit records last."""
+
+    request_id: str
+    now_ms: int
+    records: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[Outgoing] = field(default_factory=list)
+    chain_head: str | None = None  # SQLite: read with the request (LockedRequest.chain_head)
 
 
 class RequestStore(Database):
@@ -178,27 +220,28 @@ class RequestStore(Database):
             try:
                 async with self.write() as conn:
                     await conn.execute(insert(r).values(**row))
-                    await self._audit(
-                        conn,
-                        request_id,
-                        actor=requester_id,
-                        action="create",
-                        from_state=None,
-                        to_state=RequestState.PENDING.value,
-                        fingerprint=fingerprint,
-                        details={"plan": json.loads(plan_json), "channel_id": channel_id},
-                        now=now,
+                    effects = _Effects(request_id, ms(now), notices=[Outgoing(Notice.CARD)])
+                    effects.records.append(
+                        audit_record(
+                            request_id=request_id,
+                            actor=requester_id,
+                            action="create",
+                            from_state=None,
+                            to_state=RequestState.PENDING.value,
+                            fingerprint=fingerprint,
+                            details={"plan": json.loads(plan_json), "channel_id": channel_id},
+                            at_ms=ms(now),
+                            permalink=None,
+                        )
                     )
-                    await append_notices(conn, request_id, [Outgoing(Notice.CARD)], now_ms=ms(now))
-                    created = await get_request(conn, request_id)
+                    await self._finish(conn, effects)
             except IntegrityError:
                 holder = await self.active_for_target(plan.target.id)
                 if holder is not None:
                     raise TargetBusy(holder) from None
                 continue  # an id collision: draw another
             self.on_notices()
-            assert created is not None
-            return created
+            return LockedRequest({c.name: None for c in r.columns} | row, ()).request()
         raise RuntimeError("could not allocate a request id")
 
     async def transition(
@@ -218,74 +261,84 @@ class RequestStore(Database):
         if values and not set(values) <= MOVE_VALUES:
             raise ValueError(f"a move cannot write {sorted(set(values) - MOVE_VALUES)}")
         async with self.write() as conn:
+            locked = await lock_request(conn, request_id)
+            if locked is None:
+                return None
+            effects = _Effects(request_id, ms(now), chain_head=locked.chain_head)
             moved = await self._move(
-                conn, request_id, event, actor=actor, now=now, values=values, details=details, params=params
+                conn, locked, event, effects, actor=actor, now=now, values=values, details=details, params=params
             )
-        if moved is not None:
-            self.on_notices()
-        return moved
+            if moved is None:
+                return None
+            await self._finish(conn, effects)
+        self.on_notices()
+        return moved.request()
 
     async def approve(self, request_id: str, *, user_id: str, fingerprint: str, now: datetime) -> ApprovalOutcome:
         """Record one approval while the request is PENDING, unexpired, still has `fingerprint` and still needs
         approvals; when it is the last one needed, move the request to APPROVED in the same transaction."""
-        a = schema.approvals
+        now_ms = ms(now)
         approved = False
         async with self.write() as conn:
-            # Lock the request row (PostgreSQL; SQLite's writer lock already serialises): approvals, cancels and
-            # expiries of one request then happen one after the other, and the count below is exact.
-            await conn.execute(select(r.c.id).where(r.c.id == request_id).with_for_update())
-            so_far = select(func.count()).select_from(a).where(a.c.request_id == request_id).scalar_subquery()
-            eligible = select(literal(request_id), literal(user_id), literal(fingerprint), literal(ms(now))).where(
-                r.c.id == request_id,
-                r.c.state == RequestState.PENDING.value,
-                r.c.fingerprint == fingerprint,
-                r.c.expires_ms > ms(now),
-                so_far < r.c.required_approvals,
-            )
-            try:
-                async with conn.begin_nested():
-                    result = await conn.execute(
-                        insert(a).from_select(["request_id", "user_id", "fingerprint", "at_ms"], eligible)
-                    )
+            # The request's row and approvals, its row locked (PostgreSQL; SQLite's writer lock already
+            # serialises): approvals, cancels and expiries of one request happen one after the other, and the
+            # count below is exact.
+            locked = await lock_request(conn, request_id)
+            assert locked is not None, f"no request {request_id}"
+            row = locked.values
+            added = False
+            if (
+                row["state"] == RequestState.PENDING.value
+                and row["fingerprint"] == fingerprint
+                and row["expires_ms"] > now_ms
+                and len(locked.approvals) < row["required_approvals"]
+                and user_id not in {each.user_id for each in locked.approvals}
+            ):
+                # The database still decides, in one statement, as if nothing had been read before.
+                result = await conn.execute(
+                    _ADD_APPROVAL[self.is_sqlite],
+                    {"request_id": request_id, "user_id": user_id, "fingerprint": fingerprint, "at_ms": now_ms},
+                )
                 added = result.rowcount == 1
-            except IntegrityError:
-                added = False
-            request = await get_request(conn, request_id)
-            assert request is not None
             if added:
-                count = len(request.approvals)
-                await self._audit(
-                    conn,
-                    request_id,
-                    actor=user_id,
-                    action="approve",
-                    from_state=RequestState.PENDING.value,
-                    to_state=RequestState.PENDING.value,
-                    fingerprint=fingerprint,
-                    details={},
-                    now=now,
+                locked = locked.changed(approval=Approval(user_id=user_id, at=datetime_of(now_ms)))
+                count, required = len(locked.approvals), row["required_approvals"]
+                effects = _Effects(request_id, now_ms, chain_head=locked.chain_head)
+                effects.records.append(
+                    audit_record(
+                        request_id=request_id,
+                        actor=user_id,
+                        action="approve",
+                        from_state=RequestState.PENDING.value,
+                        to_state=RequestState.PENDING.value,
+                        fingerprint=fingerprint,
+                        details={},
+                        at_ms=now_ms,
+                        permalink=row["permalink"],
+                    )
                 )
-                approval = Outgoing(
-                    Notice.APPROVAL, {"user_id": user_id, "count": count, "required": request.required_approvals}
+                last = count >= required
+                effects.notices.append(
+                    Outgoing(Notice.APPROVAL, {"user_id": user_id, "count": count, "required": required})
                 )
-                last = count >= request.required_approvals
-                await append_notices(
-                    conn, request_id, [approval] if last else [approval, Outgoing(Notice.CARD)], now_ms=ms(now)
-                )
-                if last:
+                if not last:
+                    effects.notices.append(Outgoing(Notice.CARD))
+                else:
                     moved = await self._move(
                         conn,
-                        request_id,
+                        locked,
                         Event.APPROVED,
+                        effects,
                         actor=user_id,
                         now=now,
-                        details={"approvers": list(request.approver_ids)},
+                        details={"approvers": [each.user_id for each in locked.approvals]},
                     )
                     approved = moved is not None
-                    request = moved or request
+                    locked = moved or locked
+                await self._finish(conn, effects)
         if added:
             self.on_notices()
-        return ApprovalOutcome(added=added, count=len(request.approvals), request=request, approved=approved)
+        return ApprovalOutcome(added=added, count=len(locked.approvals), request=locked.request(), approved=approved)
 
     async def set_message(
         self, request_id: str, *, channel_id: str, message_ts: str, permalink: str | None = None
@@ -333,74 +386,47 @@ class RequestStore(Database):
     async def _move(
         self,
         conn: AsyncConnection,
-        request_id: str,
+        locked: LockedRequest,
         event: Event,
+        effects: _Effects,
         *,
         actor: str,
         now: datetime,
         values: dict[str, Any] | None = None,
         details: dict[str, Any] | None = None,
         params: dict[str, ParamValue] | None = None,
-    ) -> RestoreRequest | None:
-        current = (
-            await conn.execute(select(r.c.state, r.c.fingerprint, r.c.permalink).where(r.c.id == request_id))
-        ).first()
-        if current is None:
-            return None
-        move = LIFECYCLE.get((RequestState(current.state), event))
+    ) -> LockedRequest | None:
+        """The move `event` makes from the state the request was read in, as one conditional update; its audit
+        record and notices go to `effects`. Returns the request as moved, or None (no such move, or someone
+        else moved the request first)."""
+        state = locked.values["state"]
+        move = LIFECYCLE.get((RequestState(state), event))
         if move is None:
             return None
-        result = await conn.execute(
-            update(r)
-            .where(r.c.id == request_id, r.c.state == current.state)
-            .values(state=move.to.value, updated_ms=ms(now), **(values or {}))
-        )
+        request_id = locked.values["id"]
+        changes = {"state": move.to.value, "updated_ms": ms(now), **(values or {})}
+        result = await conn.execute(update(r).where(r.c.id == request_id, r.c.state == state).values(**changes))
         if result.rowcount != 1:
             return None
-        await self._audit(
-            conn,
-            request_id,
-            actor=actor,
-            action=event.value,
-            from_state=current.state,
-            to_state=move.to.value,
-            fingerprint=current.fingerprint,
-            details=details or {},
-            now=now,
-            permalink=current.permalink,
-            row_values=values,
+        effects.records.append(
+            audit_record(
+                request_id=request_id,
+                actor=actor,
+                action=event.value,
+                from_state=state,
+                to_state=move.to.value,
+                fingerprint=locked.values["fingerprint"],
+                details=details or {},
+                at_ms=ms(now),
+                permalink=locked.values["permalink"],
+                row_values=values,
+            )
         )
-        await append_notices(conn, request_id, [Outgoing(n, params or {}) for n in move.notices], now_ms=ms(now))
-        return await get_request(conn, request_id)
+        effects.notices.extend(Outgoing(n, params or {}) for n in move.notices)
+        return locked.changed(changes)
 
-    async def _audit(
-        self,
-        conn: AsyncConnection,
-        request_id: str,
-        *,
-        actor: str,
-        action: str,
-        from_state: str | None,
-        to_state: str | None,
-        fingerprint: str | None,
-        details: dict[str, Any],
-        now: datetime,
-        permalink: str | None = None,
-        row_values: dict[str, Any] | None = None,
-    ) -> None:
-        if permalink is None:
-            permalink = (await conn.execute(select(r.c.permalink).where(r.c.id == request_id))).scalar()
-        await append_audit(
-            conn,
-            is_sqlite=self.is_sqlite,
-            request_id=request_id,
-            actor=actor,
-            action=action,
-            from_state=from_state,
-            to_state=to_state,
-            fingerprint=fingerprint,
-            details=details,
-            at_ms=ms(now),
-            permalink=permalink,
-            row_values=row_values,
-        )
+    async def _finish(self, conn: AsyncConnection, effects: _Effects) -> None:
+        """Write the change's notices, then its audit records: the chain's head stays locked from its read to
+        the commit, so it is taken last."""
+        await append_notices(conn, effects.request_id, effects.notices, now_ms=effects.now_ms)
+        await append_records(conn, effects.records, head=effects.chain_head)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Row
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
@@ -45,7 +46,76 @@ async def load_requests(conn: AsyncConnection, query: Select[Any]) -> list[Resto
     return [request_of(row, tuple(by_request.get(row.id, ()))) for row in rows]
 
 
-def request_of(row: Row[Any], approvals: tuple[Approval, ...]) -> RestoreRequest:
+@dataclass(frozen=True)
+class LockedRequest:
+    """A request's row as read (and locked) in a transaction, and its approvals in their order."""
+
+    values: dict[str, Any]
+    approvals: tuple[Approval, ...]
+    # SQLite: the audit chain's head hash, read with the row (the writer lock keeps it until the commit).
+    chain_head: str | None = None
+
+    def changed(self, values: dict[str, Any] | None = None, approval: Approval | None = None) -> LockedRequest:
+        """The row after this transaction wrote `values` on it and/or added `approval`."""
+        approvals = self.approvals
+        if approval is not None:
+            approvals = tuple(sorted((*approvals, approval), key=lambda a: (a.at, a.user_id)))
+        return replace(self, values={**self.values, **(values or {})}, approvals=approvals)
+
+    def request(self) -> RestoreRequest:
+        return request_of(SimpleNamespace(**self.values), self.approvals)
+
+
+_r, _a = schema.requests, schema.approvals
+_ID = bindparam("request_id", type_=_r.c.id.type)
+_IN_ORDER = (_a.c.at_ms, _a.c.user_id)
+# Built once (the hot path of every click): no statement construction or cache-key work per call.
+_LOCK_ROW = select(_r).where(_r.c.id == _ID).with_for_update()
+_APPROVALS_OF = select(_a.c.user_id, _a.c.at_ms).where(_a.c.request_id == _ID).order_by(*_IN_ORDER)
+_h = schema.audit_head
+_CHAIN_HEAD = select(_h.c.hash).where(_h.c.id == schema.AUDIT_HEAD_ID).scalar_subquery()
+_ROW_AND_APPROVALS = (
+    select(
+        _r,
+        _a.c.user_id.label("approval_user_id"),
+        _a.c.at_ms.label("approval_at_ms"),
+        _CHAIN_HEAD.label("chain_head"),
+    )
+    .select_from(_r.outerjoin(_a, _a.c.request_id == _r.c.id))
+    .where(_r.c.id == _ID)
+    .order_by(*_IN_ORDER)
+)
+
+
+async def lock_request(conn: AsyncConnection, request_id: str) -> LockedRequest | None:
+    """The request's row and its approvals. On PostgreSQL the row stays locked (FOR UPDATE) until the
+    transaction ends, and the approvals are read by a second statement: a READ COMMITTED statement that had to
+    wait for the lock would show the row as committed meanwhile but the other tables as they were when it
+    started, without the approvals added by the transaction it waited for. On SQLite the writer lock is held
+    from BEGIN IMMEDIATE on, so one statement reads both, and the audit chain's head with them."""
+    key = {"request_id": request_id}
+    if conn.dialect.name != "sqlite":
+        row = (await conn.execute(_LOCK_ROW, key)).first()
+        if row is None:
+            return None
+        found = (await conn.execute(_APPROVALS_OF, key)).all()
+        return LockedRequest(
+            dict(row._mapping), tuple(Approval(user_id=each.user_id, at=datetime_of(each.at_ms)) for each in found)
+        )
+    rows = (await conn.execute(_ROW_AND_APPROVALS, key)).all()
+    if not rows:
+        return None
+    values = dict(rows[0]._mapping)
+    del values["approval_user_id"], values["approval_at_ms"], values["chain_head"]
+    approvals = tuple(
+        Approval(user_id=row.approval_user_id, at=datetime_of(row.approval_at_ms))
+        for row in rows
+        if row.approval_user_id is not None
+    )
+    return LockedRequest(values, approvals, chain_head=rows[0].chain_head)
+
+
+def request_of(row: Any, approvals: tuple[Approval, ...]) -> RestoreRequest:
     return RestoreRequest(
         id=row.id,
         plan=RestorePlan.model_validate_json(row.plan_json),

@@ -7,6 +7,7 @@ them): change it only together with a new revision.
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Column,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
     text,
 )
 
@@ -112,6 +114,46 @@ audit = Table(
     Column("error_code", String(64)),
     Index("ix_audit_request", "request_id", "seq"),
     Index("ix_audit_at", "at_ms"),
+)
+
+# Revision 0005: the audit chain's head, one row (id 1): the newest record's seq and hash (GENESIS_HASH and no seq
+# for an empty chain). An append locks it and chains onto its hash; a trigger on restore_audit moves it to each
+# record inserted.
+AUDIT_HEAD_ID = 1
+audit_head = Table(
+    "restore_audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger),
+    Column("hash", String(64), nullable=False),
+)
+_FOLLOW = "UPDATE restore_audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1;"
+
+
+def _ddl(statement: str, dialect: str | None = None) -> DDL:
+    made = DDL(statement)  # type: ignore[no-untyped-call]
+    return made.execute_if(dialect=dialect) if dialect else made
+
+
+# What revision 0005 makes besides the table, for databases made by `metadata.create_all` (tests, tools): the
+# head row and its trigger.
+for _statement in [
+    _ddl("INSERT INTO restore_audit_head (id, seq, hash) VALUES (1, NULL, '" + "0" * 64 + "')"),
+    _ddl(f"CREATE TRIGGER restore_audit_head_follows AFTER INSERT ON restore_audit BEGIN {_FOLLOW} END", "sqlite"),
+    _ddl(
+        "CREATE FUNCTION restore_audit_head_follows() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN {_FOLLOW} RETURN NULL; END $$",
+        "postgresql",
+    ),
+    _ddl(
+        "CREATE TRIGGER restore_audit_head_follows AFTER INSERT ON restore_audit "
+        "FOR EACH ROW EXECUTE FUNCTION restore_audit_head_follows()",
+        "postgresql",
+    ),
+]:
+    event.listen(audit_head, "after_create", _statement)
+event.listen(
+    audit_head, "after_drop", _ddl("DROP FUNCTION IF EXISTS restore_audit_head_follows() CASCADE", "postgresql")
 )
 
 # Revision 0004: every Slack effect of a change, written in the change's transaction and delivered by the
