@@ -90,6 +90,31 @@ def test_the_page_names_the_real_start_command_and_credentials() -> None:
     assert curl_calls(script) == len(expected_statuses(script)) > 15  # every call says what it answers
 
 
+README = DOC.parents[1] / "README.md"
+
+
+def readme_tour() -> str:
+    """The README's curl tour: the shell blocks of its simulator section."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## The DDM simulator") : text.index("\n## ", text.index("## The DDM simulator") + 5)]
+    return "\n".join(re.findall(r"```sh\n(.*?)```", section, flags=re.S))
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the README's examples need curl")
+async def test_the_readme_tour_works(simulator: str) -> None:
+    script = readme_tour()
+    assert curl_calls(script) == len(expected_statuses(script)) >= 5
+    runnable = "set -euo pipefail\n" + CURL_PROBE + script.replace(DOC_URL, simulator)
+    process = await asyncio.create_subprocess_exec(
+        "bash", "-c", runnable, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out_bytes, err_bytes = await asyncio.wait_for(process.communicate(), timeout=60)
+    out, err = out_bytes.decode(), err_bytes.decode()
+    assert process.returncode == 0, f"{out}\n{err}"
+    assert [int(code) for code in re.findall(r"^→ (\d{3}) ", err, flags=re.M)] == expected_statuses(script), err
+    assert re.search(r"^job: [0-9a-f]{32}$", out, flags=re.M) and '"status":"Running"' in out, out
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the page's examples need curl")
 async def test_every_curl_on_the_page_works(simulator: str) -> None:
     script = "\n".join(shell_blocks())
