@@ -46,6 +46,30 @@ def static_problems(plan: RestorePlan) -> list[PlanProblem]:
     return [PlanProblem(f, m) for f, m in plan.problems()]
 
 
+def check_choice(
+    *,
+    source: Instance,
+    target_id: str,
+    target_label: str,
+    restore_time_ms: int,
+    windows: Sequence[Window],
+    targets: Sequence[TargetCandidate],
+) -> list[PlanProblem]:
+    """The first half of the plan check, all the form's first step can know: the restore point inside a window,
+    and a target DDM offers and calls available."""
+    problems: list[PlanProblem] = []
+    if window_problem := check_in_windows(restore_time_ms, list(windows)):
+        problems.append(PlanProblem(TIME, window_problem))
+    target = next((t for t in targets if t.id == target_id), None)
+    if target_id == source.id:
+        problems.append(PlanProblem(TARGET, "The target must be another DDM instance than the source."))
+    elif target is None:
+        problems.append(PlanProblem(TARGET, f"{target_label} is not a restore target for {source.name}."))
+    elif not target.available:
+        problems.append(PlanProblem(TARGET, f"{target.name} can't be used: {target.reason or 'unavailable'}."))
+    return problems
+
+
 def check_plan(plan: RestorePlan, facts: LiveFacts) -> list[PlanProblem]:
     """Every reason `plan` can't run now; empty when it can."""
     problems = static_problems(plan)
@@ -53,14 +77,16 @@ def check_plan(plan: RestorePlan, facts: LiveFacts) -> list[PlanProblem]:
         return problems
     if facts.source is None:
         return [PlanProblem(SOURCE, f"{plan.source.label} is not a DDM instance of this project.")]
-    window_problem = check_in_windows(plan.restore_time_ms, list(facts.windows))
-    if window_problem:
-        problems.append(PlanProblem(TIME, window_problem))
-    target = next((t for t in facts.targets if t.id == plan.target.id), None)
-    if target is None:
-        problems.append(PlanProblem(TARGET, f"{plan.target.label} is not a restore target for {facts.source.name}."))
-    elif not target.available:
-        problems.append(PlanProblem(TARGET, f"{target.name} can't be used: {target.reason or 'unavailable'}."))
+    problems.extend(
+        check_choice(
+            source=facts.source,
+            target_id=plan.target.id,
+            target_label=plan.target.label,
+            restore_time_ms=plan.restore_time_ms,
+            windows=facts.windows,
+            targets=facts.targets,
+        )
+    )
     if problems or facts.source_nodes is None:
         return problems
     expected = {node.id: node for node in facts.source_nodes}

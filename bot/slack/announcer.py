@@ -1,7 +1,8 @@
 """The announcer: delivers the outbox to Slack — cards, thread messages, and word to the requester.
 
 Rows are claimed with a lease, so the rows of a replica that died are delivered by another. Each request's
-notices go out in order; its card updates are coalesced into one redraw of its latest state. Slack errors back
+notices go out in order; its card updates are coalesced into one redraw of its latest state, drawn before the
+thread messages of the same drain (people look at the card first). Slack errors back
 off (honouring 429 Retry-After) and leave the rows for later. A row claimed before (its claimant may have died
 after posting) is first looked for in Slack by the metadata we tag each message with, so it is posted once.
 """
@@ -93,13 +94,14 @@ class Announcer:
                     await self.store.outbox.done([row.seq for row in rows], now=self.clock())
                     return
                 request = drawn = posted
+            if cards:
+                # The card first: it is what people look at, and the thread then tells of what it shows.
+                await self._redraw_card(request_id, unless_drawn=drawn)
+                delivered.extend(row.seq for row in cards)
             for row in rows:
                 if row.notice is not Notice.CARD:
                     await self._deliver_one(request, row)
                     delivered.append(row.seq)
-            if cards:
-                await self._redraw_card(request_id, unless_drawn=drawn)
-                delivered.extend(row.seq for row in cards)
         except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             await self.store.outbox.done(delivered, now=self.clock())
             await self._retry_later(request_id, rows, exc)

@@ -14,8 +14,9 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import ChoicesUnavailable
+from bot.restore.checks import TARGET, TIME, check_choice
 from bot.restore.mapping import Candidate, suggest_mapping
-from bot.restore.timeparse import TimeInputError, check_in_windows, latest_of, parse_restore_point
+from bot.restore.timeparse import TimeInputError, latest_of, parse_restore_point
 from bot.slack import payloads
 from bot.slack.blocks import (
     EXACT_BLOCK,
@@ -123,24 +124,29 @@ async def _check_step1(
         if restore_ms is None:
             return {time_block: "This instance has no restorable time window (no usable backups)."}
     assert restore_ms is not None
-    if problem := check_in_windows(restore_ms, windows):
-        errors[time_block] = problem
     try:
         resolved = await deps.choices.resolve_target(source.id, target_value)
+        targets = await deps.choices.targets(source.id)
     except ChoicesUnavailable as exc:
         return {TARGET_BLOCK: f"DDM could not list the restore targets: {exc}"}
-    target = resolved if not isinstance(resolved, list) else None
-    if target_value in (source.id, source.name):
-        errors[TARGET_BLOCK] = "The target must be another DDM instance than the source."
-    elif isinstance(resolved, list):
+    if isinstance(resolved, list):
         ids = ", ".join(t.id for t in resolved)
-        errors[TARGET_BLOCK] = (
-            f"Several instances are named “{clip(target_value, 80)}” ({clip(ids, 400)}); choose one by its id."
-        )
-    elif target is None:
-        errors[TARGET_BLOCK] = f"“{clip(target_value, 80)}” is not a restore target for {clip(source.name, 80)}."
-    elif not target.available:
-        errors[TARGET_BLOCK] = f"{target.name} can't be used: {target.reason or 'unavailable'}."
+        return {
+            TARGET_BLOCK: f"Several instances are named “{clip(target_value, 80)}” ({clip(ids, 400)}); choose one by its id."
+        }
+    target = resolved
+    # The one plan check's first half; this form only maps its fields to blocks.
+    problems = check_choice(
+        source=source,
+        target_id=target.id if target else (source.id if target_value == source.name else target_value),
+        target_label=f"“{clip(target_value, 80)}”",
+        restore_time_ms=restore_ms,
+        windows=windows,
+        targets=targets,
+    )
+    blocks = {TIME: time_block, TARGET: TARGET_BLOCK}
+    for problem in problems:
+        errors.setdefault(blocks.get(problem.field, TARGET_BLOCK), problem.message)
     if errors:
         return errors
     assert target is not None
