@@ -492,3 +492,19 @@ async def test_names_on_the_card_are_ddms_not_the_forms(tmp_path: Path) -> None:
         card = card_text(h, CHANNEL, request.message_ts or "")
         assert "orders-prod" in card and "orders-restore-1" in card
         assert "trusted-prod" not in card and "definitely-not-prod" not in card and "made-up" not in card
+
+
+async def test_a_rate_limited_slack_is_waited_out_and_each_message_posted_once(tmp_path: Path) -> None:
+    """slack_sdk retries a 429 three times itself; when Slack still says `ratelimited`, the announcer gives the
+    notices back until `Retry-After` has passed, then posts each one once and in order."""
+    async with running_bot(tmp_path) as h:
+        request = await h.request_restore()
+        since = len(h.fake.calls)
+        h.fake.fail_next("chat.postMessage", "ratelimited", count=4, retry_after=1)
+        await h.click("approve_request", request, user="UBOB")
+        await h.wait_thread(request, "Restore completed", timeout=20)
+        posts = [c for c in h.fake.calls[since:] if c.method == "chat.postMessage"]
+        assert posts[4].at - posts[3].at >= 1.0  # the announcer's own wait, after slack_sdk's three retries
+        thread = h.thread_texts(request)
+        assert sum("approved (1/1)" in t for t in thread) == 1
+        assert "approved (1/1)" in thread[0] and "Restore completed" in thread[-1]  # in order

@@ -35,6 +35,7 @@ NOTICE_EVENT = "ddm_restore_notice"
 TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 MAX_PERMANENT_ATTEMPTS = 5
 MAX_BACKOFF_SECONDS = 300.0
+FIRST_RETRY_SECONDS = 0.5  # then doubling: a hiccup is over in a second, an outage gets spaced out
 SYSTEM = "system"
 
 
@@ -176,7 +177,7 @@ class Announcer:
     async def _retry_later(self, request_id: str, rows: list[OutboxRow], exc: Exception) -> None:
         attempts = max(row.attempts for row in rows)
         error = _slack_error(exc)
-        delay = min(MAX_BACKOFF_SECONDS, float(2 ** min(attempts, 9)))
+        delay = min(MAX_BACKOFF_SECONDS, FIRST_RETRY_SECONDS * float(2 ** min(max(attempts - 1, 0), 10)))
         if isinstance(exc, SlackApiError):
             retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
             if error == "ratelimited" and retry_after:
