@@ -151,7 +151,9 @@ async def main(args: argparse.Namespace) -> None:
     print(f"DDM calls between the click and the POST: {', '.join(map(str, calls))}")
     print(f"\n(took {time.perf_counter() - started:.1f} s)")
     post = statistics.median(s.post_ms for s in samples)
-    print(f"approve -> POST: median {post:.1f} ms over {args.samples} samples (max {max(s.post_ms for s in samples):.1f})")
+    print(
+        f"approve -> POST: median {post:.1f} ms over {args.samples} samples (max {max(s.post_ms for s in samples):.1f})"
+    )
 
 
 def parse_args() -> argparse.Namespace:

@@ -19,8 +19,9 @@ calls per minute at the default 10 s poll (calls per poll × 6).
 
 People: P people (P distinct restore targets) at the same moment each run /ddm-restore, choose orders-prod as
 the source, submit step 1, wait for step 2 to be filled and submit it (suggested mapping kept); nobody retries.
-Each bursts starts with at least 20 s left in the calendar minute (the budget counts calendar minutes), so one
-minute's budget is all it has. Shown: the DDM calls and the most in one calendar minute, cards posted, "DDM is
+Each burst starts with at least 20 s left in the calendar minute (the budget counts calendar minutes), so one
+minute's budget is all it has; `--seconds-left 1` starts it 1 s before a minute ends instead (calls past the
+budget then wait for the next minute rather than being refused). Shown: the DDM calls and the most in one calendar minute, cards posted, "DDM is
 busy" answers by step, other refusals, and how long each step took (the budget lets a form load wait up to
 1.5 s for a slot; step 1 and step 2 have 2.3 s for all their DDM checks).
 """
@@ -275,7 +276,7 @@ def report_jobs(runs: list[JobsRun], *, poll: float, budget: int) -> list[str]:
         "DDM calls",
         "by route",
         "calls/poll",
-        f"calls/min at {poll:g} s poll",
+        f"rate at {poll:g} s poll (per min, budget aside)",
         f"calls/min at {DEFAULT_POLL_SECONDS:g} s poll (extrapolated)",
         "most in a calendar minute",
         "followed",
@@ -427,10 +428,13 @@ async def one_form(h: BotHarness, person: Person, opened: Opened) -> None:
     person.card = await timed(person, "card", card())
 
 
-async def wait_for_fresh_minute() -> None:
-    """Sleep until at least MIN_SECONDS_LEFT are left in the current calendar minute."""
+async def wait_for_start(seconds_left: float | None) -> None:
+    """Sleep until exactly `seconds_left` are left in the calendar minute; with None, until at least
+    MIN_SECONDS_LEFT are."""
     into = time.time() % MINUTE
-    if into > MINUTE - MIN_SECONDS_LEFT:
+    if seconds_left is not None:
+        await asyncio.sleep((MINUTE - seconds_left - into) % MINUTE)
+    elif into > MINUTE - MIN_SECONDS_LEFT:
         await asyncio.sleep(MINUTE - into + 0.2)
 
 
@@ -443,7 +447,7 @@ class PeopleRun:
     seconds: float
 
 
-async def people_scenario(count: int, *, budget: int) -> PeopleRun:
+async def people_scenario(count: int, *, budget: int, seconds_left: float | None) -> PeopleRun:
     with tempfile.TemporaryDirectory(prefix="budget-bench-") as tmp:
         world = world_json(targets=count, running_jobs=0)
         async with bot_in(world, Path(tmp), ddm_calls_per_minute=budget, job_poll_interval_seconds=10) as h:
@@ -451,7 +455,7 @@ async def people_scenario(count: int, *, budget: int) -> PeopleRun:
             opened = Opened(h)
             go = asyncio.Event()
             tasks = [asyncio.create_task(fill_in(h, p, opened, go)) for p in people]
-            await wait_for_fresh_minute()
+            await wait_for_start(seconds_left)
             before = await sim_counts(h)
             started = time.perf_counter()
             go.set()
@@ -471,7 +475,7 @@ def ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.0f} / {max(values) * 1000:.0f}"
 
 
-def report_people(runs: list[PeopleRun], *, budget: int) -> list[str]:
+def report_people(runs: list[PeopleRun], *, budget: int, seconds_left: float | None) -> list[str]:
     rows = []
     for run in runs:
         people = run.people
@@ -498,7 +502,9 @@ def report_people(runs: list[PeopleRun], *, budget: int) -> list[str]:
         *(f"{STEP_LABELS[s]} ms" for s in STEPS),
         "total ms",
     ]
-    print(f"\nPeople filling in the form at once: budget {budget}/min; step times are median / max ms")
+    start = f"{seconds_left:g} s" if seconds_left is not None else f"at least {MIN_SECONDS_LEFT:g} s"
+    print(f"\nPeople filling in the form at once: budget {budget}/min; each burst starts with {start} left in its")
+    print("calendar minute; step times are median / max ms")
     print(table(header, rows))
     seen: set[int] = set()
     for run in runs:
@@ -544,9 +550,11 @@ async def main(args: argparse.Namespace) -> None:
         lines += report_jobs(job_runs, poll=args.poll, budget=args.budget)
     if args.people:
         people_runs = [
-            await people_scenario(count, budget=args.budget) for _ in range(args.repeats) for count in args.people
+            await people_scenario(count, budget=args.budget, seconds_left=args.seconds_left)
+            for _ in range(args.repeats)
+            for count in args.people
         ]
-        lines += report_people(people_runs, budget=args.budget)
+        lines += report_people(people_runs, budget=args.budget, seconds_left=args.seconds_left)
     print(f"\n(took {time.perf_counter() - started:.1f} s)\n")
     print("\n".join(lines))
 
@@ -563,10 +571,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--job-repeats", type=int, default=1, help="runs of each job count (default 1)")
     parser.add_argument("--people", type=numbers, default=[1, 5, 10], help="people at once, e.g. 1,5,10 ('' skips)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each people count (default 3)")
+    parser.add_argument(
+        "--seconds-left",
+        type=float,
+        default=None,
+        help="start each burst with exactly this many seconds left in the minute (default: any time >= 20 s left)",
+    )
     parser.add_argument("--budget", type=int, default=50, help="DDM_CALLS_PER_MINUTE (default 50, the default)")
     args = parser.parse_args()
     if max(args.people, default=0) > len(PEOPLE) or min(args.jobs + args.people, default=1) < 1:
         parser.error(f"--jobs and --people must be >= 1; at most {len(PEOPLE)} people")
+    if args.seconds_left is not None and not 0 < args.seconds_left < MINUTE:
+        parser.error("--seconds-left must be between 0 and 60")
     if args.poll <= 0 or args.observe <= 0 or args.budget < 1 or min(args.repeats, args.job_repeats) < 1:
         parser.error("--poll, --observe, --budget, --repeats must be positive")
     return args
