@@ -4,7 +4,8 @@
 
 For SQLite (a file) and PostgreSQL (default: a throwaway database on postgresql://postgres@127.0.0.1:5432),
 at 1 and 2 replicas (separate processes sharing the database, each approving its own requests):
-- approve = add_approval + the PENDING → APPROVED conditional transition, with their audit rows;
+- approve = `RequestStore.approve`: the approval and the PENDING → APPROVED move (the last approval needed)
+  in one transaction, with their audit and outbox rows;
   prints transitions/second (all replicas together) and p50/p99 per approve.
 - with `--history` finished requests in the table: p50/p99 of `list` (recent 10), `status` by request id and
   by job id, and of the sweeper's queries (due expiries, active requests, unannounced results).
@@ -69,17 +70,9 @@ async def approve_run(url: str, count: int, tag: str, concurrency: int = 4) -> l
     async def approve(request_id: str, fingerprint: str) -> None:
         async with gate:
             started = time.perf_counter()
-            outcome = await store.add_approval(request_id, user_id="UBOB", fingerprint=fingerprint, now=NOW)
-            assert outcome.added
-            won = await store.transition(
-                request_id,
-                from_states=[RequestState.PENDING],
-                to=RequestState.APPROVED,
-                actor="UBOB",
-                action="approved",
-                now=NOW,
-            )
-            assert won is not None
+            # One transaction: the approval, and (the last one needed) PENDING → APPROVED with its outbox rows.
+            outcome = await store.approve(request_id, user_id="UBOB", fingerprint=fingerprint, now=NOW)
+            assert outcome.added and outcome.approved
             latencies.append(time.perf_counter() - started)
 
     await asyncio.gather(*[approve(r.id, r.fingerprint) for r in requests])
@@ -168,7 +161,7 @@ async def lookup_benchmark(url: str, history: int, rounds: int = 200) -> None:
         "status by job id": lambda: store.find_by_job_id(job_id),
         "sweep: due expiries": lambda: store.due_for_expiry(NOW),
         "sweep: active requests": lambda: store.in_states(ACTIVE_STATES),
-        "sweep: unannounced": lambda: store.unannounced_final(NOW),
+        "sweep: next expiry": lambda: store.next_expiry(),
         "busy-target check": lambda: store.active_for_target("hist-7"),
     }
     for name, call in checks.items():
