@@ -31,6 +31,7 @@ from bot.slack.listeners import Deps, register_all
 from bot.slack.notifier import SlackNotifier
 from bot.store.budget import BudgetTable
 from bot.store.requests import RequestStore
+from bot.workflow.cached import CachedDdm
 from bot.workflow.follow import Follower
 from bot.workflow.requests import Requests
 from bot.workflow.submit import Submitter
@@ -183,8 +184,9 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         stale_submitting_after=timedelta(seconds=settings.submit_stale_seconds),
         reconcile_deadline=timedelta(seconds=settings.reconcile_deadline_seconds),
     )
+    forms = CachedDdm(ddm)  # what people's forms read, remembered briefly; the POST's re-check reads live
     requests = Requests(
-        store=store, ddm=ddm, directory=directory, policy=policy, clock=utc_now, submit=submitter.submit
+        store=store, ddm=forms, directory=directory, policy=policy, clock=utc_now, submit=submitter.submit
     )
     follower = Follower(
         store=store,
@@ -225,7 +227,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         app,
         Deps(
             service=requests,
-            choices=RestoreChoices(ddm),
+            choices=RestoreChoices(forms),
             directory=directory,
             notifier=SlackNotifier(client),
             tasks=supervisor,

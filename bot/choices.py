@@ -1,44 +1,19 @@
 """Choices for the modal, loaded live from DDM through the DdmGateway, as domain values.
 
-Type-ahead asks for the instance list on every keystroke, so lists are cached for a few seconds; anything
-that decides a restore (windows, availability) is asked again when the plan is checked.
+Anything that decides a restore is asked again, live, by the re-validation before the POST.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from bot.ports import DdmGateway, DdmUnreachable
 from bot.restore.facts import Instance, SourceDataNode, TargetCandidate
 from bot.restore.mapping import Candidate
-from bot.restore.timeparse import Window, epoch_ms_of
+from bot.restore.timeparse import Window
 
 T = TypeVar("T")
-LIST_CACHE_SECONDS = 20.0
-
-
-class _TtlCache(Generic[T]):
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._values: dict[str, tuple[float, T]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def get(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
-        hit = self._values.get(key)
-        if hit and time.monotonic() - hit[0] < self.seconds:
-            return hit[1]
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            hit = self._values.get(key)
-            if hit and time.monotonic() - hit[0] < self.seconds:
-                return hit[1]
-            value = await load()
-            self._values[key] = (time.monotonic(), value)
-            return value
 
 
 class ChoicesUnavailable(Exception):
@@ -54,13 +29,14 @@ async def _asked(call: Awaitable[T]) -> T:
 
 
 class RestoreChoices:
-    def __init__(self, ddm: DdmGateway, *, cache_seconds: float = LIST_CACHE_SECONDS) -> None:
+    """Over the form's gateway (bot.workflow.cached.CachedDdm: type-ahead asks on every keystroke, and several
+    people ask for the same lists, so answers are remembered for a few seconds)."""
+
+    def __init__(self, ddm: DdmGateway) -> None:
         self.ddm = ddm
-        self._instances: _TtlCache[list[Instance]] = _TtlCache(cache_seconds)
-        self._targets: _TtlCache[list[TargetCandidate]] = _TtlCache(cache_seconds)
 
     async def instances(self, query: str = "") -> list[Instance]:
-        found = await self._instances.get("all", lambda: _asked(self.ddm.instances()))
+        found = await _asked(self.ddm.instances())
         needle = query.strip().lower()
         if not needle:
             return sorted(found, key=lambda i: i.name.lower())
@@ -70,7 +46,7 @@ class RestoreChoices:
 
     async def resolve_instance(self, text: str) -> Instance | None:
         """An instance by exact id, or by unique name (case-insensitive)."""
-        found = await self._instances.get("all", lambda: _asked(self.ddm.instances()))
+        found = await _asked(self.ddm.instances())
         wanted = text.strip()
         by_id = next((i for i in found if i.id == wanted), None)
         if by_id:
@@ -91,7 +67,7 @@ class RestoreChoices:
         return named[0] if named else None
 
     async def targets(self, source_id: str) -> list[TargetCandidate]:
-        return await self._targets.get(source_id, lambda: _asked(self.ddm.targets(source_id)))
+        return await _asked(self.ddm.targets(source_id))
 
     async def windows(self, source_id: str) -> list[Window]:
         return await _asked(self.ddm.windows(source_id))
@@ -107,18 +83,3 @@ class RestoreChoices:
                 source_id, target_id=target_id, source_node_id=source_node_id, restore_time_ms=restore_time_ms
             )
         )
-
-
-# ---- until the workflow reshape lands: bot/service.py still reads windows through the DdmClient ------------
-
-
-class _TimedWindow(Protocol):
-    @property
-    def start_time(self) -> datetime: ...
-    @property
-    def end_time(self) -> datetime: ...
-
-
-def windows_of(answer: Sequence[_TimedWindow]) -> list[Window]:
-    """DDM's restorable windows as the domain's (the gateway does this itself; remove with bot/service.py)."""
-    return [Window(epoch_ms_of(w.start_time), epoch_ms_of(w.end_time)) for w in answer]

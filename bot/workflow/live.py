@@ -6,18 +6,20 @@ import asyncio
 
 from bot.ports import DdmGateway, DdmUnreachable
 from bot.restore.checks import SOURCE, TIME, LiveFacts, PlanProblem, check_plan, static_problems
+from bot.restore.facts import Instance
 from bot.restore.mapping import Candidate
 from bot.restore.plan import RestorePlan
 
 PARAMETER_ERROR = "DBS.280001"  # DDM's "parameter error": at this step, the restore time
 
 
-async def live_facts(ddm: DdmGateway, plan: RestorePlan) -> LiveFacts | PlanProblem:
-    """What DDM says now about the plan's source, target and data nodes; a problem when it can't be asked."""
+async def live_facts(ddm: DdmGateway, plan: RestorePlan, *, names: bool = True) -> LiveFacts | PlanProblem:
+    """What DDM says now about the plan's source, target and data nodes; a problem when it can't be asked.
+    Without `names` the instance list is not read (the source is known to DDM when its window is)."""
     source_id = plan.source.id
     try:
         instances, windows, targets, nodes = await asyncio.gather(
-            ddm.instances(),
+            ddm.instances() if names else _known(Instance(id=source_id, name=plan.source.label)),
             ddm.windows(source_id),
             ddm.targets(source_id),
             ddm.source_data_nodes(source_id, plan.restore_time_ms),
@@ -48,11 +50,17 @@ async def live_facts(ddm: DdmGateway, plan: RestorePlan) -> LiveFacts | PlanProb
     )
 
 
-async def check_live(ddm: DdmGateway, plan: RestorePlan) -> tuple[list[PlanProblem], LiveFacts | None]:
+async def _known(instance: Instance) -> list[Instance]:
+    return [instance]
+
+
+async def check_live(
+    ddm: DdmGateway, plan: RestorePlan, *, names: bool = True
+) -> tuple[list[PlanProblem], LiveFacts | None]:
     """The one plan check against DDM right now: the problems (empty when the plan can run) and the facts."""
     if problems := static_problems(plan):
         return problems, None
-    facts = await live_facts(ddm, plan)
+    facts = await live_facts(ddm, plan, names=names)
     if isinstance(facts, PlanProblem):
         return [facts], None
     return check_plan(plan, facts), facts

@@ -4,12 +4,11 @@ the store, which writes what people must hear into the outbox in the same transa
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.ports import DdmGateway, UserDirectory
-from bot.restore.checks import TARGET, LiveFacts, PlanProblem, named_by_ddm
+from bot.restore.checks import TARGET, PlanProblem, named_by_ddm
 from bot.restore.ids import normalise_request_id
 from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
@@ -20,8 +19,6 @@ from bot.workflow.live import check_live
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
-# How long the facts of a plan that passed the form's live check may stand in for asking DDM again at create.
-FRESH_FACTS_SECONDS = 10.0
 
 
 class WorkflowRefused(Exception):
@@ -56,7 +53,6 @@ class Requests:
         self.policy = policy
         self.clock = clock
         self._submit = submit
-        self._fresh: dict[str, tuple[float, LiveFacts]] = {}
 
     def new_plan(
         self,
@@ -80,11 +76,7 @@ class Requests:
 
     async def check_plan_live(self, plan: RestorePlan) -> list[PlanProblem]:
         """The one plan check against DDM now (what the form shows before it closes). Empty when possible."""
-        problems, facts = await check_live(self.ddm, plan)
-        if not problems and facts is not None:
-            # `create` follows within a second or two: it may use these facts instead of asking DDM again
-            # (a source with many data nodes costs one call per node; DDM allows 60 a minute).
-            self._fresh[plan.fingerprint()] = (time.monotonic(), facts)
+        problems, _facts = await check_live(self.ddm, plan)
         return problems
 
     async def precheck_create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
@@ -103,11 +95,8 @@ class Requests:
         actor = await self.directory.actor(requester_id)
         if (refusal := self.policy.can_request(actor, channel_id)) is not None:
             raise WorkflowRefused(refusal.message)
-        problems, facts = self._fresh_facts(plan), None
-        if problems is None:
-            problems, facts = await check_live(self.ddm, plan)
-        else:
-            facts = self._fresh.pop(plan.fingerprint())[1]
+        # The form's check moments ago asked the same: its answers are remembered (bot.workflow.cached).
+        problems, facts = await check_live(self.ddm, plan)
         if problems or facts is None:
             first = problems[0] if problems else PlanProblem(TARGET, "DDM could not confirm the plan.")
             raise WorkflowRefused(first.message, field=first.field)
@@ -123,14 +112,6 @@ class Requests:
             )
         except TargetBusy as busy:
             raise _busy(plan, busy.holder) from None
-
-    def _fresh_facts(self, plan: RestorePlan) -> list[PlanProblem] | None:
-        """[] when this very plan passed the live check moments ago, None when it must be asked again."""
-        now = time.monotonic()
-        for key, (at, _facts) in list(self._fresh.items()):
-            if now - at > FRESH_FACTS_SECONDS:
-                del self._fresh[key]
-        return [] if plan.fingerprint() in self._fresh else None
 
     async def approve(self, request_id: str, user_id: str) -> Refusal | None:
         """One approval click. Returns a refusal for the clicker, or None when it counted (and, when it was the

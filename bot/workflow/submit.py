@@ -74,7 +74,7 @@ class Submitter:
                 f"it was approved {duration_text(age)} ago and never submitted (the bot was down); an approval is "
                 "only good for a prompt restore.",
             )
-        problems, _facts = await check_live(self.ddm, plan)
+        problems, _facts = await check_live(self.ddm, plan, names=False)  # names were fixed at create
         if problems:
             return await self._refuse(request, "PLAN_STALE", " ".join(p.message for p in problems))
         try:
