@@ -54,7 +54,8 @@ class WatchedClient(SocketModeClient):
         self._ws_class = _listening(on_frame)
 
     async def connect(self) -> None:
-        if self.aiohttp_client_session._ws_response_class is not self._ws_class:
+        # Every session we connect through reports its frames (slack_sdk may make a new one after a failure).
+        if getattr(self.aiohttp_client_session, "_ws_response_class", None) is not self._ws_class:
             plain, self.aiohttp_client_session = (
                 self.aiohttp_client_session,
                 aiohttp.ClientSession(ws_response_class=self._ws_class),
