@@ -142,3 +142,23 @@ def test_a_secret_file_named_in_dotenv_is_read(tmp_path: Path, monkeypatch: pyte
     (tmp_path / ".env").write_text(f"HUAWEICLOUD_SDK_SK_FILE={tmp_path / 'sk'}\n", encoding="utf-8")
     settings = load_settings(_env_file=tmp_path / ".env")
     assert settings.huaweicloud_sdk_sk is not None and settings.huaweicloud_sdk_sk.get_secret_value() == "sk-from-file"
+
+
+def test_the_readme_names_only_metrics_that_exist() -> None:
+    import re
+
+    from bot.observability.metrics import PREFIX, Metrics
+
+    families = {family.name for family in Metrics().registry.collect()}
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Metrics and the alerts worth setting", 1)[1].split("\n### ", 1)[0]
+    first_columns = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    listed = {name for column in first_columns for name in re.findall(r"`([a-z_]+)`", column)}
+    in_alerts = set(re.findall(rf"{PREFIX}_([a-z_]+)", readme))
+    assert len(listed) >= 15
+    for name in listed | in_alerts:
+        base = re.sub(r"_(total|bucket|count|sum)$", "", name)
+        assert f"{PREFIX}_{base}" in families, f"the README names {PREFIX}_{name}, which does not exist"
+    ours = {f.removeprefix(PREFIX + "_") for f in families if f.startswith(PREFIX + "_")}
+    documented = {re.sub(r"_total$", "", name) for name in listed}
+    assert ours <= documented, f"undocumented metrics: {ours - documented}"
