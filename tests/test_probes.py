@@ -103,6 +103,8 @@ async def test_not_ready_when_the_database_is_behind_or_ddm_is_silent(tmp_path: 
         checks = ready.json()["checks"]
         assert checks["ddm"] == {"ok": False, "detail": "never answered"} and checks["database"]["ok"]
         assert (await h.http.get(f"{base}/healthz")).status_code == 200  # liveness never waits on DDM
+        skipped = await h.http.get(f"{base}/readyz", params={"skip": "ddm"})
+        assert skipped.status_code == 200 and set(skipped.json()["checks"]) == {"database", "slack"}
 
         async with h.runtime.store.write() as conn:
             await conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
