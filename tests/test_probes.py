@@ -200,8 +200,8 @@ async def test_watchdog_reconnects_a_silent_connection(tmp_path: Path) -> None:
 
 
 async def test_watchdog_keeps_a_connection_slack_pings(tmp_path: Path) -> None:
-    async with socket_bot(tmp_path, socket_mode_watchdog_seconds=0.8, ping_interval=0.1) as (fake, runtime, _base):
-        opened = len(fake.calls_of("apps.connections.open"))
-        await asyncio.sleep(2.5)
-        assert len(fake.calls_of("apps.connections.open")) == opened
+    async with socket_bot(tmp_path, socket_mode_watchdog_seconds=1.5, ping_interval=0.3) as (fake, runtime, _base):
+        await asyncio.sleep(4)
+        # (A ping answered late may make the fake drop the connection: that reconnect is slack_sdk's, not ours.)
         assert runtime.metrics.socket_reconnects.labels("watchdog")._value.get() == 0
+        assert fake.socket_connection_count == 1
