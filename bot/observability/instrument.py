@@ -132,6 +132,12 @@ def on_transition(metrics: Metrics) -> Callable[[str, RestoreRequest], None]:
     """The store's callback after each committed transition: the count, a log line, the job's duration."""
 
     def observe(event: str, request: RestoreRequest) -> None:
+        try:
+            _observe(event, request)
+        except Exception:  # the transition is committed: an observer's slip must not look like its failure
+            transitions_log.exception("observing %s of %s failed", event, request.id)
+
+    def _observe(event: str, request: RestoreRequest) -> None:
         metrics.transitions.labels(event).inc()
         with about_request(request.id):
             transitions_log.info(
