@@ -23,7 +23,7 @@ from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
 from bot.huawei.gateway import HuaweiDdmGateway
-from bot.observability.instrument import DdmObserver, SlackCallObserver, observe_decisions, on_transition
+from bot.observability.instrument import DdmObserver, SlackCallObserver, observe_decisions, observe_transitions
 from bot.observability.logs import hide_secrets_of
 from bot.observability.metrics import Metrics
 from bot.restore.policy import ApprovalPolicy
@@ -192,7 +192,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     metrics = Metrics()
     store = RequestStore.from_url(settings.database_url)
     await store.create_schema()
-    store.on_transition = on_transition(metrics)
+    observe_transitions(store, metrics)
     ddm = ddm_gateway_from(settings, store, metrics=metrics)
     client = slack_client_from(settings, aiohttp.ClientSession(), metrics=metrics)
     policy = policy_from(settings)

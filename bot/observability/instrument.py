@@ -5,7 +5,8 @@ call no metric themselves.
   remembered by the redactor);
 - Slack: a retry handler that never retries but sees every Web API attempt (bolt copies it into the clients it
   makes per request);
-- the store: a callback after each committed transition (count, one log line, job durations);
+- the store: after each committed transition (count, one log line, job durations), around its create,
+  transition and approve (so the store itself knows nothing of it);
 - decisions: approvals and refusals by reason, around the workflow's approve/reject/cancel/create.
 """
 
@@ -158,6 +159,35 @@ def on_transition(metrics: Metrics) -> Callable[[str, RestoreRequest], None]:
             )
 
     return observe
+
+
+def observe_transitions(store: Any, metrics: Metrics) -> None:
+    """Wrap the store's changes (bot.store.requests.RequestStore) in place: `observe` runs after each one
+    that committed a transition (the lifecycle's events, and `create`)."""
+    observe = on_transition(metrics)
+    create, transition, approve = store.create, store.transition, store.approve
+
+    @functools.wraps(create)
+    async def created(*args: Any, **kwargs: Any) -> Any:
+        request = await create(*args, **kwargs)
+        observe("create", request)
+        return request
+
+    @functools.wraps(transition)
+    async def moved(request_id: str, event: Event, *args: Any, **kwargs: Any) -> Any:
+        request = await transition(request_id, event, *args, **kwargs)
+        if request is not None:
+            observe(Event(event).value, request)
+        return request
+
+    @functools.wraps(approve)
+    async def approved(*args: Any, **kwargs: Any) -> Any:
+        outcome = await approve(*args, **kwargs)
+        if getattr(outcome, "approved", False):
+            observe(Event.APPROVED.value, outcome.request)
+        return outcome
+
+    store.create, store.transition, store.approve = created, moved, approved
 
 
 def observe_decisions(service: Any, metrics: Metrics) -> None:

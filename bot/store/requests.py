@@ -81,8 +81,6 @@ class RequestStore(Database):
         self.leases = Leases(self)
         # Called after a commit that wrote notices, so that this replica's announcer delivers them at once.
         self.on_notices: Callable[[], None] = lambda: None
-        # Called after each committed transition (its event, the moved request): metrics and logs (bot.app).
-        self.on_transition: Callable[[str, RestoreRequest], None] = lambda event, request: None
 
     # ---- reads ---------------------------------------------------------------------------------------------
 
@@ -200,7 +198,6 @@ class RequestStore(Database):
                 continue  # an id collision: draw another
             self.on_notices()
             assert created is not None
-            self.on_transition("create", created)
             return created
         raise RuntimeError("could not allocate a request id")
 
@@ -226,7 +223,6 @@ class RequestStore(Database):
             )
         if moved is not None:
             self.on_notices()
-            self.on_transition(event.value, moved)
         return moved
 
     async def approve(self, request_id: str, *, user_id: str, fingerprint: str, now: datetime) -> ApprovalOutcome:
@@ -289,8 +285,6 @@ class RequestStore(Database):
                     request = moved or request
         if added:
             self.on_notices()
-        if approved:
-            self.on_transition(Event.APPROVED.value, request)
         return ApprovalOutcome(added=added, count=len(request.approvals), request=request, approved=approved)
 
     async def set_message(
