@@ -4,6 +4,7 @@ bot.serving.serve)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,9 @@ from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
 from bot.huawei.gateway import HuaweiDdmGateway
+from bot.observability.instrument import DdmObserver, SlackCallObserver, observe_decisions, observe_transitions
+from bot.observability.logs import hide_secrets_of
+from bot.observability.metrics import Metrics
 from bot.restore.policy import ApprovalPolicy
 from bot.runtime.supervisor import Supervisor
 from bot.slack.announcer import Announcer
@@ -54,9 +58,14 @@ def policy_from(settings: Settings) -> ApprovalPolicy:
 
 
 def ddm_client_from(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None, *, budget: CallBudget | None = None
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    budget: CallBudget | None = None,
+    metrics: Metrics | None = None,
 ) -> DdmClient:
-    """The DdmClient with the auth the settings select (AK/SK wins when both are set)."""
+    """The DdmClient with the auth the settings select (AK/SK wins when both are set); each call is logged
+    with DDM's request id, and measured when `metrics` are given."""
     project_id = settings.huaweicloud_sdk_project_id or ""
     timeouts = Timeouts(
         connect=settings.huaweicloud_connect_timeout_seconds, read=settings.huaweicloud_read_timeout_seconds
@@ -91,11 +100,16 @@ def ddm_client_from(
         transport=transport,
         region=settings.huaweicloud_region,
         budget=budget,
+        event_hooks=DdmObserver(metrics).hooks(),
     )
 
 
 def ddm_gateway_from(
-    settings: Settings, store: RequestStore, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    store: RequestStore,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    metrics: Metrics | None = None,
 ) -> HuaweiDdmGateway:
     """The DdmGateway for people (form loads); `.background()` gives the follower's. Every call it makes is
     counted in the DDM call budget that all replicas share through `store`'s database."""
@@ -105,10 +119,12 @@ def ddm_gateway_from(
     else:
         credential = credential_key(username=settings.huaweicloud_iam_username, domain=settings.huaweicloud_iam_domain)
     budget = CallBudget(BudgetTable(store), credential=credential, per_minute=settings.ddm_calls_per_minute)
-    return HuaweiDdmGateway(ddm_client_from(settings, transport, budget=budget))
+    return HuaweiDdmGateway(ddm_client_from(settings, transport, budget=budget, metrics=metrics))
 
 
-def slack_client_from(settings: Settings, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+def slack_client_from(
+    settings: Settings, session: aiohttp.ClientSession | None = None, *, metrics: Metrics | None = None
+) -> AsyncWebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     # One keep-alive session (bolt hands it to its per-request clients too); without it slack_sdk opens a new
     # connection, and against Slack a new TLS handshake, for every call.
@@ -118,6 +134,8 @@ def slack_client_from(settings: Settings, session: aiohttp.ClientSession | None 
     client = AsyncWebClient(token=token, **kwargs)  # type: ignore[arg-type]
     # slack_sdk retries only connection errors by default; honour 429 Retry-After too (bolt copies these).
     client.retry_handlers = [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
+    if metrics is not None:  # first: it sees every attempt and never retries
+        client.retry_handlers.insert(0, SlackCallObserver(metrics))
     return client
 
 
@@ -138,6 +156,9 @@ class Runtime:
     follower: Follower
     sweeper: Sweeper
     announcer: Announcer
+    metrics: Metrics = field(default_factory=Metrics)
+    # Socket Mode: whether the connection to Slack is up (set while serving; None in HTTP mode).
+    socket_connected: Callable[[], Awaitable[bool]] | None = None
     closed: bool = field(default=False)
 
     async def start_background(self) -> None:
@@ -168,10 +189,13 @@ class Runtime:
 
 
 async def build_runtime(settings: Settings, *, sweep_interval: float | None = None) -> Runtime:
+    hide_secrets_of(settings)
+    metrics = Metrics()
     store = RequestStore.from_url(settings.database_url)
     await store.create_schema()
-    ddm = ddm_gateway_from(settings, store)
-    client = slack_client_from(settings, aiohttp.ClientSession())
+    observe_transitions(store, metrics)
+    ddm = ddm_gateway_from(settings, store, metrics=metrics)
+    client = slack_client_from(settings, aiohttp.ClientSession(), metrics=metrics)
     policy = policy_from(settings)
     directory = SlackDirectory(
         client, group_ids=policy.groups_to_resolve, cache_seconds=settings.usergroup_cache_seconds
@@ -188,6 +212,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     requests = Requests(
         store=store, ddm=forms, directory=directory, policy=policy, clock=utc_now, submit=submitter.submit
     )
+    observe_decisions(requests, metrics)
     follower = Follower(
         store=store,
         ddm=ddm.background(),
@@ -245,4 +270,5 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         follower=follower,
         sweeper=sweeper,
         announcer=announcer,
+        metrics=metrics,
     )

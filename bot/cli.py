@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         return _fail(str(exc))
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     from bot.serving.preflight import StartupError
 
     try:
@@ -124,29 +124,12 @@ def _version() -> str:
         return "unknown"
 
 
-class _Quieter(logging.Filter):
-    """Drops bolt's warning that the token is unused (we hand it a client that carries it) and turns
-    slack_sdk's per-attempt connection tracebacks into one line each."""
+def setup_logging(settings: Settings) -> None:
+    """The root logger as LOG_LEVEL and LOG_FORMAT say, with the settings' secrets taken out of every line."""
+    from bot.observability.logs import configure_logging, hide_secrets_of
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith("slack_bolt") and "will be unused" in record.getMessage():
-            return False
-        if record.name.startswith(("slack_bolt", "slack_sdk")) and record.exc_info:
-            message = record.getMessage()
-            if message.startswith("Failed to connect"):
-                record.msg, record.args, record.exc_info, record.exc_text = message, None, None, None
-        return True
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_Quieter())
-    quiet = max(logging.WARNING, logging.getLogger().level)
-    # One line per HTTP call (or per retried call) is noise at INFO; our own modules log the calls that matter.
-    # Alembic announces its plugins and dialect on every start-up.
-    for name in ("httpx", "slack_sdk.web", "alembic"):
-        logging.getLogger(name).setLevel(quiet)
+    hide_secrets_of(settings)
+    configure_logging(settings.log_level, settings.log_format)
 
 
 def _fail(message: str) -> int:

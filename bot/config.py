@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 IdList = Annotated[list[str], NoDecode]
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ddm-restore-bot.sqlite3"
@@ -18,8 +20,63 @@ USER_ID_HINT = "a Slack user ID looks like U024BE7LH (profile → ⋮ → Copy m
 GROUP_ID_HINT = "a user group ID looks like S0614TZR7 (the group's page → ⋮ → Copy group ID)"
 
 
+# Settings that hold a secret: each is also read from the file named by NAME_FILE (Docker and Kubernetes
+# secrets). DATABASE_URL is one too: it usually carries the database password.
+SECRET_SETTINGS = (
+    "slack_bot_token",
+    "slack_app_token",
+    "slack_signing_secret",
+    "huaweicloud_iam_password",
+    "huaweicloud_sdk_ak",
+    "huaweicloud_sdk_sk",
+    "huaweicloud_sdk_security_token",
+    "database_url",
+)
+
+
 class ConfigError(Exception):
     """The configuration cannot work; the message names each variable to fix, one per line."""
+
+
+class SecretFilesSource(PydanticBaseSettingsSource):
+    """`NAME_FILE=/run/secrets/name`: the setting NAME is the file's content (a trailing newline dropped).
+
+    An empty file counts as unset (as an empty variable does). NAME and NAME_FILE together are refused: which
+    one was meant can't be known."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._variables: dict[str, str] = {}
+        for source in sources:  # the environment first: it wins over `.env`
+            for name, value in (getattr(source, "env_vars", None) or {}).items():
+                if value:
+                    self._variables.setdefault(name.lower(), value)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # all the work is in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        problems: list[str] = []
+        for name in SECRET_SETTINGS:
+            path = self._variables.get(f"{name}_file")
+            if not path:
+                continue
+            env = name.upper()
+            if self._variables.get(name):
+                problems.append(f"{env} and {env}_FILE are both set: keep one.")
+                continue
+            try:
+                value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+                problems.append(f"{env}_FILE: cannot read {path}: {reason}")
+                continue
+            if value:
+                found[name] = value
+        if problems:
+            raise ConfigError("\n".join(problems))
+        return found
 
 
 class Settings(BaseSettings):
@@ -30,7 +87,12 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, description="App-level token `xapp-…` with `connections:write`.")
     slack_signing_secret: SecretStr | None = Field(None, description="Signing secret (HTTP mode).")
     slack_mode: Literal["socket", "http"] = Field("socket", description="`socket` (default) or `http`.")
-    port: int = Field(3000, ge=1, le=65535, description="HTTP mode: port serving `POST /slack/events`.")
+    port: int = Field(
+        3000,
+        ge=1,
+        le=65535,
+        description="Port of `GET /healthz`, `/readyz`, `/metrics` (both modes) and, in HTTP mode, `POST /slack/events`.",
+    )
     slack_api_url: str | None = Field(None, description="Slack Web API base URL (tests and proxies).")
 
     # --- Huawei Cloud ---
@@ -77,12 +139,30 @@ class Settings(BaseSettings):
         15, gt=0, description="How often expiries are applied and orphaned work is adopted."
     )
     log_level: str = Field("INFO", description="Python log level.")
+    log_format: Literal["text", "json"] = Field("text", description="`text` (readable) or `json` (one object a line).")
+    socket_mode_watchdog_seconds: float = Field(
+        120,
+        ge=0,
+        description="Socket Mode: reconnect when no envelope or ping came from Slack for this long (0: never).",
+    )
     slack_connect_attempts: int = Field(
         5, ge=1, le=100, description="Start-up: how many times an unreachable Slack is tried before giving up."
     )
     slack_retry_backoff_seconds: float = Field(
         2.0, gt=0, le=60, description="Start-up: the first wait between Slack attempts (doubles each time)."
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files = SecretFilesSource(settings_cls, env_settings, dotenv_settings)
+        return init_settings, env_settings, dotenv_settings, files, file_secret_settings
 
     @field_validator(
         "approver_user_ids",

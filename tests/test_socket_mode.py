@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.app import build_runtime
 from bot.playground import slack_payloads as sp
 from bot.playground.slack_api import FakeSlack
-from bot.serving.serve import serve
+from bot.serving.serve import bind, serve
 from bot.simulator import RunningSimulator
 from tests.support.harness import CHANNEL, CREDENTIALS, harness_settings, populate
 
@@ -21,7 +21,7 @@ async def test_socket_mode_command_is_acked_and_opens_the_form(tmp_path: Path) -
         )
         runtime = await build_runtime(settings, sweep_interval=5)
         stop = asyncio.Event()
-        serving = asyncio.create_task(serve(runtime, stop))
+        serving = asyncio.create_task(serve(runtime, stop, sock=bind("127.0.0.1", 0)))
         try:
             await fake.wait_socket_connected(timeout=10)
             payload = sp.slash_command_payload(

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import random
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -107,8 +106,15 @@ class DdmClient:
         clock: Clock = _utc_now,
         region: str | None = None,
         budget: CallBudget | None = None,
+        event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
     ) -> None:
+        """`event_hooks`: httpx hooks run after the budget's (metrics and logs: bot.observability)."""
         _check_id("project_id", project_id)
+        hooks: dict[str, list[Callable[..., Any]]] = {"request": [], "response": []}
+        if budget is not None:
+            hooks["request"].append(budget.before_call)
+        for kind, more in (event_hooks or {}).items():
+            hooks.setdefault(kind, []).extend(more)
         self.project_id = project_id
         self.region = region
         self.budget = budget
@@ -122,8 +128,9 @@ class DdmClient:
             transport=transport,
             headers={"Content-Type": "application/json", "User-Agent": "ddm-restore-bot"},
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-            # Every request sent (retries, pages, a 401's repeat) takes a slot of the shared DDM call budget.
-            event_hooks={"request": [budget.before_call]} if budget is not None else None,
+            # Every request sent (retries, pages, a 401's repeat) takes a slot of the shared DDM call budget
+            # first, then the observers see it (they log each call with DDM's request id).
+            event_hooks=hooks,
         )
 
     async def aclose(self) -> None:
@@ -233,7 +240,6 @@ class DdmClient:
         self.validate_restore(instance_id, body)
         path = f"/v3/{self.project_id}/instances/{instance_id}/backups/recovery"
         call = CallInfo(method="POST", path=path)
-        started = time.perf_counter()
         try:
             # One deadline for the whole call (auth refresh and a trickling answer included), so that callers
             # can tell a lost submitter from a slow one.
@@ -253,7 +259,6 @@ class DdmClient:
             raise OutcomeUnknown(
                 f"the restore request was sent but no answer came back ({type(exc).__name__})", call=call
             ) from None
-        log.info("POST %s -> %s in %.0f ms", path, response.status_code, (time.perf_counter() - started) * 1000)
         if response.is_success:
             try:
                 return RecoveryAccepted.model_validate_json(response.content).job_id
@@ -315,7 +320,6 @@ class DdmClient:
         call = CallInfo(method="GET", path=path)
         attempts = max(1, self._retry.attempts)
         for attempt in range(1, attempts + 1):
-            started = time.perf_counter()
             try:
                 response = await self._http.get(path, params=params)
             except (httpx.HTTPError, DdmUnavailable) as exc:
@@ -325,7 +329,6 @@ class DdmClient:
                     ) from None
                 await asyncio.sleep(self._retry.backoff(attempt))
                 continue
-            log.debug("GET %s -> %s in %.0f ms", path, response.status_code, (time.perf_counter() - started) * 1000)
             if response.status_code == 429 or response.status_code >= 500:
                 if attempt == attempts:
                     raise error_from_response(response)

@@ -19,7 +19,7 @@ class SocketModeMixin(SlackState):
         if ticket not in self._tickets:
             return web.Response(status=401, text="invalid ticket")
         self._tickets.discard(ticket)
-        ws = web.WebSocketResponse(autoping=True, timeout=2.0)
+        ws = web.WebSocketResponse(autoping=True, timeout=2.0, heartbeat=self.socket_ping_interval)
         await ws.prepare(request)
         self._sockets.append(ws)
         try:

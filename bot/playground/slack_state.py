@@ -68,6 +68,8 @@ class SlackState:
         self._view_stack: list[str] = []
         self._used_triggers: set[str] = set()
         self._tickets: set[str] = set()
+        # Socket Mode: Slack pings each connection; None (the default) sends no pings, like an idle link.
+        self.socket_ping_interval: float | None = None
         self._sockets: list[web.WebSocketResponse] = []
         self._acks: dict[str, dict[str, Any]] = {}
         self._changed: asyncio.Condition | None = None

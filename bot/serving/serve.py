@@ -1,4 +1,7 @@
-"""Serving Slack: the HTTP app (signature checked before anything is parsed) or Socket Mode, until stopped."""
+"""Serving Slack: the HTTP app (signature checked before anything is parsed) or Socket Mode, until stopped.
+
+Both modes serve `GET /healthz`, `/readyz` and `/metrics` on PORT (bot.serving.probes); HTTP mode also serves
+`POST /slack/events` there."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,11 +23,11 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.serving.preflight import StartupError
+from bot.serving.probes import add_probes
 
 if TYPE_CHECKING:
-    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
     from bot.app import Runtime
+    from bot.serving.socket_mode import WatchedSocketModeHandler
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -33,13 +37,22 @@ SOCKET_CONNECT_TIMEOUT_SECONDS = 30.0
 _T = TypeVar("_T")
 
 
-def web_app(runtime: Runtime) -> web.Application:
-    """`POST /slack/events` and `GET /healthz`. Every request is authenticated on its raw body first."""
+def web_app(runtime: Runtime, *, slack_events: bool | None = None) -> web.Application:
+    """`GET /healthz`, `/readyz`, `/metrics`; and in HTTP mode (or with `slack_events`) `POST /slack/events`,
+    where every request is authenticated on its raw body first. Socket Mode never serves the events path: there
+    may be no signing secret to check it with."""
     secret = runtime.settings.slack_signing_secret
     verifier = SignatureVerifier(secret.get_secret_value() if secret else "")
+    ack_seconds = runtime.metrics.ack_latency
 
     async def events(request: web.Request) -> web.Response:
+        started = time.perf_counter()
         raw = await request.read()
+        response = await _events(request, raw)
+        ack_seconds.labels("http", _kind(request.content_type, raw)).observe(time.perf_counter() - started)
+        return response
+
+    async def _events(request: web.Request, raw: bytes) -> web.Response:
         headers = {key.lower(): value for key, value in request.headers.items()}
         # SignatureVerifier: v0 HMAC-SHA256 over "v0:{ts}:{body}", timestamps within 300 s.
         if not verifier.is_valid_request(raw, headers):
@@ -55,16 +68,18 @@ def web_app(runtime: Runtime) -> web.Application:
         bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
         return await to_aiohttp_response(await runtime.app.async_dispatch(bolt_request))
 
-    async def health(_request: web.Request) -> web.Response:
-        # Alive when every background loop is alive and has finished a cycle lately (the supervisor decides).
-        ok, loops = runtime.health()
-        body = {"ok": ok, "mode": runtime.settings.slack_mode, "loops": loops}
-        return web.json_response(body, status=200 if ok else 503)
-
     app = web.Application()
-    app.router.add_post(EVENTS_PATH, events)
-    app.router.add_get("/healthz", health)
+    if slack_events if slack_events is not None else runtime.settings.slack_mode == "http":
+        app.router.add_post(EVENTS_PATH, events)
+    add_probes(app, runtime)
     return app
+
+
+def _kind(content_type: str, raw: bytes) -> str:
+    """The request's kind in Socket Mode's words (envelope types), for the ack latency's label."""
+    if content_type == "application/json" or raw[:1] == b"{":
+        return "events_api"
+    return "interactive" if raw.startswith(b"payload=") or b"&payload=" in raw[:4096] else "slash_commands"
 
 
 def parseable(body: str, content_type: str) -> None:
@@ -136,40 +151,49 @@ async def serve(
 
     Raises StartupError when Socket Mode cannot connect; a stop while connecting ends it quietly."""
     try:
+        sock = sock or bind(host, runtime.settings.port)
         await runtime.start_background()
-        if runtime.settings.slack_mode == "http":
-            await _serve_http(runtime, stop, sock or bind(host, runtime.settings.port), on_ready)
-        else:
-            await _serve_socket_mode(runtime, stop, on_ready)
+        runner = web.AppRunner(web_app(runtime), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            await web.SockSite(runner, sock).start()
+            port = sock.getsockname()[1]
+            if runtime.settings.slack_mode == "http":
+                log.info(
+                    "serving Slack over HTTP on port %s at %s (and /healthz, /readyz, /metrics)", port, EVENTS_PATH
+                )
+                if on_ready is not None:
+                    on_ready()
+                await stop.wait()
+            else:
+                log.info("serving /healthz, /readyz and /metrics on port %s", port)
+                await _serve_socket_mode(runtime, stop, on_ready)
+        finally:
+            await runner.cleanup()
     finally:
         await runtime.close()
 
 
-async def _serve_http(
-    runtime: Runtime, stop: asyncio.Event, sock: socket.socket, on_ready: Callable[[], None] | None
-) -> None:
-    runner = web.AppRunner(web_app(runtime), access_log=None, handle_signals=False)
-    await runner.setup()
-    try:
-        await web.SockSite(runner, sock).start()
-        log.info("serving Slack over HTTP on port %s at %s", sock.getsockname()[1], EVENTS_PATH)
-        if on_ready is not None:
-            on_ready()
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
 async def _serve_socket_mode(runtime: Runtime, stop: asyncio.Event, on_ready: Callable[[], None] | None) -> None:
-    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+    from bot.serving.socket_mode import WatchedSocketModeHandler
 
-    assert runtime.settings.slack_app_token
-    handler = AsyncSocketModeHandler(runtime.app, runtime.settings.slack_app_token.get_secret_value())
+    settings = runtime.settings
+    assert settings.slack_app_token
+    handler = WatchedSocketModeHandler(
+        runtime.app,
+        settings.slack_app_token.get_secret_value(),
+        metrics=runtime.metrics,
+        watchdog_seconds=settings.socket_mode_watchdog_seconds,
+    )
+    runtime.socket_connected = handler.connected
     try:
         connected = await until_stopped(stop, _connect(handler))
         if connected is None:
             return  # stopped while connecting
         log.info("connected to Slack in Socket Mode")
+        # The watchdog is a supervisor loop: /healthz fails if it ever stops.
+        runtime.supervisor.every("socket_watchdog", handler.interval, handler.watch)
+        runtime.supervisor.start()
         if on_ready is not None:
             on_ready()
         await stop.wait()
@@ -179,10 +203,10 @@ async def _serve_socket_mode(runtime: Runtime, stop: asyncio.Event, on_ready: Ca
         ) from None
     finally:
         with suppress(Exception):  # closing a half-open connection may fail; we are leaving anyway
-            await handler.close_async()  # type: ignore[no-untyped-call]
+            await handler.close_async()
 
 
-async def _connect(handler: AsyncSocketModeHandler) -> bool:
+async def _connect(handler: WatchedSocketModeHandler) -> bool:
     await asyncio.wait_for(handler.connect_async(), SOCKET_CONNECT_TIMEOUT_SECONDS)  # type: ignore[no-untyped-call]
     return True
 

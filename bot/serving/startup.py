@@ -47,11 +47,11 @@ async def run(settings: Settings, *, simulate: bool, credentials: object = None)
 
 async def _start(
     settings: Settings, exits: AsyncExitStack, *, simulate: bool, credentials: object
-) -> tuple[Settings, SlackFacts, socket.socket | None]:
-    # The port first: a port in use is the cheapest thing to find out.
-    sock = bind("0.0.0.0", settings.port) if settings.slack_mode == "http" else None
-    if sock is not None:
-        exits.callback(sock.close)
+) -> tuple[Settings, SlackFacts, socket.socket]:
+    # The port first (both modes serve /healthz, /readyz and /metrics): a port in use is the cheapest thing to
+    # find out.
+    sock = bind("0.0.0.0", settings.port)
+    exits.callback(sock.close)
     database = await check_database(settings.database_url)
     if not database.ok:
         raise StartupError(database.text)
@@ -86,7 +86,11 @@ async def _build(settings: Settings) -> Runtime:
 
 
 def ready_line(settings: Settings, facts: SlackFacts) -> str:
-    mode = f"HTTP on port {settings.port}" if settings.slack_mode == "http" else "Socket Mode"
+    mode = (
+        f"HTTP on port {settings.port}"
+        if settings.slack_mode == "http"
+        else f"Socket Mode, probes on port {settings.port}"
+    )
     approvers = list(settings.approver_user_ids)
     approvers += [
         f"{group} ({len(facts.group_members.get(group, []))} members)" for group in settings.approver_usergroup_ids

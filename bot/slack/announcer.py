@@ -20,6 +20,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.observability.context import for_request
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, ParamValue
 from bot.restore.request import RestoreRequest
@@ -80,6 +81,7 @@ class Announcer:
 
     # ---- one request ---------------------------------------------------------------------------------------
 
+    @for_request
     async def _deliver(self, request_id: str, rows: list[OutboxRow]) -> None:
         request = await self.store.get(request_id)
         if request is None:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from bot.observability.context import for_request
 from bot.ports import DdmGateway, DdmUnreachable
 from bot.restore.facts import Accepted, JobReport, NotSent, Refused, Unknown
 from bot.restore.lifecycle import Event
@@ -49,6 +50,7 @@ class Submitter:
         self.reconcile_deadline = reconcile_deadline
         self.approval_max_age = approval_max_age
 
+    @for_request
     async def submit(self, request: RestoreRequest) -> RestoreRequest | None:
         """Re-validate against the live API, win APPROVED → SUBMITTING, then POST exactly once."""
         if request.state is not S.APPROVED:
@@ -133,6 +135,7 @@ class Submitter:
             details={"error_code": code, "error_msg": message},
         )
 
+    @for_request
     async def reconcile(self, request: RestoreRequest, jobs: Sequence[JobReport]) -> RestoreRequest | None:
         """For an UNKNOWN request: find its job among `jobs` (DDM's job list). Returns the RUNNING/FAILED request,
         or None when it is still unknown and worth asking again later."""
