@@ -31,8 +31,9 @@ class DdmGateway(Protocol):
     @property
     def project_id(self) -> str: ...
 
-    async def prepare(self) -> None:
-        """Get ready to POST at once (e.g. fetch a token), so that no auth round trip eats the POST's time."""
+    async def prepare(self, calls: int = 1) -> None:
+        """Get ready for the next `calls` calls, the last being the POST (fetch a token, take their share of the
+        call budget at once), so that no auth round trip or budget wait eats the POST's time."""
         ...
 
     async def instances(self) -> list[Instance]: ...

@@ -420,3 +420,50 @@ def closed_port_url() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+async def test_the_recheck_and_the_post_take_their_budget_in_one_write(
+    sim: RunningSimulator, sqlite_store: RequestStore
+) -> None:
+    """`prepare(calls=n)` counts n calls at once; the re-check's reads (made concurrently, as the submit does)
+    and the POST spend them without another write, and a call beyond them pays as usual."""
+    budget = budget_for(sqlite_store, 50, seconds_left=40)
+    table = BudgetTable(sqlite_store)
+    writes = 0
+    take = table.take
+
+    async def counted(credential: str, minute_ms: int, limit: int, count: int = 1) -> bool:
+        nonlocal writes
+        writes += 1
+        return await take(credential, minute_ms, limit, count)
+
+    table.take = counted  # type: ignore[method-assign]
+    budget.storage = table
+    gateway = HuaweiDdmGateway(client_for(sim.base_url, budget))
+    try:
+        plan = await a_plan(gateway)
+        minute = minute_of(budget.now_ms())
+        before_writes, before_used = writes, await table.used(budget.credential, minute)
+        reads = 3 + len(plan.mappings)
+        await gateway.prepare(calls=reads + 1)
+        await asyncio.gather(
+            gateway.windows(ORDERS_PROD_ID),
+            gateway.targets(ORDERS_PROD_ID),
+            gateway.source_data_nodes(ORDERS_PROD_ID, plan.restore_time_ms),
+            *[
+                gateway.data_node_candidates(
+                    ORDERS_PROD_ID,
+                    target_id=plan.target.id,
+                    source_node_id=m.source.id,
+                    restore_time_ms=plan.restore_time_ms,
+                )
+                for m in plan.mappings
+            ],
+        )
+        assert isinstance(await gateway.submit(plan), Accepted)
+        assert writes - before_writes == 1
+        assert await table.used(budget.credential, minute) - before_used == reads + 1
+        await gateway.instances()  # past what was reserved: one more write, as any call
+        assert writes - before_writes == 2
+    finally:
+        await gateway.aclose()

@@ -44,8 +44,8 @@ KEEP_MINUTES_MS = 60 * MINUTE_MS
 class BudgetStorage(Protocol):
     """Where the counters live (bot.store.budget.BudgetTable on the `ddm_call_budget` table)."""
 
-    async def take(self, credential: str, minute_ms: int, limit: int) -> bool:
-        """Count one call in `minute_ms` unless `limit` calls are already counted there; True when counted."""
+    async def take(self, credential: str, minute_ms: int, limit: int, count: int = 1) -> bool:
+        """Count `count` calls in `minute_ms`, all or none, unless that would pass `limit`; True when counted."""
         ...
 
     async def prune(self, before_ms: int) -> int:
@@ -66,9 +66,10 @@ def minute_of(epoch_ms: int) -> int:
 
 @dataclass(frozen=True)
 class Reservation:
-    """A slot already counted for one call (the restore POST) in each of `minutes` (their start, epoch ms)."""
+    """Slots already counted for `calls` calls to be made shortly, in each of `minutes` (their start, epoch ms)."""
 
     minutes: frozenset[int]
+    calls: int = 1
 
     def covers(self, epoch_ms: int) -> bool:
         return minute_of(epoch_ms) in self.minutes
@@ -80,6 +81,7 @@ class _Spending:
 
     max_wait: float
     reservation: Reservation | None = None
+    left: int = 0  # calls the reservation still pays for
 
 
 _SPENDING: contextvars.ContextVar[_Spending | None] = contextvars.ContextVar("ddm_budget_spending", default=None)
@@ -117,25 +119,36 @@ class CallBudget:
     def spending(self, reservation: Reservation | None, *, then_wait: float = 0.0) -> Iterator[None]:
         """The first call inside uses `reservation` (while it covers the moment); any further call (a 401's
         repeat) waits at most `then_wait`."""
-        token = _SPENDING.set(_Spending(max_wait=then_wait, reservation=reservation))
+        token = _SPENDING.set(_Spending(max_wait=then_wait, reservation=reservation, left=1))
         try:
             yield
         finally:
             _SPENDING.reset(token)
 
+    def lend(self, reservation: Reservation) -> None:
+        """The calls this task (and the tasks it starts) makes from now on pay with `reservation` first, then
+        wait as usual: one write for the re-check before the POST instead of one per call."""
+        _SPENDING.set(_Spending(max_wait=self.default_wait, reservation=reservation, left=reservation.calls))
+
+    @staticmethod
+    def lent() -> bool:
+        """Whether calls made here are still paid by a lent reservation."""
+        spending = _SPENDING.get()
+        return spending is not None and spending.reservation is not None and spending.left > 0
+
     async def before_call(self, request: httpx.Request) -> None:
         """httpx request hook: every request the DDM client sends (retries, pages and auth repeats too) pays."""
         spending = _SPENDING.get()
-        if spending is not None and spending.reservation is not None:
-            reservation, spending.reservation = spending.reservation, None
-            if reservation.covers(self.now_ms()):
+        if spending is not None and spending.reservation is not None and spending.left > 0:
+            spending.left -= 1
+            if spending.reservation.covers(self.now_ms()):
                 return
         await self.acquire(max_wait=self.default_wait if spending is None else spending.max_wait)
 
     # ---- slots ----------------------------------------------------------------------------------------------
 
-    async def acquire(self, *, max_wait: float) -> int:
-        """Take one slot, waiting at most `max_wait` seconds for a next minute; returns the slot's minute.
+    async def acquire(self, *, max_wait: float, count: int = 1) -> int:
+        """Take `count` slots (all in one minute), waiting at most `max_wait` seconds for a next minute; returns the slot's minute.
 
         Raises BudgetSpent when the wait would be longer, and BudgetError when the counters can't be reached
         (no call goes out uncounted: the budget is a promise to the other replicas).
@@ -145,9 +158,10 @@ class CallBudget:
             now = self.now_ms()
             minute = minute_of(now)
             if minute != self._spent_minute:
-                if await self._take(minute):
+                if await self._take(minute, count):
                     return minute
-                self._spent_minute = minute
+                if count == 1:  # a bigger batch may fail where one call would still fit
+                    self._spent_minute = minute
             wait = (minute + MINUTE_MS - now) / 1000 + 0.005
             if time.monotonic() + wait > deadline:
                 raise BudgetSpent(
@@ -158,18 +172,19 @@ class CallBudget:
             log.info("DDM call budget spent for this minute; waiting %.1f s", wait)
             await self.sleep(wait)
 
-    async def reserve(self, *, max_wait: float) -> Reservation:
-        """A slot for one call to be made shortly (the restore POST), so that the call itself never waits."""
-        minute = await self.acquire(max_wait=max_wait)
+    async def reserve(self, *, max_wait: float, calls: int = 1) -> Reservation:
+        """Slots for `calls` calls to be made shortly (the re-check and the restore POST), taken in one write, so
+        that those calls never wait."""
+        minute = await self.acquire(max_wait=max_wait, count=calls)
         minutes = {minute}
         following = minute + MINUTE_MS
-        if following - self.now_ms() < RESERVATION_SPAN_MS and await self._take(following):
+        if following - self.now_ms() < RESERVATION_SPAN_MS and await self._take(following, calls):
             minutes.add(following)
-        return Reservation(frozenset(minutes))
+        return Reservation(frozenset(minutes), calls)
 
-    async def _take(self, minute_ms: int) -> bool:
+    async def _take(self, minute_ms: int, count: int = 1) -> bool:
         try:
-            taken = await self.storage.take(self.credential, minute_ms, self.per_minute)
+            taken = await self.storage.take(self.credential, minute_ms, self.per_minute, count)
         except Exception as exc:  # any database failure: refuse rather than call uncounted
             log.warning("DDM call budget could not be checked: %s", type(exc).__name__)
             raise BudgetError(

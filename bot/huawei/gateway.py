@@ -151,15 +151,22 @@ class HuaweiDdmGateway:
 
     # ---- the restore ---------------------------------------------------------------------------------------
 
-    async def prepare(self) -> None:
-        """Fetch the token and take the POST's budget slot now, so that the POST neither authenticates nor waits.
+    async def prepare(self, calls: int = 1) -> None:
+        """Fetch the token and take the budget's slots for the next `calls` calls now, in one write: the last
+        one is the POST's, which then neither authenticates nor waits; the others pay for the calls this task
+        makes meanwhile (the re-check before the POST).
 
         Raises DdmUnreachable when that can't be done (IAM unreachable, the budget spent): nothing was sent.
         """
+        taken: Reservation | None = None
         with self._reading():
             await self.client.prepare()
             if self.budget is not None:
-                self._reservations.put(await self.budget.reserve(max_wait=self.wait_seconds))
+                taken = await self.budget.reserve(max_wait=self.wait_seconds, calls=max(1, calls))
+                self._reservations.put(Reservation(taken.minutes, 1))
+        if self.budget is not None and taken is not None and taken.calls > 1:
+            # Outside the reading block, whose own budget context ends with it: the loan lasts for this task.
+            self.budget.lend(Reservation(taken.minutes, taken.calls - 1))
 
     async def submit(self, plan: RestorePlan) -> SubmitOutcome:
         """The one POST of `plan`: never repeated here (the client repeats only a 401, which nothing ran on)."""
@@ -204,8 +211,11 @@ class HuaweiDdmGateway:
     def _reading(self) -> Iterator[None]:
         """Inside: calls wait for the budget as this gateway does; whatever goes wrong becomes DdmUnreachable."""
         budget = self.budget
+        paying: AbstractContextManager[None] = nullcontext()
+        if budget is not None and not budget.lent():  # a lent reservation pays first, then its holder waits
+            paying = budget.waiting(self.wait_seconds)
         try:
-            with budget.waiting(self.wait_seconds) if budget is not None else nullcontext():
+            with paying:
                 yield
         except HuaweiError as exc:
             raise unreachable(exc) from None

@@ -26,16 +26,17 @@ class BudgetTable:
         self._store = store
         self._insert: Any = sqlite_insert if store.is_sqlite else postgresql_insert
 
-    async def take(self, credential: str, minute_ms: int, limit: int) -> bool:
-        if limit < 1:
+    async def take(self, credential: str, minute_ms: int, limit: int, count: int = 1) -> bool:
+        """Count `count` calls at once, all or none (the submit path reserves its calls in one write)."""
+        if limit < 1 or count < 1 or count > limit:
             return False
         statement = (
             self._insert(_table)
-            .values(credential=credential, minute_ms=minute_ms, used=1)
+            .values(credential=credential, minute_ms=minute_ms, used=count)
             .on_conflict_do_update(
                 index_elements=[_table.c.credential, _table.c.minute_ms],
-                set_={"used": _table.c.used + 1},
-                where=_table.c.used < limit,
+                set_={"used": _table.c.used + count},
+                where=_table.c.used + count <= limit,
             )
             .returning(_table.c.used)
         )

@@ -75,8 +75,8 @@ class CachedDdm:
     def project_id(self) -> str:
         return self.ddm.project_id
 
-    async def prepare(self) -> None:
-        await self.ddm.prepare()
+    async def prepare(self, calls: int = 1) -> None:
+        await self.ddm.prepare(calls)
 
     async def instances(self) -> list[Instance]:
         return await self.reads.get(("instances",), self.ddm.instances)

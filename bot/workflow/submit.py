@@ -30,6 +30,8 @@ DEFAULT_RECONCILE_DEADLINE = timedelta(minutes=15)
 APPROVAL_MAX_AGE = timedelta(minutes=10)
 # A SUBMITTING request older than this (e.g. its replica died mid-POST) is treated as UNKNOWN.
 DEFAULT_STALE_SUBMITTING_AFTER = timedelta(minutes=2)
+# The re-check's reads besides one per data node: the window, the targets, the source's data nodes.
+RECHECK_READS = 3
 
 
 class Submitter:
@@ -76,13 +78,14 @@ class Submitter:
                 f"it was approved {duration_text(age)} ago and never submitted (the bot was down); an approval is "
                 "only good for a prompt restore.",
             )
+        try:
+            # The token and the budget for the re-check's reads and the POST, in one go, before any of them.
+            await self.ddm.prepare(calls=RECHECK_READS + len(plan.mappings) + 1)
+        except DdmUnreachable as exc:
+            return await self._refuse(request, "NOT_SENT", f"DDM could not be reached: {exc.message}.")
         problems, _facts = await check_live(self.ddm, plan, names=False)  # names were fixed at create
         if problems:
             return await self._refuse(request, "PLAN_STALE", " ".join(p.message for p in problems))
-        try:
-            await self.ddm.prepare()  # a token and a budget slot belong before the licence, not in the POST's time
-        except DdmUnreachable as exc:
-            return await self._refuse(request, "NOT_SENT", f"DDM could not be reached: {exc.message}.")
         submitting = await self.store.transition(
             request.id, Event.SUBMIT, actor=SYSTEM, now=self.clock(), values={"submitted_ms": ms(self.clock())}
         )
