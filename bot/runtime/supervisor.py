@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 60.0
 # A loop is unhealthy when its last finished cycle is older than this many intervals.
 STALE_AFTER_INTERVALS = 3
+LOOP_STOP_SECONDS = 5.0  # how long shutdown waits for a loop to finish the step it is in
 
 
 @dataclass
@@ -91,6 +92,8 @@ class Supervisor:
                 log.warning(
                     "%s failed (%s); again in %.1f s", state.name, state.last_error, delay, exc_info=state.failures == 1
                 )
+            if self._closing:
+                break
             state.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(state.wake.wait(), timeout=delay if delay is not None else state.interval)
@@ -126,7 +129,13 @@ class Supervisor:
     async def close(self, grace_seconds: float = 10.0) -> None:
         """Stop the loops, let in-flight tasks (a submit past its POST) finish within the grace, cancel the rest."""
         self._closing = True
-        loops = [s.task for s in self.loops.values() if s.task is not None]
+        loops = [s.task for s in self.loops.values() if s.task is not None and not s.task.done()]
+        for state in self.loops.values():
+            state.wake.set()
+        # A loop ends after the step it is in: cancelling one mid-transaction would leave SQLite's write lock
+        # held by a connection nobody closes. Only a step that takes too long is cancelled.
+        if loops:
+            await asyncio.wait(loops, timeout=min(grace_seconds, LOOP_STOP_SECONDS))
         for task in loops:
             task.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
