@@ -18,11 +18,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import RestoreChoices
 from bot.config import Settings
+from bot.envfile import EnvironmentSetup, policy_from, settings_setup
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
 from bot.huawei.gateway import HuaweiDdmGateway
-from bot.restore.policy import ApprovalPolicy
 from bot.runtime.supervisor import Supervisor
 from bot.slack.announcer import Announcer
 from bot.slack.blocks.messages import render_notice
@@ -39,72 +39,74 @@ from bot.workflow.sweep import Sweeper
 log = logging.getLogger(__name__)
 
 
-def policy_from(settings: Settings) -> ApprovalPolicy:
-    return ApprovalPolicy(
-        approver_user_ids=frozenset(settings.approver_user_ids),
-        approver_group_ids=frozenset(settings.approver_usergroup_ids),
-        required_approvals=settings.required_approvals,
-        allow_self_approval=settings.allow_self_approval,
-        ttl=timedelta(minutes=settings.approval_ttl_minutes),
-        requester_user_ids=frozenset(settings.requester_user_ids),
-        requester_group_ids=frozenset(settings.requester_usergroup_ids),
-        allowed_channel_ids=frozenset(settings.allowed_channel_ids),
-    )
-
-
 def ddm_client_from(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None, *, budget: CallBudget | None = None
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    budget: CallBudget | None = None,
+    setup: EnvironmentSetup | None = None,
 ) -> DdmClient:
-    """The DdmClient with the auth the settings select (AK/SK wins when both are set)."""
-    project_id = settings.huaweicloud_sdk_project_id or ""
+    """The DdmClient of one environment (default: the settings' own) with the auth its credentials select
+    (AK/SK wins when both are set)."""
+    if setup is None:
+        _ = settings.huawei_auth_mode  # raises ConfigError naming what is missing
+        setup = settings_setup(settings)
+    env, creds = setup.environment, setup.credentials
     timeouts = Timeouts(
         connect=settings.huaweicloud_connect_timeout_seconds, read=settings.huaweicloud_read_timeout_seconds
     )
     auth: httpx.Auth
-    if settings.huawei_auth_mode == "aksk":
-        assert settings.huaweicloud_sdk_ak and settings.huaweicloud_sdk_sk
-        token = settings.huaweicloud_sdk_security_token
+    if creds.ak is not None:
+        assert creds.sk is not None
         auth = AkSkAuth(
-            ak=settings.huaweicloud_sdk_ak.get_secret_value(),
-            sk=settings.huaweicloud_sdk_sk.get_secret_value(),
-            project_id=project_id,
-            security_token=token.get_secret_value() if token else None,
+            ak=creds.ak.get_secret_value(),
+            sk=creds.sk.get_secret_value(),
+            project_id=env.project_id,
+            security_token=creds.security_token.get_secret_value() if creds.security_token else None,
         )
     else:
-        assert settings.huaweicloud_iam_password
+        assert creds.password is not None
         provider = IamTokenProvider(
-            iam_endpoint=settings.iam_endpoint,
-            username=settings.huaweicloud_iam_username or "",
-            password=settings.huaweicloud_iam_password.get_secret_value(),
-            domain=settings.huaweicloud_iam_domain or "",
-            project_id=project_id,
+            iam_endpoint=setup.iam_endpoint,
+            username=creds.username or "",
+            password=creds.password.get_secret_value(),
+            domain=creds.domain or "",
+            project_id=env.project_id,
             timeout=timeouts.to_httpx(),
             transport=transport,
         )
         auth = TokenAuth(provider)
     return DdmClient(
-        endpoint=settings.ddm_endpoint,
-        project_id=project_id,
+        endpoint=setup.ddm_endpoint,
+        project_id=env.project_id,
         auth=auth,
         timeouts=timeouts,
         transport=transport,
-        region=settings.huaweicloud_region,
+        region=env.region,
         budget=budget,
     )
 
 
 def ddm_gateway_from(
-    settings: Settings, store: RequestStore, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    store: RequestStore,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    setup: EnvironmentSetup | None = None,
 ) -> HuaweiDdmGateway:
-    """The DdmGateway for people (form loads); `.background()` gives the follower's. Every call it makes is
-    counted in the DDM call budget that all replicas share through `store`'s database."""
-    if settings.huawei_auth_mode == "aksk":
-        assert settings.huaweicloud_sdk_ak
-        credential = credential_key(ak=settings.huaweicloud_sdk_ak.get_secret_value())
+    """The DdmGateway of one environment for people (form loads); `.background()` gives the follower's. Every
+    call it makes is counted in the DDM call budget of its credential, shared by all replicas through `store`'s
+    database."""
+    if setup is None:
+        _ = settings.huawei_auth_mode
+        setup = settings_setup(settings)
+    creds = setup.credentials
+    if creds.ak is not None:
+        credential = credential_key(ak=creds.ak.get_secret_value())
     else:
-        credential = credential_key(username=settings.huaweicloud_iam_username, domain=settings.huaweicloud_iam_domain)
+        credential = credential_key(username=creds.username, domain=creds.domain)
     budget = CallBudget(BudgetTable(store), credential=credential, per_minute=settings.ddm_calls_per_minute)
-    return HuaweiDdmGateway(ddm_client_from(settings, transport, budget=budget))
+    return HuaweiDdmGateway(ddm_client_from(settings, transport, budget=budget, setup=setup))
 
 
 def slack_client_from(settings: Settings, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:

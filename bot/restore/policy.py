@@ -29,6 +29,28 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """One approval stage: its approvers and how many of them must approve. Stages run in order."""
+
+    name: str
+    approver_user_ids: frozenset[str] = frozenset()
+    approver_group_ids: frozenset[str] = frozenset()
+    required: int = 1
+
+
+@dataclass(frozen=True)
+class UrgentRule:
+    """The break-glass path: only these approvers, then a follow-up review by the reviewers."""
+
+    approver_user_ids: frozenset[str] = frozenset()
+    approver_group_ids: frozenset[str] = frozenset()
+    required: int = 1
+    review_within: timedelta = timedelta(hours=24)
+    reviewer_user_ids: frozenset[str] = frozenset()
+    reviewer_group_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class ApprovalPolicy:
     approver_user_ids: frozenset[str] = frozenset()
     approver_group_ids: frozenset[str] = frozenset()
@@ -38,10 +60,18 @@ class ApprovalPolicy:
     requester_user_ids: frozenset[str] = frozenset()
     requester_group_ids: frozenset[str] = frozenset()
     allowed_channel_ids: frozenset[str] = frozenset()
+    # Named stages in order (a configuration file's); empty: one stage, the approvers above.
+    stages: tuple[Stage, ...] = ()
+    urgent: UrgentRule | None = None
 
     @property
     def groups_to_resolve(self) -> frozenset[str]:
-        return self.approver_group_ids | self.requester_group_ids
+        groups = self.approver_group_ids | self.requester_group_ids
+        for stage in self.stages:
+            groups |= stage.approver_group_ids
+        if self.urgent is not None:
+            groups |= self.urgent.approver_group_ids | self.urgent.reviewer_group_ids
+        return groups
 
     def describe_approvers(self) -> str:
         parts = [f"<@{uid}>" for uid in sorted(self.approver_user_ids)]
