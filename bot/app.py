@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import RestoreChoices
 from bot.config import Settings
-from bot.envfile import EnvironmentSetup, policy_from, settings_setup
+from bot.envfile import EnvironmentSetup, load_setups, settings_setup
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
@@ -32,6 +32,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.store.budget import BudgetTable
 from bot.store.requests import RequestStore
 from bot.workflow.follow import Follower
+from bot.workflow.places import Place, Places
 from bot.workflow.requests import Requests
 from bot.workflow.submit import Submitter
 from bot.workflow.sweep import Sweeper
@@ -130,7 +131,8 @@ def utc_now() -> datetime:
 class Runtime:
     settings: Settings
     store: RequestStore
-    ddm: HuaweiDdmGateway
+    ddm: HuaweiDdmGateway  # the first environment's (the only one without a configuration file)
+    gateways: tuple[HuaweiDdmGateway, ...]
     client: AsyncWebClient
     app: AsyncApp
     supervisor: Supervisor
@@ -162,35 +164,50 @@ class Runtime:
         await self.supervisor.close(grace_seconds=self.settings.submit_deadline_seconds + 5)
         await self.announcer.close()
         await self.follower.close()
-        await self.ddm.aclose()
+        for gateway in self.gateways:
+            await gateway.aclose()
         await self.store.close()
         if self.client.session is not None:
             await self.client.session.close()
 
 
 async def build_runtime(settings: Settings, *, sweep_interval: float | None = None) -> Runtime:
+    setups = load_setups(settings)  # ConfigError (one line per key) when the environments file is wrong
+    if setups.path is None:
+        _ = settings.huawei_auth_mode  # ConfigError naming the missing Huawei variable
     store = RequestStore.from_url(settings.database_url)
     await store.create_schema()
-    ddm = ddm_gateway_from(settings, store)
-    client = slack_client_from(settings, aiohttp.ClientSession())
-    policy = policy_from(settings)
-    directory = SlackDirectory(
-        client, group_ids=policy.groups_to_resolve, cache_seconds=settings.usergroup_cache_seconds
+    # Each environment has its own DdmClient: its project, credentials, token cache and call budget.
+    gateways = [ddm_gateway_from(settings, store, setup=setup) for setup in setups.all]
+    places = Places(Place(setup.environment, gateway) for setup, gateway in zip(setups.all, gateways, strict=True))
+    background = Places(
+        Place(setup.environment, gateway.background()) for setup, gateway in zip(setups.all, gateways, strict=True)
     )
+    ddm = gateways[0]
+    client = slack_client_from(settings, aiohttp.ClientSession())
+    policy = setups.all[0].environment.policy
+    groups = frozenset().union(*(setup.environment.policy.groups_to_resolve for setup in setups.all))
+    directory = SlackDirectory(client, group_ids=groups, cache_seconds=settings.usergroup_cache_seconds)
     supervisor = Supervisor()
     submitter = Submitter(
         store=store,
-        ddm=ddm,
+        ddm=places,
         clock=utc_now,
         stale_submitting_after=timedelta(seconds=settings.submit_stale_seconds),
         reconcile_deadline=timedelta(seconds=settings.reconcile_deadline_seconds),
     )
     requests = Requests(
-        store=store, ddm=ddm, directory=directory, policy=policy, clock=utc_now, submit=submitter.submit
+        store=store,
+        ddm=ddm,
+        directory=directory,
+        policy=policy,
+        clock=utc_now,
+        submit=submitter.submit,
+        places=places,
     )
     follower = Follower(
         store=store,
-        ddm=ddm.background(),
+        ddm=background,
         submitter=submitter,
         clock=utc_now,
         poll_interval=settings.job_poll_interval_seconds,
@@ -208,7 +225,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         store=store,
         client=client,
         render=render_notice,
-        approvers=policy.describe_approvers(),
+        approvers=lambda request: requests.policy_of(request).describe_approvers(),
         clock=utc_now,
         lease_seconds=settings.job_lease_seconds,
     )
@@ -223,11 +240,15 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         # Ack as soon as the handler returns; our handlers ack first and move slow work to tasks.
         process_before_response=True,
     )
+    choices = [RestoreChoices(gateway) for gateway in gateways]
     register_all(
         app,
         Deps(
             service=requests,
-            choices=RestoreChoices(ddm),
+            choices=choices[0],
+            choices_by_environment={
+                setup.environment.name: each for setup, each in zip(setups.all, choices, strict=True)
+            },
             directory=directory,
             notifier=SlackNotifier(client),
             tasks=supervisor,
@@ -237,6 +258,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         settings=settings,
         store=store,
         ddm=ddm,
+        gateways=tuple(gateways),
         client=client,
         app=app,
         supervisor=supervisor,

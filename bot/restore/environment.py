@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.restore.policy import ApprovalPolicy
+from bot.restore.policy import ApprovalPolicy, Stage, describe_who
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,34 @@ class Environment:
 
     def serves(self, channel_id: str) -> bool:
         return not self.channel_ids or channel_id in self.channel_ids
+
+    def rules_text(self) -> str:
+        """The environment and its rules, for `/ddm-restore policy` (Slack mrkdwn mentions)."""
+        p = self.policy
+        title = f"*Environment {self.name}*" if self.name else "*Restores here*"
+        lines = [f"{title}: project `{self.project_id}` in {self.region}"]
+        if self.channel_ids:
+            lines.append("Channels: " + ", ".join(f"<#{c}>" for c in sorted(self.channel_ids)))
+        who = [f"<@{u}>" for u in sorted(p.requester_user_ids)]
+        who += [f"members of <!subteam^{g}>" for g in sorted(p.requester_group_ids)]
+        lines.append(f"Who may request: {', '.join(who) if who else 'anyone but guests'}")
+        stages = p.stages or (Stage("Approval", p.approver_user_ids, p.approver_group_ids, p.required_approvals),)
+        for number, stage in enumerate(stages, start=1):
+            prefix = f"Stage {number} ({stage.name})" if p.stages else "Approval"
+            lines.append(
+                f"{prefix}: {stage.required} of {describe_who(stage.approver_user_ids, stage.approver_group_ids)}"
+            )
+        self_rule = "may" if p.allow_self_approval else "never"
+        lines.append(f"The requester {self_rule} counts as an approver; guests, bots and deactivated users never do.")
+        lines.append(f"A request expires {_minutes(p.ttl.total_seconds() / 60)} after it is made.")
+        if p.urgent is not None:
+            u = p.urgent
+            hours = u.review_within.total_seconds() / 3600
+            lines.append(
+                f"Urgent (break-glass): {u.required} of {describe_who(u.approver_user_ids, u.approver_group_ids)}; "
+                f"reviewed within {hours:g} h by {describe_who(u.reviewer_user_ids, u.reviewer_group_ids)}"
+            )
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -69,3 +97,10 @@ class Environments:
         """The answer in a channel that is in no environment."""
         where = ", ".join(f"<#{c}>" for c in self.channels()) or "no channel yet"
         return f"This channel is not set up for restores. Restores can be requested in {where}."
+
+
+def _minutes(minutes: float) -> str:
+    if minutes >= 60 and minutes % 60 == 0:
+        hours = int(minutes // 60)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes:g} minutes"

@@ -1,7 +1,9 @@
 """RestorePlan: exactly what will be restored, and its fingerprint.
 
 The fingerprint is the identity approvals bind to: sha256 over the project, the source instance (it is part of
-the URL) and the canonical restore body. Names are for people and are not part of it.
+the URL), the canonical restore body and the environment's name (when it has one: plans made before
+environments, and in the settings' one environment, hash as they always did). Names are for people and are not
+part of it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class RestorePlan(BaseModel):
 
     project_id: str = ""
     region: str = ""
+    environment: str = ""  # the environment's name; "" for the settings' one environment
     source: NamedRef
     target: NamedRef
     restore_time_ms: int = Field(gt=0)
@@ -53,7 +56,7 @@ class RestorePlan(BaseModel):
         }
 
     def fingerprint(self) -> str:
-        return fingerprint_of(self.project_id, self.source.id, self.restore_body())
+        return fingerprint_of(self.project_id, self.source.id, self.restore_body(), environment=self.environment)
 
     def problems(self) -> list[tuple[str, str]]:
         """What makes this plan impossible on its face, as (field, message); empty when fine."""
@@ -84,8 +87,11 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def fingerprint_of(project_id: str, source_instance_id: str, body: dict[str, Any]) -> str:
-    material = canonical_json({"project_id": project_id, "instance_id": source_instance_id, "body": body})
+def fingerprint_of(project_id: str, source_instance_id: str, body: dict[str, Any], *, environment: str = "") -> str:
+    identity: dict[str, Any] = {"project_id": project_id, "instance_id": source_instance_id, "body": body}
+    if environment:
+        identity["environment"] = environment
+    material = canonical_json(identity)
     return hashlib.sha256(material.encode("ascii")).hexdigest()
 
 

@@ -74,11 +74,7 @@ class ApprovalPolicy:
         return groups
 
     def describe_approvers(self) -> str:
-        parts = [f"<@{uid}>" for uid in sorted(self.approver_user_ids)]
-        parts += [f"members of <!subteam^{gid}>" for gid in sorted(self.approver_group_ids)]
-        if not parts:
-            return "nobody (no approvers are configured)"
-        return _join_or(parts)
+        return describe_who(self.approver_user_ids, self.approver_group_ids)
 
     def is_approver(self, actor: Actor) -> bool:
         return actor.user_id in self.approver_user_ids or bool(actor.group_ids & self.approver_group_ids)
@@ -136,6 +132,14 @@ def _still_pending(request: RestoreRequest, now: datetime) -> Refusal | None:
     if request.state is not RequestState.PENDING:
         return Refusal("not_pending", f"{request.id} is already {request.state.value.lower()}; nothing to decide.")
     return None
+
+
+def describe_who(user_ids: frozenset[str], group_ids: frozenset[str]) -> str:
+    parts = [f"<@{uid}>" for uid in sorted(user_ids)]
+    parts += [f"members of <!subteam^{gid}>" for gid in sorted(group_ids)]
+    if not parts:
+        return "nobody (no approvers are configured)"
+    return _join_or(parts)
 
 
 def _join_or(parts: list[str]) -> str:

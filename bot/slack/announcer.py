@@ -48,7 +48,7 @@ class Announcer:
         store: RequestStore,
         client: AsyncWebClient,
         render: Render,
-        approvers: str,
+        approvers: str | Callable[[RestoreRequest], str],
         clock: Callable[[], datetime],
         owner: str | None = None,
         lease_seconds: float = 30.0,
@@ -57,7 +57,8 @@ class Announcer:
         self.store = store
         self.client = client
         self.render = render
-        self.approvers = approvers
+        # Who approves, as the card says it: one text, or the request's environment's.
+        self.approvers = approvers if callable(approvers) else (lambda _request, text=approvers: text)
         self.clock = clock
         self.owner = owner or f"announcer-{uuid.uuid4().hex[:12]}"
         self.lease_seconds = lease_seconds
@@ -131,7 +132,7 @@ class Announcer:
                 answer = await self.client.chat_postMessage(
                     channel=request.channel_id,
                     text=card_fallback_text(request),
-                    blocks=[b.to_dict() for b in request_card(request, approvers=self.approvers)],
+                    blocks=[b.to_dict() for b in request_card(request, approvers=self.approvers(request))],
                     unfurl_links=False,
                     metadata={"event_type": CARD_EVENT, "event_payload": {"request_id": request.id}},
                 )
@@ -168,7 +169,7 @@ class Announcer:
             channel=latest.channel_id,
             ts=latest.message_ts,
             text=card_fallback_text(latest),
-            blocks=[b.to_dict() for b in request_card(latest, approvers=self.approvers)],
+            blocks=[b.to_dict() for b in request_card(latest, approvers=self.approvers(latest))],
         )
 
     async def _retry_later(self, request_id: str, rows: list[OutboxRow], exc: Exception) -> None:

@@ -17,6 +17,7 @@ from bot.restore.policy import ApprovalPolicy, Refusal
 from bot.restore.request import RestoreRequest
 from bot.store.requests import RequestStore, TargetBusy
 from bot.workflow.live import check_live
+from bot.workflow.places import Place, Places
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
@@ -49,14 +50,25 @@ class Requests:
         policy: ApprovalPolicy,
         clock: Callable[[], datetime],
         submit: Callable[[RestoreRequest], Awaitable[object]],
+        places: Places | None = None,
     ) -> None:
         self.store = store
-        self.ddm = ddm
         self.directory = directory
-        self.policy = policy
+        # Without environments (no configuration file): `ddm` and `policy` are the one for every channel.
+        self.places = places or Places.one(ddm, policy)
         self.clock = clock
         self._submit = submit
         self._fresh: dict[str, tuple[float, LiveFacts]] = {}
+
+    def place_for(self, channel_id: str) -> Place:
+        """The environment of a channel; WorkflowRefused naming the channels that are set up when none."""
+        place = self.places.for_channel(channel_id)
+        if place is None:
+            raise WorkflowRefused(self.places.environments.not_set_up(channel_id))
+        return place
+
+    def _place_of(self, request: RestoreRequest) -> Place | None:
+        return self.places.for_plan(request.plan) or self.places.for_channel(request.channel_id)
 
     def new_plan(
         self,
@@ -66,11 +78,15 @@ class Requests:
         restore_time_ms: int,
         mappings: tuple[DataNodeMapping, ...],
         reason: str = "",
+        channel_id: str = "",
     ) -> RestorePlan:
-        """A plan for the project and region this bot restores in (part of what approvals bind to)."""
+        """A plan for the environment of the channel: its name, project and region are part of what approvals
+        bind to. Raises WorkflowRefused in a channel that is in no environment."""
+        env = self.place_for(channel_id).environment
         return RestorePlan(
-            project_id=self.ddm.project_id,
-            region=self.ddm.region,
+            project_id=env.project_id,
+            region=env.region,
+            environment=env.name,
             source=source,
             target=target,
             restore_time_ms=restore_time_ms,
@@ -80,7 +96,7 @@ class Requests:
 
     async def check_plan_live(self, plan: RestorePlan) -> list[PlanProblem]:
         """The one plan check against DDM now (what the form shows before it closes). Empty when possible."""
-        problems, facts = await check_live(self.ddm, plan)
+        problems, facts = await check_live(self._ddm_for(plan), plan)
         if not problems and facts is not None:
             # `create` follows within a second or two: it may use these facts instead of asking DDM again
             # (a source with many data nodes costs one call per node; DDM allows 60 a minute).
@@ -90,8 +106,9 @@ class Requests:
     async def precheck_create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
         """Raise WorkflowRefused (with the field to blame) if `create` would refuse for who or where; changes
         nothing. The live plan check is `check_plan_live`."""
+        policy = self.place_for(channel_id).policy
         actor = await self.directory.actor(requester_id)
-        if (refusal := self.policy.can_request(actor, channel_id)) is not None:
+        if (refusal := policy.can_request(actor, channel_id)) is not None:
             raise WorkflowRefused(refusal.message)
         holder = await self.store.active_for_target(plan.target.id)
         if holder is not None:
@@ -100,12 +117,15 @@ class Requests:
     async def create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> RestoreRequest:
         """Check the plan once more against DDM and store it as a PENDING request, named as DDM names things;
         the announcer posts its card. Raises WorkflowRefused (with a field) when it can't be."""
+        place = self.place_for(channel_id)
+        if self.places.for_plan(plan) is not place:
+            raise WorkflowRefused(f"This plan was made for another environment than {place.environment.label}.")
         actor = await self.directory.actor(requester_id)
-        if (refusal := self.policy.can_request(actor, channel_id)) is not None:
+        if (refusal := place.policy.can_request(actor, channel_id)) is not None:
             raise WorkflowRefused(refusal.message)
         problems, facts = self._fresh_facts(plan), None
         if problems is None:
-            problems, facts = await check_live(self.ddm, plan)
+            problems, facts = await check_live(place.ddm, plan)
         else:
             facts = self._fresh.pop(plan.fingerprint())[1]
         if problems or facts is None:
@@ -117,12 +137,23 @@ class Requests:
                 plan=named_by_ddm(plan, facts),
                 requester_id=requester_id,
                 channel_id=channel_id,
-                required_approvals=self.policy.required_approvals,
+                required_approvals=place.policy.required_approvals,
                 now=now,
-                expires_at=now + self.policy.ttl,
+                expires_at=now + place.policy.ttl,
             )
         except TargetBusy as busy:
             raise _busy(plan, busy.holder) from None
+
+    def policy_of(self, request: RestoreRequest) -> ApprovalPolicy:
+        """The rules of the request's environment (nobody approves one whose environment is gone)."""
+        place = self._place_of(request)
+        return place.policy if place is not None else ApprovalPolicy()
+
+    def _ddm_for(self, plan: RestorePlan) -> DdmGateway:
+        place = self.places.for_plan(plan)
+        if place is None:
+            raise WorkflowRefused(f"No environment restores in project {plan.project_id} ({plan.region}).")
+        return place.ddm
 
     def _fresh_facts(self, plan: RestorePlan) -> list[PlanProblem] | None:
         """[] when this very plan passed the live check moments ago, None when it must be asked again."""
@@ -138,14 +169,15 @@ class Requests:
         request = await self.store.get(request_id)
         if request is None:
             return Refusal("unknown_request", f"I know no request {request_id}.")
+        policy = self.policy_of(request)
         actor = await self.directory.actor(user_id)
         now = self.clock()
-        if (refusal := self.policy.can_approve(actor, request, now)) is not None:
+        if (refusal := policy.can_approve(actor, request, now)) is not None:
             return refusal
         outcome = await self.store.approve(request_id, user_id=user_id, fingerprint=request.fingerprint, now=now)
         if not outcome.added:
             # Lost a race: the request moved on (or this person's first click already counted).
-            return self.policy.can_approve(actor, outcome.request, now) or Refusal(
+            return policy.can_approve(actor, outcome.request, now) or Refusal(
                 "not_counted", f"{request_id} is no longer awaiting approval."
             )
         if outcome.approved:
@@ -157,7 +189,7 @@ class Requests:
         request = await self.store.get(request_id)
         if request is None:
             return Refusal("unknown_request", f"I know no request {request_id}.")
-        return self.policy.can_reject(await self.directory.actor(user_id), request, self.clock())
+        return self.policy_of(request).can_reject(await self.directory.actor(user_id), request, self.clock())
 
     async def reject(self, request_id: str, user_id: str, reason: str) -> Refusal | None:
         return await self._decide(request_id, user_id, Event.REJECT, reason)
@@ -170,7 +202,8 @@ class Requests:
         if request is None:
             return Refusal("unknown_request", f"I know no request {request_id}.")
         actor = await self.directory.actor(user_id)
-        check = self.policy.can_reject if event is Event.REJECT else self.policy.can_cancel
+        policy = self.policy_of(request)
+        check = policy.can_reject if event is Event.REJECT else policy.can_cancel
         if (refusal := check(actor, request, self.clock())) is not None:
             return refusal
         done = await self.store.transition(

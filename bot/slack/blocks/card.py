@@ -81,10 +81,14 @@ def request_card(request: RestoreRequest, *, approvers: str) -> list[Block]:
     plan = request.plan
     icon = _STATUS_ICON[request.state]
     source, target = escape(plan.source.label, 200), escape(plan.target.label, 200)
+    # The environment (from a configuration file) is named: "· prod (cn-north-4)".
+    where = f" · {escape(plan.environment, 60)} ({escape(plan.region, 40)})" if plan.environment else ""
     blocks: list[Block] = [
         SectionBlock(
             block_id="card_status",
-            text=MarkdownTextObject(text=f"{icon} *DDM restore request* `{request.id}` · {status_line(request)}"),
+            text=MarkdownTextObject(
+                text=f"{icon} *DDM restore request* `{request.id}`{where} · {status_line(request)}"
+            ),
         ),
         ContextBlock(
             block_id="card_requester",

@@ -81,13 +81,17 @@ def _plan_from_step2(deps: Deps, meta: Step2Meta, values: dict[str, Any]) -> tup
     reason = payloads.text_value(values, REASON_BLOCK)
     if len(reason) > REASON_LIMIT:
         return None, {REASON_BLOCK: f"Keep the reason to {REASON_LIMIT} characters (this one has {len(reason)})."}
-    plan = deps.service.new_plan(
-        source=NamedRef(id=meta.source[0], name=meta.source[1]),
-        target=NamedRef(id=meta.target[0], name=meta.target[1]),
-        restore_time_ms=meta.restore_time_ms,
-        mappings=tuple(mappings),
-        reason=reason,
-    )
+    try:
+        plan = deps.service.new_plan(
+            source=NamedRef(id=meta.source[0], name=meta.source[1]),
+            target=NamedRef(id=meta.target[0], name=meta.target[1]),
+            restore_time_ms=meta.restore_time_ms,
+            mappings=tuple(mappings),
+            reason=reason,
+            channel_id=meta.channel_id,
+        )
+    except WorkflowRefused as refused:  # the channel is in no environment (any more)
+        return None, {REASON_BLOCK: refused.message}
     return plan, {}
 
 
