@@ -1,0 +1,114 @@
+"""Environments end to end: two channels, two projects with their own credentials, one simulator serving both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.restore.request import RequestState as S
+from bot.simulator import SimulatorCredentials
+from bot.simulator.world import ORDERS_PROD_ID
+from tests.support.harness import CREDENTIALS, PROJECT, running_bot
+
+STAGING_PROJECT = "fedcba9876543210fedcba9876543210"
+STAGING = SimulatorCredentials(
+    project_id=STAGING_PROJECT, username="ddm-bot-staging", password="Staging-Pass!", domain="acme"
+)
+ENVIRONMENTS = f"""
+[[environment]]
+name = "prod"
+channels = ["CPROD"]
+region = "cn-north-4"
+project_id = "{PROJECT}"
+ddm_endpoint = "{{sim}}"
+iam_endpoint = "{{sim}}"
+credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
+
+[[environment.stage]]
+name = "DBA lead"
+approvers = {{ users = ["UBOB"] }}
+
+[[environment]]
+name = "staging"
+channels = ["CSTAGE"]
+region = "ap-southeast-1"
+project_id = "{STAGING_PROJECT}"
+ddm_endpoint = "{{sim}}"
+iam_endpoint = "{{sim}}"
+credentials = {{ iam_username_env = "ST_USER", iam_password_env = "ST_PASSWORD", iam_domain_env = "ST_DOMAIN" }}
+
+[[environment.stage]]
+name = "Team"
+approvers = {{ users = ["UDAN"] }}
+"""
+
+
+@pytest.fixture(autouse=True)
+def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROD_AK", CREDENTIALS.ak or "")
+    monkeypatch.setenv("PROD_SK", CREDENTIALS.sk or "")
+    monkeypatch.setenv("ST_USER", STAGING.username or "")
+    monkeypatch.setenv("ST_PASSWORD", STAGING.password or "")
+    monkeypatch.setenv("ST_DOMAIN", STAGING.domain or "")
+
+
+async def test_each_channel_restores_in_its_own_project_with_its_own_credentials(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, more_projects=(STAGING,), environments=ENVIRONMENTS) as h:
+        for channel, name in (("CPROD", "prod"), ("CSTAGE", "staging"), ("CNONE", "none")):
+            h.fake.add_channel(channel, name)
+
+        staged = await h.request_restore(channel="CSTAGE")
+        assert (staged.plan.environment, staged.plan.project_id, staged.plan.region) == (
+            "staging",
+            STAGING_PROJECT,
+            "ap-southeast-1",
+        )
+        await h.wait_card(staged, "staging (ap-southeast-1)")
+        # Prod's approver is no approver in staging.
+        await h.click("approve_request", staged, user="UBOB")
+        assert "Only <@UDAN> can approve." in await h.wait_ephemeral("UBOB", "can approve")
+        await h.click("approve_request", staged, user="UDAN")
+        await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=staged.id)
+        await h.wait_thread(staged, "submitted to DDM (ap-southeast-1).")
+
+        prod = await h.request_restore(channel="CPROD")
+        assert (prod.plan.environment, prod.plan.project_id) == ("prod", PROJECT)
+        assert prod.fingerprint != staged.fingerprint
+        await h.click("approve_request", prod, user="UBOB")
+        await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=prod.id)
+
+        posts = await h.sim_calls("recovery")
+        assert [(p["path"], p["auth"]) for p in posts] == [
+            (f"/v3/{STAGING_PROJECT}/instances/{ORDERS_PROD_ID}/backups/recovery", "token"),
+            (f"/v3/{PROJECT}/instances/{ORDERS_PROD_ID}/backups/recovery", "aksk"),
+        ]
+        # Each project's world saw its own restore only.
+        staged_job = (await h.runtime.store.get(staged.id)).job_id  # type: ignore[union-attr]
+        prod_job = (await h.runtime.store.get(prod.id)).job_id  # type: ignore[union-attr]
+        staging_jobs = {j.id for j in h.sim.state.projects[STAGING_PROJECT].world.jobs}
+        prod_jobs = {j.id for j in h.sim.state.world.jobs}
+        assert staged_job in staging_jobs and staged_job not in prod_jobs
+        assert prod_job in prod_jobs and prod_job not in staging_jobs
+
+        # list and status stay in the channel's environment; policy tells its rules.
+        since = len(h.fake.calls)
+        await h.command("list", channel="CSTAGE")
+        listed = await h.fake.wait_for("response_url:UALICE", since=since)
+        assert staged.id in listed.args["text"] and prod.id not in listed.args["text"]
+        since = len(h.fake.calls)
+        await h.command(f"status {prod.id}", channel="CSTAGE")
+        status = await h.fake.wait_for("response_url:UALICE", since=since)
+        assert "I know no request" in status.args["text"]
+        since = len(h.fake.calls)
+        await h.command("policy", channel="CPROD")
+        policy = await h.fake.wait_for("response_url:UALICE", since=since)
+        assert "*Environment prod*" in policy.args["text"] and "1 of <@UBOB>" in policy.args["text"]
+
+        # A channel in no environment is told which are set up.
+        since = len(h.fake.calls)
+        await h.command("", channel="CNONE")
+        told = await h.fake.wait_for("response_url:UALICE", since=since)
+        assert told.args["text"] == (
+            "This channel is not set up for restores. Restores can be requested in <#CPROD>, <#CSTAGE>."
+        )
