@@ -23,8 +23,11 @@ from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
 from bot.huawei.gateway import HuaweiDdmGateway
+from bot.restore.policy import ApprovalPolicy
+from bot.restore.request import RestoreRequest
 from bot.runtime.supervisor import Supervisor
 from bot.slack.announcer import Announcer
+from bot.slack.blocks.card import CardPeople
 from bot.slack.blocks.messages import render_notice
 from bot.slack.directory import SlackDirectory
 from bot.slack.listeners import Deps, register_all
@@ -123,6 +126,11 @@ def slack_client_from(settings: Settings, session: aiohttp.ClientSession | None 
     return client
 
 
+def card_people(policy: ApprovalPolicy, request: RestoreRequest) -> CardPeople:
+    """Who approves a request, as its card shows it (its environment's stages)."""
+    return CardPeople(policy.describe_approvers(), policy.stage_header(request), policy.stage_lines(request))
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -175,11 +183,9 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     setups = load_setups(settings)  # ConfigError (one line per key) when the environments file is wrong
     if setups.path is None:
         _ = settings.huawei_auth_mode  # ConfigError naming the missing Huawei variable
-    for setup in setups.all:  # never approve on stage 1 alone: refuse what this version does not enforce yet
-        policy = setup.environment.policy
-        if len(policy.stages) > 1 or policy.urgent is not None:
-            key = f"environment.{setup.environment.name}." + ("urgent" if policy.urgent else "stage")
-            raise ConfigError(f"{key}: not supported by this version yet (one stage, no urgent path)")
+    for setup in setups.all:  # refuse what this version does not enforce yet
+        if setup.environment.policy.urgent is not None:
+            raise ConfigError(f"environment.{setup.environment.name}.urgent: not supported by this version yet")
     store = RequestStore.from_url(settings.database_url)
     await store.create_schema()
     # Each environment has its own DdmClient: its project, credentials, token cache and call budget.
@@ -230,7 +236,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         store=store,
         client=client,
         render=render_notice,
-        approvers=lambda request: requests.policy_of(request).describe_approvers(),
+        approvers=lambda request: card_people(requests.policy_of(request), request),
         clock=utc_now,
         lease_seconds=settings.job_lease_seconds,
     )

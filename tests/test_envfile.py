@@ -9,6 +9,7 @@ import pytest
 
 from bot.config import ConfigError, Settings
 from bot.envfile import load_setups, parse_config, read_secret
+from bot.restore.plan import fingerprint_of
 
 PROD_AND_STAGING = """
 [[environment]]
@@ -158,3 +159,15 @@ def test_without_a_file_the_settings_are_the_one_environment(tmp_path: Path, mon
     missing = settings.model_copy(update={"ddm_restore_config": str(tmp_path / "nope.toml")})
     with pytest.raises(ConfigError, match=r"^DDM_RESTORE_CONFIG: cannot read"):
         load_setups(missing)
+
+
+def test_the_environment_is_part_of_the_fingerprint_only_when_named() -> None:
+    from tests.test_domain import plan
+
+    unnamed = plan()
+    # Plans from before environments hash as they always did (their approvals still verify).
+    assert unnamed.environment == "" and unnamed.fingerprint() == fingerprint_of(
+        unnamed.project_id, unnamed.source.id, unnamed.restore_body()
+    )
+    prod, staging = (unnamed.model_copy(update={"environment": name}) for name in ("prod", "staging"))
+    assert len({unnamed.fingerprint(), prod.fingerprint(), staging.fingerprint()}) == 3

@@ -112,3 +112,57 @@ async def test_each_channel_restores_in_its_own_project_with_its_own_credentials
         assert told.args["text"] == (
             "This channel is not set up for restores. Restores can be requested in <#CPROD>, <#CSTAGE>."
         )
+
+
+STAGED = f"""
+[[environment]]
+name = "prod"
+channels = ["CPROD"]
+region = "cn-north-4"
+project_id = "{PROJECT}"
+ddm_endpoint = "{{sim}}"
+iam_endpoint = "{{sim}}"
+credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
+
+[[environment.stage]]
+name = "DBA lead"
+approvers = {{ usergroups = ["SLEADS"] }}
+
+[[environment.stage]]
+name = "Service owner"
+approvers = {{ users = ["UDAN"] }}
+"""
+
+
+async def test_stages_in_order_and_one_post_after_the_last(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, environments=STAGED) as h:
+        h.fake.add_channel("CPROD", "prod")
+        request = await h.request_restore(channel="CPROD")
+        card = await h.wait_card(request, "stage 1 of 2")
+        assert "prod (cn-north-4)" in card and "⏳ DBA lead" in card and "⏳ Service owner" in card
+
+        # The service owner clicks before the DBA lead: told whose turn it is, nothing counted.
+        await h.click("approve_request", request, user="UDAN")
+        early = await h.wait_ephemeral("UDAN", "comes first")
+        assert early == "Stage 1 (DBA lead) comes first; you'll be mentioned when it's your turn."
+
+        await h.click("approve_request", request, user="UCAROL")
+        said = await h.wait_thread(request, "approved stage 1")
+        assert said == "<@UCAROL> approved stage 1 (DBA lead). Next: <@UDAN> (Service owner)."
+        card = await h.wait_card(request, "stage 2 of 2")
+        assert "✅ DBA lead — <@UCAROL>" in card and "waiting for <@UDAN> (0/1)" in card
+        assert await h.sim_calls("recovery") == []
+        # Another lead: stage 1 is complete; it counts nowhere.
+        await h.click("approve_request", request, user="UERIN")
+        await h.wait_ephemeral("UERIN", "already complete")
+
+        await h.click("approve_request", request, user="UDAN")
+        await h.wait_thread(request, "<@UDAN> approved stage 2 (Service owner).")
+        done = await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=request.id)
+        assert [(a.user_id, a.stage) for a in done.approvals] == [("UCAROL", 1), ("UDAN", 2)]
+        assert len(await h.sim_calls("recovery")) == 1
+        trail = await h.runtime.store.audit_trail(request.id)
+        assert [(a.action, a.details.get("stage")) for a in trail if a.action == "approve"] == [
+            ("approve", 1),
+            ("approve", 2),
+        ]

@@ -74,10 +74,15 @@ class ApprovalPolicy:
         return groups
 
     def describe_approvers(self) -> str:
+        if self.stages:
+            users = frozenset().union(*(stage.approver_user_ids for stage in self.stages))
+            groups = frozenset().union(*(stage.approver_group_ids for stage in self.stages))
+            return describe_who(users, groups)
         return describe_who(self.approver_user_ids, self.approver_group_ids)
 
     def is_approver(self, actor: Actor) -> bool:
-        return actor.user_id in self.approver_user_ids or bool(actor.group_ids & self.approver_group_ids)
+        """An approver of any stage."""
+        return bool(self._stages_of(actor))
 
     def can_request(self, actor: Actor, channel_id: str) -> Refusal | None:
         if self.allowed_channel_ids and channel_id not in self.allowed_channel_ids:
@@ -93,6 +98,55 @@ class ApprovalPolicy:
                 return Refusal("not_requester", f"Only {_join_or(who)} can request restores.")
         return None
 
+    # ---- stages ---------------------------------------------------------------------------------------------
+
+    @property
+    def stage_list(self) -> tuple[Stage, ...]:
+        """The stages in order; without named stages, one made of the approvers above."""
+        if self.stages:
+            return self.stages
+        return (Stage("", self.approver_user_ids, self.approver_group_ids, self.required_approvals),)
+
+    @property
+    def total_required(self) -> int:
+        return sum(stage.required for stage in self.stage_list)
+
+    def current_stage(self, request: RestoreRequest) -> int | None:
+        """The 1-based number of the first stage still short of approvals; None when all are complete."""
+        for number, stage in enumerate(self.stage_list, start=1):
+            if len(request.approvals_in(number)) < stage.required:
+                return number
+        return None
+
+    def stage_header(self, request: RestoreRequest) -> str:
+        """ "stage 2 of 2" while pending with named stages; "" otherwise."""
+        current = self.current_stage(request)
+        if not self.stages or current is None:
+            return ""
+        return f"stage {current} of {len(self.stages)}"
+
+    def stage_lines(self, request: RestoreRequest) -> str:
+        """ "✅ DBA lead — <@bob>   ⏳ Service owner — waiting for <@owner> (0/1)"; "" without named stages."""
+        if not self.stages:
+            return ""
+        parts = []
+        for number, stage in enumerate(self.stages, start=1):
+            done = request.approvals_in(number)
+            who = ", ".join(f"<@{a.user_id}>" for a in done)
+            if len(done) >= stage.required:
+                parts.append(f"✅ {stage.name} — {who}")
+            else:
+                waiting = describe_who(stage.approver_user_ids, stage.approver_group_ids)
+                parts.append(f"⏳ {stage.name} — waiting for {waiting} ({len(done)}/{stage.required})")
+        return "   ".join(parts)
+
+    def _stages_of(self, actor: Actor) -> list[int]:
+        return [
+            number
+            for number, stage in enumerate(self.stage_list, start=1)
+            if actor.user_id in stage.approver_user_ids or actor.group_ids & stage.approver_group_ids
+        ]
+
     def can_approve(self, actor: Actor, request: RestoreRequest, now: datetime) -> Refusal | None:
         if (refusal := _still_pending(request, now)) is not None:
             return refusal
@@ -100,14 +154,26 @@ class ApprovalPolicy:
             return Refusal("guest", "Guests can't approve restores.")
         if actor.user_id == request.requester_id and not self.allow_self_approval:
             return Refusal("self_approval", "You can't approve your own request.")
-        if not self.is_approver(actor):
+        mine = self._stages_of(actor)
+        if not mine:
             return Refusal("not_approver", f"Only {self.describe_approvers()} can approve.")
-        if actor.user_id in request.approver_ids:
+        if actor.user_id in request.approver_ids:  # a person counts in one stage only
             return Refusal(
                 "already_approved",
                 f"You already approved {request.id} ({len(request.approvals)}/{request.required_approvals}).",
             )
-        return None
+        current = self.current_stage(request)
+        if current is None or current in mine:
+            return None
+        stage = self.stage_list[current - 1]
+        if all(number > current for number in mine):
+            return Refusal(
+                "not_your_turn",
+                f"Stage {current} ({stage.name}) comes first; you'll be mentioned when it's your turn.",
+            )
+        return Refusal(
+            "stage_complete", f"Your stage is already complete; it is stage {current}'s turn ({stage.name})."
+        )
 
     def can_reject(self, actor: Actor, request: RestoreRequest, now: datetime) -> Refusal | None:
         if (refusal := _still_pending(request, now)) is not None:

@@ -15,6 +15,7 @@ __all__ = ["ACTIVE_STATES", "FINAL_STATES", "Approval", "RequestState", "Restore
 class Approval:
     user_id: str
     at: datetime
+    stage: int = 1  # which approval stage it counts for (1 = the first, or the only one)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class RestoreRequest:
     @property
     def approver_ids(self) -> tuple[str, ...]:
         return tuple(a.user_id for a in self.approvals)
+
+    def approvals_in(self, stage: int) -> tuple[Approval, ...]:
+        return tuple(a for a in self.approvals if a.stage == stage)
 
     @property
     def fingerprint_matches_plan(self) -> bool:

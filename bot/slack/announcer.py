@@ -23,6 +23,7 @@ from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, ParamValue
 from bot.restore.request import RestoreRequest
 from bot.slack.blocks import card_fallback_text, request_card
+from bot.slack.blocks.card import CardPeople
 from bot.slack.notifier import NOT_IN_CHANNEL, invite_hint, tell
 from bot.store.outbox import OutboxRow
 from bot.store.requests import RequestStore
@@ -48,7 +49,7 @@ class Announcer:
         store: RequestStore,
         client: AsyncWebClient,
         render: Render,
-        approvers: str | Callable[[RestoreRequest], str],
+        approvers: str | Callable[[RestoreRequest], str | CardPeople],
         clock: Callable[[], datetime],
         owner: str | None = None,
         lease_seconds: float = 30.0,

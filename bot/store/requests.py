@@ -13,7 +13,7 @@ make the bot safe live here as single statements the database decides:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -85,7 +85,8 @@ def _add_approval(sqlite_dialect: bool) -> Executable:
     fingerprint = bindparam("fingerprint", type_=a.c.fingerprint.type)
     at_ms = bindparam("at_ms", type_=a.c.at_ms.type)
     so_far = select(func.count()).select_from(a).where(a.c.request_id == request_id).scalar_subquery()
-    eligible = select(request_id, bindparam("user_id", type_=a.c.user_id.type), fingerprint, at_ms).where(
+    stage = bindparam("stage", type_=a.c.stage.type)
+    eligible = select(request_id, bindparam("user_id", type_=a.c.user_id.type), fingerprint, at_ms, stage).where(
         r.c.id == request_id,
         r.c.state == RequestState.PENDING.value,
         r.c.fingerprint == fingerprint,
@@ -95,7 +96,7 @@ def _add_approval(sqlite_dialect: bool) -> Executable:
     dialect_insert = sqlite.insert if sqlite_dialect else postgresql.insert
     return (
         dialect_insert(a)
-        .from_select(["request_id", "user_id", "fingerprint", "at_ms"], eligible)
+        .from_select(["request_id", "user_id", "fingerprint", "at_ms", "stage"], eligible)
         .on_conflict_do_nothing()
     )
 
@@ -274,9 +275,21 @@ class RequestStore(Database):
         self.on_notices()
         return moved.request()
 
-    async def approve(self, request_id: str, *, user_id: str, fingerprint: str, now: datetime) -> ApprovalOutcome:
-        """Record one approval while the request is PENDING, unexpired, still has `fingerprint` and still needs
-        approvals; when it is the last one needed, move the request to APPROVED in the same transaction."""
+    async def approve(
+        self,
+        request_id: str,
+        *,
+        user_id: str,
+        fingerprint: str,
+        now: datetime,
+        stage: int = 1,
+        stages_required: tuple[int, ...] | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+    ) -> ApprovalOutcome:
+        """Record one approval for `stage` while the request is PENDING, unexpired, still has `fingerprint`, every
+        earlier stage is complete and this one still needs approvals (`stages_required`: each stage's count; by
+        default one stage of the request's required_approvals); when it completes the last stage, move the
+        request to APPROVED in the same transaction. `params` go with the thread's approval notice."""
         now_ms = ms(now)
         approved = False
         async with self.write() as conn:
@@ -286,6 +299,8 @@ class RequestStore(Database):
             locked = await lock_request(conn, request_id)
             assert locked is not None, f"no request {request_id}"
             row = locked.values
+            required_each = stages_required or (row["required_approvals"],)
+            in_stage = [sum(1 for a in locked.approvals if a.stage == n) for n in range(1, len(required_each) + 1)]
             added = False
             if (
                 row["state"] == RequestState.PENDING.value
@@ -293,16 +308,26 @@ class RequestStore(Database):
                 and row["expires_ms"] > now_ms
                 and len(locked.approvals) < row["required_approvals"]
                 and user_id not in {each.user_id for each in locked.approvals}
+                and 1 <= stage <= len(required_each)
+                and all(in_stage[n] >= required_each[n] for n in range(stage - 1))
+                and in_stage[stage - 1] < required_each[stage - 1]
             ):
                 # The database still decides, in one statement, as if nothing had been read before.
                 result = await conn.execute(
                     _ADD_APPROVAL[self.is_sqlite],
-                    {"request_id": request_id, "user_id": user_id, "fingerprint": fingerprint, "at_ms": now_ms},
+                    {
+                        "request_id": request_id,
+                        "user_id": user_id,
+                        "fingerprint": fingerprint,
+                        "at_ms": now_ms,
+                        "stage": stage,
+                    },
                 )
                 added = result.rowcount == 1
             if added:
-                locked = locked.changed(approval=Approval(user_id=user_id, at=datetime_of(now_ms)))
+                locked = locked.changed(approval=Approval(user_id=user_id, at=datetime_of(now_ms), stage=stage))
                 count, required = len(locked.approvals), row["required_approvals"]
+                stage_count = in_stage[stage - 1] + 1
                 effects = _Effects(request_id, now_ms, chain_head=locked.chain_head)
                 effects.records.append(
                     audit_record(
@@ -312,15 +337,18 @@ class RequestStore(Database):
                         from_state=RequestState.PENDING.value,
                         to_state=RequestState.PENDING.value,
                         fingerprint=fingerprint,
-                        details={},
+                        details={"stage": stage} if stages_required is not None else {},
                         at_ms=now_ms,
                         permalink=row["permalink"],
                     )
                 )
-                last = count >= required
-                effects.notices.append(
-                    Outgoing(Notice.APPROVAL, {"user_id": user_id, "count": count, "required": required})
-                )
+                last = count >= required and stage == len(required_each)
+                notice: dict[str, ParamValue] = {"user_id": user_id, "count": count, "required": required}
+                if stages_required is not None:
+                    notice.update(stage=stage, stage_count=stage_count, stage_required=required_each[stage - 1])
+                    notice["stage_done"] = int(stage_count >= required_each[stage - 1])
+                notice.update(params or {})
+                effects.notices.append(Outgoing(Notice.APPROVAL, notice))
                 if not last:
                     effects.notices.append(Outgoing(Notice.CARD))
                 else:

@@ -91,6 +91,8 @@ approvals = Table(
     Column("user_id", String(32), nullable=False),
     Column("fingerprint", String(64), nullable=False),
     Column("at_ms", BigInteger, nullable=False),
+    # The approval stage it counts for (1: the first, or the only one); since revision 0006.
+    Column("stage", Integer, nullable=False, server_default="1"),
     PrimaryKeyConstraint("request_id", "user_id", name="pk_restore_approvals"),
 )
 

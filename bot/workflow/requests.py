@@ -12,8 +12,9 @@ from bot.ports import DdmGateway, UserDirectory
 from bot.restore.checks import TARGET, LiveFacts, PlanProblem, named_by_ddm
 from bot.restore.ids import normalise_request_id
 from bot.restore.lifecycle import Event
+from bot.restore.notices import ParamValue
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
-from bot.restore.policy import ApprovalPolicy, Refusal
+from bot.restore.policy import ApprovalPolicy, Refusal, describe_who
 from bot.restore.request import RestoreRequest
 from bot.store.requests import RequestStore, TargetBusy
 from bot.workflow.live import check_live
@@ -137,7 +138,7 @@ class Requests:
                 plan=named_by_ddm(plan, facts),
                 requester_id=requester_id,
                 channel_id=channel_id,
-                required_approvals=place.policy.required_approvals,
+                required_approvals=place.policy.total_required,
                 now=now,
                 expires_at=now + place.policy.ttl,
             )
@@ -174,7 +175,29 @@ class Requests:
         now = self.clock()
         if (refusal := policy.can_approve(actor, request, now)) is not None:
             return refusal
-        outcome = await self.store.approve(request_id, user_id=user_id, fingerprint=request.fingerprint, now=now)
+        stage = policy.current_stage(request) or 1
+        stages_required: tuple[int, ...] | None = None
+        params: dict[str, ParamValue] | None = None
+        if policy.stages:
+            stages = policy.stages
+            stages_required = tuple(each.required for each in stages)
+            following = stages[stage] if stage < len(stages) else None
+            params = {
+                "stage_name": stages[stage - 1].name,
+                "next_stage_name": following.name if following else None,
+                "next_approvers": (
+                    describe_who(following.approver_user_ids, following.approver_group_ids) if following else None
+                ),
+            }
+        outcome = await self.store.approve(
+            request_id,
+            user_id=user_id,
+            fingerprint=request.fingerprint,
+            now=now,
+            stage=stage,
+            stages_required=stages_required,
+            params=params,
+        )
         if not outcome.added:
             # Lost a race: the request moved on (or this person's first click already counted).
             return policy.can_approve(actor, outcome.request, now) or Refusal(

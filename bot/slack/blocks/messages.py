@@ -25,6 +25,8 @@ def render_notice(request: RestoreRequest, notice: Notice, params: Mapping[str, 
         user_id = str(params.get("user_id") or "?")
         count = params.get("count", len(request.approvals))
         required = params.get("required", request.required_approvals)
+        if params.get("stage") is not None:
+            return _stage_approval(user_id, params)
         return f"{mention(user_id)} approved ({count}/{required})."
     if notice is Notice.SUBMITTING:
         return f"Approved. Checking the plan against DDM once more, then submitting the restore of {request.id}…"
@@ -54,6 +56,20 @@ def render_notice(request: RestoreRequest, notice: Notice, params: Mapping[str, 
         reason = str(params.get("reason") or "Slack refused it.")
         return f"Your restore request {request.id} was not created: I could not post the request card: {reason}"
     raise ValueError(f"{notice.value} is not a thread message (the card is drawn by bot.slack.blocks.card)")
+
+
+def _stage_approval(user_id: str, params: Mapping[str, ParamValue]) -> str:
+    """ "@bob approved stage 1 (DBA lead). Next: @owner (Service owner)." — the next stage's approvers are
+    mentioned (our own mrkdwn) when their turn comes; stage names come from the configuration file."""
+    name = escape(str(params.get("stage_name") or ""), 80)
+    text = f"{mention(user_id)} approved stage {params.get('stage')}" + (f" ({name})" if name else "")
+    if params.get("stage_required", 1) != 1:
+        text += f" ({params.get('stage_count')}/{params.get('stage_required')})"
+    text += "."
+    if params.get("stage_done") and params.get("next_approvers"):
+        following = escape(str(params.get("next_stage_name") or ""), 80)
+        text += f" Next: {params.get('next_approvers')}" + (f" ({following})." if following else ".")
+    return text
 
 
 def final_text(request: RestoreRequest) -> str:
