@@ -17,7 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import RestoreChoices
-from bot.config import ConfigError, Settings
+from bot.config import Settings
 from bot.envfile import EnvironmentSetup, load_setups, settings_setup
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
@@ -183,9 +183,6 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     setups = load_setups(settings)  # ConfigError (one line per key) when the environments file is wrong
     if setups.path is None:
         _ = settings.huawei_auth_mode  # ConfigError naming the missing Huawei variable
-    for setup in setups.all:  # refuse what this version does not enforce yet
-        if setup.environment.policy.urgent is not None:
-            raise ConfigError(f"environment.{setup.environment.name}.urgent: not supported by this version yet")
     store = RequestStore.from_url(settings.database_url)
     await store.create_schema()
     # Each environment has its own DdmClient: its project, credentials, token cache and call budget.

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.playground import slack_payloads as sp
 from bot.restore.request import RequestState as S
 from bot.simulator import SimulatorCredentials
 from bot.simulator.world import ORDERS_PROD_ID
-from tests.support.harness import CREDENTIALS, PROJECT, running_bot
+from tests.support.harness import CREDENTIALS, PROJECT, SECRET, running_bot, until
 
 STAGING_PROJECT = "fedcba9876543210fedcba9876543210"
 STAGING = SimulatorCredentials(
@@ -166,3 +167,89 @@ async def test_stages_in_order_and_one_post_after_the_last(tmp_path: Path) -> No
             ("approve", 1),
             ("approve", 2),
         ]
+
+
+URGENT = (
+    STAGED
+    + """
+[environment.urgent]
+approvers = { users = ["UBOB"] }
+required = 1
+review_within_hours = 0.0005
+reviewers = { users = ["UCAROL", "UERIN"] }
+"""
+)
+CHECKED = {"type": "checkboxes", "selected_options": [{"value": "urgent", "text": {"type": "plain_text", "text": "u"}}]}
+
+
+async def test_the_urgent_path_with_its_review_and_its_reminder(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, environments=URGENT) as h:
+        h.fake.add_channel("CPROD", "prod")
+        # Urgent needs the incident reference.
+        view_id = await h.open_form(channel="CPROD")
+        await h.choose_source(view_id)
+        await h.submit_step1(view_id)
+        pushed = h.top_view[view_id]
+        assert pushed
+        step2 = await h.wait_step2(pushed)
+        assert {"urgent", "incident"} <= {b.get("block_id") for b in step2["blocks"]}
+        state = h.suggested_state(step2) | {"urgent": {"urgent": CHECKED}}
+        response = await h.submit_view(pushed, state)
+        assert response["errors"] == {"incident": "An urgent request needs the incident reference (e.g. INC-9001)."}
+
+        incident = {
+            "urgent": {"urgent": CHECKED},
+            "incident": {"incident": {"type": "plain_text_input", "value": "INC-9001"}},
+        }
+        request = await h.request_restore(channel="CPROD", extra_state=incident)
+        assert request.plan.urgent_incident == "INC-9001" and request.required_approvals == 1
+        card = await h.wait_card(request, "URGENT")
+        assert "🚨 *URGENT* · incident INC-9001" in card
+        # Only the urgent approvers decide it: the stages' people are not asked.
+        await h.click("approve_request", request, user="UCAROL")
+        await h.wait_ephemeral("UCAROL", "Only <@UBOB> can approve.")
+        await h.click("approve_request", request, user="UBOB")
+        await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=request.id)
+        assert len(await h.sim_calls("recovery")) == 1
+
+        due = await h.wait_thread(request, "Follow-up review due by")
+        assert "<@UCAROL> <@UERIN>" in due
+        assert request.message_ts
+        review_message = next(
+            m for m in h.fake.thread("CPROD", request.message_ts) if "Follow-up review" in str(m.get("text"))
+        )
+        assert "review_request" in str(review_message.get("blocks"))
+        # Overdue: a reminder in the thread, and a DM to each reviewer.
+        await h.wait_thread(request, "is overdue", timeout=10)
+        await until(
+            lambda: {c.args.get("channel") for c in h.fake.calls_of("chat.postMessage")} >= {"UCAROL", "UERIN"} or None,
+            5,
+            lambda: "no DM to the reviewers",
+        )
+
+        async def click_reviewed(user: str) -> None:
+            answer = await h.send(
+                sp.block_actions(
+                    SECRET,
+                    user_id=user,
+                    action_id="review_request",
+                    block_id="review_actions",
+                    value=request.id,
+                    channel_id="CPROD",
+                    message_ts=str(review_message["ts"]),
+                    message=review_message,
+                    trigger_id=sp.new_trigger_id(),
+                    response_url=h.fake.response_url(f"click-{user}"),
+                )
+            )
+            assert answer.status_code == 200, answer.text
+
+        await click_reviewed("UDAN")
+        await h.wait_ephemeral("UDAN", "Only <@UCAROL> or <@UERIN> can review it.")
+        await click_reviewed("UCAROL")
+        await h.wait_thread(request, "<@UCAROL> reviewed this urgent restore.")
+        await h.wait_card(request, "Reviewed by <@UCAROL>")
+        actions = [a.action for a in await h.runtime.store.audit_trail(request.id)]
+        assert [a for a in actions if a.startswith("review")] == ["review_due", "review_reminder", "reviewed"]
+        reviewed = [a for a in await h.runtime.store.audit_trail(request.id) if a.action == "reviewed"]
+        assert len(reviewed) == 1 and reviewed[0].actor == "UCAROL"

@@ -1,8 +1,8 @@
 """RestorePlan: exactly what will be restored, and its fingerprint.
 
 The fingerprint is the identity approvals bind to: sha256 over the project, the source instance (it is part of
-the URL), the canonical restore body and the environment's name (when it has one: plans made before
-environments, and in the settings' one environment, hash as they always did). Names are for people and are not
+the URL), the canonical restore body, the environment's name and the urgent path's incident (when set: plans
+made before environments, and in the settings' one environment, hash as they always did). Names are for people and are not
 part of it.
 """
 
@@ -44,6 +44,8 @@ class RestorePlan(BaseModel):
     restore_time_ms: int = Field(gt=0)
     mappings: tuple[DataNodeMapping, ...]
     reason: str = Field("", max_length=500)
+    # The break-glass path: the incident it is for; "" for a normal request. Part of the fingerprint when set.
+    urgent_incident: str = Field("", max_length=100)
 
     def restore_body(self) -> dict[str, Any]:
         """The body of POST .../backups/recovery, in the seed's shape."""
@@ -56,7 +58,13 @@ class RestorePlan(BaseModel):
         }
 
     def fingerprint(self) -> str:
-        return fingerprint_of(self.project_id, self.source.id, self.restore_body(), environment=self.environment)
+        return fingerprint_of(
+            self.project_id,
+            self.source.id,
+            self.restore_body(),
+            environment=self.environment,
+            urgent_incident=self.urgent_incident,
+        )
 
     def problems(self) -> list[tuple[str, str]]:
         """What makes this plan impossible on its face, as (field, message); empty when fine."""
@@ -87,10 +95,14 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def fingerprint_of(project_id: str, source_instance_id: str, body: dict[str, Any], *, environment: str = "") -> str:
+def fingerprint_of(
+    project_id: str, source_instance_id: str, body: dict[str, Any], *, environment: str = "", urgent_incident: str = ""
+) -> str:
     identity: dict[str, Any] = {"project_id": project_id, "instance_id": source_instance_id, "body": body}
     if environment:
         identity["environment"] = environment
+    if urgent_incident:
+        identity["urgent_incident"] = urgent_incident
     material = canonical_json(identity)
     return hashlib.sha256(material.encode("ascii")).hexdigest()
 

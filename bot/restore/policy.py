@@ -6,10 +6,11 @@ the policy; a refusal carries the sentence shown to that person.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.restore.request import RequestState, RestoreRequest
+from bot.restore.review import Review
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class UrgentRule:
     review_within: timedelta = timedelta(hours=24)
     reviewer_user_ids: frozenset[str] = frozenset()
     reviewer_group_ids: frozenset[str] = frozenset()
+
+    def review(self) -> Review:
+        """The follow-up review an urgent request gets when it is made."""
+        return Review(self.review_within, self.reviewer_user_ids, self.reviewer_group_ids)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,22 @@ class ApprovalPolicy:
                 who += [f"members of <!subteam^{g}>" for g in sorted(self.requester_group_ids)]
                 return Refusal("not_requester", f"Only {_join_or(who)} can request restores.")
         return None
+
+    def for_request(self, request: RestoreRequest) -> ApprovalPolicy:
+        """The rules a request is decided by: an urgent one (where allowed) needs only the urgent approvers."""
+        if request.plan.urgent_incident and self.urgent is not None:
+            return self.urgent_policy()
+        return self
+
+    def urgent_policy(self) -> ApprovalPolicy:
+        assert self.urgent is not None
+        return replace(
+            self,
+            approver_user_ids=self.urgent.approver_user_ids,
+            approver_group_ids=self.urgent.approver_group_ids,
+            required_approvals=self.urgent.required,
+            stages=(),
+        )
 
     # ---- stages ---------------------------------------------------------------------------------------------
 
@@ -190,6 +211,20 @@ class ApprovalPolicy:
         if actor.user_id != request.requester_id:
             return Refusal("not_requester", f"Only <@{request.requester_id}>, who made {request.id}, can cancel it.")
         return None
+
+
+def can_review(actor: Actor, request: RestoreRequest) -> Refusal | None:
+    """May this person mark the follow-up review of an urgent request done?"""
+    review = request.review
+    if review is None:
+        return Refusal("no_review", f"{request.id} was no urgent request; it needs no follow-up review.")
+    if review.due_at is None:
+        return Refusal("not_due", f"{request.id} has not ended yet; its review comes after.")
+    if review.reviewed_at is not None:
+        return Refusal("already_reviewed", f"{request.id} was already reviewed by <@{review.reviewed_by}>.")
+    if actor.is_guest or not (actor.user_id in review.user_ids or actor.group_ids & review.group_ids):
+        return Refusal("not_reviewer", f"Only {describe_who(review.user_ids, review.group_ids)} can review it.")
+    return None
 
 
 def _still_pending(request: RestoreRequest, now: datetime) -> Refusal | None:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.restore.lifecycle import ACTIVE_STATES, FINAL_STATES, RequestState
 from bot.restore.plan import RestorePlan
+from bot.restore.review import Review
 
 __all__ = ["ACTIVE_STATES", "FINAL_STATES", "Approval", "RequestState", "RestoreRequest"]
 
@@ -40,6 +41,7 @@ class RestoreRequest:
     decision_note: str | None = None  # the reject reason
     submitted_at: datetime | None = None
     finished_at: datetime | None = None
+    review: Review | None = None  # urgent requests: the follow-up review
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -24,6 +24,7 @@ from bot.restore.notices import Notice, ParamValue
 from bot.restore.request import RestoreRequest
 from bot.slack.blocks import card_fallback_text, request_card
 from bot.slack.blocks.card import CardPeople
+from bot.slack.blocks.messages import review_blocks
 from bot.slack.notifier import NOT_IN_CHANNEL, invite_hint, tell
 from bot.store.outbox import OutboxRow
 from bot.store.requests import RequestStore
@@ -118,13 +119,30 @@ class Announcer:
             return
         if row.attempts > 1 and await self._in_thread(request, row.seq):
             return  # an earlier try got through before its claimant died
+        blocks = review_blocks(request, text) if row.notice is Notice.REVIEW_DUE else None
         await self.client.chat_postMessage(
             channel=request.channel_id,
             thread_ts=request.message_ts,
             text=text,
+            blocks=blocks,
             unfurl_links=False,
             metadata={"event_type": NOTICE_EVENT, "event_payload": {"request_id": request.id, "seq": row.seq}},
         )
+        if row.notice is Notice.REVIEW_REMINDER and request.review is not None:
+            await self._remind_reviewers(request)
+
+    async def _remind_reviewers(self, request: RestoreRequest) -> None:
+        """A DM to each reviewer (the members of reviewer groups too) with a link to the thread."""
+        assert request.review is not None
+        people = set(request.review.user_ids)
+        for group in sorted(request.review.group_ids):
+            answer = await self.client.usergroups_users_list(usergroup=group)
+            people.update(str(user) for user in answer.get("users") or [])
+        link = await self._permalink(request.channel_id, request.message_ts or "")
+        where = f" <{link}|in its thread>" if link else f" in <#{request.channel_id}>"
+        text = f"⏰ The follow-up review of urgent restore {request.id} is overdue: please review it{where}."
+        for user_id in sorted(people):
+            await self.client.chat_postMessage(channel=user_id, text=text)
 
     async def _post_card(self, request: RestoreRequest, *, retried: bool) -> RestoreRequest | None:
         ts = await self._card_in_channel(request) if retried else None
@@ -232,7 +250,7 @@ class Announcer:
 
 def _looks(request: RestoreRequest) -> tuple[object, ...]:
     """What the card shows of a request that can change."""
-    return (request.state, request.job_progress, request.approvals, request.error_code)
+    return (request.state, request.job_progress, request.approvals, request.error_code, request.review)
 
 
 def _payload(message: Mapping[str, Any], event_type: str) -> Mapping[str, Any]:

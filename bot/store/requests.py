@@ -24,10 +24,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.restore.ids import new_request_id
-from bot.restore.lifecycle import LIFECYCLE, Event
+from bot.restore.lifecycle import LIFECYCLE, REVIEW_AFTER, Event
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
 from bot.restore.request import ACTIVE_STATES, Approval, RequestState, RestoreRequest
+from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of
 from bot.store import schema
 from bot.store.audit_chain import (
@@ -42,6 +43,7 @@ from bot.store.audit_chain import (
 from bot.store.database import Database
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox, append_notices
+from bot.store.reviews import Reviews, review_due
 from bot.store.rows import LockedRequest, dt, get_request, load_requests, lock_request, ms
 
 __all__ = [
@@ -122,6 +124,7 @@ class RequestStore(Database):
         super().__init__(engine)
         self.outbox = Outbox(self)
         self.leases = Leases(self)
+        self.reviews = Reviews(self, lambda: self.on_notices())
         # Called after a commit that wrote notices, so that this replica's announcer delivers them at once.
         self.on_notices: Callable[[], None] = lambda: None
 
@@ -197,9 +200,10 @@ class RequestStore(Database):
         required_approvals: int,
         now: datetime,
         expires_at: datetime,
+        review: Review | None = None,
     ) -> RestoreRequest:
         """Store a new PENDING request and its card notice; raises TargetBusy when another active request holds
-        the target."""
+        the target. An urgent request carries its follow-up `review` (due when it ends)."""
         fingerprint = plan.fingerprint()
         plan_json = plan.model_dump_json()
         for _ in range(5):
@@ -217,6 +221,7 @@ class RequestStore(Database):
                 "created_ms": ms(now),
                 "expires_ms": ms(expires_at),
                 "updated_ms": ms(now),
+                "review_json": review.to_json() if review is not None else None,
             }
             try:
                 async with self.write() as conn:
@@ -451,7 +456,10 @@ class RequestStore(Database):
             )
         )
         effects.notices.extend(Outgoing(n, params or {}) for n in move.notices)
-        return locked.changed(changes)
+        moved = locked.changed(changes)
+        if move.to in REVIEW_AFTER and locked.values.get("review_json"):
+            moved = await review_due(conn, moved, effects, now_ms=ms(now))
+        return moved
 
     async def _finish(self, conn: AsyncConnection, effects: _Effects) -> None:
         """Write the change's notices, then its audit records: the chain's head stays locked from its read to

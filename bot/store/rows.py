@@ -13,6 +13,7 @@ from sqlalchemy.sql import Select
 
 from bot.restore.plan import RestorePlan
 from bot.restore.request import Approval, RequestState, RestoreRequest
+from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of, epoch_ms_of
 from bot.store import schema
 
@@ -141,4 +142,17 @@ def request_of(row: Any, approvals: tuple[Approval, ...]) -> RestoreRequest:
         decision_note=row.decision_note,
         submitted_at=dt(row.submitted_ms),
         finished_at=dt(row.finished_ms),
+        review=_review_of(row),
+    )
+
+
+def _review_of(row: Any) -> Review | None:
+    raw = getattr(row, "review_json", None)
+    if not raw:
+        return None
+    return Review.from_json(raw).with_times(
+        due_at=dt(row.review_due_ms),
+        reminded_at=dt(row.review_reminded_ms),
+        reviewed_by=row.reviewed_by,
+        reviewed_at=dt(row.reviewed_ms),
     )

@@ -14,7 +14,7 @@ from bot.restore.ids import normalise_request_id
 from bot.restore.lifecycle import Event
 from bot.restore.notices import ParamValue
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
-from bot.restore.policy import ApprovalPolicy, Refusal, describe_who
+from bot.restore.policy import ApprovalPolicy, Refusal, can_review, describe_who
 from bot.restore.request import RestoreRequest
 from bot.store.requests import RequestStore, TargetBusy
 from bot.workflow.live import check_live
@@ -80,6 +80,7 @@ class Requests:
         mappings: tuple[DataNodeMapping, ...],
         reason: str = "",
         channel_id: str = "",
+        urgent_incident: str = "",
     ) -> RestorePlan:
         """A plan for the environment of the channel: its name, project and region are part of what approvals
         bind to. Raises WorkflowRefused in a channel that is in no environment."""
@@ -93,6 +94,7 @@ class Requests:
             restore_time_ms=restore_time_ms,
             mappings=mappings,
             reason=reason,
+            urgent_incident=urgent_incident,
         )
 
     async def check_plan_live(self, plan: RestorePlan) -> list[PlanProblem]:
@@ -124,6 +126,9 @@ class Requests:
         actor = await self.directory.actor(requester_id)
         if (refusal := place.policy.can_request(actor, channel_id)) is not None:
             raise WorkflowRefused(refusal.message)
+        if plan.urgent_incident and place.policy.urgent is None:
+            raise WorkflowRefused(f"{place.environment.label} has no urgent (break-glass) path.")
+        policy = place.policy.urgent_policy() if plan.urgent_incident else place.policy
         problems, facts = self._fresh_facts(plan), None
         if problems is None:
             problems, facts = await check_live(place.ddm, plan)
@@ -138,9 +143,10 @@ class Requests:
                 plan=named_by_ddm(plan, facts),
                 requester_id=requester_id,
                 channel_id=channel_id,
-                required_approvals=place.policy.total_required,
+                required_approvals=policy.total_required,
                 now=now,
-                expires_at=now + place.policy.ttl,
+                expires_at=now + policy.ttl,
+                review=policy.urgent.review() if plan.urgent_incident and policy.urgent else None,
             )
         except TargetBusy as busy:
             raise _busy(plan, busy.holder) from None
@@ -148,7 +154,7 @@ class Requests:
     def policy_of(self, request: RestoreRequest) -> ApprovalPolicy:
         """The rules of the request's environment (nobody approves one whose environment is gone)."""
         place = self._place_of(request)
-        return place.policy if place is not None else ApprovalPolicy()
+        return place.policy.for_request(request) if place is not None else ApprovalPolicy()
 
     def _ddm_for(self, plan: RestorePlan) -> DdmGateway:
         place = self.places.for_plan(plan)
@@ -242,6 +248,28 @@ class Requests:
             state = latest.state.value.lower() if latest else "gone"
             return Refusal("not_pending", f"{request_id} is already {state}; nothing to decide.")
         return None
+
+    async def review(self, request_id: str, user_id: str) -> Refusal | None:
+        """The [Reviewed] click on an urgent request's follow-up review (audited)."""
+        request = await self.store.get(request_id)
+        if request is None:
+            return Refusal("unknown_request", f"I know no request {request_id}.")
+        if (refusal := can_review(await self.directory.actor(user_id), request)) is not None:
+            return refusal
+        if await self.store.reviews.mark_reviewed(request_id, user_id=user_id, now=self.clock()) is None:
+            latest = await self.store.get(request_id)
+            return can_review(await self.directory.actor(user_id), latest or request) or Refusal(
+                "not_counted", f"{request_id}'s review was already recorded."
+            )
+        return None
+
+    async def remind_overdue_reviews(self) -> list[str]:
+        """One reminder (thread and DMs to the reviewers) for each review past its time; returns their ids."""
+        reminded: list[str] = []
+        for request_id in await self.store.reviews.overdue(self.clock()):
+            if await self.store.reviews.remind(request_id, now=self.clock()) is not None:
+                reminded.append(request_id)
+        return reminded
 
     async def expire_due(self) -> list[str]:
         """Expire every pending request whose time is up; returns their ids."""

@@ -211,9 +211,15 @@ class BotHarness:
         return state
 
     async def request_restore(
-        self, *, user: str = "UALICE", target: str = ORDERS_RESTORE_1_ID, channel: str = CHANNEL
+        self,
+        *,
+        user: str = "UALICE",
+        target: str = ORDERS_RESTORE_1_ID,
+        channel: str = CHANNEL,
+        extra_state: dict[str, Any] | None = None,
     ) -> RestoreRequest:
-        """The whole form: command → source → step 1 → step 2 → card. Returns the stored request."""
+        """The whole form: command → source → step 1 → step 2 (its suggestions, plus `extra_state`) → card.
+        Returns the stored request."""
         view_id = await self.open_form(user=user, channel=channel)
         await self.choose_source(view_id, user=user)
         response = await self.submit_step1(view_id, target=target, user=user)
@@ -222,7 +228,7 @@ class BotHarness:
         assert pushed
         step2 = await self.wait_step2(pushed)
         since = len(self.fake.calls)
-        response = await self.submit_view(pushed, self.suggested_state(step2), user=user)
+        response = await self.submit_view(pushed, self.suggested_state(step2) | (extra_state or {}), user=user)
         assert response == {"response_action": "clear"}, response
         await self.fake.wait_for("chat.postMessage", lambda c: c.args.get("blocks"), since=since)
         return await self.wait_request(lambda r: r.message_ts is not None and r.channel_id == channel)

@@ -95,6 +95,8 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
     source, target = escape(plan.source.label, 200), escape(plan.target.label, 200)
     # The environment (from a configuration file) is named: "· prod (cn-north-4)".
     where = f" · {escape(plan.environment, 60)} ({escape(plan.region, 40)})" if plan.environment else ""
+    if plan.urgent_incident:
+        where = f" · 🚨 *URGENT* · incident {escape(plan.urgent_incident, 100)}" + where
     blocks: list[Block] = [
         SectionBlock(
             block_id="card_status",
@@ -138,6 +140,12 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
         facts.append(f"Approvers: {people.approvers}")
     if request.job_id:
         facts.append(f"Job `{escape(request.job_id, 100)}`")
+    review = request.review
+    if review is not None and review.reviewed_by:
+        facts.append(f"Reviewed by {mention(review.reviewed_by)}")
+    elif review is not None and review.due_at is not None:
+        due_s = int(review.due_at.timestamp())
+        facts.append("Follow-up review due " + slack_date(due_s, "{date_short_pretty} {time}", iso_utc(due_s * 1000)))
     if request.state is RequestState.FAILED and request.error_msg:
         facts.append(f"Error: {escape(request.error_msg, 500)}")
     if people.stages:

@@ -224,7 +224,9 @@ async def _fill_step2(
         for n in nodes
     ]
     try:
-        view = step2_view(meta, rows, external_id=external_id)
+        place = deps.service.places.for_channel(meta.channel_id)
+        urgent_allowed = place is not None and place.policy.urgent is not None
+        view = step2_view(meta, rows, external_id=external_id, urgent_allowed=urgent_allowed)
     except FormTooLarge as exc:
         view = message_view("Too many data nodes", f"⚠️ {exc}", close="Back", external_id=external_id)
     await _update_pushed(client, external_id, view)

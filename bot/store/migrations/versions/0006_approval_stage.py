@@ -25,5 +25,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("restore_approvals") as batch:
-        batch.drop_column("stage")
+    # Plain ALTER TABLE … DROP COLUMN: PostgreSQL, and SQLite from 3.35 (the column is not indexed).
+    op.drop_column("restore_approvals", "stage")
