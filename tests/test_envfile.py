@@ -240,3 +240,23 @@ approvers = {{ users = ["UDAN"] }}
         assert line_of(lines, f"✗ {config}") == (
             f"✗ {config}: environment.prod.credentials.sk_env: PROD_SK is not set (nor PROD_SK_FILE)"
         )
+
+
+def test_the_simulator_serves_each_environments_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.cli import environment_projects
+
+    config = tmp_path / "envs.toml"
+    config.write_text(PROD_AND_STAGING)
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings(_env_file=None, ddm_restore_config=str(config))  # type: ignore[call-arg]
+    prod, staging = environment_projects(settings)
+    assert (prod.project_id, prod.ak, prod.sk) == ("0123456789abcdef0123456789abcdef", "ak", "sk")
+    assert (staging.project_id, staging.username, staging.password, staging.domain) == (
+        "fedcba9876543210fedcba9876543210",
+        "u",
+        "pw",
+        "d",
+    )
+    monkeypatch.chdir(tmp_path)  # no ./ddm-restore.toml here: the settings' one project
+    assert environment_projects(Settings(_env_file=None)) == []  # type: ignore[call-arg]

@@ -115,6 +115,7 @@ async def serve(
     world: World | None,
     job_seconds: float,
     token_ttl_seconds: int = 86400,
+    more: tuple[tuple[SimulatorCredentials, World | None], ...] = (),
 ) -> None:
     """Run the simulator until cancelled. Logs where it listens and which auth modes are on (never secrets)."""
     async with RunningSimulator(
@@ -125,7 +126,10 @@ async def serve(
         host=host,
         port=port,
         access_log=True,
+        more=more,
     ) as sim:
+        for extra, _world in more:
+            log.info("also serving project %s; auth: %s", extra.project_id, extra.describe())
         w = sim.state.world
         log.info(
             "Huawei Cloud simulator (IAM + DDM) listening on %s for project %s; auth: %s",

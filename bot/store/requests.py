@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -31,6 +30,7 @@ from bot.restore.request import ACTIVE_STATES, Approval, RequestState, RestoreRe
 from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of
 from bot.store import schema
+from bot.store.approvals import ADD_APPROVAL, stage_open
 from bot.store.audit_chain import (
     GENESIS_HASH,
     AuditRecord,
@@ -77,34 +77,6 @@ class ApprovalOutcome:
     count: int
     request: RestoreRequest
     approved: bool = False  # this approval was the last one needed: the request is now APPROVED
-
-
-def _add_approval(sqlite_dialect: bool) -> Executable:
-    """INSERT the approval (request_id, user_id, fingerprint, at_ms) only while the request is PENDING, has that
-    fingerprint, is unexpired and needs more approvals; an approval the user already gave is left alone."""
-    a = schema.approvals
-    request_id = bindparam("request_id", type_=a.c.request_id.type)
-    fingerprint = bindparam("fingerprint", type_=a.c.fingerprint.type)
-    at_ms = bindparam("at_ms", type_=a.c.at_ms.type)
-    so_far = select(func.count()).select_from(a).where(a.c.request_id == request_id).scalar_subquery()
-    stage = bindparam("stage", type_=a.c.stage.type)
-    eligible = select(request_id, bindparam("user_id", type_=a.c.user_id.type), fingerprint, at_ms, stage).where(
-        r.c.id == request_id,
-        r.c.state == RequestState.PENDING.value,
-        r.c.fingerprint == fingerprint,
-        r.c.expires_ms > at_ms,
-        so_far < r.c.required_approvals,
-    )
-    dialect_insert = sqlite.insert if sqlite_dialect else postgresql.insert
-    return (
-        dialect_insert(a)
-        .from_select(["request_id", "user_id", "fingerprint", "at_ms", "stage"], eligible)
-        .on_conflict_do_nothing()
-    )
-
-
-# Built once per dialect (is_sqlite -> statement).
-_ADD_APPROVAL = {False: _add_approval(False), True: _add_approval(True)}
 
 
 @dataclass
@@ -305,7 +277,6 @@ class RequestStore(Database):
             assert locked is not None, f"no request {request_id}"
             row = locked.values
             required_each = stages_required or (row["required_approvals"],)
-            in_stage = [sum(1 for a in locked.approvals if a.stage == n) for n in range(1, len(required_each) + 1)]
             added = False
             if (
                 row["state"] == RequestState.PENDING.value
@@ -313,13 +284,11 @@ class RequestStore(Database):
                 and row["expires_ms"] > now_ms
                 and len(locked.approvals) < row["required_approvals"]
                 and user_id not in {each.user_id for each in locked.approvals}
-                and 1 <= stage <= len(required_each)
-                and all(in_stage[n] >= required_each[n] for n in range(stage - 1))
-                and in_stage[stage - 1] < required_each[stage - 1]
+                and stage_open(locked.approvals, stage, required_each)
             ):
                 # The database still decides, in one statement, as if nothing had been read before.
                 result = await conn.execute(
-                    _ADD_APPROVAL[self.is_sqlite],
+                    ADD_APPROVAL[self.is_sqlite],
                     {
                         "request_id": request_id,
                         "user_id": user_id,
@@ -332,7 +301,7 @@ class RequestStore(Database):
             if added:
                 locked = locked.changed(approval=Approval(user_id=user_id, at=datetime_of(now_ms), stage=stage))
                 count, required = len(locked.approvals), row["required_approvals"]
-                stage_count = in_stage[stage - 1] + 1
+                stage_count = sum(1 for a in locked.approvals if a.stage == stage)
                 effects = _Effects(request_id, now_ms, chain_head=locked.chain_head)
                 effects.records.append(
                     audit_record(
