@@ -65,21 +65,23 @@ class Follower:
         if not active:
             self.failures = 0
             return self.poll_interval
-        try:
-            await self._poll(active)
-        except DdmUnreachable as exc:
+        failed = await self._poll(active)
+        if failed:
+            # One project's DDM failing does not stop the others' jobs from being followed (its requests wait).
             self.failures += 1
             delay = min(MAX_BACKOFF_SECONDS, self.poll_interval * float(2 ** min(self.failures, 8)))
-            log.warning("following %d job(s): %s (retry in %.0f s)", len(active), exc.message, delay)
-            if self.failures >= TROUBLE_AFTER_FAILURES:
-                await self._tell_trouble(active, exc.message)
+            for requests, exc in failed:
+                log.warning("following %d job(s): %s (retry in %.0f s)", len(requests), exc.message, delay)
+                if self.failures >= TROUBLE_AFTER_FAILURES:
+                    await self._tell_trouble(requests, exc.message)
             return delay
         self.failures = 0
         self._troubled.clear()
         return self.poll_interval
 
-    async def _poll(self, active: list[RestoreRequest]) -> None:
-        """One job list per project (each with its own credentials) for all the jobs followed in it."""
+    async def _poll(self, active: list[RestoreRequest]) -> list[tuple[list[RestoreRequest], DdmUnreachable]]:
+        """One job list per project (each with its own credentials) for all the jobs followed in it. Returns the
+        projects whose DDM could not be read: their requests and why."""
         groups: dict[str, tuple[DdmGateway, list[RestoreRequest]]] = {}
         for request in active:
             place = self.places.for_plan(request.plan)
@@ -87,8 +89,13 @@ class Follower:
                 log.warning("%s: no environment serves project %s any more", request.id, request.plan.project_id)
                 continue
             groups.setdefault(place.environment.project_id, (place.ddm, []))[1].append(request)
+        failed: list[tuple[list[RestoreRequest], DdmUnreachable]] = []
         for ddm, requests in groups.values():
-            await self._poll_project(ddm, requests)
+            try:
+                await self._poll_project(ddm, requests)
+            except DdmUnreachable as exc:
+                failed.append((requests, exc))
+        return failed
 
     async def _poll_project(self, ddm: DdmGateway, active: list[RestoreRequest]) -> None:
         now = self.clock()
