@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import RestoreChoices
 from bot.config import Settings
+from bot.envfile import EnvironmentSetup, load_setups, settings_setup
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
@@ -27,8 +28,10 @@ from bot.observability.instrument import DdmObserver, SlackCallObserver, observe
 from bot.observability.logs import hide_secrets_of
 from bot.observability.metrics import Metrics
 from bot.restore.policy import ApprovalPolicy
+from bot.restore.request import RestoreRequest
 from bot.runtime.supervisor import Supervisor
 from bot.slack.announcer import Announcer
+from bot.slack.blocks.card import CardPeople
 from bot.slack.blocks.messages import render_notice
 from bot.slack.directory import SlackDirectory
 from bot.slack.listeners import Deps, register_all
@@ -37,6 +40,7 @@ from bot.store.budget import BudgetTable
 from bot.store.requests import RequestStore
 from bot.workflow.cached import CachedDdm
 from bot.workflow.follow import Follower
+from bot.workflow.places import Place, Places
 from bot.workflow.requests import Requests
 from bot.workflow.submit import Submitter
 from bot.workflow.sweep import Sweeper
@@ -44,61 +48,52 @@ from bot.workflow.sweep import Sweeper
 log = logging.getLogger(__name__)
 
 
-def policy_from(settings: Settings) -> ApprovalPolicy:
-    return ApprovalPolicy(
-        approver_user_ids=frozenset(settings.approver_user_ids),
-        approver_group_ids=frozenset(settings.approver_usergroup_ids),
-        required_approvals=settings.required_approvals,
-        allow_self_approval=settings.allow_self_approval,
-        ttl=timedelta(minutes=settings.approval_ttl_minutes),
-        requester_user_ids=frozenset(settings.requester_user_ids),
-        requester_group_ids=frozenset(settings.requester_usergroup_ids),
-        allowed_channel_ids=frozenset(settings.allowed_channel_ids),
-    )
-
-
 def ddm_client_from(
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None = None,
     *,
     budget: CallBudget | None = None,
+    setup: EnvironmentSetup | None = None,
     metrics: Metrics | None = None,
 ) -> DdmClient:
-    """The DdmClient with the auth the settings select (AK/SK wins when both are set); each call is logged
-    with DDM's request id, and measured when `metrics` are given."""
-    project_id = settings.huaweicloud_sdk_project_id or ""
+    """The DdmClient of one environment (default: the settings' own) with the auth its credentials select
+    (AK/SK wins when both are set); each call is logged with DDM's request id, and measured when `metrics` are
+    given."""
+    if setup is None:
+        _ = settings.huawei_auth_mode  # raises ConfigError naming what is missing
+        setup = settings_setup(settings)
+    env, creds = setup.environment, setup.credentials
     timeouts = Timeouts(
         connect=settings.huaweicloud_connect_timeout_seconds, read=settings.huaweicloud_read_timeout_seconds
     )
     auth: httpx.Auth
-    if settings.huawei_auth_mode == "aksk":
-        assert settings.huaweicloud_sdk_ak and settings.huaweicloud_sdk_sk
-        token = settings.huaweicloud_sdk_security_token
+    if creds.ak is not None:
+        assert creds.sk is not None
         auth = AkSkAuth(
-            ak=settings.huaweicloud_sdk_ak.get_secret_value(),
-            sk=settings.huaweicloud_sdk_sk.get_secret_value(),
-            project_id=project_id,
-            security_token=token.get_secret_value() if token else None,
+            ak=creds.ak.get_secret_value(),
+            sk=creds.sk.get_secret_value(),
+            project_id=env.project_id,
+            security_token=creds.security_token.get_secret_value() if creds.security_token else None,
         )
     else:
-        assert settings.huaweicloud_iam_password
+        assert creds.password is not None
         provider = IamTokenProvider(
-            iam_endpoint=settings.iam_endpoint,
-            username=settings.huaweicloud_iam_username or "",
-            password=settings.huaweicloud_iam_password.get_secret_value(),
-            domain=settings.huaweicloud_iam_domain or "",
-            project_id=project_id,
+            iam_endpoint=setup.iam_endpoint,
+            username=creds.username or "",
+            password=creds.password.get_secret_value(),
+            domain=creds.domain or "",
+            project_id=env.project_id,
             timeout=timeouts.to_httpx(),
             transport=transport,
         )
         auth = TokenAuth(provider)
     return DdmClient(
-        endpoint=settings.ddm_endpoint,
-        project_id=project_id,
+        endpoint=setup.ddm_endpoint,
+        project_id=env.project_id,
         auth=auth,
         timeouts=timeouts,
         transport=transport,
-        region=settings.huaweicloud_region,
+        region=env.region,
         budget=budget,
         event_hooks=DdmObserver(metrics).hooks(),
     )
@@ -109,17 +104,22 @@ def ddm_gateway_from(
     store: RequestStore,
     transport: httpx.AsyncBaseTransport | None = None,
     *,
+    setup: EnvironmentSetup | None = None,
     metrics: Metrics | None = None,
 ) -> HuaweiDdmGateway:
-    """The DdmGateway for people (form loads); `.background()` gives the follower's. Every call it makes is
-    counted in the DDM call budget that all replicas share through `store`'s database."""
-    if settings.huawei_auth_mode == "aksk":
-        assert settings.huaweicloud_sdk_ak
-        credential = credential_key(ak=settings.huaweicloud_sdk_ak.get_secret_value())
+    """The DdmGateway of one environment for people (form loads); `.background()` gives the follower's. Every
+    call it makes is counted in the DDM call budget of its credential, shared by all replicas through `store`'s
+    database."""
+    if setup is None:
+        _ = settings.huawei_auth_mode
+        setup = settings_setup(settings)
+    creds = setup.credentials
+    if creds.ak is not None:
+        credential = credential_key(ak=creds.ak.get_secret_value())
     else:
-        credential = credential_key(username=settings.huaweicloud_iam_username, domain=settings.huaweicloud_iam_domain)
+        credential = credential_key(username=creds.username, domain=creds.domain)
     budget = CallBudget(BudgetTable(store), credential=credential, per_minute=settings.ddm_calls_per_minute)
-    return HuaweiDdmGateway(ddm_client_from(settings, transport, budget=budget, metrics=metrics))
+    return HuaweiDdmGateway(ddm_client_from(settings, transport, budget=budget, setup=setup, metrics=metrics))
 
 
 def slack_client_from(
@@ -139,6 +139,11 @@ def slack_client_from(
     return client
 
 
+def card_people(policy: ApprovalPolicy, request: RestoreRequest) -> CardPeople:
+    """Who approves a request, as its card shows it (its environment's stages)."""
+    return CardPeople(policy.describe_approvers(), policy.stage_header(request), policy.stage_lines(request))
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -147,7 +152,8 @@ def utc_now() -> datetime:
 class Runtime:
     settings: Settings
     store: RequestStore
-    ddm: HuaweiDdmGateway
+    ddm: HuaweiDdmGateway  # the first environment's (the only one without a configuration file)
+    gateways: tuple[HuaweiDdmGateway, ...]
     client: AsyncWebClient
     app: AsyncApp
     supervisor: Supervisor
@@ -182,40 +188,57 @@ class Runtime:
         await self.supervisor.close(grace_seconds=self.settings.submit_deadline_seconds + 5)
         await self.announcer.close()
         await self.follower.close()
-        await self.ddm.aclose()
+        for gateway in self.gateways:
+            await gateway.aclose()
         await self.store.close()
         if self.client.session is not None:
             await self.client.session.close()
 
 
 async def build_runtime(settings: Settings, *, sweep_interval: float | None = None) -> Runtime:
+    setups = load_setups(settings)  # ConfigError (one line per key) when the environments file is wrong
+    if setups.path is None:
+        _ = settings.huawei_auth_mode  # ConfigError naming the missing Huawei variable
     hide_secrets_of(settings)
     metrics = Metrics()
     store = RequestStore.from_url(settings.database_url)
     await store.create_schema()
     observe_transitions(store, metrics)
-    ddm = ddm_gateway_from(settings, store, metrics=metrics)
-    client = slack_client_from(settings, aiohttp.ClientSession(), metrics=metrics)
-    policy = policy_from(settings)
-    directory = SlackDirectory(
-        client, group_ids=policy.groups_to_resolve, cache_seconds=settings.usergroup_cache_seconds
+    # Each environment has its own DdmClient: its project, credentials, token cache and call budget.
+    gateways = [ddm_gateway_from(settings, store, setup=setup, metrics=metrics) for setup in setups.all]
+    # People's forms read through a short memory of DDM's answers (bot.workflow.cached); the submit's re-check
+    # and the follower read live, and wait for the call budget rather than fail when a minute is spent.
+    forms = [CachedDdm(gateway) for gateway in gateways]
+    form_places = Places(Place(setup.environment, each) for setup, each in zip(setups.all, forms, strict=True))
+    background = Places(
+        Place(setup.environment, gateway.background()) for setup, gateway in zip(setups.all, gateways, strict=True)
     )
+    ddm = gateways[0]
+    client = slack_client_from(settings, aiohttp.ClientSession(), metrics=metrics)
+    policy = setups.all[0].environment.policy
+    groups = frozenset().union(*(setup.environment.policy.groups_to_resolve for setup in setups.all))
+    directory = SlackDirectory(client, group_ids=groups, cache_seconds=settings.usergroup_cache_seconds)
     supervisor = Supervisor()
     submitter = Submitter(
         store=store,
-        ddm=ddm,
+        ddm=background,
         clock=utc_now,
         stale_submitting_after=timedelta(seconds=settings.submit_stale_seconds),
         reconcile_deadline=timedelta(seconds=settings.reconcile_deadline_seconds),
     )
-    forms = CachedDdm(ddm)  # what people's forms read, remembered briefly; the POST's re-check reads live
     requests = Requests(
-        store=store, ddm=forms, directory=directory, policy=policy, clock=utc_now, submit=submitter.submit
+        store=store,
+        ddm=forms[0],
+        directory=directory,
+        policy=policy,
+        clock=utc_now,
+        submit=submitter.submit,
+        places=form_places,
     )
     observe_decisions(requests, metrics)
     follower = Follower(
         store=store,
-        ddm=ddm.background(),
+        ddm=background,
         submitter=submitter,
         clock=utc_now,
         poll_interval=settings.job_poll_interval_seconds,
@@ -233,7 +256,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         store=store,
         client=client,
         render=render_notice,
-        approvers=policy.describe_approvers(),
+        approvers=lambda request: card_people(requests.policy_of(request), request),
         clock=utc_now,
         lease_seconds=settings.job_lease_seconds,
     )
@@ -248,11 +271,15 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         # Ack as soon as the handler returns; our handlers ack first and move slow work to tasks.
         process_before_response=True,
     )
+    choices = [RestoreChoices(each) for each in forms]
     register_all(
         app,
         Deps(
             service=requests,
-            choices=RestoreChoices(forms),
+            choices=choices[0],
+            choices_by_environment={
+                setup.environment.name: each for setup, each in zip(setups.all, choices, strict=True)
+            },
             directory=directory,
             notifier=SlackNotifier(client),
             tasks=supervisor,
@@ -262,6 +289,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         settings=settings,
         store=store,
         ddm=ddm,
+        gateways=tuple(gateways),
         client=client,
         app=app,
         supervisor=supervisor,

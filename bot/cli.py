@@ -197,8 +197,43 @@ async def _simulator(settings: Settings, host: str, port: int, seed_file: Path |
         credentials = dataclasses.replace(
             credentials, username=DEMO_IAM_USERNAME, password=DEMO_IAM_PASSWORD, domain=DEMO_IAM_DOMAIN
         )
-    await serve(host=host, port=port, credentials=credentials, world=world, job_seconds=job_seconds)
+    more = environment_projects(settings)
+    if more:  # an environments file: its projects, each with its own identity and a world of its own
+        credentials, more = more[0], more[1:]
+    await serve(
+        host=host,
+        port=port,
+        credentials=credentials,
+        world=world,
+        job_seconds=job_seconds,
+        more=tuple((each, None) for each in more),
+    )
     return 0
+
+
+def environment_projects(settings: Settings):  # type: ignore[no-untyped-def]
+    """The simulator identities of the environments file's projects (one per project; none without a file)."""
+    from bot.envfile import config_path, load_setups
+    from bot.simulator import SimulatorCredentials
+
+    if config_path(settings) is None:
+        return []
+    found: dict[str, SimulatorCredentials] = {}
+    for setup in load_setups(settings).all:
+        c = setup.credentials
+        found.setdefault(
+            setup.environment.project_id,
+            SimulatorCredentials(
+                project_id=setup.environment.project_id,
+                ak=c.ak.get_secret_value() if c.ak else None,
+                sk=c.sk.get_secret_value() if c.sk else None,
+                security_token=c.security_token.get_secret_value() if c.security_token else None,
+                username=c.username,
+                password=c.password.get_secret_value() if c.password else None,
+                domain=c.domain,
+            ),
+        )
+    return list(found.values())
 
 
 async def _run(settings: Settings, *, simulate: bool) -> int:

@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     requester_usergroup_ids: IdList = Field(default_factory=list, description="Groups whose members may request.")
     usergroup_cache_seconds: float = Field(120, ge=0, description="How long user-group membership is cached.")
 
+    # --- Environments ---
+    ddm_restore_config: str | None = Field(
+        None,
+        description="Environments file (TOML): channels -> project, region, credentials, approval stages; "
+        "default `./ddm-restore.toml` when it exists. Without one, these settings make one environment.",
+    )
+
     # --- Store and jobs ---
     database_url: str = Field(DEFAULT_DATABASE_URL, description="`sqlite+aiosqlite:///file` or `postgresql://…`.")
     job_poll_interval_seconds: float = Field(10, gt=0, description="How often a running restore job is polled.")

@@ -1072,3 +1072,49 @@ def test_world_json_round_trips() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     world = w.demo_world(now=now)
     assert world_from_json(world.to_json(), now=now).to_json() == world.to_json()
+
+
+OTHER_PROJECT = "fedcba9876543210fedcba9876543210"
+
+
+async def test_several_projects_one_world_each() -> None:
+    """Two identities, two projects, two worlds: each identity reaches its own project only."""
+    from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
+    from bot.huawei.ddm import DdmClient
+
+    other = SimulatorCredentials(
+        project_id=OTHER_PROJECT,
+        ak="OTHERAKEXAMPLE000000",
+        sk="other-sk-not-a-real-secret-0000000000",
+        username="ddm-bot-staging",
+        password="Other-Pass!",
+        domain="acme",
+    )
+    async with RunningSimulator(credentials=CREDS, job_seconds=0.3, more=((other, None),)) as sim:
+        other_world = sim.state.projects[OTHER_PROJECT].world
+        assert other_world is not sim.state.world
+        provider = IamTokenProvider(
+            iam_endpoint=sim.base_url,
+            username="ddm-bot-staging",
+            password="Other-Pass!",
+            domain="acme",
+            project_id=OTHER_PROJECT,
+        )
+        try:
+            async with DdmClient(endpoint=sim.base_url, project_id=OTHER_PROJECT, auth=TokenAuth(provider)) as ddm:
+                assert len(await ddm.list_instances()) == 7
+        finally:
+            await provider.aclose()
+        other_auth = AkSkAuth(ak=other.ak or "", sk=other.sk or "", project_id=OTHER_PROJECT)
+        async with httpx.AsyncClient(base_url=sim.base_url) as client:
+            source = f"/v3/{OTHER_PROJECT}/instances/{w.ORDERS_PROD_ID}/backups"
+            answer = await client.post(f"{source}/recovery", json=restore_body(), auth=other_auth)
+            assert answer.status_code == 202, answer.text
+            job_id = answer.json()["job_id"]
+            assert [j.id for j in other_world.jobs if j.id == job_id] == [job_id]
+            assert all(j.id != job_id for j in sim.state.world.jobs)
+            # The first project's identity cannot reach the other project, nor the other's the first.
+            first_auth = AkSkAuth(ak=CREDS.ak or "", sk=CREDS.sk or "", project_id=PROJECT)
+            for auth, project in ((first_auth, OTHER_PROJECT), (other_auth, PROJECT)):
+                answer = await client.get(f"/v3/{project}/instances", auth=auth)
+                assert answer.status_code in (401, 403), answer.text

@@ -79,6 +79,24 @@ LIFECYCLE: dict[tuple[RequestState, Event], Move] = {
 
 
 FINAL_STATES = frozenset(RequestState) - {state for state, _ in LIFECYCLE}
+
+
+class ReviewEvent(StrEnum):
+    """The follow-up review of an urgent request, beside its state (which stays final): due when the request
+    ends, reminded once when overdue, reviewed. The audit action of each is its value."""
+
+    DUE = "review_due"
+    REMINDED = "review_reminder"
+    REVIEWED = "reviewed"
+
+
+# The states whose arrival makes an urgent request's review due, and what people hear about each review move.
+REVIEW_AFTER = frozenset({RequestState.COMPLETED, RequestState.FAILED})
+REVIEW_MOVES: dict[ReviewEvent, tuple[Notice, ...]] = {
+    ReviewEvent.DUE: (Notice.REVIEW_DUE, Notice.CARD),
+    ReviewEvent.REMINDED: (Notice.REVIEW_REMINDER,),
+    ReviewEvent.REVIEWED: (Notice.REVIEWED, Notice.CARD),
+}
 # States in which a request holds its target instance: at most one such request per target.
 ACTIVE_STATES = frozenset(RequestState) - FINAL_STATES
 

@@ -20,6 +20,9 @@ class Notice(StrEnum):
     FOLLOW_TROUBLE = "follow_trouble"  # thread: the job can't be read; params problem
     FINAL = "final"  # thread: how it ended, from the request's final state
     CARD_NOT_POSTED = "card_not_posted"  # to the requester: the card could not be posted; params reason
+    REVIEW_DUE = "review_due"  # thread: an urgent request ended; its follow-up review, with a Reviewed button
+    REVIEW_REMINDER = "review_reminder"  # thread and DMs to the reviewers: the review is overdue
+    REVIEWED = "reviewed"  # thread: who reviewed it; params user_id
 
 
 @dataclass(frozen=True)

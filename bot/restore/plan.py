@@ -1,7 +1,9 @@
 """RestorePlan: exactly what will be restored, and its fingerprint.
 
 The fingerprint is the identity approvals bind to: sha256 over the project, the source instance (it is part of
-the URL) and the canonical restore body. Names are for people and are not part of it.
+the URL), the canonical restore body, the environment's name and the urgent path's incident (when set: plans
+made before environments, and in the settings' one environment, hash as they always did). Names are for people and are not
+part of it.
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ class RestorePlan(BaseModel):
 
     project_id: str = ""
     region: str = ""
+    environment: str = ""  # the environment's name; "" for the settings' one environment
     source: NamedRef
     target: NamedRef
     restore_time_ms: int = Field(gt=0)
     mappings: tuple[DataNodeMapping, ...]
     reason: str = Field("", max_length=500)
+    # The break-glass path: the incident it is for; "" for a normal request. Part of the fingerprint when set.
+    urgent_incident: str = Field("", max_length=100)
 
     def restore_body(self) -> dict[str, Any]:
         """The body of POST .../backups/recovery, in the seed's shape."""
@@ -53,7 +58,13 @@ class RestorePlan(BaseModel):
         }
 
     def fingerprint(self) -> str:
-        return fingerprint_of(self.project_id, self.source.id, self.restore_body())
+        return fingerprint_of(
+            self.project_id,
+            self.source.id,
+            self.restore_body(),
+            environment=self.environment,
+            urgent_incident=self.urgent_incident,
+        )
 
     def problems(self) -> list[tuple[str, str]]:
         """What makes this plan impossible on its face, as (field, message); empty when fine."""
@@ -84,8 +95,15 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def fingerprint_of(project_id: str, source_instance_id: str, body: dict[str, Any]) -> str:
-    material = canonical_json({"project_id": project_id, "instance_id": source_instance_id, "body": body})
+def fingerprint_of(
+    project_id: str, source_instance_id: str, body: dict[str, Any], *, environment: str = "", urgent_incident: str = ""
+) -> str:
+    identity: dict[str, Any] = {"project_id": project_id, "instance_id": source_instance_id, "body": body}
+    if environment:
+        identity["environment"] = environment
+    if urgent_incident:
+        identity["urgent_incident"] = urgent_incident
+    material = canonical_json(identity)
     return hashlib.sha256(material.encode("ascii")).hexdigest()
 
 

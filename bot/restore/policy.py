@@ -6,10 +6,11 @@ the policy; a refusal carries the sentence shown to that person.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.restore.request import RequestState, RestoreRequest
+from bot.restore.review import Review
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,32 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """One approval stage: its approvers and how many of them must approve. Stages run in order."""
+
+    name: str
+    approver_user_ids: frozenset[str] = frozenset()
+    approver_group_ids: frozenset[str] = frozenset()
+    required: int = 1
+
+
+@dataclass(frozen=True)
+class UrgentRule:
+    """The break-glass path: only these approvers, then a follow-up review by the reviewers."""
+
+    approver_user_ids: frozenset[str] = frozenset()
+    approver_group_ids: frozenset[str] = frozenset()
+    required: int = 1
+    review_within: timedelta = timedelta(hours=24)
+    reviewer_user_ids: frozenset[str] = frozenset()
+    reviewer_group_ids: frozenset[str] = frozenset()
+
+    def review(self) -> Review:
+        """The follow-up review an urgent request gets when it is made."""
+        return Review(self.review_within, self.reviewer_user_ids, self.reviewer_group_ids)
+
+
+@dataclass(frozen=True)
 class ApprovalPolicy:
     approver_user_ids: frozenset[str] = frozenset()
     approver_group_ids: frozenset[str] = frozenset()
@@ -38,20 +65,29 @@ class ApprovalPolicy:
     requester_user_ids: frozenset[str] = frozenset()
     requester_group_ids: frozenset[str] = frozenset()
     allowed_channel_ids: frozenset[str] = frozenset()
+    # Named stages in order (a configuration file's); empty: one stage, the approvers above.
+    stages: tuple[Stage, ...] = ()
+    urgent: UrgentRule | None = None
 
     @property
     def groups_to_resolve(self) -> frozenset[str]:
-        return self.approver_group_ids | self.requester_group_ids
+        groups = self.approver_group_ids | self.requester_group_ids
+        for stage in self.stages:
+            groups |= stage.approver_group_ids
+        if self.urgent is not None:
+            groups |= self.urgent.approver_group_ids | self.urgent.reviewer_group_ids
+        return groups
 
     def describe_approvers(self) -> str:
-        parts = [f"<@{uid}>" for uid in sorted(self.approver_user_ids)]
-        parts += [f"members of <!subteam^{gid}>" for gid in sorted(self.approver_group_ids)]
-        if not parts:
-            return "nobody (no approvers are configured)"
-        return _join_or(parts)
+        if self.stages:
+            users = frozenset().union(*(stage.approver_user_ids for stage in self.stages))
+            groups = frozenset().union(*(stage.approver_group_ids for stage in self.stages))
+            return describe_who(users, groups)
+        return describe_who(self.approver_user_ids, self.approver_group_ids)
 
     def is_approver(self, actor: Actor) -> bool:
-        return actor.user_id in self.approver_user_ids or bool(actor.group_ids & self.approver_group_ids)
+        """An approver of any stage."""
+        return bool(self._stages_of(actor))
 
     def can_request(self, actor: Actor, channel_id: str) -> Refusal | None:
         if self.allowed_channel_ids and channel_id not in self.allowed_channel_ids:
@@ -67,6 +103,71 @@ class ApprovalPolicy:
                 return Refusal("not_requester", f"Only {_join_or(who)} can request restores.")
         return None
 
+    def for_request(self, request: RestoreRequest) -> ApprovalPolicy:
+        """The rules a request is decided by: an urgent one (where allowed) needs only the urgent approvers."""
+        if request.plan.urgent_incident and self.urgent is not None:
+            return self.urgent_policy()
+        return self
+
+    def urgent_policy(self) -> ApprovalPolicy:
+        assert self.urgent is not None
+        return replace(
+            self,
+            approver_user_ids=self.urgent.approver_user_ids,
+            approver_group_ids=self.urgent.approver_group_ids,
+            required_approvals=self.urgent.required,
+            stages=(),
+        )
+
+    # ---- stages ---------------------------------------------------------------------------------------------
+
+    @property
+    def stage_list(self) -> tuple[Stage, ...]:
+        """The stages in order; without named stages, one made of the approvers above."""
+        if self.stages:
+            return self.stages
+        return (Stage("", self.approver_user_ids, self.approver_group_ids, self.required_approvals),)
+
+    @property
+    def total_required(self) -> int:
+        return sum(stage.required for stage in self.stage_list)
+
+    def current_stage(self, request: RestoreRequest) -> int | None:
+        """The 1-based number of the first stage still short of approvals; None when all are complete."""
+        for number, stage in enumerate(self.stage_list, start=1):
+            if len(request.approvals_in(number)) < stage.required:
+                return number
+        return None
+
+    def stage_header(self, request: RestoreRequest) -> str:
+        """ "stage 2 of 2" while pending with named stages; "" otherwise."""
+        current = self.current_stage(request)
+        if not self.stages or current is None:
+            return ""
+        return f"stage {current} of {len(self.stages)}"
+
+    def stage_lines(self, request: RestoreRequest) -> str:
+        """ "✅ DBA lead — <@bob>   ⏳ Service owner — waiting for <@owner> (0/1)"; "" without named stages."""
+        if not self.stages:
+            return ""
+        parts = []
+        for number, stage in enumerate(self.stages, start=1):
+            done = request.approvals_in(number)
+            who = ", ".join(f"<@{a.user_id}>" for a in done)
+            if len(done) >= stage.required:
+                parts.append(f"✅ {stage.name} — {who}")
+            else:
+                waiting = describe_who(stage.approver_user_ids, stage.approver_group_ids)
+                parts.append(f"⏳ {stage.name} — waiting for {waiting} ({len(done)}/{stage.required})")
+        return "   ".join(parts)
+
+    def _stages_of(self, actor: Actor) -> list[int]:
+        return [
+            number
+            for number, stage in enumerate(self.stage_list, start=1)
+            if actor.user_id in stage.approver_user_ids or actor.group_ids & stage.approver_group_ids
+        ]
+
     def can_approve(self, actor: Actor, request: RestoreRequest, now: datetime) -> Refusal | None:
         if (refusal := _still_pending(request, now)) is not None:
             return refusal
@@ -74,14 +175,26 @@ class ApprovalPolicy:
             return Refusal("guest", "Guests can't approve restores.")
         if actor.user_id == request.requester_id and not self.allow_self_approval:
             return Refusal("self_approval", "You can't approve your own request.")
-        if not self.is_approver(actor):
+        mine = self._stages_of(actor)
+        if not mine:
             return Refusal("not_approver", f"Only {self.describe_approvers()} can approve.")
-        if actor.user_id in request.approver_ids:
+        if actor.user_id in request.approver_ids:  # a person counts in one stage only
             return Refusal(
                 "already_approved",
                 f"You already approved {request.id} ({len(request.approvals)}/{request.required_approvals}).",
             )
-        return None
+        current = self.current_stage(request)
+        if current is None or current in mine:
+            return None
+        stage = self.stage_list[current - 1]
+        if all(number > current for number in mine):
+            return Refusal(
+                "not_your_turn",
+                f"Stage {current} ({stage.name}) comes first; you'll be mentioned when it's your turn.",
+            )
+        return Refusal(
+            "stage_complete", f"Your stage is already complete; it is stage {current}'s turn ({stage.name})."
+        )
 
     def can_reject(self, actor: Actor, request: RestoreRequest, now: datetime) -> Refusal | None:
         if (refusal := _still_pending(request, now)) is not None:
@@ -100,12 +213,34 @@ class ApprovalPolicy:
         return None
 
 
+def can_review(actor: Actor, request: RestoreRequest) -> Refusal | None:
+    """May this person mark the follow-up review of an urgent request done?"""
+    review = request.review
+    if review is None:
+        return Refusal("no_review", f"{request.id} was no urgent request; it needs no follow-up review.")
+    if review.due_at is None:
+        return Refusal("not_due", f"{request.id} has not ended yet; its review comes after.")
+    if review.reviewed_at is not None:
+        return Refusal("already_reviewed", f"{request.id} was already reviewed by <@{review.reviewed_by}>.")
+    if actor.is_guest or not (actor.user_id in review.user_ids or actor.group_ids & review.group_ids):
+        return Refusal("not_reviewer", f"Only {describe_who(review.user_ids, review.group_ids)} can review it.")
+    return None
+
+
 def _still_pending(request: RestoreRequest, now: datetime) -> Refusal | None:
     if request.state is RequestState.PENDING and now >= request.expires_at:
         return Refusal("expired", f"{request.id} already expired.")
     if request.state is not RequestState.PENDING:
         return Refusal("not_pending", f"{request.id} is already {request.state.value.lower()}; nothing to decide.")
     return None
+
+
+def describe_who(user_ids: frozenset[str], group_ids: frozenset[str]) -> str:
+    parts = [f"<@{uid}>" for uid in sorted(user_ids)]
+    parts += [f"members of <!subteam^{gid}>" for gid in sorted(group_ids)]
+    if not parts:
+        return "nobody (no approvers are configured)"
+    return _join_or(parts)
 
 
 def _join_or(parts: list[str]) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.restore.lifecycle import ACTIVE_STATES, FINAL_STATES, RequestState
 from bot.restore.plan import RestorePlan
+from bot.restore.review import Review
 
 __all__ = ["ACTIVE_STATES", "FINAL_STATES", "Approval", "RequestState", "RestoreRequest"]
 
@@ -15,6 +16,7 @@ __all__ = ["ACTIVE_STATES", "FINAL_STATES", "Approval", "RequestState", "Restore
 class Approval:
     user_id: str
     at: datetime
+    stage: int = 1  # which approval stage it counts for (1 = the first, or the only one)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class RestoreRequest:
     decision_note: str | None = None  # the reject reason
     submitted_at: datetime | None = None
     finished_at: datetime | None = None
+    review: Review | None = None  # urgent requests: the follow-up review
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -48,6 +51,9 @@ class RestoreRequest:
     @property
     def approver_ids(self) -> tuple[str, ...]:
         return tuple(a.user_id for a in self.approvals)
+
+    def approvals_in(self, stage: int) -> tuple[Approval, ...]:
+        return tuple(a for a in self.approvals if a.stage == stage)
 
     @property
     def fingerprint_matches_plan(self) -> bool:

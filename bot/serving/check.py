@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.envfile import EnvironmentSetup, config_path, load_setups, settings_setup
 from bot.huawei.errors import DdmApiError, HuaweiError
 from bot.serving.preflight import Finding, check_database, check_slack, region_problems, settings_findings
 
@@ -19,7 +20,16 @@ async def check(settings: Settings) -> int:
         lines, _facts = await check_slack(settings, slack_client_from(settings))
         print_all(lines)
         findings += lines
-    if not settings.huawei_problems() and not region_problems(settings):
+    if config_path(settings) is not None:
+        try:
+            setups = load_setups(settings).all
+        except ConfigError:
+            setups = ()  # already reported, one line per key
+        for setup in setups:
+            lines = [await check_huawei(settings, setup)]
+            print_all(lines)
+            findings += lines
+    elif not settings.huawei_problems() and not region_problems(settings):
         lines = [await check_huawei(settings)]
         print_all(lines)
         findings += lines
@@ -31,25 +41,34 @@ def print_all(findings: list[Finding]) -> None:
         print(finding.line(), flush=True)
 
 
-async def check_huawei(settings: Settings) -> Finding:
-    """One read (list instances): the region's endpoint answers and accepts the credentials."""
+async def check_huawei(settings: Settings, setup: EnvironmentSetup | None = None) -> Finding:
+    """One read (list instances) per environment: its endpoint answers and accepts its credentials."""
     from bot.app import ddm_client_from
 
-    mode = settings.huawei_auth_mode
-    credentials = "HUAWEICLOUD_SDK_AK/_SK" if mode == "aksk" else "HUAWEICLOUD_IAM_USERNAME/_PASSWORD/_DOMAIN"
-    ddm = ddm_client_from(settings)
+    if setup is None:
+        mode = settings.huawei_auth_mode
+        setup = settings_setup(settings)
+        project_key = "HUAWEICLOUD_SDK_PROJECT_ID / HUAWEICLOUD_DDM_ENDPOINT"
+        endpoint_key = "HUAWEICLOUD_DDM_ENDPOINT" if settings.huaweicloud_ddm_endpoint else "HUAWEICLOUD_REGION"
+        credentials, prefix = setup.names, ""
+    else:
+        key = f"environment.{setup.environment.name}"
+        mode = setup.credentials.mode
+        project_key, endpoint_key = f"{key}.project_id / ddm_endpoint", f"{key}.ddm_endpoint / region"
+        credentials, prefix = f"{key}.credentials ({setup.names})", f"{setup.environment.name}: "
+    env = setup.environment
+    ddm = ddm_client_from(settings, setup=setup)
     try:
         instances = await ddm.list_instances()
     except DdmApiError as exc:
-        name = credentials if exc.is_auth_failure else "HUAWEICLOUD_SDK_PROJECT_ID / HUAWEICLOUD_DDM_ENDPOINT"
-        return Finding(False, f"{name}: Huawei Cloud at {settings.ddm_endpoint} answered {exc.describe()}")
+        name = credentials if exc.is_auth_failure else project_key
+        return Finding(False, f"{name}: Huawei Cloud at {setup.ddm_endpoint} answered {exc.describe()}")
     except HuaweiError as exc:
-        endpoint = "HUAWEICLOUD_DDM_ENDPOINT" if settings.huaweicloud_ddm_endpoint else "HUAWEICLOUD_REGION"
-        return Finding(False, f"{endpoint}: Huawei Cloud at {settings.ddm_endpoint}: {exc}")
+        return Finding(False, f"{endpoint_key}: Huawei Cloud at {setup.ddm_endpoint}: {exc}")
     finally:
         await ddm.aclose()
     return Finding(
         True,
-        f"{credentials} accepted ({mode}): {len(instances)} DDM instance(s) in project "
-        f"{settings.huaweicloud_sdk_project_id}, {settings.huaweicloud_region} at {settings.ddm_endpoint}",
+        f"{prefix}{credentials} accepted ({mode}): {len(instances)} DDM instance(s) in project "
+        f"{env.project_id}, {env.region} at {setup.ddm_endpoint}",
     )

@@ -20,7 +20,8 @@ from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.envfile import config_path, load_setups
 from bot.store.migrate import current_revisions, head_revision, one_line, script_directory, shown_url
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,17 @@ class SlackFacts:
 
 def settings_findings(settings: Settings, *, huawei: bool = True) -> list[Finding]:
     """What is wrong with the settings themselves (no I/O): ✗ lines only."""
-    problems = settings.slack_problems() + settings.policy_problems()
-    if huawei:
-        problems += settings.huawei_problems() + region_problems(settings)
+    problems = settings.slack_problems()
+    if config_path(settings) is None:
+        problems += settings.policy_problems()
+        if huawei:
+            problems += settings.huawei_problems() + region_problems(settings)
+    elif huawei:
+        # The file's environments replace the settings' project, region, credentials and approvers.
+        try:
+            load_setups(settings)
+        except ConfigError as exc:
+            problems += str(exc).splitlines()
     try:
         shown_url(settings.database_url)
     except ValueError as exc:

@@ -112,19 +112,20 @@ async def sim_clear_calls(request: web.Request) -> web.StreamResponse:
 
 
 async def sim_revoke_tokens(request: web.Request) -> web.StreamResponse:
-    return json_answer({"revoked": state_of(request).tokens.revoke_all()})
+    return json_answer({"revoked": sum(p.tokens.revoke_all() for p in state_of(request).projects.values())})
 
 
 async def sim_world(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     state.advance()
-    return json_answer({"now": state.now().isoformat(), **state.world.to_json()})
+    world = state.world_of(request.query.get("project", state.credentials.project_id))  # ?project=: another one
+    return json_answer({"now": state.now().isoformat(), **world.to_json()})
 
 
 async def sim_target_outcome(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     instance_id = request.match_info["instance_id"]
-    target = state.world.ddm(instance_id)
+    target = next((p.world.ddm(instance_id) for p in state.projects.values() if p.world.ddm(instance_id)), None)
     if target is None:
         return _refused(f"no DDM instance {instance_id!r} in the world", status=404)
     try:

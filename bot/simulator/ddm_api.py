@@ -37,12 +37,18 @@ from bot.simulator.rules import (
     windows_of,
 )
 from bot.simulator.state import SimulatorState, json_answer, state_of
+from bot.simulator.world import World
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 128
 JOB_LIST_MAX_AGE = timedelta(days=30)
 JOB_LIST_GRACE = timedelta(minutes=5)  # clock drift between a client and the service
+
+
+def _world(request: web.Request) -> World:
+    """The world of the project in the path (the gateway let only a served project through)."""
+    return state_of(request).world_of(request.match_info["project_id"])
 
 
 # ---- query parsing --------------------------------------------------------------------------------------------
@@ -72,7 +78,7 @@ def _paging(request: web.Request) -> tuple[int, int]:
 
 def _source(request: web.Request) -> DdmInstance:
     instance_id = request.match_info["instance_id"]
-    instance = state_of(request).world.ddm(instance_id)
+    instance = state_of(request).world_of(request.match_info["project_id"]).ddm(instance_id)
     if instance is None:
         raise unknown_source(instance_id)
     return instance
@@ -88,14 +94,13 @@ def _restore_time(request: web.Request, source: DdmInstance) -> int:
 
 
 async def list_instances(request: web.Request) -> web.StreamResponse:
-    state = state_of(request)
     offset, limit = _paging(request)
-    instances = state.world.ddm_instances
+    instances = _world(request).ddm_instances
     page = instances[offset : offset + limit]
     total = len(instances)
     return json_answer(
         {
-            "instances": [_instance_json(i, state) for i in page],
+            "instances": [_instance_json(i, request.match_info["project_id"]) for i in page],
             "instance_num": total,
             "page_no": offset // limit + 1,
             "page_size": len(page),
@@ -106,7 +111,7 @@ async def list_instances(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _instance_json(instance: DdmInstance, state: SimulatorState) -> dict[str, Any]:
+def _instance_json(instance: DdmInstance, project_id: str) -> dict[str, Any]:
     # Stable per instance (ids in a world file need not be hex).
     host_part = sum(instance.id.encode()) % 200 + 10
     return {
@@ -126,7 +131,7 @@ def _instance_json(instance: DdmInstance, state: SimulatorState) -> dict[str, An
         "ram_capacity": "8",
         "node_status": "RUNNING" if instance.status == "RUNNING" else instance.status,
         "enterprise_project_id": "0",
-        "project_id": state.credentials.project_id,
+        "project_id": project_id,
         "engine_version": instance.engine_version,
     }
 
@@ -144,13 +149,13 @@ async def restorable_time_interval(request: web.Request) -> web.StreamResponse:
 
 
 async def restorable_instances(request: web.Request) -> web.StreamResponse:
-    state = state_of(request)
+
     source = _source(request)
     offset, limit = _paging(request)
-    candidates = [i for i in state.world.ddm_instances if i.id != source.id]
+    candidates = [i for i in _world(request).ddm_instances if i.id != source.id]
     items = []
     for instance in candidates[offset : offset + limit]:
-        problem = target_ddm_problem(state.world, instance)
+        problem = target_ddm_problem(_world(request), instance)
         items.append(
             {
                 "instance_id": instance.id,
@@ -168,7 +173,7 @@ async def related_dn(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     source = _source(request)
     _restore_time(request, source)
-    nodes = state.world.data_nodes_of(source.id)
+    nodes = _world(request).data_nodes_of(source.id)
     return json_answer(
         {
             "related_data_nodes": [
@@ -188,7 +193,7 @@ async def related_dn(request: web.Request) -> web.StreamResponse:
 
 
 async def restorable_data_node(request: web.Request) -> web.StreamResponse:
-    state = state_of(request)
+
     source = _source(request)
     target_id = request.query.get("target_instance_id", "")
     source_dn_id = request.query.get("source_dn_instance_id", "")
@@ -196,16 +201,16 @@ async def restorable_data_node(request: web.Request) -> web.StreamResponse:
         if not value:
             raise parameter_error(f"{name} is missing")
     _restore_time(request, source)
-    target = state.world.ddm(target_id)
+    target = _world(request).ddm(target_id)
     if target is None:
         raise parameter_error(f"target_instance_id {target_id!r} is not a DDM instance of this project")
     if target.id == source.id:
         raise parameter_error(f"target_instance_id {target_id} is the source instance itself")
-    source_dn = state.world.rds(source_dn_id)
+    source_dn = _world(request).rds(source_dn_id)
     if source_dn is None or source_dn.ddm_instance_id != source.id:
         raise parameter_error(f"source_dn_instance_id {source_dn_id!r} is not a data node of instance {source.id}")
     items = []
-    for node in free_data_nodes(state.world):
+    for node in free_data_nodes(_world(request)):
         problem = target_dn_problem(source_dn, node, target)
         items.append(
             {
@@ -234,7 +239,7 @@ async def recovery(request: web.Request) -> web.StreamResponse:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise parameter_error(f"the body is not valid JSON ({exc})") from None
-    job = start_restore(state.world, request.match_info["instance_id"], data, state.now())
+    job = start_restore(_world(request), request.match_info["instance_id"], data, state.now())
     log.info("simulator: restore job %s started on %s", job.id, job.instance_id)
     return json_answer({"job_id": job.id}, status=202)
 
@@ -251,18 +256,18 @@ def _job_fields(job: Job, state: SimulatorState) -> dict[str, Any]:
     }
 
 
-def _instance_name(job: Job, state: SimulatorState) -> str:
-    instance = state.world.ddm(job.instance_id)
+def _instance_name(job: Job, world: World) -> str:
+    instance = world.ddm(job.instance_id)
     return instance.name if instance else ""
 
 
 async def show_job(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
-    job = state.world.job(request.match_info["job_id"])
+    job = _world(request).job(request.match_info["job_id"])
     if job is None:
         raise job_not_found(request.match_info["job_id"])
     body = _job_fields(job, state)
-    body["instance"] = {"id": job.instance_id, "name": _instance_name(job, state)}
+    body["instance"] = {"id": job.instance_id, "name": _instance_name(job, _world(request))}
     return json_answer({"job": body})
 
 
@@ -278,13 +283,13 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
     oldest = now - JOB_LIST_MAX_AGE
     if from_epoch_ms(start_ms) < oldest - JOB_LIST_GRACE:
         raise parameter_error(f"start_time {start_ms} is more than 30 days back (the oldest is {epoch_ms(oldest)})")
-    found = [j for j in state.world.jobs if start_ms <= epoch_ms(j.created) <= end_ms]
+    found = [j for j in _world(request).jobs if start_ms <= epoch_ms(j.created) <= end_ms]
     found.sort(key=lambda j: j.created, reverse=True)
     items = []
     for job in found[offset : offset + limit]:
         item = _job_fields(job, state)
         item["instance_id"] = job.instance_id
-        item["instance_name"] = _instance_name(job, state)
+        item["instance_name"] = _instance_name(job, _world(request))
         items.append(item)
     return json_answer({"jobs": items, "total": len(found)})
 

@@ -88,10 +88,11 @@ async def _through_gateway(request: web.Request, handler: Handler, route: str) -
         await state.faults.sleep(latency)
     if route != "iam_token":
         state.advance()
+        project = state.project(request.match_info.get("project_id")) or state.primary
         try:
             caller = authenticate(
-                credentials=state.credentials,
-                tokens=state.tokens,
+                credentials=project.credentials,
+                tokens=project.tokens,
                 method=request.method,
                 path=request.rel_url.raw_path,
                 raw_query=request.rel_url.raw_query_string,
@@ -104,7 +105,7 @@ async def _through_gateway(request: web.Request, handler: Handler, route: str) -
             return gateway_error(401, "APIGW.0301", f"Incorrect IAM authentication information: {exc.why}", rid)
         record.auth = caller.mode
         project_id = request.match_info.get("project_id")
-        if project_id != state.credentials.project_id or caller.project_id != project_id:
+        if project_id != project.credentials.project_id or caller.project_id != project_id:
             record.status = 403
             return gateway_error(
                 403,

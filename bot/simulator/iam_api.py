@@ -19,10 +19,14 @@ async def iam_token(request: web.Request) -> web.StreamResponse:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise bad_request("The request body is not valid JSON.") from None
     token_request = parse_token_request(data)
-    token, record = state.tokens.issue(token_request, state.now())
+    # The project asked for picks the identity (one per project); unscoped, the user name does.
+    project = state.project(token_request.project_id) or next(
+        (p for p in state.projects.values() if p.credentials.username == token_request.username), state.primary
+    )
+    token, record = project.tokens.issue(token_request, state.now())
     nocatalog = request.query.get("nocatalog", "").lower() == "true"
     catalog = None if nocatalog else _catalog(request)
-    body = state.tokens.token_body(record, token_request, catalog=catalog)
+    body = project.tokens.token_body(record, token_request, catalog=catalog)
     return json_answer(body, status=201, headers={"X-Subject-Token": token})
 
 

@@ -36,8 +36,10 @@ def build_app(
     job_seconds: float = 20.0,
     token_ttl_seconds: int = 86400,
     clock: Clock | None = None,
+    more: tuple[tuple[SimulatorCredentials, World | None], ...] = (),
 ) -> web.Application:
-    """The simulator as an aiohttp app (IAM and DDM on one server). ``clock`` is for tests."""
+    """The simulator as an aiohttp app (IAM and DDM on one server). ``clock`` is for tests; ``more`` serves
+    further projects (their identity and world) beside the first."""
     app = web.Application(middlewares=[middleware])
     app[STATE_KEY] = SimulatorState(
         credentials=credentials,
@@ -45,6 +47,7 @@ def build_app(
         job_seconds=job_seconds,
         token_ttl_seconds=token_ttl_seconds,
         clock=clock,
+        more=more,
     )
     iam_api.add_routes(app.router)
     ddm_api.add_routes(app.router)
@@ -66,6 +69,7 @@ class RunningSimulator:
         port: int = 0,
         clock: Clock | None = None,
         access_log: bool = False,
+        more: tuple[tuple[SimulatorCredentials, World | None], ...] = (),
     ) -> None:
         self.app = build_app(
             credentials=credentials,
@@ -73,6 +77,7 @@ class RunningSimulator:
             job_seconds=job_seconds,
             token_ttl_seconds=token_ttl_seconds,
             clock=clock,
+            more=more,
         )
         self.state: SimulatorState = self.app[STATE_KEY]
         self.host = host
@@ -110,6 +115,7 @@ async def serve(
     world: World | None,
     job_seconds: float,
     token_ttl_seconds: int = 86400,
+    more: tuple[tuple[SimulatorCredentials, World | None], ...] = (),
 ) -> None:
     """Run the simulator until cancelled. Logs where it listens and which auth modes are on (never secrets)."""
     async with RunningSimulator(
@@ -120,7 +126,10 @@ async def serve(
         host=host,
         port=port,
         access_log=True,
+        more=more,
     ) as sim:
+        for extra, _world in more:
+            log.info("also serving project %s; auth: %s", extra.project_id, extra.describe())
         w = sim.state.world
         log.info(
             "Huawei Cloud simulator (IAM + DDM) listening on %s for project %s; auth: %s",

@@ -39,8 +39,26 @@ class CallRecord:
         return asdict(self)
 
 
+class Project:
+    """One project: the identity it accepts, its world and the tokens issued for it."""
+
+    def __init__(
+        self, credentials: SimulatorCredentials, world: World | None, token_ttl_seconds: int, now: datetime
+    ) -> None:
+        self.credentials = credentials
+        # The seed `POST /_sim/reset` goes back to. The demo world's relative times stay relative (a reset demo
+        # looks as fresh as a new one); a given world is kept as it was at start.
+        self.seed: dict[str, Any] = world.to_json() if world is not None else demo_world_json()
+        self.world = world if world is not None else world_from_json(self.seed, now=now)
+        self.tokens = TokenStore(credentials, token_ttl_seconds)
+
+
 class SimulatorState:
-    """Everything the server knows; tests running in-process may inspect and change it directly."""
+    """Everything the server knows; tests running in-process may inspect and change it directly.
+
+    It serves one project per identity: `credentials` and `world` are the first's; `more` adds others (one
+    world each), so two environments can restore in two projects of one simulator.
+    """
 
     def __init__(
         self,
@@ -50,24 +68,51 @@ class SimulatorState:
         job_seconds: float = 20.0,
         token_ttl_seconds: int = 86400,
         clock: Clock | None = None,
+        more: tuple[tuple[SimulatorCredentials, World | None], ...] = (),
     ) -> None:
         self.clock: Clock = clock or utc_now
-        self.credentials = credentials
-        # The seed `POST /_sim/reset` goes back to. The demo world's relative times stay relative (a reset demo
-        # looks as fresh as a new one); a given world is kept as it was at start.
-        self._seed: dict[str, Any] = world.to_json() if world is not None else demo_world_json()
-        self.world = world if world is not None else world_from_json(self._seed, now=self.clock())
+        self.primary = Project(credentials, world, token_ttl_seconds, self.clock())
+        self.projects: dict[str, Project] = {credentials.project_id: self.primary}
+        for extra_credentials, extra_world in more:
+            if extra_credentials.project_id in self.projects:
+                raise ValueError(f"project {extra_credentials.project_id} is served twice")
+            self.projects[extra_credentials.project_id] = Project(
+                extra_credentials, extra_world, token_ttl_seconds, self.clock()
+            )
         self.job_seconds = job_seconds
-        self.tokens = TokenStore(credentials, token_ttl_seconds)
         self.faults = FaultBook()
         self.calls: list[CallRecord] = []
+
+    @property
+    def credentials(self) -> SimulatorCredentials:
+        return self.primary.credentials
+
+    @property
+    def tokens(self) -> TokenStore:
+        return self.primary.tokens
+
+    @property
+    def world(self) -> World:
+        return self.primary.world
+
+    @world.setter
+    def world(self, world: World) -> None:
+        self.primary.world = world
+
+    def project(self, project_id: str | None) -> Project | None:
+        return self.projects.get(project_id or "")
+
+    def world_of(self, project_id: str) -> World:
+        project = self.projects.get(project_id)
+        return project.world if project is not None else self.world
 
     def now(self) -> datetime:
         return self.clock()
 
     def advance(self) -> None:
         """Bring jobs up to date (they are evaluated lazily, at each look, from their start time)."""
-        self.world.advance(self.now(), self.job_seconds)
+        for project in self.projects.values():
+            project.world.advance(self.now(), self.job_seconds)
 
     def calls_for(self, route: str | None = None) -> list[CallRecord]:
         return [c for c in self.calls if route is None or c.route == route]
@@ -81,10 +126,12 @@ class SimulatorState:
         Issued tokens stay valid, so a client keeps working across a reset. Returns what was undone.
         """
         self.advance()
-        seed_job_ids = {j["id"] for j in self._seed.get("jobs", [])}
-        jobs_removed = sum(1 for j in self.world.jobs if j.id not in seed_job_ids)
-        touched = {j.instance_id for j in self.world.jobs if j.id not in seed_job_ids}
-        freed = sorted(i.name for i in self.world.ddm_instances if i.id in touched)
+        jobs_removed, freed = 0, []
+        for project in self.projects.values():
+            seed_job_ids = {j["id"] for j in project.seed.get("jobs", [])}
+            jobs_removed += sum(1 for j in project.world.jobs if j.id not in seed_job_ids)
+            touched = {j.instance_id for j in project.world.jobs if j.id not in seed_job_ids}
+            freed += sorted(i.name for i in project.world.ddm_instances if i.id in touched)
         done = {
             "jobs_removed": jobs_removed,
             "targets_freed": freed,  # restored or being restored since the seed: empty targets again
@@ -95,7 +142,8 @@ class SimulatorState:
         }
         self.faults.clear()
         self.calls.clear()
-        self.world = world_from_json(self._seed, now=self.now())
+        for project in self.projects.values():
+            project.world = world_from_json(project.seed, now=self.now())
         return done
 
 

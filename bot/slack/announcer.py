@@ -25,6 +25,8 @@ from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, ParamValue
 from bot.restore.request import RestoreRequest
 from bot.slack.blocks import card_fallback_text, request_card
+from bot.slack.blocks.card import CardPeople
+from bot.slack.blocks.messages import review_blocks
 from bot.slack.notifier import NOT_IN_CHANNEL, invite_hint, tell
 from bot.store.outbox import OutboxRow
 from bot.store.requests import RequestStore
@@ -51,7 +53,7 @@ class Announcer:
         store: RequestStore,
         client: AsyncWebClient,
         render: Render,
-        approvers: str,
+        approvers: str | Callable[[RestoreRequest], str | CardPeople],
         clock: Callable[[], datetime],
         owner: str | None = None,
         lease_seconds: float = 30.0,
@@ -60,7 +62,8 @@ class Announcer:
         self.store = store
         self.client = client
         self.render = render
-        self.approvers = approvers
+        # Who approves, as the card says it: one text, or the request's environment's.
+        self.approvers = approvers if callable(approvers) else (lambda _request, text=approvers: text)
         self.clock = clock
         self.owner = owner or f"announcer-{uuid.uuid4().hex[:12]}"
         self.lease_seconds = lease_seconds
@@ -121,13 +124,30 @@ class Announcer:
             return
         if row.attempts > 1 and await self._in_thread(request, row.seq):
             return  # an earlier try got through before its claimant died
+        blocks = review_blocks(request, text) if row.notice is Notice.REVIEW_DUE else None
         await self.client.chat_postMessage(
             channel=request.channel_id,
             thread_ts=request.message_ts,
             text=text,
+            blocks=blocks,
             unfurl_links=False,
             metadata={"event_type": NOTICE_EVENT, "event_payload": {"request_id": request.id, "seq": row.seq}},
         )
+        if row.notice is Notice.REVIEW_REMINDER and request.review is not None:
+            await self._remind_reviewers(request)
+
+    async def _remind_reviewers(self, request: RestoreRequest) -> None:
+        """A DM to each reviewer (the members of reviewer groups too) with a link to the thread."""
+        assert request.review is not None
+        people = set(request.review.user_ids)
+        for group in sorted(request.review.group_ids):
+            answer = await self.client.usergroups_users_list(usergroup=group)
+            people.update(str(user) for user in answer.get("users") or [])
+        link = await self._permalink(request.channel_id, request.message_ts or "")
+        where = f" <{link}|in its thread>" if link else f" in <#{request.channel_id}>"
+        text = f"⏰ The follow-up review of urgent restore {request.id} is overdue: please review it{where}."
+        for user_id in sorted(people):
+            await self.client.chat_postMessage(channel=user_id, text=text)
 
     async def _post_card(self, request: RestoreRequest, *, retried: bool) -> RestoreRequest | None:
         ts = await self._card_in_channel(request) if retried else None
@@ -136,7 +156,7 @@ class Announcer:
                 answer = await self.client.chat_postMessage(
                     channel=request.channel_id,
                     text=card_fallback_text(request),
-                    blocks=[b.to_dict() for b in request_card(request, approvers=self.approvers)],
+                    blocks=[b.to_dict() for b in request_card(request, approvers=self.approvers(request))],
                     unfurl_links=False,
                     metadata={"event_type": CARD_EVENT, "event_payload": {"request_id": request.id}},
                 )
@@ -173,7 +193,7 @@ class Announcer:
             channel=latest.channel_id,
             ts=latest.message_ts,
             text=card_fallback_text(latest),
-            blocks=[b.to_dict() for b in request_card(latest, approvers=self.approvers)],
+            blocks=[b.to_dict() for b in request_card(latest, approvers=self.approvers(latest))],
         )
 
     async def _retry_later(self, request_id: str, rows: list[OutboxRow], exc: Exception) -> None:
@@ -235,7 +255,7 @@ class Announcer:
 
 def _looks(request: RestoreRequest) -> tuple[object, ...]:
     """What the card shows of a request that can change."""
-    return (request.state, request.job_progress, request.approvals, request.error_code)
+    return (request.state, request.job_progress, request.approvals, request.error_code, request.review)
 
 
 def _payload(message: Mapping[str, Any], event_type: str) -> Mapping[str, Any]:

@@ -14,6 +14,7 @@ USAGE = (
     "for review (source and target by name or id; time as ISO-8601 with a zone, epoch ms, or `latest`).\n"
     "*`/ddm-restore list`* — recent requests.\n"
     "*`/ddm-restore status <request-id | job-id>`* — where a request stands.\n"
+    "*`/ddm-restore policy`* — this channel's environment and who may request and approve.\n"
     "*`/ddm-restore help`* — this help."
 )
 MAX_MAP_PAIRS = 32  # more data nodes than any DDM instance has; keeps the form's metadata small
@@ -45,7 +46,12 @@ class ShowStatus:
     reference: str
 
 
-Command = OpenForm | ShowHelp | ListRequests | ShowStatus
+@dataclass(frozen=True)
+class ShowPolicy:
+    pass
+
+
+Command = OpenForm | ShowHelp | ListRequests | ShowStatus | ShowPolicy
 
 
 def parse_command(text: str) -> Command:
@@ -60,6 +66,10 @@ def parse_command(text: str) -> Command:
         if rest.strip():
             return ShowHelp(f"`list` takes no arguments (got “{clip(rest)}”).")
         return ListRequests()
+    if keyword == "policy":
+        if rest.strip():
+            return ShowHelp(f"`policy` takes no arguments (got “{clip(rest)}”).")
+        return ShowPolicy()
     if keyword == "status":
         reference = rest.strip()
         if not reference or " " in reference:

@@ -3,6 +3,7 @@ bolt's context), so handler modules need no globals and import nothing back from
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.choices import RestoreChoices
@@ -23,3 +24,12 @@ class Deps:
     check_budget_seconds: float = 2.3
     # Channels the bot was last seen to be a member of (monotonic time), to spare a call per command.
     channels_joined: dict[str, float] = field(default_factory=dict)
+    # The choices of each environment (by name), when there are several; else `choices` serves every channel.
+    choices_by_environment: Mapping[str, RestoreChoices] = field(default_factory=dict)
+
+    def choices_in(self, channel_id: str) -> RestoreChoices:
+        """The live lists of the channel's environment (its project, with its credentials)."""
+        place = self.service.places.for_channel(channel_id)
+        if place is None:
+            return self.choices
+        return self.choices_by_environment.get(place.environment.name, self.choices)

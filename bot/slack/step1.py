@@ -41,14 +41,14 @@ async def refresh_step1(
     source_id = str(source.value)
     hint: SourceHint
     try:
-        instance = await deps.choices.resolve_instance(source_id)
+        instance = await deps.choices_in(meta.channel_id).resolve_instance(source_id)
         if instance is None:
             hint = SourceHint(windows=(), error=f"No DDM instance is named or has the id “{source_id}”.")
         else:
             source_id = instance.id
             source = option(f"{instance.name} ({short_id(instance.id)})", instance.id)
-            windows = await deps.choices.windows(source_id)
-            targets = await deps.choices.targets(source_id)
+            windows = await deps.choices_in(meta.channel_id).windows(source_id)
+            targets = await deps.choices_in(meta.channel_id).targets(source_id)
             unavailable = [(t.name, t.reason or "unavailable") for t in targets if not t.available]
             hint = SourceHint(windows=windows, unavailable_targets=unavailable)
     except ChoicesUnavailable as exc:

@@ -13,23 +13,24 @@ make the bot safe live here as single statements the database decides:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.restore.ids import new_request_id
-from bot.restore.lifecycle import LIFECYCLE, Event
+from bot.restore.lifecycle import LIFECYCLE, REVIEW_AFTER, Event
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
 from bot.restore.request import ACTIVE_STATES, Approval, RequestState, RestoreRequest
+from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of
 from bot.store import schema
+from bot.store.approvals import ADD_APPROVAL, stage_open
 from bot.store.audit_chain import (
     GENESIS_HASH,
     AuditRecord,
@@ -42,6 +43,7 @@ from bot.store.audit_chain import (
 from bot.store.database import Database
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox, append_notices
+from bot.store.reviews import Reviews, review_due
 from bot.store.rows import LockedRequest, dt, get_request, load_requests, lock_request, ms
 
 __all__ = [
@@ -77,33 +79,6 @@ class ApprovalOutcome:
     approved: bool = False  # this approval was the last one needed: the request is now APPROVED
 
 
-def _add_approval(sqlite_dialect: bool) -> Executable:
-    """INSERT the approval (request_id, user_id, fingerprint, at_ms) only while the request is PENDING, has that
-    fingerprint, is unexpired and needs more approvals; an approval the user already gave is left alone."""
-    a = schema.approvals
-    request_id = bindparam("request_id", type_=a.c.request_id.type)
-    fingerprint = bindparam("fingerprint", type_=a.c.fingerprint.type)
-    at_ms = bindparam("at_ms", type_=a.c.at_ms.type)
-    so_far = select(func.count()).select_from(a).where(a.c.request_id == request_id).scalar_subquery()
-    eligible = select(request_id, bindparam("user_id", type_=a.c.user_id.type), fingerprint, at_ms).where(
-        r.c.id == request_id,
-        r.c.state == RequestState.PENDING.value,
-        r.c.fingerprint == fingerprint,
-        r.c.expires_ms > at_ms,
-        so_far < r.c.required_approvals,
-    )
-    dialect_insert = sqlite.insert if sqlite_dialect else postgresql.insert
-    return (
-        dialect_insert(a)
-        .from_select(["request_id", "user_id", "fingerprint", "at_ms"], eligible)
-        .on_conflict_do_nothing()
-    )
-
-
-# Built once per dialect (is_sqlite -> statement).
-_ADD_APPROVAL = {False: _add_approval(False), True: _add_approval(True)}
-
-
 @dataclass
 class _Effects:
     """What a change writes besides its own statements: its audit records and its notices, in order. They are
@@ -121,6 +96,7 @@ class RequestStore(Database):
         super().__init__(engine)
         self.outbox = Outbox(self)
         self.leases = Leases(self)
+        self.reviews = Reviews(self, lambda: self.on_notices())
         # Called after a commit that wrote notices, so that this replica's announcer delivers them at once.
         self.on_notices: Callable[[], None] = lambda: None
 
@@ -196,9 +172,10 @@ class RequestStore(Database):
         required_approvals: int,
         now: datetime,
         expires_at: datetime,
+        review: Review | None = None,
     ) -> RestoreRequest:
         """Store a new PENDING request and its card notice; raises TargetBusy when another active request holds
-        the target."""
+        the target. An urgent request carries its follow-up `review` (due when it ends)."""
         fingerprint = plan.fingerprint()
         plan_json = plan.model_dump_json()
         for _ in range(5):
@@ -216,6 +193,7 @@ class RequestStore(Database):
                 "created_ms": ms(now),
                 "expires_ms": ms(expires_at),
                 "updated_ms": ms(now),
+                "review_json": review.to_json() if review is not None else None,
             }
             try:
                 async with self.write() as conn:
@@ -274,9 +252,21 @@ class RequestStore(Database):
         self.on_notices()
         return moved.request()
 
-    async def approve(self, request_id: str, *, user_id: str, fingerprint: str, now: datetime) -> ApprovalOutcome:
-        """Record one approval while the request is PENDING, unexpired, still has `fingerprint` and still needs
-        approvals; when it is the last one needed, move the request to APPROVED in the same transaction."""
+    async def approve(
+        self,
+        request_id: str,
+        *,
+        user_id: str,
+        fingerprint: str,
+        now: datetime,
+        stage: int = 1,
+        stages_required: tuple[int, ...] | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+    ) -> ApprovalOutcome:
+        """Record one approval for `stage` while the request is PENDING, unexpired, still has `fingerprint`, every
+        earlier stage is complete and this one still needs approvals (`stages_required`: each stage's count; by
+        default one stage of the request's required_approvals); when it completes the last stage, move the
+        request to APPROVED in the same transaction. `params` go with the thread's approval notice."""
         now_ms = ms(now)
         approved = False
         async with self.write() as conn:
@@ -286,6 +276,7 @@ class RequestStore(Database):
             locked = await lock_request(conn, request_id)
             assert locked is not None, f"no request {request_id}"
             row = locked.values
+            required_each = stages_required or (row["required_approvals"],)
             added = False
             if (
                 row["state"] == RequestState.PENDING.value
@@ -293,16 +284,24 @@ class RequestStore(Database):
                 and row["expires_ms"] > now_ms
                 and len(locked.approvals) < row["required_approvals"]
                 and user_id not in {each.user_id for each in locked.approvals}
+                and stage_open(locked.approvals, stage, required_each)
             ):
                 # The database still decides, in one statement, as if nothing had been read before.
                 result = await conn.execute(
-                    _ADD_APPROVAL[self.is_sqlite],
-                    {"request_id": request_id, "user_id": user_id, "fingerprint": fingerprint, "at_ms": now_ms},
+                    ADD_APPROVAL[self.is_sqlite],
+                    {
+                        "request_id": request_id,
+                        "user_id": user_id,
+                        "fingerprint": fingerprint,
+                        "at_ms": now_ms,
+                        "stage": stage,
+                    },
                 )
                 added = result.rowcount == 1
             if added:
-                locked = locked.changed(approval=Approval(user_id=user_id, at=datetime_of(now_ms)))
+                locked = locked.changed(approval=Approval(user_id=user_id, at=datetime_of(now_ms), stage=stage))
                 count, required = len(locked.approvals), row["required_approvals"]
+                stage_count = sum(1 for a in locked.approvals if a.stage == stage)
                 effects = _Effects(request_id, now_ms, chain_head=locked.chain_head)
                 effects.records.append(
                     audit_record(
@@ -312,15 +311,18 @@ class RequestStore(Database):
                         from_state=RequestState.PENDING.value,
                         to_state=RequestState.PENDING.value,
                         fingerprint=fingerprint,
-                        details={},
+                        details={"stage": stage} if stages_required is not None else {},
                         at_ms=now_ms,
                         permalink=row["permalink"],
                     )
                 )
-                last = count >= required
-                effects.notices.append(
-                    Outgoing(Notice.APPROVAL, {"user_id": user_id, "count": count, "required": required})
-                )
+                last = count >= required and stage == len(required_each)
+                notice: dict[str, ParamValue] = {"user_id": user_id, "count": count, "required": required}
+                if stages_required is not None:
+                    notice.update(stage=stage, stage_count=stage_count, stage_required=required_each[stage - 1])
+                    notice["stage_done"] = int(stage_count >= required_each[stage - 1])
+                notice.update(params or {})
+                effects.notices.append(Outgoing(Notice.APPROVAL, notice))
                 if not last:
                     effects.notices.append(Outgoing(Notice.CARD))
                 else:
@@ -423,7 +425,10 @@ class RequestStore(Database):
             )
         )
         effects.notices.extend(Outgoing(n, params or {}) for n in move.notices)
-        return locked.changed(changes)
+        moved = locked.changed(changes)
+        if move.to in REVIEW_AFTER and locked.values.get("review_json"):
+            moved = await review_due(conn, moved, effects, now_ms=ms(now))
+        return moved
 
     async def _finish(self, conn: AsyncConnection, effects: _Effects) -> None:
         """Write the change's notices, then its audit records: the chain's head stays locked from its read to

@@ -13,6 +13,7 @@ from sqlalchemy.sql import Select
 
 from bot.restore.plan import RestorePlan
 from bot.restore.request import Approval, RequestState, RestoreRequest
+from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of, epoch_ms_of
 from bot.store import schema
 
@@ -42,7 +43,9 @@ async def load_requests(conn: AsyncConnection, query: Select[Any]) -> list[Resto
     ).all()
     by_request: dict[str, list[Approval]] = {}
     for a in approval_rows:
-        by_request.setdefault(a.request_id, []).append(Approval(user_id=a.user_id, at=datetime_of(a.at_ms)))
+        by_request.setdefault(a.request_id, []).append(
+            Approval(user_id=a.user_id, at=datetime_of(a.at_ms), stage=a.stage)
+        )
     return [request_of(row, tuple(by_request.get(row.id, ()))) for row in rows]
 
 
@@ -71,7 +74,7 @@ _ID = bindparam("request_id", type_=_r.c.id.type)
 _IN_ORDER = (_a.c.at_ms, _a.c.user_id)
 # Built once (the hot path of every click): no statement construction or cache-key work per call.
 _LOCK_ROW = select(_r).where(_r.c.id == _ID).with_for_update()
-_APPROVALS_OF = select(_a.c.user_id, _a.c.at_ms).where(_a.c.request_id == _ID).order_by(*_IN_ORDER)
+_APPROVALS_OF = select(_a.c.user_id, _a.c.at_ms, _a.c.stage).where(_a.c.request_id == _ID).order_by(*_IN_ORDER)
 _h = schema.audit_head
 _CHAIN_HEAD = select(_h.c.hash).where(_h.c.id == schema.AUDIT_HEAD_ID).scalar_subquery()
 _ROW_AND_APPROVALS = (
@@ -79,6 +82,7 @@ _ROW_AND_APPROVALS = (
         _r,
         _a.c.user_id.label("approval_user_id"),
         _a.c.at_ms.label("approval_at_ms"),
+        _a.c.stage.label("approval_stage"),
         _CHAIN_HEAD.label("chain_head"),
     )
     .select_from(_r.outerjoin(_a, _a.c.request_id == _r.c.id))
@@ -100,15 +104,16 @@ async def lock_request(conn: AsyncConnection, request_id: str) -> LockedRequest 
             return None
         found = (await conn.execute(_APPROVALS_OF, key)).all()
         return LockedRequest(
-            dict(row._mapping), tuple(Approval(user_id=each.user_id, at=datetime_of(each.at_ms)) for each in found)
+            dict(row._mapping),
+            tuple(Approval(user_id=each.user_id, at=datetime_of(each.at_ms), stage=each.stage) for each in found),
         )
     rows = (await conn.execute(_ROW_AND_APPROVALS, key)).all()
     if not rows:
         return None
     values = dict(rows[0]._mapping)
-    del values["approval_user_id"], values["approval_at_ms"], values["chain_head"]
+    del values["approval_user_id"], values["approval_at_ms"], values["approval_stage"], values["chain_head"]
     approvals = tuple(
-        Approval(user_id=row.approval_user_id, at=datetime_of(row.approval_at_ms))
+        Approval(user_id=row.approval_user_id, at=datetime_of(row.approval_at_ms), stage=row.approval_stage)
         for row in rows
         if row.approval_user_id is not None
     )
@@ -137,4 +142,17 @@ def request_of(row: Any, approvals: tuple[Approval, ...]) -> RestoreRequest:
         decision_note=row.decision_note,
         submitted_at=dt(row.submitted_ms),
         finished_at=dt(row.finished_ms),
+        review=_review_of(row),
+    )
+
+
+def _review_of(row: Any) -> Review | None:
+    raw = getattr(row, "review_json", None)
+    if not raw:
+        return None
+    return Review.from_json(raw).with_times(
+        due_at=dt(row.review_due_ms),
+        reminded_at=dt(row.review_reminded_ms),
+        reviewed_by=row.reviewed_by,
+        reviewed_at=dt(row.reviewed_ms),
     )

@@ -63,6 +63,12 @@ requests = Table(
     Column("final_notice_ms", BigInteger),
     # Slack permalink of the request's card (revision 0002).
     Column("permalink", Text),
+    # Urgent requests' follow-up review (revision 0007): reviewers and window, then due, reminded, done.
+    Column("review_json", Text),
+    Column("review_due_ms", BigInteger),
+    Column("review_reminded_ms", BigInteger),
+    Column("reviewed_by", String(32)),
+    Column("reviewed_ms", BigInteger),
     Index("ix_requests_state_expires", "state", "expires_ms"),
     Index("ix_requests_job_id", "job_id"),
     Index("ix_requests_created", "created_ms"),
@@ -91,6 +97,8 @@ approvals = Table(
     Column("user_id", String(32), nullable=False),
     Column("fingerprint", String(64), nullable=False),
     Column("at_ms", BigInteger, nullable=False),
+    # The approval stage it counts for (1: the first, or the only one); since revision 0006.
+    Column("stage", Integer, nullable=False, server_default="1"),
     PrimaryKeyConstraint("request_id", "user_id", name="pk_restore_approvals"),
 )
 

@@ -19,6 +19,7 @@ from bot.restore.notices import Notice, Outgoing
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.timeparse import epoch_ms_of as ms
 from bot.store.requests import RequestStore
+from bot.workflow.places import Places
 from bot.workflow.submit import Submitter
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class Follower:
         self,
         *,
         store: RequestStore,
-        ddm: DdmGateway,
+        ddm: DdmGateway | Places,
         submitter: Submitter,
         clock: Callable[[], datetime],
         poll_interval: float,
@@ -45,7 +46,7 @@ class Follower:
         owner: str | None = None,
     ) -> None:
         self.store = store
-        self.ddm = ddm
+        self.places = ddm if isinstance(ddm, Places) else Places.one(ddm)
         self.submitter = submitter
         self.clock = clock
         self.poll_interval = poll_interval
@@ -64,23 +65,42 @@ class Follower:
         if not active:
             self.failures = 0
             return self.poll_interval
-        try:
-            await self._poll(active)
-        except DdmUnreachable as exc:
+        failed = await self._poll(active)
+        if failed:
+            # One project's DDM failing does not stop the others' jobs from being followed (its requests wait).
             self.failures += 1
             delay = min(MAX_BACKOFF_SECONDS, self.poll_interval * float(2 ** min(self.failures, 8)))
-            log.warning("following %d job(s): %s (retry in %.0f s)", len(active), exc.message, delay)
-            if self.failures >= TROUBLE_AFTER_FAILURES:
-                await self._tell_trouble(active, exc.message)
+            for requests, exc in failed:
+                log.warning("following %d job(s): %s (retry in %.0f s)", len(requests), exc.message, delay)
+                if self.failures >= TROUBLE_AFTER_FAILURES:
+                    await self._tell_trouble(requests, exc.message)
             return delay
         self.failures = 0
         self._troubled.clear()
         return self.poll_interval
 
-    async def _poll(self, active: list[RestoreRequest]) -> None:
+    async def _poll(self, active: list[RestoreRequest]) -> list[tuple[list[RestoreRequest], DdmUnreachable]]:
+        """One job list per project (each with its own credentials) for all the jobs followed in it. Returns the
+        projects whose DDM could not be read: their requests and why."""
+        groups: dict[str, tuple[DdmGateway, list[RestoreRequest]]] = {}
+        for request in active:
+            place = self.places.for_plan(request.plan)
+            if place is None:
+                log.warning("%s: no environment serves project %s any more", request.id, request.plan.project_id)
+                continue
+            groups.setdefault(place.environment.project_id, (place.ddm, []))[1].append(request)
+        failed: list[tuple[list[RestoreRequest], DdmUnreachable]] = []
+        for ddm, requests in groups.values():
+            try:
+                await self._poll_project(ddm, requests)
+            except DdmUnreachable as exc:
+                failed.append((requests, exc))
+        return failed
+
+    async def _poll_project(self, ddm: DdmGateway, active: list[RestoreRequest]) -> None:
         now = self.clock()
         since = min((r.submitted_at or r.updated_at) for r in active) - LIST_SLACK
-        jobs = await self.ddm.jobs(ms(max(since, now - LIST_MAX_AGE)), ms(now))
+        jobs = await ddm.jobs(ms(max(since, now - LIST_MAX_AGE)), ms(now))
         by_id = {job.id: job for job in jobs}
         for request in active:
             if request.state is S.UNKNOWN:
@@ -88,15 +108,15 @@ class Follower:
             elif request.job_id:
                 job = by_id.get(request.job_id)
                 if job is None:
-                    job = await self._read_alone(request, request.job_id)
+                    job = await self._read_alone(ddm, request, request.job_id)
                 if job is not None:
                     self._missing.pop(request.id, None)
                     await self.record(request, job)
 
-    async def _read_alone(self, request: RestoreRequest, job_id: str) -> JobReport | None:
+    async def _read_alone(self, ddm: DdmGateway, request: RestoreRequest, job_id: str) -> JobReport | None:
         """A job the list did not show, read on its own; its failure is this request's, not everyone's."""
         try:
-            return await self.ddm.job(job_id)
+            return await ddm.job(job_id)
         except DdmUnreachable as exc:
             failures = self._missing[request.id] = self._missing.get(request.id, 0) + 1
             log.warning("job %s of %s can't be read: %s", job_id, request.id, exc.message)

@@ -11,11 +11,13 @@ from bot.ports import DdmGateway, UserDirectory
 from bot.restore.checks import TARGET, PlanProblem, named_by_ddm
 from bot.restore.ids import normalise_request_id
 from bot.restore.lifecycle import Event
+from bot.restore.notices import ParamValue
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
-from bot.restore.policy import ApprovalPolicy, Refusal
+from bot.restore.policy import ApprovalPolicy, Refusal, can_review, describe_who
 from bot.restore.request import RestoreRequest
 from bot.store.requests import RequestStore, TargetBusy
 from bot.workflow.live import check_live
+from bot.workflow.places import Place, Places
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
@@ -46,13 +48,24 @@ class Requests:
         policy: ApprovalPolicy,
         clock: Callable[[], datetime],
         submit: Callable[[RestoreRequest], Awaitable[object]],
+        places: Places | None = None,
     ) -> None:
         self.store = store
-        self.ddm = ddm
         self.directory = directory
-        self.policy = policy
+        # Without environments (no configuration file): `ddm` and `policy` are the one for every channel.
+        self.places = places or Places.one(ddm, policy)
         self.clock = clock
         self._submit = submit
+
+    def place_for(self, channel_id: str) -> Place:
+        """The environment of a channel; WorkflowRefused naming the channels that are set up when none."""
+        place = self.places.for_channel(channel_id)
+        if place is None:
+            raise WorkflowRefused(self.places.environments.not_set_up(channel_id))
+        return place
+
+    def _place_of(self, request: RestoreRequest) -> Place | None:
+        return self.places.for_plan(request.plan) or self.places.for_channel(request.channel_id)
 
     def new_plan(
         self,
@@ -62,28 +75,35 @@ class Requests:
         restore_time_ms: int,
         mappings: tuple[DataNodeMapping, ...],
         reason: str = "",
+        channel_id: str = "",
+        urgent_incident: str = "",
     ) -> RestorePlan:
-        """A plan for the project and region this bot restores in (part of what approvals bind to)."""
+        """A plan for the environment of the channel: its name, project and region are part of what approvals
+        bind to. Raises WorkflowRefused in a channel that is in no environment."""
+        env = self.place_for(channel_id).environment
         return RestorePlan(
-            project_id=self.ddm.project_id,
-            region=self.ddm.region,
+            project_id=env.project_id,
+            region=env.region,
+            environment=env.name,
             source=source,
             target=target,
             restore_time_ms=restore_time_ms,
             mappings=mappings,
             reason=reason,
+            urgent_incident=urgent_incident,
         )
 
     async def check_plan_live(self, plan: RestorePlan) -> list[PlanProblem]:
         """The one plan check against DDM now (what the form shows before it closes). Empty when possible."""
-        problems, _facts = await check_live(self.ddm, plan)
+        problems, _facts = await check_live(self._ddm_for(plan), plan)
         return problems
 
     async def precheck_create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
         """Raise WorkflowRefused (with the field to blame) if `create` would refuse for who or where; changes
         nothing. The live plan check is `check_plan_live`."""
+        policy = self.place_for(channel_id).policy
         actor = await self.directory.actor(requester_id)
-        if (refusal := self.policy.can_request(actor, channel_id)) is not None:
+        if (refusal := policy.can_request(actor, channel_id)) is not None:
             raise WorkflowRefused(refusal.message)
         holder = await self.store.active_for_target(plan.target.id)
         if holder is not None:
@@ -92,11 +112,17 @@ class Requests:
     async def create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> RestoreRequest:
         """Check the plan once more against DDM and store it as a PENDING request, named as DDM names things;
         the announcer posts its card. Raises WorkflowRefused (with a field) when it can't be."""
+        place = self.place_for(channel_id)
+        if self.places.for_plan(plan) is not place:
+            raise WorkflowRefused(f"This plan was made for another environment than {place.environment.label}.")
         actor = await self.directory.actor(requester_id)
-        if (refusal := self.policy.can_request(actor, channel_id)) is not None:
+        if (refusal := place.policy.can_request(actor, channel_id)) is not None:
             raise WorkflowRefused(refusal.message)
+        if plan.urgent_incident and place.policy.urgent is None:
+            raise WorkflowRefused(f"{place.environment.label} has no urgent (break-glass) path.")
+        policy = place.policy.urgent_policy() if plan.urgent_incident else place.policy
         # The form's check moments ago asked the same: its answers are remembered (bot.workflow.cached).
-        problems, facts = await check_live(self.ddm, plan)
+        problems, facts = await check_live(place.ddm, plan)
         if problems or facts is None:
             first = problems[0] if problems else PlanProblem(TARGET, "DDM could not confirm the plan.")
             raise WorkflowRefused(first.message, field=first.field)
@@ -106,12 +132,24 @@ class Requests:
                 plan=named_by_ddm(plan, facts),
                 requester_id=requester_id,
                 channel_id=channel_id,
-                required_approvals=self.policy.required_approvals,
+                required_approvals=policy.total_required,
                 now=now,
-                expires_at=now + self.policy.ttl,
+                expires_at=now + policy.ttl,
+                review=policy.urgent.review() if plan.urgent_incident and policy.urgent else None,
             )
         except TargetBusy as busy:
             raise _busy(plan, busy.holder) from None
+
+    def policy_of(self, request: RestoreRequest) -> ApprovalPolicy:
+        """The rules of the request's environment (nobody approves one whose environment is gone)."""
+        place = self._place_of(request)
+        return place.policy.for_request(request) if place is not None else ApprovalPolicy()
+
+    def _ddm_for(self, plan: RestorePlan) -> DdmGateway:
+        place = self.places.for_plan(plan)
+        if place is None:
+            raise WorkflowRefused(f"No environment restores in project {plan.project_id} ({plan.region}).")
+        return place.ddm
 
     async def approve(self, request_id: str, user_id: str) -> Refusal | None:
         """One approval click. Returns a refusal for the clicker, or None when it counted (and, when it was the
@@ -119,14 +157,37 @@ class Requests:
         request = await self.store.get(request_id)
         if request is None:
             return Refusal("unknown_request", f"I know no request {request_id}.")
+        policy = self.policy_of(request)
         actor = await self.directory.actor(user_id)
         now = self.clock()
-        if (refusal := self.policy.can_approve(actor, request, now)) is not None:
+        if (refusal := policy.can_approve(actor, request, now)) is not None:
             return refusal
-        outcome = await self.store.approve(request_id, user_id=user_id, fingerprint=request.fingerprint, now=now)
+        stage = policy.current_stage(request) or 1
+        stages_required: tuple[int, ...] | None = None
+        params: dict[str, ParamValue] | None = None
+        if policy.stages:
+            stages = policy.stages
+            stages_required = tuple(each.required for each in stages)
+            following = stages[stage] if stage < len(stages) else None
+            params = {
+                "stage_name": stages[stage - 1].name,
+                "next_stage_name": following.name if following else None,
+                "next_approvers": (
+                    describe_who(following.approver_user_ids, following.approver_group_ids) if following else None
+                ),
+            }
+        outcome = await self.store.approve(
+            request_id,
+            user_id=user_id,
+            fingerprint=request.fingerprint,
+            now=now,
+            stage=stage,
+            stages_required=stages_required,
+            params=params,
+        )
         if not outcome.added:
             # Lost a race: the request moved on (or this person's first click already counted).
-            return self.policy.can_approve(actor, outcome.request, now) or Refusal(
+            return policy.can_approve(actor, outcome.request, now) or Refusal(
                 "not_counted", f"{request_id} is no longer awaiting approval."
             )
         if outcome.approved:
@@ -138,7 +199,7 @@ class Requests:
         request = await self.store.get(request_id)
         if request is None:
             return Refusal("unknown_request", f"I know no request {request_id}.")
-        return self.policy.can_reject(await self.directory.actor(user_id), request, self.clock())
+        return self.policy_of(request).can_reject(await self.directory.actor(user_id), request, self.clock())
 
     async def reject(self, request_id: str, user_id: str, reason: str) -> Refusal | None:
         return await self._decide(request_id, user_id, Event.REJECT, reason)
@@ -151,7 +212,8 @@ class Requests:
         if request is None:
             return Refusal("unknown_request", f"I know no request {request_id}.")
         actor = await self.directory.actor(user_id)
-        check = self.policy.can_reject if event is Event.REJECT else self.policy.can_cancel
+        policy = self.policy_of(request)
+        check = policy.can_reject if event is Event.REJECT else policy.can_cancel
         if (refusal := check(actor, request, self.clock())) is not None:
             return refusal
         done = await self.store.transition(
@@ -167,6 +229,28 @@ class Requests:
             state = latest.state.value.lower() if latest else "gone"
             return Refusal("not_pending", f"{request_id} is already {state}; nothing to decide.")
         return None
+
+    async def review(self, request_id: str, user_id: str) -> Refusal | None:
+        """The [Reviewed] click on an urgent request's follow-up review (audited)."""
+        request = await self.store.get(request_id)
+        if request is None:
+            return Refusal("unknown_request", f"I know no request {request_id}.")
+        if (refusal := can_review(await self.directory.actor(user_id), request)) is not None:
+            return refusal
+        if await self.store.reviews.mark_reviewed(request_id, user_id=user_id, now=self.clock()) is None:
+            latest = await self.store.get(request_id)
+            return can_review(await self.directory.actor(user_id), latest or request) or Refusal(
+                "not_counted", f"{request_id}'s review was already recorded."
+            )
+        return None
+
+    async def remind_overdue_reviews(self) -> list[str]:
+        """One reminder (thread and DMs to the reviewers) for each review past its time; returns their ids."""
+        reminded: list[str] = []
+        for request_id in await self.store.reviews.overdue(self.clock()):
+            if await self.store.reviews.remind(request_id, now=self.clock()) is not None:
+                reminded.append(request_id)
+        return reminded
 
     async def expire_due(self) -> list[str]:
         """Expire every pending request whose time is up; returns their ids."""

@@ -19,6 +19,7 @@ from bot.restore.texts import duration_text
 from bot.restore.timeparse import epoch_ms_of as ms
 from bot.store.requests import RequestStore
 from bot.workflow.live import check_live
+from bot.workflow.places import Places
 
 log = logging.getLogger(__name__)
 S = RequestState
@@ -39,14 +40,14 @@ class Submitter:
         self,
         *,
         store: RequestStore,
-        ddm: DdmGateway,
+        ddm: DdmGateway | Places,
         clock: Callable[[], datetime],
         stale_submitting_after: timedelta = DEFAULT_STALE_SUBMITTING_AFTER,
         reconcile_deadline: timedelta = DEFAULT_RECONCILE_DEADLINE,
         approval_max_age: timedelta = APPROVAL_MAX_AGE,
     ) -> None:
         self.store = store
-        self.ddm = ddm
+        self.places = ddm if isinstance(ddm, Places) else Places.one(ddm)
         self.clock = clock
         self.stale_submitting_after = stale_submitting_after
         self.reconcile_deadline = reconcile_deadline
@@ -63,13 +64,17 @@ class Submitter:
             return await self._refuse(
                 request, "PLAN_CHANGED", "the stored plan does not match its approved fingerprint."
             )
-        if (plan.project_id, plan.region) != (self.ddm.project_id, self.ddm.region):
+        place = self.places.for_plan(plan)
+        if place is None:
+            served = "; ".join(f"project {p.environment.project_id} in {p.environment.region}" for p in self.places.all)
+            where = f" (environment {plan.environment})" if plan.environment else ""
             return await self._refuse(
                 request,
                 "PLAN_CHANGED",
-                f"it was approved for project {plan.project_id} in {plan.region or 'an unnamed region'}, but this "
-                f"bot is configured for project {self.ddm.project_id} in {self.ddm.region}.",
+                f"it was approved for project {plan.project_id} in {plan.region or 'an unnamed region'}{where}, "
+                f"but this bot is configured for {served}.",
             )
+        ddm = place.ddm
         age = self.clock() - request.updated_at
         if age > self.approval_max_age:
             return await self._refuse(
@@ -80,10 +85,10 @@ class Submitter:
             )
         try:
             # The token and the budget for the re-check's reads and the POST, in one go, before any of them.
-            await self.ddm.prepare(calls=RECHECK_READS + len(plan.mappings) + 1)
+            await ddm.prepare(calls=RECHECK_READS + len(plan.mappings) + 1)
         except DdmUnreachable as exc:
             return await self._refuse(request, "NOT_SENT", f"DDM could not be reached: {exc.message}.")
-        problems, _facts = await check_live(self.ddm, plan, names=False)  # names were fixed at create
+        problems, _facts = await check_live(ddm, plan, names=False)  # names were fixed at create
         if problems:
             return await self._refuse(request, "PLAN_STALE", " ".join(p.message for p in problems))
         submitting = await self.store.transition(
@@ -91,7 +96,7 @@ class Submitter:
         )
         if submitting is None:
             return None  # another caller won: it is the one that POSTs
-        outcome = await self.ddm.submit(submitting.plan)
+        outcome = await ddm.submit(submitting.plan)
         now = self.clock()
         match outcome:
             case Accepted(job_id=job_id):
@@ -102,7 +107,7 @@ class Submitter:
                     now=now,
                     values={"job_id": job_id, "job_progress": 0},
                     details={"job_id": job_id},
-                    params={"region": self.ddm.region},
+                    params={"region": place.environment.region},
                 )
             case Refused(code=code, message=message) | NotSent(code=code, message=message):
                 return await self.store.transition(

@@ -39,6 +39,9 @@ class Sweeper:
         expired = await self.requests.expire_due()
         if expired:
             log.info("expired %s", ", ".join(expired))
+        reminded = await self.requests.remind_overdue_reviews()
+        if reminded:
+            log.info("review overdue: %s", ", ".join(reminded))
         await self.submitter.recover_stale_submitting()
         for request in await self.submitter.stale_approved():
             # Its approver's replica died before submitting. Only one caller can win APPROVED → SUBMITTING.

@@ -128,9 +128,9 @@ class BotHarness:
 
     # ---- the form, step by step --------------------------------------------------------------------------
 
-    async def open_form(self, text: str = "", *, user: str = "UALICE") -> str:
+    async def open_form(self, text: str = "", *, user: str = "UALICE", channel: str = CHANNEL) -> str:
         since = len(self.fake.calls)
-        await self.command(text, user=user)
+        await self.command(text, user=user, channel=channel)
         opened = await self.fake.wait_for("views.open", since=since)
         return str(opened.args["view"].get("id") or self._last_view_id())
 
@@ -210,9 +210,17 @@ class BotHarness:
         state["reason"] = {"reason": sp.plain_text_input(reason)}
         return state
 
-    async def request_restore(self, *, user: str = "UALICE", target: str = ORDERS_RESTORE_1_ID) -> RestoreRequest:
-        """The whole form: command → source → step 1 → step 2 → card. Returns the stored request."""
-        view_id = await self.open_form(user=user)
+    async def request_restore(
+        self,
+        *,
+        user: str = "UALICE",
+        target: str = ORDERS_RESTORE_1_ID,
+        channel: str = CHANNEL,
+        extra_state: dict[str, Any] | None = None,
+    ) -> RestoreRequest:
+        """The whole form: command → source → step 1 → step 2 (its suggestions, plus `extra_state`) → card.
+        Returns the stored request."""
+        view_id = await self.open_form(user=user, channel=channel)
         await self.choose_source(view_id, user=user)
         response = await self.submit_step1(view_id, target=target, user=user)
         assert response.get("response_action") == "push", response
@@ -220,10 +228,10 @@ class BotHarness:
         assert pushed
         step2 = await self.wait_step2(pushed)
         since = len(self.fake.calls)
-        response = await self.submit_view(pushed, self.suggested_state(step2), user=user)
+        response = await self.submit_view(pushed, self.suggested_state(step2) | (extra_state or {}), user=user)
         assert response == {"response_action": "clear"}, response
         await self.fake.wait_for("chat.postMessage", lambda c: c.args.get("blocks"), since=since)
-        return await self.wait_request(lambda r: r.message_ts is not None)
+        return await self.wait_request(lambda r: r.message_ts is not None and r.channel_id == channel)
 
     async def wait_request(
         self, predicate: Any, *, request_id: str | None = None, timeout: float = 8.0
@@ -312,10 +320,26 @@ async def serve_runtime(runtime: Runtime) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def running_bot(
-    tmp_path: Path, *, job_seconds: float = 0.5, sweep_interval: float = 0.2, **overrides: Any
+    tmp_path: Path,
+    *,
+    job_seconds: float = 0.5,
+    sweep_interval: float = 0.2,
+    more_projects: tuple[SimulatorCredentials, ...] = (),
+    environments: str | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[BotHarness]:
-    async with FakeSlack() as fake, RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds) as sim:
+    """The bot, the fake Slack and the simulator. `more_projects` are further simulator projects (a demo world
+    each); `environments` is an environments file, `{sim}` standing for the simulator's URL."""
+    more = tuple((creds, None) for creds in more_projects)
+    async with (
+        FakeSlack() as fake,
+        RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds, more=more) as sim,
+    ):
         populate(fake)
+        if environments is not None:
+            path = tmp_path / "ddm-restore.toml"
+            path.write_text(environments.replace("{sim}", sim.base_url), encoding="utf-8")
+            overrides["ddm_restore_config"] = str(path)
         settings = harness_settings(fake, sim, tmp_path / "bot.sqlite3", **overrides)
         runtime = await build_runtime(settings, sweep_interval=sweep_interval)
         await runtime.start_background()

@@ -6,6 +6,8 @@ Every string from DDM (names, ids, error codes and messages) and from people (re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -39,13 +41,12 @@ SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
 
 
-def status_line(request: RestoreRequest) -> str:
+def status_line(request: RestoreRequest, stage_header: str = "") -> str:
     state = request.state
     if state is RequestState.PENDING:
         expires = int(request.expires_at.timestamp())
-        return f"awaiting approval ({len(request.approvals)}/{request.required_approvals}) · expires " + slack_date(
-            expires, "{time}", request.expires_at.strftime("%H:%M UTC")
-        )
+        waiting = stage_header or f"awaiting approval ({len(request.approvals)}/{request.required_approvals})"
+        return f"{waiting} · expires " + slack_date(expires, "{time}", request.expires_at.strftime("%H:%M UTC"))
     if state in (RequestState.APPROVED, RequestState.SUBMITTING):
         who = ", ".join(mention(uid) for uid in request.approver_ids)
         return f"approved by {who} · submitting to DDM"
@@ -76,15 +77,33 @@ def restore_point_text(epoch_ms: int) -> str:
     return slack_date(epoch_ms // 1000, "{date_long_pretty} {time_secs}", fallback) + f"   ({fallback} · {epoch_ms} ms)"
 
 
-def request_card(request: RestoreRequest, *, approvers: str) -> list[Block]:
+@dataclass(frozen=True)
+class CardPeople:
+    """Who approves, as the card shows it (our own mrkdwn): `approvers` for one stage; with named stages the
+    header's "stage 2 of 2" and the stage lines."""
+
+    approvers: str
+    stage_header: str = ""
+    stages: str = ""
+
+
+def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> list[Block]:
     """The card's blocks. `approvers` is our own mrkdwn (mentions of the configured people and groups)."""
+    people = approvers if isinstance(approvers, CardPeople) else CardPeople(approvers)
     plan = request.plan
     icon = _STATUS_ICON[request.state]
     source, target = escape(plan.source.label, 200), escape(plan.target.label, 200)
+    # The environment (from a configuration file) is named: "· prod (cn-north-4)".
+    where = f" · {escape(plan.environment, 60)} ({escape(plan.region, 40)})" if plan.environment else ""
+    if plan.urgent_incident:
+        where = f" · 🚨 *URGENT* · incident {escape(plan.urgent_incident, 100)}" + where
     blocks: list[Block] = [
         SectionBlock(
             block_id="card_status",
-            text=MarkdownTextObject(text=f"{icon} *DDM restore request* `{request.id}` · {status_line(request)}"),
+            text=MarkdownTextObject(
+                text=f"{icon} *DDM restore request* `{request.id}`{where} · "
+                + status_line(request, people.stage_header)
+            ),
         ),
         ContextBlock(
             block_id="card_requester",
@@ -117,12 +136,20 @@ def request_card(request: RestoreRequest, *, approvers: str) -> list[Block]:
     facts = [f"Plan fingerprint `{short_fingerprint(request.fingerprint)}`"]
     if request.approvals:
         facts.append("Approved by " + ", ".join(mention(uid) for uid in request.approver_ids))
-    if request.state is RequestState.PENDING:
-        facts.append(f"Approvers: {approvers}")
+    if request.state is RequestState.PENDING and not people.stages:
+        facts.append(f"Approvers: {people.approvers}")
     if request.job_id:
         facts.append(f"Job `{escape(request.job_id, 100)}`")
+    review = request.review
+    if review is not None and review.reviewed_by:
+        facts.append(f"Reviewed by {mention(review.reviewed_by)}")
+    elif review is not None and review.due_at is not None:
+        due_s = int(review.due_at.timestamp())
+        facts.append("Follow-up review due " + slack_date(due_s, "{date_short_pretty} {time}", iso_utc(due_s * 1000)))
     if request.state is RequestState.FAILED and request.error_msg:
         facts.append(f"Error: {escape(request.error_msg, 500)}")
+    if people.stages:
+        blocks.append(SectionBlock(block_id="card_stages", text=MarkdownTextObject(text=f"*Stages*  {people.stages}")))
     blocks.append(ContextBlock(block_id="card_facts", elements=[MarkdownTextObject(text=" · ".join(facts))]))
     if request.state is RequestState.PENDING:
         blocks.append(_card_buttons(request))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from slack_sdk.models.blocks import (
     Block,
+    CheckboxesElement,
     ContextBlock,
     DateTimePickerElement,
     ExternalDataSelectElement,
@@ -31,12 +32,15 @@ from bot.slack.blocks.ids import (
     DN_MAP_PREFIX,
     DN_TARGET_ACTION,
     EXACT_BLOCK,
+    INCIDENT_BLOCK,
     REASON_BLOCK,
     REQUEST_CALLBACK,
     SOURCE_BLOCK,
     STEP1_CALLBACK,
     TARGET_BLOCK,
     TIME_BLOCK,
+    URGENT_BLOCK,
+    URGENT_VALUE,
 )
 from bot.slack.blocks.modal import (
     MAX_BLOCKS,
@@ -250,8 +254,11 @@ class SourceNodeRow:
     suggested: str | None
 
 
-def step2_view(meta: Step2Meta, rows: Sequence[SourceNodeRow], *, external_id: str) -> View:
-    """Step 2. FormTooLarge when the data nodes do not fit in one Slack form."""
+def step2_view(
+    meta: Step2Meta, rows: Sequence[SourceNodeRow], *, external_id: str, urgent_allowed: bool = False
+) -> View:
+    """Step 2. FormTooLarge when the data nodes do not fit in one Slack form. With `urgent_allowed` (the
+    channel's environment has a break-glass path) it offers "Urgent (break-glass)" and the incident reference."""
     head: list[Block] = [
         SectionBlock(
             block_id="plan_summary",
@@ -275,6 +282,7 @@ def step2_view(meta: Step2Meta, rows: Sequence[SourceNodeRow], *, external_id: s
             ),
             optional=True,
         ),
+        *(_urgent_blocks() if urgent_allowed else []),
         ContextBlock(
             elements=[
                 MarkdownTextObject(
@@ -316,6 +324,32 @@ def step2_view(meta: Step2Meta, rows: Sequence[SourceNodeRow], *, external_id: s
         private_metadata=meta.dump(),
         blocks=[*head, *body, *tail],
     )
+
+
+def _urgent_blocks() -> list[Block]:
+    return [
+        InputBlock(
+            block_id=URGENT_BLOCK,
+            label="Urgent",
+            element=CheckboxesElement(
+                action_id=URGENT_BLOCK,
+                options=[
+                    Option(
+                        value=URGENT_VALUE,
+                        text="Urgent (break-glass)",
+                        description="Only the on-call approvers; a follow-up review afterwards",
+                    )
+                ],
+            ),
+            optional=True,
+        ),
+        InputBlock(
+            block_id=INCIDENT_BLOCK,
+            label="Incident reference (required when urgent)",
+            element=PlainTextInputElement(action_id=INCIDENT_BLOCK, placeholder="INC-9001", max_length=100),
+            optional=True,
+        ),
+    ]
 
 
 def _row_input(row: SourceNodeRow) -> InputBlock:

@@ -16,6 +16,11 @@ TARGET_BLOCK = "target_instance"
 DN_MAP_PREFIX = "dn_map:"
 DN_TARGET_ACTION = "dn_target"
 REASON_BLOCK = "reason"
+# The urgent (break-glass) path, where the channel's environment has one: a checkbox and the incident reference.
+URGENT_BLOCK = "urgent"
+URGENT_VALUE = "urgent"
+INCIDENT_BLOCK = "incident"
+REVIEW_ACTION = "review_request"  # the follow-up review's [Reviewed] button (value = request id)
 APPROVE_ACTION = "approve_request"
 REJECT_ACTION = "reject_request"
 CANCEL_ACTION = "cancel_request"

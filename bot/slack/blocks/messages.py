@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
+
 from bot.restore.notices import Notice, ParamValue
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text, iso_utc, utc_text
 from bot.slack.blocks.card import status_line
-from bot.slack.blocks.escaping import escape, mention
+from bot.slack.blocks.escaping import escape, mention, slack_date
+from bot.slack.blocks.ids import REVIEW_ACTION
 
 # Slack accepts 40,000 characters in a message's text; ours stay far below, DDM's texts are clipped.
 DDM_TEXT_LIMIT = 500
@@ -25,6 +28,8 @@ def render_notice(request: RestoreRequest, notice: Notice, params: Mapping[str, 
         user_id = str(params.get("user_id") or "?")
         count = params.get("count", len(request.approvals))
         required = params.get("required", request.required_approvals)
+        if params.get("stage") is not None:
+            return _stage_approval(user_id, params)
         return f"{mention(user_id)} approved ({count}/{required})."
     if notice is Notice.SUBMITTING:
         return f"Approved. Checking the plan against DDM once more, then submitting the restore of {request.id}…"
@@ -49,11 +54,54 @@ def render_notice(request: RestoreRequest, notice: Notice, params: Mapping[str, 
         )
     if notice is Notice.FINAL:
         return final_text(request)
+    if notice is Notice.REVIEW_DUE:
+        due = params.get("due_ms")
+        when = _when(int(due)) if isinstance(due, int) else "soon"
+        who = request.review.mentions if request.review else ""
+        return f"Follow-up review due by {when}: {who} — look at what this urgent restore did, then press Reviewed."
+    if notice is Notice.REVIEW_REMINDER:
+        who = request.review.mentions if request.review else ""
+        return (
+            f"⏰ The follow-up review of urgent restore {request.id} is overdue: {who}, please review it and press "
+            "Reviewed."
+        )
+    if notice is Notice.REVIEWED:
+        return f"{mention(str(params.get('user_id') or '?'))} reviewed this urgent restore."
     if notice is Notice.CARD_NOT_POSTED:
         # The reason is ours (bot.slack.notifier: "Invite me to <#C…> first…"), its markup intended.
         reason = str(params.get("reason") or "Slack refused it.")
         return f"Your restore request {request.id} was not created: I could not post the request card: {reason}"
     raise ValueError(f"{notice.value} is not a thread message (the card is drawn by bot.slack.blocks.card)")
+
+
+def _stage_approval(user_id: str, params: Mapping[str, ParamValue]) -> str:
+    """ "@bob approved stage 1 (DBA lead). Next: @owner (Service owner)." — the next stage's approvers are
+    mentioned (our own mrkdwn) when their turn comes; stage names come from the configuration file."""
+    name = escape(str(params.get("stage_name") or ""), 80)
+    text = f"{mention(user_id)} approved stage {params.get('stage')}" + (f" ({name})" if name else "")
+    if params.get("stage_required", 1) != 1:
+        text += f" ({params.get('stage_count')}/{params.get('stage_required')})"
+    text += "."
+    if params.get("stage_done") and params.get("next_approvers"):
+        following = escape(str(params.get("next_stage_name") or ""), 80)
+        text += f" Next: {params.get('next_approvers')}" + (f" ({following})." if following else ".")
+    return text
+
+
+def _when(epoch_ms: int) -> str:
+    return slack_date(epoch_ms // 1000, "{date_short_pretty} {time}", utc_text(epoch_ms))
+
+
+def review_blocks(request: RestoreRequest, text: str) -> list[dict[str, object]]:
+    """The follow-up review's thread message: its text and a [Reviewed] button."""
+    blocks = [
+        SectionBlock(block_id="review_text", text=MarkdownTextObject(text=text)),
+        ActionsBlock(
+            block_id="review_actions",
+            elements=[ButtonElement(text="Reviewed", action_id=REVIEW_ACTION, value=request.id, style="primary")],
+        ),
+    ]
+    return [block.to_dict() for block in blocks]
 
 
 def final_text(request: RestoreRequest) -> str:

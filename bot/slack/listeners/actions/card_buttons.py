@@ -1,4 +1,4 @@
-"""Approve / Reject / Cancel on the card. The clicker is checked every time (Slack has no per-button
+"""Approve / Reject / Cancel on the card, and Reviewed under an urgent request's follow-up review. The clicker is checked every time (Slack has no per-button
 permission); the answer to a refused click is an ephemeral only the clicker sees. Refusals come from the
 workflow and may quote DDM's names: `guard` keeps their mentions and turns any other markup into text."""
 
@@ -61,6 +61,19 @@ async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCl
         await client.views_open(trigger_id=trigger_id, view=reject_view(request_id))
 
     spawn_answering(deps.tasks, open_reason_dialog(), name="reject", tell=_teller(deps, user_id, channel_id))
+
+
+async def review_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+    """[Reviewed] under an urgent request's follow-up review (in its thread)."""
+    request_id, user_id, channel_id = _click(body)
+    await ack()
+
+    async def review() -> None:
+        refusal = await deps.service.review(request_id, user_id)
+        if refusal is not None:
+            await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
+
+    spawn_answering(deps.tasks, review(), name="review", tell=_teller(deps, user_id, channel_id))
 
 
 def _click(body: dict[str, Any]) -> tuple[str, str, str]:

@@ -25,7 +25,7 @@ from bot.slack.blocks import (
     status_text,
     step1_view,
 )
-from bot.slack.command_text import USAGE, ListRequests, OpenForm, ShowHelp, ShowStatus, parse_command
+from bot.slack.command_text import USAGE, ListRequests, OpenForm, ShowHelp, ShowPolicy, ShowStatus, parse_command
 from bot.slack.deps import Deps
 from bot.slack.notifier import invite_hint
 from bot.slack.payloads import BadPayload
@@ -50,6 +50,10 @@ async def ddm_restore(
     if isinstance(command, ShowHelp):
         problem = f"⚠️ {command.problem}\n\n" if command.problem else ""
         deps.tasks.spawn(tell(problem + USAGE), name="help")
+    elif isinstance(command, ShowPolicy):
+        place = deps.service.places.for_channel(channel_id)
+        text = place.environment.rules_text() if place else deps.service.places.environments.not_set_up(channel_id)
+        deps.tasks.spawn(tell(text), name="policy")
     elif isinstance(command, ListRequests):
         spawn_answering(deps.tasks, _list(deps, tell, channel_id), name="list", tell=tell)
     elif isinstance(command, ShowStatus):
@@ -121,8 +125,11 @@ async def _open_form(
 async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, channel_id: str) -> str | None:
     if channel_id.startswith("D"):
         return "Use `/ddm-restore` in a channel, so the team can see and approve the request."
+    place = deps.service.places.for_channel(channel_id)
+    if place is None:
+        return deps.service.places.environments.not_set_up(channel_id)
     actor = await deps.directory.actor(user_id)
-    refusal = deps.service.policy.can_request(actor, channel_id)
+    refusal = place.policy.can_request(actor, channel_id)
     if refusal is not None:
         return guard(refusal.message)
     seen = deps.channels_joined.get(channel_id)
@@ -148,8 +155,16 @@ MEMBERSHIP_CACHE_SECONDS = 60.0
 
 
 async def _list(deps: Deps, tell: Callable[[str], Awaitable[None]], channel_id: str) -> None:
-    # Requests of this channel only: a private channel's requests are not for everyone's eyes.
-    requests = await deps.service.store.recent(10, channel_id=channel_id)
+    # Requests of this channel (in its environment) only: a private channel's requests are not for everyone.
+    place = deps.service.places.for_channel(channel_id)
+    if place is None:
+        await tell(deps.service.places.environments.not_set_up(channel_id))
+        return
+    requests = [
+        r
+        for r in await deps.service.store.recent(10, channel_id=channel_id)
+        if deps.service.places.for_plan(r.plan) in (place, None)
+    ]
     if not requests:
         await tell("No restore requests in this channel yet.")
         return
@@ -160,6 +175,9 @@ async def _status(
     deps: Deps, tell: Callable[[str], Awaitable[None]], reference: str, user_id: str, channel_id: str
 ) -> None:
     request = await deps.service.find(reference)
+    place = deps.service.places.for_channel(channel_id)
+    if request is not None and deps.service.places.for_plan(request.plan) not in (place, None):
+        request = None  # another environment's request: not told here
     if request is None or (request.channel_id != channel_id and request.requester_id != user_id):
         await tell(f"I know no request or job “{escape(reference, 80)}” in this channel.")
         return

@@ -26,9 +26,10 @@ QUERY_LIMIT = 100
 
 async def source_options(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     query = _query(body)
+    choices = deps.choices_in(_channel_of(body.get("view") or {}))
 
     async def load() -> list[Option]:
-        instances = await deps.choices.instances(query)
+        instances = await choices.instances(query)
         return options((f"{i.name} ({short_id(i.id)})", i.id) for i in instances)
 
     await ack(options=await within_budget(load()))
@@ -36,17 +37,18 @@ async def source_options(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
 
 async def target_options(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     source_text = selected_source(body.get("view") or {})
+    choices = deps.choices_in(_channel_of(body.get("view") or {}))
     query = _query(body).strip().lower()
 
     async def load() -> list[Option]:
         if not source_text:
             return [note_option("Choose a source first")]
-        source = await deps.choices.resolve_instance(source_text)
+        source = await choices.resolve_instance(source_text)
         if source is None:
             return [note_option(f"No DDM instance “{source_text}”")]
         usable = [
             t
-            for t in await deps.choices.targets(source.id)
+            for t in await choices.targets(source.id)
             if t.available and (not query or query in t.name.lower() or query in t.id.lower())
         ]
         if not usable:
@@ -77,6 +79,16 @@ def selected_source(view: dict[str, Any]) -> str | None:
         return Step1Meta.load(str(view.get("private_metadata") or "")).source_id
     except (FormOutOfDate, json.JSONDecodeError):
         return None
+
+
+def _channel_of(view: Any) -> str:
+    """The channel the form was opened in (its environment's lists are the ones to offer)."""
+    if not isinstance(view, dict):
+        return ""
+    try:
+        return Step1Meta.load(str(view.get("private_metadata") or "")).channel_id
+    except (FormOutOfDate, json.JSONDecodeError):
+        return ""
 
 
 def _query(body: dict[str, Any]) -> str:

@@ -57,7 +57,7 @@ async def step1_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebC
         await ack(response_action="update", view=out_of_date_view())
         return
     try:
-        outcome = await asyncio.wait_for(_check_step1(deps, values), deps.check_budget_seconds)
+        outcome = await asyncio.wait_for(_check_step1(deps, values, meta.channel_id), deps.check_budget_seconds)
     except TimeoutError:
         await ack(response_action="errors", errors={SOURCE_BLOCK: SLOW})
         return
@@ -77,9 +77,10 @@ async def step1_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebC
 
 
 async def _check_step1(
-    deps: Deps, values: dict[str, Any]
+    deps: Deps, values: dict[str, Any], channel_id: str
 ) -> dict[str, str] | tuple[tuple[str, str], tuple[str, str], int]:
     """Field errors, or ((source id, name), (target id, name), restore time ms)."""
+    choices = deps.choices_in(channel_id)
     errors: dict[str, str] = {}
     source_value = _selected_value(values, SOURCE_BLOCK)
     target_value = _selected_value(values, TARGET_BLOCK)
@@ -113,10 +114,10 @@ async def _check_step1(
         return errors
     assert source_value and target_value
     try:
-        source = await deps.choices.resolve_instance(source_value)
+        source = await choices.resolve_instance(source_value)
         if source is None:
             return {SOURCE_BLOCK: f"No DDM instance is named or has the id “{clip(source_value, 80)}”."}
-        windows = await deps.choices.windows(source.id)
+        windows = await choices.windows(source.id)
     except ChoicesUnavailable as exc:
         return {SOURCE_BLOCK: f"DDM could not be asked: {exc}"}
     if latest:
@@ -125,8 +126,8 @@ async def _check_step1(
             return {time_block: "This instance has no restorable time window (no usable backups)."}
     assert restore_ms is not None
     try:
-        resolved = await deps.choices.resolve_target(source.id, target_value)
-        targets = await deps.choices.targets(source.id)
+        resolved = await choices.resolve_target(source.id, target_value)
+        targets = await choices.targets(source.id)
     except ChoicesUnavailable as exc:
         return {TARGET_BLOCK: f"DDM could not list the restore targets: {exc}"}
     if isinstance(resolved, list):
@@ -175,10 +176,12 @@ async def _fill_step2(
 ) -> None:
     source_id, target_id, restore_ms = meta.source[0], meta.target[0], meta.restore_time_ms
     try:
-        nodes = await deps.choices.source_nodes(source_id, restore_ms)
+        nodes = await deps.choices_in(meta.channel_id).source_nodes(source_id, restore_ms)
         candidate_lists = await asyncio.gather(
             *[
-                deps.choices.candidates(source_id, target_id=target_id, source_node_id=n.id, restore_time_ms=restore_ms)
+                deps.choices_in(meta.channel_id).candidates(
+                    source_id, target_id=target_id, source_node_id=n.id, restore_time_ms=restore_ms
+                )
                 for n in nodes
             ]
         )
@@ -227,7 +230,9 @@ async def _fill_step2(
         for n in nodes
     ]
     try:
-        view = step2_view(meta, rows, external_id=external_id)
+        place = deps.service.places.for_channel(meta.channel_id)
+        urgent_allowed = place is not None and place.policy.urgent is not None
+        view = step2_view(meta, rows, external_id=external_id, urgent_allowed=urgent_allowed)
     except FormTooLarge as exc:
         view = message_view("Too many data nodes", f"⚠️ {exc}", close="Back", external_id=external_id)
     await _update_pushed(client, external_id, view)

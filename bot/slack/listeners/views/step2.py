@@ -21,6 +21,7 @@ from bot.slack.blocks import (
     out_of_date_view,
 )
 from bot.slack.blocks.escaping import guard
+from bot.slack.blocks.ids import INCIDENT_BLOCK, URGENT_BLOCK, URGENT_VALUE
 from bot.slack.blocks.modal import REASON_LIMIT
 from bot.slack.deps import Deps
 from bot.slack.listeners.views.step1 import SLOW
@@ -81,14 +82,31 @@ def _plan_from_step2(deps: Deps, meta: Step2Meta, values: dict[str, Any]) -> tup
     reason = payloads.text_value(values, REASON_BLOCK)
     if len(reason) > REASON_LIMIT:
         return None, {REASON_BLOCK: f"Keep the reason to {REASON_LIMIT} characters (this one has {len(reason)})."}
-    plan = deps.service.new_plan(
-        source=NamedRef(id=meta.source[0], name=meta.source[1]),
-        target=NamedRef(id=meta.target[0], name=meta.target[1]),
-        restore_time_ms=meta.restore_time_ms,
-        mappings=tuple(mappings),
-        reason=reason,
-    )
+    urgent_incident = ""
+    if URGENT_BLOCK in values and _checked(values, URGENT_BLOCK):
+        urgent_incident = payloads.text_value(values, INCIDENT_BLOCK)[:100] if INCIDENT_BLOCK in values else ""
+        if not urgent_incident:
+            return None, {INCIDENT_BLOCK: "An urgent request needs the incident reference (e.g. INC-9001)."}
+    try:
+        plan = deps.service.new_plan(
+            source=NamedRef(id=meta.source[0], name=meta.source[1]),
+            target=NamedRef(id=meta.target[0], name=meta.target[1]),
+            restore_time_ms=meta.restore_time_ms,
+            mappings=tuple(mappings),
+            reason=reason,
+            channel_id=meta.channel_id,
+            urgent_incident=urgent_incident,
+        )
+    except WorkflowRefused as refused:  # the channel is in no environment (any more)
+        return None, {REASON_BLOCK: refused.message}
     return plan, {}
+
+
+def _checked(values: dict[str, Any], block: str) -> bool:
+    chosen = payloads.element(values, block).get("selected_options") or []
+    if not isinstance(chosen, list):
+        raise payloads.BadPayload(f"the options of {block} are not a list")
+    return any(isinstance(each, dict) and each.get("value") == URGENT_VALUE for each in chosen)
 
 
 async def _precheck(deps: Deps, plan: RestorePlan, user_id: str, channel_id: str) -> list[PlanProblem]:

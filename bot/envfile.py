@@ -1,0 +1,355 @@
+"""The environments configuration file (TOML): channels -> project, region, credentials and approval rules.
+
+Found through DDM_RESTORE_CONFIG, else ./ddm-restore.toml when that file exists; without one, the settings
+define one environment for every channel. Secrets never go in the file: it names the environment variables
+that hold them (a `NAME_FILE` variable naming a file works too). Every problem is one line naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bot.config import GROUP_ID, GROUP_ID_HINT, USER_ID, USER_ID_HINT, ConfigError, Settings, _regional
+from bot.restore.environment import Environment, Environments
+from bot.restore.policy import ApprovalPolicy, Stage, UrgentRule
+
+DEFAULT_FILE = "ddm-restore.toml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Who(_Strict):
+    users: list[str] = Field(default_factory=list)
+    usergroups: list[str] = Field(default_factory=list)
+
+    @field_validator("users")
+    @classmethod
+    def _users(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not USER_ID.fullmatch(v)]
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))} not a user ID; {USER_ID_HINT}")
+        return value
+
+    @field_validator("usergroups")
+    @classmethod
+    def _groups(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not GROUP_ID.fullmatch(v)]
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))} not a user group ID; {GROUP_ID_HINT}")
+        return value
+
+    @property
+    def empty(self) -> bool:
+        return not self.users and not self.usergroups
+
+
+class CredentialsConfig(_Strict):
+    ak_env: str | None = None
+    sk_env: str | None = None
+    security_token_env: str | None = None
+    iam_username_env: str | None = None
+    iam_password_env: str | None = None
+    iam_domain_env: str | None = None
+
+
+class StageConfig(_Strict):
+    name: str = Field(min_length=1)
+    approvers: Who
+    required: int = Field(1, ge=1, le=10)
+
+
+class UrgentConfig(_Strict):
+    approvers: Who
+    required: int = Field(1, ge=1, le=10)
+    review_within_hours: float = Field(24, gt=0)
+    reviewers: Who
+
+
+class EnvironmentConfig(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    channels: list[str] = Field(min_length=1)
+    region: str = Field(min_length=1)
+    project_id: str = Field(min_length=1)
+    credentials: CredentialsConfig
+    ddm_endpoint: str | None = None
+    iam_endpoint: str | None = None
+    requesters: Who | None = None
+    approval_ttl_minutes: float = Field(60, gt=0)
+    allow_self_approval: bool = False
+    stage: list[StageConfig] = Field(min_length=1)
+    urgent: UrgentConfig | None = None
+
+
+class ConfigFile(_Strict):
+    environment: list[EnvironmentConfig] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Resolved secrets of one environment: AK/SK (ak set) or IAM token auth (username set)."""
+
+    ak: SecretStr | None = None
+    sk: SecretStr | None = None
+    security_token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    domain: str | None = None
+
+    @property
+    def mode(self) -> Literal["aksk", "token"]:
+        return "aksk" if self.ak else "token"
+
+
+@dataclass(frozen=True)
+class EnvironmentSetup:
+    """One environment with what it takes to reach DDM (not domain: endpoints and secrets)."""
+
+    environment: Environment
+    ddm_endpoint: str
+    iam_endpoint: str
+    credentials: Credentials
+    names: str = ""  # which variables hold the credentials (for `check`'s lines)
+
+
+@dataclass(frozen=True)
+class Setups:
+    all: tuple[EnvironmentSetup, ...]
+    path: Path | None = None  # the file they came from; None: from the settings
+
+    @property
+    def environments(self) -> Environments:
+        return Environments(tuple(s.environment for s in self.all))
+
+
+def policy_from(settings: Settings) -> ApprovalPolicy:
+    return ApprovalPolicy(
+        approver_user_ids=frozenset(settings.approver_user_ids),
+        approver_group_ids=frozenset(settings.approver_usergroup_ids),
+        required_approvals=settings.required_approvals,
+        allow_self_approval=settings.allow_self_approval,
+        ttl=timedelta(minutes=settings.approval_ttl_minutes),
+        requester_user_ids=frozenset(settings.requester_user_ids),
+        requester_group_ids=frozenset(settings.requester_usergroup_ids),
+        allowed_channel_ids=frozenset(settings.allowed_channel_ids),
+    )
+
+
+def config_path(settings: Settings) -> Path | None:
+    """The configuration file in use, or None (then the settings define the one environment)."""
+    if settings.ddm_restore_config:
+        return Path(settings.ddm_restore_config)
+    default = Path(DEFAULT_FILE)
+    return default if default.is_file() else None
+
+
+def load_setups(settings: Settings, environ: Mapping[str, str] | None = None) -> Setups:
+    """The environments to serve; raises ConfigError (one line per problem, naming the key)."""
+    path = config_path(settings)
+    if path is None:
+        return Setups((settings_setup(settings),))
+    return Setups(parse_file(path, environ if environ is not None else _environ()), path)
+
+
+def settings_setup(settings: Settings) -> EnvironmentSetup:
+    """Today's one environment from the settings (their own problems are reported by Settings)."""
+    ak = settings.huaweicloud_sdk_ak
+    credentials = Credentials(
+        ak=ak,
+        sk=settings.huaweicloud_sdk_sk,
+        security_token=settings.huaweicloud_sdk_security_token,
+        username=None if ak else settings.huaweicloud_iam_username,
+        password=None if ak else settings.huaweicloud_iam_password,
+        domain=None if ak else settings.huaweicloud_iam_domain,
+    )
+    names = "HUAWEICLOUD_SDK_AK/_SK" if ak else "HUAWEICLOUD_IAM_USERNAME/_PASSWORD/_DOMAIN"
+    environment = Environment(
+        name="",
+        region=settings.huaweicloud_region,
+        project_id=settings.huaweicloud_sdk_project_id or "",
+        policy=policy_from(settings),
+    )
+    return EnvironmentSetup(environment, settings.ddm_endpoint, settings.iam_endpoint, credentials, names)
+
+
+def parse_file(path: Path, environ: Mapping[str, str]) -> tuple[EnvironmentSetup, ...]:
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"DDM_RESTORE_CONFIG: cannot read {where}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    return parse_config(raw, environ, where=where)
+
+
+def parse_config(
+    raw: dict[str, Any], environ: Mapping[str, str], *, where: str = DEFAULT_FILE
+) -> tuple[EnvironmentSetup, ...]:
+    try:
+        config = ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(f"{where}: {_error_line(raw, e)}" for e in exc.errors())) from None
+    problems: list[str] = []
+    setups: list[EnvironmentSetup] = []
+    owner: dict[str, str] = {}
+    for env in config.environment:
+        key = f"environment.{env.name}"
+        if env.name in {s.environment.name for s in setups}:
+            problems.append(f"{key}.name: another environment is named {env.name!r}")
+        for channel in env.channels:
+            if channel in owner:
+                problems.append(f"{key}.channels: {channel} is already in environment {owner[channel]!r}")
+            owner.setdefault(channel, env.name)
+        for index, stage in enumerate(env.stage, start=1):
+            problems += _enough(f"{key}.stage[{index}]", stage.approvers, stage.required)
+        if env.urgent is not None:
+            problems += _enough(f"{key}.urgent", env.urgent.approvers, env.urgent.required)
+            if env.urgent.reviewers.empty:
+                problems.append(f"{key}.urgent.reviewers: name at least one user or user group")
+        credentials, secret_problems = _credentials(f"{key}.credentials", env.credentials, environ)
+        problems += secret_problems
+        setups.append(_setup(env, credentials))
+    if problems:
+        raise ConfigError("\n".join(f"{where}: {line}" for line in problems))
+    return tuple(setups)
+
+
+def _setup(env: EnvironmentConfig, credentials: Credentials) -> EnvironmentSetup:
+    requesters = env.requesters or Who()
+    stages = tuple(
+        Stage(s.name, frozenset(s.approvers.users), frozenset(s.approvers.usergroups), s.required) for s in env.stage
+    )
+    urgent = None
+    if env.urgent is not None:
+        u = env.urgent
+        urgent = UrgentRule(
+            approver_user_ids=frozenset(u.approvers.users),
+            approver_group_ids=frozenset(u.approvers.usergroups),
+            required=u.required,
+            review_within=timedelta(hours=u.review_within_hours),
+            reviewer_user_ids=frozenset(u.reviewers.users),
+            reviewer_group_ids=frozenset(u.reviewers.usergroups),
+        )
+    first = stages[0]
+    policy = ApprovalPolicy(
+        approver_user_ids=first.approver_user_ids,
+        approver_group_ids=first.approver_group_ids,
+        required_approvals=first.required,
+        allow_self_approval=env.allow_self_approval,
+        ttl=timedelta(minutes=env.approval_ttl_minutes),
+        requester_user_ids=frozenset(requesters.users),
+        requester_group_ids=frozenset(requesters.usergroups),
+        allowed_channel_ids=frozenset(env.channels),
+        stages=stages,
+        urgent=urgent,
+    )
+    c = env.credentials
+    names = f"{c.ak_env}/{c.sk_env}" if c.ak_env else f"{c.iam_username_env}/{c.iam_password_env}/{c.iam_domain_env}"
+    return EnvironmentSetup(
+        environment=Environment(env.name, env.region, env.project_id, policy, frozenset(env.channels)),
+        ddm_endpoint=env.ddm_endpoint or _regional("ddm", env.region),
+        iam_endpoint=env.iam_endpoint or _regional("iam", env.region),
+        credentials=credentials,
+        names=names,
+    )
+
+
+def _enough(key: str, who: Who, required: int) -> list[str]:
+    if who.empty:
+        return [f"{key}.approvers: name at least one user or user group"]
+    # Without groups the approvers are known now; with groups only Slack can tell.
+    if not who.usergroups and required > len(set(who.users)):
+        return [f"{key}.required: {required} approvals but approvers.users names only {len(set(who.users))}"]
+    return []
+
+
+def _credentials(key: str, c: CredentialsConfig, environ: Mapping[str, str]) -> tuple[Credentials, list[str]]:
+    problems: list[str] = []
+
+    def secret(field: str, name: str | None, *, required: bool = True) -> str | None:
+        if not name:
+            if required:
+                problems.append(f"{key}.{field}: missing (name the environment variable that holds it)")
+            return None
+        value = read_secret(name, environ)
+        if value is None and required:
+            problems.append(f"{key}.{field}: {name} is not set (nor {name}_FILE)")
+        return value
+
+    aksk = c.ak_env or c.sk_env
+    token = c.iam_username_env or c.iam_password_env or c.iam_domain_env
+    if aksk and token:
+        problems.append(f"{key}: use either ak_env/sk_env or iam_username_env/iam_password_env/iam_domain_env")
+        return Credentials(), problems
+    if aksk:
+        ak, sk = secret("ak_env", c.ak_env), secret("sk_env", c.sk_env)
+        security_token = secret("security_token_env", c.security_token_env, required=False)
+        return Credentials(ak=_secret(ak), sk=_secret(sk), security_token=_secret(security_token)), problems
+    if token:
+        username = secret("iam_username_env", c.iam_username_env)
+        password = secret("iam_password_env", c.iam_password_env)
+        domain = secret("iam_domain_env", c.iam_domain_env)
+        return Credentials(username=username, password=_secret(password), domain=domain), problems
+    problems.append(f"{key}: name ak_env and sk_env, or iam_username_env, iam_password_env and iam_domain_env")
+    return Credentials(), problems
+
+
+def read_secret(name: str, environ: Mapping[str, str]) -> str | None:
+    """The value of variable `name`, or of the file `name_FILE` names (trailing newline dropped)."""
+    value = environ.get(name)
+    if value:
+        return value
+    file = environ.get(f"{name}_FILE")
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").rstrip("\r\n") or None
+        except OSError:
+            return None
+    return None
+
+
+def _secret(value: str | None) -> SecretStr | None:
+    return SecretStr(value) if value else None
+
+
+def _environ() -> dict[str, str]:
+    """The process environment over `.env` (as the settings read them)."""
+    from dotenv import dotenv_values
+
+    values = {k: v for k, v in dotenv_values(".env").items() if v is not None} if Path(".env").is_file() else {}
+    values.update(os.environ)
+    return values
+
+
+def _error_line(raw: dict[str, Any], error: Any) -> str:
+    """pydantic's error as `environment.prod.stage[2].required: message`."""
+    parts: list[str] = []
+    node: Any = raw
+    loc = list(error["loc"])
+    for i, item in enumerate(loc):
+        if isinstance(item, int):
+            name = node[item].get("name") if isinstance(node, list) and item < len(node) else None
+            if parts and parts[-1] == "environment" and isinstance(name, str):
+                parts[-1] = f"environment.{name}"
+            elif parts:
+                parts[-1] = f"{parts[-1]}[{item + 1}]"
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            parts.append(str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+        del i
+    key = ".".join(parts) or "file"
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{key}: {message}"

@@ -1,0 +1,106 @@
+"""Environments: which channels restore in which project and region, under which approval rules. No I/O.
+
+Without a configuration file there is one environment, named "", for every channel: the settings' project,
+region and policy (today's behaviour). With one, each channel belongs to at most one environment, and a channel
+in none is not set up for restores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.restore.policy import ApprovalPolicy, Stage, describe_who
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str  # "" for the one environment the settings define
+    region: str
+    project_id: str
+    policy: ApprovalPolicy
+    channel_ids: frozenset[str] = frozenset()  # empty: every channel (only the settings' environment)
+
+    @property
+    def label(self) -> str:
+        """How the card names it: "prod (cn-north-4)"; the region alone for the settings' environment."""
+        return f"{self.name} ({self.region})" if self.name else self.region
+
+    def serves(self, channel_id: str) -> bool:
+        return not self.channel_ids or channel_id in self.channel_ids
+
+    def rules_text(self) -> str:
+        """The environment and its rules, for `/ddm-restore policy` (Slack mrkdwn mentions)."""
+        p = self.policy
+        title = f"*Environment {self.name}*" if self.name else "*Restores here*"
+        lines = [f"{title}: project `{self.project_id}` in {self.region}"]
+        if self.channel_ids:
+            lines.append("Channels: " + ", ".join(f"<#{c}>" for c in sorted(self.channel_ids)))
+        who = [f"<@{u}>" for u in sorted(p.requester_user_ids)]
+        who += [f"members of <!subteam^{g}>" for g in sorted(p.requester_group_ids)]
+        lines.append(f"Who may request: {', '.join(who) if who else 'anyone but guests'}")
+        stages = p.stages or (Stage("Approval", p.approver_user_ids, p.approver_group_ids, p.required_approvals),)
+        for number, stage in enumerate(stages, start=1):
+            prefix = f"Stage {number} ({stage.name})" if p.stages else "Approval"
+            lines.append(
+                f"{prefix}: {stage.required} of {describe_who(stage.approver_user_ids, stage.approver_group_ids)}"
+            )
+        self_rule = "may" if p.allow_self_approval else "never"
+        lines.append(f"The requester {self_rule} counts as an approver; guests, bots and deactivated users never do.")
+        lines.append(f"A request expires {_minutes(p.ttl.total_seconds() / 60)} after it is made.")
+        if p.urgent is not None:
+            u = p.urgent
+            hours = u.review_within.total_seconds() / 3600
+            lines.append(
+                f"Urgent (break-glass): {u.required} of {describe_who(u.approver_user_ids, u.approver_group_ids)}; "
+                f"reviewed within {hours:g} h by {describe_who(u.reviewer_user_ids, u.reviewer_group_ids)}"
+            )
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Environments:
+    all: tuple[Environment, ...]
+
+    def __post_init__(self) -> None:
+        if not self.all:
+            raise ValueError("at least one environment is needed")
+        seen: dict[str, str] = {}
+        for env in self.all:
+            for channel in env.channel_ids:
+                if channel in seen:
+                    raise ValueError(f"channel {channel} is in environments {seen[channel]!r} and {env.name!r}")
+                seen[channel] = env.name
+
+    @property
+    def single(self) -> bool:
+        return len(self.all) == 1 and not self.all[0].channel_ids
+
+    def for_channel(self, channel_id: str) -> Environment | None:
+        for env in self.all:
+            if env.channel_ids and channel_id in env.channel_ids:
+                return env
+        for env in self.all:
+            if not env.channel_ids:
+                return env
+        return None
+
+    def named(self, name: str) -> Environment | None:
+        return next((env for env in self.all if env.name == name), None)
+
+    def for_project(self, project_id: str) -> Environment | None:
+        return next((env for env in self.all if env.project_id == project_id), None)
+
+    def channels(self) -> tuple[str, ...]:
+        return tuple(sorted(channel for env in self.all for channel in env.channel_ids))
+
+    def not_set_up(self, channel_id: str) -> str:
+        """The answer in a channel that is in no environment."""
+        where = ", ".join(f"<#{c}>" for c in self.channels()) or "no channel yet"
+        return f"This channel is not set up for restores. Restores can be requested in {where}."
+
+
+def _minutes(minutes: float) -> str:
+    if minutes >= 60 and minutes % 60 == 0:
+        hours = int(minutes // 60)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes:g} minutes"
