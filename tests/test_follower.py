@@ -151,3 +151,36 @@ async def test_only_the_lease_holder_polls(sim: RunningSimulator, tmp_path: Path
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+def test_reconcile_picks_only_a_job_it_can_tell_is_ours() -> None:
+    from bot.restore.facts import JobReport, JobStatus
+    from bot.workflow.submit import pick_restore_job
+
+    submitted = 1_795_000_000_000
+    ours = JobReport("ours", JobStatus.RUNNING, name=RESTORE_JOB_NAME, instance_id="tgt", created_ms=submitted + 5_000)
+    timeless = JobReport("old", JobStatus.COMPLETED, name=RESTORE_JOB_NAME, instance_id="tgt", created_ms=None)
+    nameless = JobReport("x", JobStatus.RUNNING, name=None, instance_id="tgt", created_ms=submitted)
+    before = JobReport(
+        "b", JobStatus.COMPLETED, name=RESTORE_JOB_NAME, instance_id="tgt", created_ms=submitted - 600_000
+    )
+    pick = pick_restore_job
+    assert (
+        pick(
+            [timeless, nameless, before, ours],
+            target_instance_id="tgt",
+            source_instance_id="src",
+            submitted_ms=submitted,
+        )
+        is ours
+    )
+    assert (
+        pick([timeless, nameless, before], target_instance_id="tgt", source_instance_id="src", submitted_ms=submitted)
+        is None
+    )
+    on_source = JobReport("s", JobStatus.RUNNING, name=RESTORE_JOB_NAME, instance_id="src", created_ms=submitted + 1)
+    other = JobReport("s2", JobStatus.RUNNING, name=RESTORE_JOB_NAME, instance_id="src", created_ms=submitted + 2)
+    assert pick([on_source], target_instance_id="tgt", source_instance_id="src", submitted_ms=submitted) is on_source
+    # Two jobs on the source, or another unsettled request from it (source not passed): nothing is guessed.
+    assert pick([on_source, other], target_instance_id="tgt", source_instance_id="src", submitted_ms=submitted) is None
+    assert pick([on_source], target_instance_id="tgt", source_instance_id=None, submitted_ms=submitted) is None

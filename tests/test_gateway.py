@@ -182,6 +182,10 @@ async def test_a_job_status_we_do_not_know_is_refused_not_guessed(
     with pytest.raises(DdmUnreachable, match="status 'Pending'") as caught:
         await gateway.job(outcome.job_id)
     assert caught.value.code == "DDM.BAD_ANSWER"
+    # In the job list it is left out, and the project's other jobs still read.
+    now_ms = int(time.time() * 1000)
+    listed = await gateway.jobs(now_ms - 86_400_000, now_ms + 60_000)
+    assert outcome.job_id not in {j.id for j in listed} and listed
 
 
 def test_a_running_job_reads_as_running() -> None:

@@ -9,6 +9,7 @@ the one from `background()` (the job follower) waits for the next minute.
 from __future__ import annotations
 
 import copy
+import logging
 from collections import deque
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -44,6 +45,7 @@ from bot.restore.mapping import Candidate
 from bot.restore.plan import RestorePlan
 from bot.restore.timeparse import Window, datetime_of
 
+log = logging.getLogger(__name__)
 BAD_ANSWER = "DDM.BAD_ANSWER"  # the client's code for an answer it could not read
 MAX_RESERVATIONS = 32  # prepared but never submitted ones just run out; this only bounds the list
 
@@ -147,7 +149,15 @@ class HuaweiDdmGateway:
         """Every job created in [start_ms, end_ms], all pages (each page is one call of the budget)."""
         with self._reading():
             found = await self.client.jobs(datetime_of(start_ms), datetime_of(end_ms))
-            return [job_report_of(job) for job in found]
+        reports: list[JobReport] = []
+        for job in found:
+            # The list holds every job of the project, most not ours: one we can't read must not hide the rest
+            # (the follower reads a job of ours that is missing here on its own, and that one fails alone).
+            try:
+                reports.append(job_report_of(job))
+            except BadAnswer as exc:
+                log.warning("job %s in DDM's job list can't be read: %s", job.id, exc)
+        return reports
 
     # ---- the restore ---------------------------------------------------------------------------------------
 
@@ -162,7 +172,10 @@ class HuaweiDdmGateway:
         with self._reading():
             await self.client.prepare()
             if self.budget is not None:
-                taken = await self.budget.reserve(max_wait=self.wait_seconds, calls=max(1, calls))
+                # Never more than a minute holds: a plan with very many data nodes pays for the rest as it goes.
+                taken = await self.budget.reserve(
+                    max_wait=self.wait_seconds, calls=max(1, min(calls, self.budget.per_minute))
+                )
                 self._reservations.put(Reservation(taken.minutes, 1))
         if self.budget is not None and taken is not None and taken.calls > 1:
             # Outside the reading block, whose own budget context ends with it: the loan lasts for this task.

@@ -15,6 +15,7 @@ from bot.restore.notices import ParamValue
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import ApprovalPolicy, Refusal, can_review, describe_who
 from bot.restore.request import RestoreRequest
+from bot.store.errors import StoreUnavailable
 from bot.store.requests import RequestStore, TargetBusy
 from bot.workflow.live import check_live
 from bot.workflow.places import Place, Places
@@ -191,7 +192,12 @@ class Requests:
                 "not_counted", f"{request_id} is no longer awaiting approval."
             )
         if outcome.approved:
-            await self._submit(outcome.request)
+            try:
+                await self._submit(outcome.request)
+            except StoreUnavailable:
+                # The approval counted and is recorded: the clicker must not hear "nothing was recorded". The
+                # request waits as APPROVED (or SUBMITTING) for the sweeper, and its thread tells what happens.
+                log.warning("submitting %s after its approval: the database is unavailable", request_id)
         return None
 
     async def check_reject(self, request_id: str, user_id: str) -> Refusal | None:

@@ -6,17 +6,19 @@ job list instead.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from bot.observability.context import for_request
 from bot.ports import DdmGateway, DdmUnreachable
-from bot.restore.facts import Accepted, JobReport, NotSent, Refused, Unknown
+from bot.restore.facts import Accepted, JobReport, NotSent, Refused, SubmitOutcome, Unknown
 from bot.restore.lifecycle import Event
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.texts import duration_text
 from bot.restore.timeparse import epoch_ms_of as ms
+from bot.store.errors import StoreUnavailable
 from bot.store.requests import RequestStore
 from bot.workflow.live import check_live
 from bot.workflow.places import Places
@@ -33,6 +35,8 @@ APPROVAL_MAX_AGE = timedelta(minutes=10)
 DEFAULT_STALE_SUBMITTING_AFTER = timedelta(minutes=2)
 # The re-check's reads besides one per data node: the window, the targets, the source's data nodes.
 RECHECK_READS = 3
+# After the POST, how long to keep trying to record DDM's answer through a database outage (about a minute).
+RECORD_RETRY_WAITS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
 
 class Submitter:
@@ -52,12 +56,20 @@ class Submitter:
         self.stale_submitting_after = stale_submitting_after
         self.reconcile_deadline = reconcile_deadline
         self.approval_max_age = approval_max_age
+        self._in_flight: set[str] = set()  # requests this replica is submitting now
 
     @for_request
     async def submit(self, request: RestoreRequest) -> RestoreRequest | None:
         """Re-validate against the live API, win APPROVED → SUBMITTING, then POST exactly once."""
-        if request.state is not S.APPROVED:
-            return None
+        if request.state is not S.APPROVED or request.id in self._in_flight:
+            return None  # this replica is already on it (e.g. the sweeper found it while the click's submit waits)
+        self._in_flight.add(request.id)
+        try:
+            return await self._submit(request)
+        finally:
+            self._in_flight.discard(request.id)
+
+    async def _submit(self, request: RestoreRequest) -> RestoreRequest | None:
         plan = request.plan
         if not request.fingerprint_matches_plan:
             # The stored plan no longer hashes to what was approved: refuse rather than restore something else.
@@ -97,6 +109,25 @@ class Submitter:
         if submitting is None:
             return None  # another caller won: it is the one that POSTs
         outcome = await ddm.submit(submitting.plan)
+        return await self._record(request, outcome, region=place.environment.region)
+
+    async def _record(self, request: RestoreRequest, outcome: SubmitOutcome, *, region: str) -> RestoreRequest | None:
+        """Write what DDM answered. The POST has happened: a database hiccup now must not lose its job id, so the
+        write is tried again for a while (meanwhile the request stays SUBMITTING, which is never re-sent)."""
+        for wait in (*RECORD_RETRY_WAITS, None):
+            try:
+                return await self._record_once(request, outcome, region=region)
+            except StoreUnavailable:
+                if wait is None:
+                    log.error("the answer to the POST of %s could not be recorded: %r", request.id, outcome)
+                    raise
+                log.warning("recording the answer to the POST of %s failed; again in %.0f s", request.id, wait)
+                await asyncio.sleep(wait)
+        return None
+
+    async def _record_once(
+        self, request: RestoreRequest, outcome: SubmitOutcome, *, region: str
+    ) -> RestoreRequest | None:
         now = self.clock()
         match outcome:
             case Accepted(job_id=job_id):
@@ -107,7 +138,7 @@ class Submitter:
                     now=now,
                     values={"job_id": job_id, "job_progress": 0},
                     details={"job_id": job_id},
-                    params={"region": place.environment.region},
+                    params={"region": region},
                 )
             case Refused(code=code, message=message) | NotSent(code=code, message=message):
                 return await self.store.transition(
@@ -150,10 +181,13 @@ class Submitter:
         submitted_at = request.submitted_at or request.updated_at
         # A job another request already follows (an earlier restore of the same target) is never ours.
         unclaimed = [job for job in jobs if await self.store.find_by_job_id(job.id) is None]
+        # A job naming the source can only be ours when no other unsettled submission shares that source.
+        unsettled = await self.store.in_states([S.SUBMITTING, S.UNKNOWN])
+        alone = not any(r.id != request.id and r.plan.source.id == request.plan.source.id for r in unsettled)
         match = pick_restore_job(
             unclaimed,
             target_instance_id=request.plan.target.id,
-            source_instance_id=request.plan.source.id,
+            source_instance_id=request.plan.source.id if alone else None,
             submitted_ms=ms(submitted_at),
         )
         now = self.clock()
@@ -206,22 +240,25 @@ class Submitter:
 
 
 def pick_restore_job(
-    jobs: Sequence[JobReport], *, target_instance_id: str, source_instance_id: str, submitted_ms: int
+    jobs: Sequence[JobReport], *, target_instance_id: str, source_instance_id: str | None, submitted_ms: int
 ) -> JobReport | None:
-    """The restore job created closest to our submission (2 min of clock slack before it) on our target; if the
-    job list names no job on the target, one naming the source (which instance a job names is unverified)."""
+    """Our restore job among DDM's: a RestoreInstance job created after our submission (2 min of clock slack
+    before it) on our target, the closest in time. Which instance the job list names for a restore is
+    unverified: when it names no job on the target, a job naming the source is taken only if it is the one such
+    job (and the caller passes the source only when no other unsettled submission shares it). A job whose name
+    or creation time DDM left out is never guessed to be ours."""
     earliest = submitted_ms - 120_000
     restores = [
         job
         for job in jobs
-        if (job.name or RESTORE_JOB_NAME) == RESTORE_JOB_NAME and (job.created_ms is None or job.created_ms >= earliest)
+        if job.name == RESTORE_JOB_NAME and job.created_ms is not None and job.created_ms >= earliest
     ]
 
     def distance(job: JobReport) -> int:
         return abs((job.created_ms or submitted_ms) - submitted_ms)
 
-    for instance_id in (target_instance_id, source_instance_id):
-        matches = sorted((job for job in restores if job.instance_id == instance_id), key=distance)
-        if matches:
-            return matches[0]
-    return None
+    on_target = sorted((job for job in restores if job.instance_id == target_instance_id), key=distance)
+    if on_target:
+        return on_target[0]
+    on_source = [job for job in restores if source_instance_id is not None and job.instance_id == source_instance_id]
+    return on_source[0] if len(on_source) == 1 else None
