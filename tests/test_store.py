@@ -263,3 +263,13 @@ async def test_the_chain_head_is_the_last_record_after_concurrent_appends_from_t
         assert (head.seq, head.hash) == (trail[-1].seq, trail[-1].hash) == (result.last_seq, result.last_hash)
     finally:
         await other.close()
+
+
+async def test_a_claim_renewed_in_time_is_kept_and_a_lost_one_is_not_renewed(store: RequestStore) -> None:
+    request = await create(store)
+    assert await store.outbox.claim("a", now=NOW, lease_seconds=30)
+    assert await store.outbox.renew(request.id, "a", now=NOW + timedelta(seconds=20), lease_seconds=30)
+    assert await store.outbox.claim("b", now=NOW + timedelta(seconds=40), lease_seconds=30) == []  # renewed: a's
+    taken = await store.outbox.claim("b", now=NOW + timedelta(seconds=51), lease_seconds=30)
+    assert [row.request_id for row in taken] == [request.id]
+    assert not await store.outbox.renew(request.id, "a", now=NOW + timedelta(seconds=52), lease_seconds=30)

@@ -508,3 +508,12 @@ async def test_a_rate_limited_slack_is_waited_out_and_each_message_posted_once(t
         thread = h.thread_texts(request)
         assert sum("approved (1/1)" in t for t in thread) == 1
         assert "approved (1/1)" in thread[0] and "Restore completed" in thread[-1]  # in order
+
+
+async def test_a_deleted_card_does_not_stop_the_thread(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        request = await h.request_restore()
+        h.fake.fail_next("chat.update", "message_not_found", count=10)
+        await h.click("approve_request", request, user="UBOB")
+        await h.wait_thread(request, "Restore completed", timeout=20)
+        assert sum("approved (1/1)" in t for t in h.thread_texts(request)) == 1

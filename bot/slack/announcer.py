@@ -2,8 +2,9 @@
 
 Rows are claimed with a lease, so the rows of a replica that died are delivered by another. Each request's
 notices go out in order; its card updates are coalesced into one redraw of its latest state, drawn before the
-thread messages of the same drain (people look at the card first). Slack errors back
-off (honouring 429 Retry-After) and leave the rows for later. A row claimed before (its claimant may have died
+thread messages of the same drain (people look at the card first). Slack errors back off (honouring 429
+Retry-After) and leave the rows for later, never given up; a deleted card is not redrawn, and when the channel
+or thread is gone the requester is told directly. A row claimed before (its claimant may have died
 after posting) is first looked for in Slack by the metadata we tag each message with, so it is posted once.
 """
 
@@ -28,6 +29,7 @@ from bot.slack.blocks import card_fallback_text, request_card
 from bot.slack.blocks.card import CardPeople
 from bot.slack.blocks.messages import review_blocks
 from bot.slack.notifier import NOT_IN_CHANNEL, invite_hint, tell
+from bot.store.errors import StoreUnavailable
 from bot.store.outbox import OutboxRow
 from bot.store.requests import RequestStore
 
@@ -36,14 +38,15 @@ Render = Callable[[RestoreRequest, Notice, Mapping[str, ParamValue]], str]
 CARD_EVENT = "ddm_restore_card"
 NOTICE_EVENT = "ddm_restore_notice"
 TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
-MAX_PERMANENT_ATTEMPTS = 5
+LOUD_AFTER_ATTEMPTS = 5  # from then on each failure is logged as an error
+# Fewer requests per claim: their delivery (with Slack's own 429 waits) must fit well inside the claim's lease.
+REQUESTS_PER_DRAIN = 5
+# The card was deleted or can't be edited: nothing to redraw. The channel is gone: tell the requester directly.
+CARD_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "thread_not_found"})
 MAX_BACKOFF_SECONDS = 300.0
 FIRST_RETRY_SECONDS = 0.5  # then doubling: a hiccup is over in a second, an outage gets spaced out
 SYSTEM = "system"
-
-
-class Undeliverable(Exception):
-    """Slack said no, and will keep saying it (after a few tries): the row is given up."""
 
 
 class Announcer:
@@ -71,9 +74,26 @@ class Announcer:
 
     async def step(self) -> float:
         """Deliver what is due; returns the delay until the next drain."""
-        rows = await self.store.outbox.claim(self.owner, now=self.clock(), lease_seconds=self.lease_seconds)
+        rows = await self.store.outbox.claim(
+            self.owner, now=self.clock(), lease_seconds=self.lease_seconds, requests=REQUESTS_PER_DRAIN
+        )
         for request_id, group in groupby(rows, key=lambda row: row.request_id):
-            await self._deliver(request_id, list(group))
+            # Slack may have kept us waiting on the requests before this one: hold the claim afresh, and leave
+            # the rows alone if another replica took them meanwhile (else both would post them).
+            if not await self.store.outbox.renew(
+                request_id, self.owner, now=self.clock(), lease_seconds=self.lease_seconds
+            ):
+                continue
+            try:
+                await self._deliver(request_id, list(group))
+            except StoreUnavailable:
+                raise  # the loop backs off; the claims run out and the rows are delivered later
+            except Exception:
+                # A bug in drawing one request's notices must not hold up every other request's.
+                log.exception("delivering the notices of %s failed", request_id)
+                await self.store.outbox.retry_later(
+                    request_id, self.owner, due=self.clock() + timedelta(seconds=MAX_BACKOFF_SECONDS), error="bug"
+                )
         return 0.0 if rows else self.interval
 
     async def close(self) -> None:
@@ -125,14 +145,21 @@ class Announcer:
         if row.attempts > 1 and await self._in_thread(request, row.seq):
             return  # an earlier try got through before its claimant died
         blocks = review_blocks(request, text) if row.notice is Notice.REVIEW_DUE else None
-        await self.client.chat_postMessage(
-            channel=request.channel_id,
-            thread_ts=request.message_ts,
-            text=text,
-            blocks=blocks,
-            unfurl_links=False,
-            metadata={"event_type": NOTICE_EVENT, "event_payload": {"request_id": request.id, "seq": row.seq}},
-        )
+        try:
+            await self.client.chat_postMessage(
+                channel=request.channel_id,
+                thread_ts=request.message_ts,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                metadata={"event_type": NOTICE_EVENT, "event_payload": {"request_id": request.id, "seq": row.seq}},
+            )
+        except SlackApiError as exc:
+            if _slack_error(exc) not in CHANNEL_GONE:
+                raise
+            # The channel or the card's thread is gone (archived, the bot removed): the requester still hears.
+            log.warning("the thread of %s is gone (%s); telling the requester directly", request.id, _slack_error(exc))
+            await self.client.chat_postMessage(channel=request.requester_id, text=f"{request.id}: {text}")
         if row.notice is Notice.REVIEW_REMINDER and request.review is not None:
             await self._remind_reviewers(request)
 
@@ -189,14 +216,21 @@ class Announcer:
             return
         if unless_drawn is not None and _looks(unless_drawn) == _looks(latest):
             return  # the card was just posted showing this very state
-        await self.client.chat_update(
-            channel=latest.channel_id,
-            ts=latest.message_ts,
-            text=card_fallback_text(latest),
-            blocks=[b.to_dict() for b in request_card(latest, approvers=self.approvers(latest))],
-        )
+        try:
+            await self.client.chat_update(
+                channel=latest.channel_id,
+                ts=latest.message_ts,
+                text=card_fallback_text(latest),
+                blocks=[b.to_dict() for b in request_card(latest, approvers=self.approvers(latest))],
+            )
+        except SlackApiError as exc:
+            if _slack_error(exc) not in CARD_GONE | CHANNEL_GONE:
+                raise
+            log.warning("the card of %s can't be redrawn (%s); the thread goes on", request_id, _slack_error(exc))
 
     async def _retry_later(self, request_id: str, rows: list[OutboxRow], exc: Exception) -> None:
+        # Never given up: what people must hear (how a restore ended) waits for Slack, however long; the outbox's
+        # oldest age is what to alert on (see the README's alerts).
         attempts = max(row.attempts for row in rows)
         error = _slack_error(exc)
         delay = min(MAX_BACKOFF_SECONDS, FIRST_RETRY_SECONDS * float(2 ** min(max(attempts - 1, 0), 10)))
@@ -204,20 +238,11 @@ class Announcer:
             retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
             if error == "ratelimited" and retry_after:
                 delay = max(1.0, float(retry_after))
-            elif error not in TRANSIENT and attempts >= MAX_PERMANENT_ATTEMPTS:
-                await self._give_up(request_id, rows, error)
-                return
-        log.warning("Slack failed delivering %s (%s); again in %.0f s", request_id, error, delay)
+        level = logging.ERROR if attempts >= LOUD_AFTER_ATTEMPTS else logging.WARNING
+        log.log(level, "Slack failed delivering %s (%s, try %d); again in %.0f s", request_id, error, attempts, delay)
         await self.store.outbox.retry_later(
             request_id, self.owner, due=self.clock() + timedelta(seconds=delay), error=error
         )
-
-    async def _give_up(self, request_id: str, rows: list[OutboxRow], error: str) -> None:
-        log.error("Slack keeps refusing the notices of %s (%s); giving them up", request_id, error)
-        request = await self.store.get(request_id)
-        if request is not None and request.message_ts is None and any(r.notice is Notice.CARD for r in rows):
-            await self._card_not_posted(request, f"Slack said `{error}`.")
-        await self.store.outbox.done([row.seq for row in rows], now=self.clock())
 
     # ---- finding what an earlier try posted ----------------------------------------------------------------
 

@@ -109,6 +109,17 @@ class Outbox:
                 .values(claimed_by=None, claim_expires_ms=None, due_ms=ms(due), last_error=error[:500])
             )
 
+    async def renew(self, request_id: str, owner: str, *, now: datetime, lease_seconds: float) -> bool:
+        """Extend this owner's claim on a request's rows before delivering them; False when it was lost (its
+        lease ran out and another replica took them): then they are not this owner's to deliver."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(o)
+                .where(text(schema.PENDING_NOTICE), o.c.request_id == request_id, o.c.claimed_by == owner)
+                .values(claim_expires_ms=ms(now) + int(lease_seconds * 1000))
+            )
+        return bool(result.rowcount)
+
     async def release(self, owner: str) -> None:
         """Give back everything this owner holds (shutdown): another replica may take it at once."""
         async with self.db.write() as conn:
