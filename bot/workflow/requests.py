@@ -27,15 +27,17 @@ SYSTEM = "system"
 class WorkflowRefused(Exception):
     """A request was refused; the message is for the person who asked, the field for the form."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, quotes_ddm: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # The message quotes names or reasons from DDM (a plan problem): shown as text, mentions and all.
+        self.quotes_ddm = quotes_ddm
 
 
 def _busy(plan: RestorePlan, holder: RestoreRequest) -> WorkflowRefused:
     return WorkflowRefused(
-        f"{plan.target.label} is busy with {holder.id} ({holder.state.value.lower()}).", field=TARGET
+        f"{plan.target.label} is busy with {holder.id} ({holder.state.value.lower()}).", field=TARGET, quotes_ddm=True
     )
 
 
@@ -126,7 +128,7 @@ class Requests:
         problems, facts = await check_live(place.ddm, plan)
         if problems or facts is None:
             first = problems[0] if problems else PlanProblem(TARGET, "DDM could not confirm the plan.")
-            raise WorkflowRefused(first.message, field=first.field)
+            raise WorkflowRefused(first.message, field=first.field, quotes_ddm=True)
         now = self.clock()
         try:
             return await self.store.create(

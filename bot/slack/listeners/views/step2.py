@@ -20,7 +20,7 @@ from bot.slack.blocks import (
     Step2Meta,
     out_of_date_view,
 )
-from bot.slack.blocks.escaping import guard
+from bot.slack.blocks.escaping import escape, guard
 from bot.slack.blocks.ids import INCIDENT_BLOCK, URGENT_BLOCK, URGENT_VALUE
 from bot.slack.blocks.modal import REASON_LIMIT
 from bot.slack.deps import Deps
@@ -132,4 +132,5 @@ async def _create(deps: Deps, plan: RestorePlan, user_id: str, channel_id: str) 
     try:
         await deps.service.create(plan, requester_id=user_id, channel_id=channel_id)
     except WorkflowRefused as refused:
-        await deps.notifier.tell(user_id, channel_id, f"Your restore request was not created: {guard(refused.message)}")
+        said = escape(refused.message) if refused.quotes_ddm else guard(refused.message)
+        await deps.notifier.tell(user_id, channel_id, f"Your restore request was not created: {said}")
