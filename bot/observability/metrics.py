@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -21,12 +22,14 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from sqlalchemy import func, select
 
 from bot.restore.request import RequestState
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.huawei.budget import CallBudget
+    from bot.store.requests import RequestStore
+
+Health = Callable[[], tuple[bool, dict[str, Any]]]
 
 log = logging.getLogger(__name__)
 PREFIX = "ddm_restore_bot"
@@ -136,43 +139,42 @@ class Metrics:
 
     # ---- a scrape ------------------------------------------------------------------------------------------
 
-    async def render(self, runtime: Runtime) -> bytes:
+    async def render(self, *, health: Health, store: RequestStore, budget: CallBudget | None) -> bytes:
         """The exposition text, after reading the shared gauges from the store (each read bounded in time)."""
-        await self.refresh(runtime)
+        await self.refresh(health=health, store=store, budget=budget)
         return generate_latest(self.registry)
 
-    async def refresh(self, runtime: Runtime) -> None:
-        _ok, loops = runtime.health()
+    async def refresh(self, *, health: Health, store: RequestStore, budget: CallBudget | None) -> None:
+        _ok, loops = health()
         for name, value in loops.items():
             entry: dict[str, Any] = value if isinstance(value, dict) else {}
             self.loop_healthy.labels(name).set(1 if entry.get("ok") else 0)
             self.loop_age.labels(name).set(float(entry.get("seconds_since_cycle") or 0.0))
             self.loop_failures.labels(name).set(float(entry.get("failures") or 0))
-        for what, read in (("requests", self._requests), ("outbox", self._outbox), ("budget", self._budget)):
+        reads: tuple[tuple[str, Callable[[], Awaitable[None]]], ...] = (
+            ("requests", lambda: self._requests(store)),
+            ("outbox", lambda: self._outbox(store)),
+            ("budget", lambda: self._budget(budget)),
+        )
+        for what, read in reads:
             try:
                 async with asyncio.timeout(SCRAPE_TIMEOUT_SECONDS):
-                    await read(runtime)
+                    await read()
             except Exception as exc:  # the store is down: the other metrics still go out
                 self.scrape_errors.labels(what).inc()
                 log.debug("metrics: reading %s failed: %s", what, type(exc).__name__)
 
-    async def _requests(self, runtime: Runtime) -> None:
-        from bot.store import schema
-
-        r = schema.requests
-        async with runtime.store.read() as conn:
-            rows = (await conn.execute(select(r.c.state, func.count()).group_by(r.c.state))).all()
-        counts = {str(state): int(count) for state, count in rows}
+    async def _requests(self, store: RequestStore) -> None:
+        counts = await store.count_by_state()
         for state in RequestState:
             self.requests.labels(state.value).set(counts.get(state.value, 0))
 
-    async def _outbox(self, runtime: Runtime) -> None:
-        depth, oldest_ms = await runtime.store.outbox.depth()
+    async def _outbox(self, store: RequestStore) -> None:
+        depth, oldest_ms = await store.outbox.depth()
         self.outbox_depth.set(depth)
         self.outbox_oldest_age.set(max(0.0, time.time() - oldest_ms / 1000) if oldest_ms is not None else 0.0)
 
-    async def _budget(self, runtime: Runtime) -> None:
-        budget = runtime.ddm.budget
+    async def _budget(self, budget: CallBudget | None) -> None:
         if budget is None:
             return
         self.ddm_budget_limit.set(budget.per_minute)

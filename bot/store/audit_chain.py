@@ -146,42 +146,6 @@ _LOCK_HEAD = select(_head.c.hash).where(_head.c.id == schema.AUDIT_HEAD_ID).with
 _INSERT_RECORDS = insert(schema.audit)
 
 
-async def append_audit(
-    conn: AsyncConnection,
-    *,
-    is_sqlite: bool,
-    request_id: str,
-    actor: str,
-    action: str,
-    from_state: str | None,
-    to_state: str | None,
-    fingerprint: str | None,
-    details: dict[str, Any],
-    at_ms: int,
-    permalink: str | None,
-    row_values: dict[str, Any] | None = None,
-) -> None:
-    """Append one record to the chain, inside the caller's transaction (see `append_records`)."""
-    del is_sqlite  # the head row's lock works alike on both engines
-    await append_records(
-        conn,
-        [
-            audit_record(
-                request_id=request_id,
-                actor=actor,
-                action=action,
-                from_state=from_state,
-                to_state=to_state,
-                fingerprint=fingerprint,
-                details=details,
-                at_ms=at_ms,
-                permalink=permalink,
-                row_values=row_values,
-            )
-        ],
-    )
-
-
 def _text(value: Any, limit: int | None) -> str | None:
     """A context value as the column stores it (cut to the column's length: an audit row must never fail)."""
     if value is None or value == "":

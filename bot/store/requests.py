@@ -13,12 +13,12 @@ make the bot safe live here as single statements the database decides:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,7 +26,7 @@ from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import LIFECYCLE, REVIEW_AFTER, Event
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
-from bot.restore.request import ACTIVE_STATES, Approval, RequestState, RestoreRequest
+from bot.restore.request import Approval, RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of
 from bot.store import schema
@@ -40,11 +40,11 @@ from bot.store.audit_chain import (
     hashed_audit_record,
     read_trail,
 )
-from bot.store.database import Database
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox, append_notices
+from bot.store.reads import RequestReads
 from bot.store.reviews import Reviews, review_due
-from bot.store.rows import LockedRequest, dt, get_request, load_requests, lock_request, ms
+from bot.store.rows import LockedRequest, dt, lock_request, ms
 
 __all__ = [
     "GENESIS_HASH",
@@ -91,7 +91,7 @@ class _Effects:
     chain_head: str | None = None  # SQLite: read with the request (LockedRequest.chain_head)
 
 
-class RequestStore(Database):
+class RequestStore(RequestReads):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine)
         self.outbox = Outbox(self)
@@ -99,67 +99,6 @@ class RequestStore(Database):
         self.reviews = Reviews(self, lambda: self.on_notices())
         # Called after a commit that wrote notices, so that this replica's announcer delivers them at once.
         self.on_notices: Callable[[], None] = lambda: None
-
-    # ---- reads ---------------------------------------------------------------------------------------------
-
-    async def get(self, request_id: str) -> RestoreRequest | None:
-        async with self.read() as conn:
-            return await get_request(conn, request_id)
-
-    async def find_by_job_id(self, job_id: str) -> RestoreRequest | None:
-        async with self.read() as conn:
-            row = (await conn.execute(select(r.c.id).where(r.c.job_id == job_id).limit(1))).first()
-            return await get_request(conn, row.id) if row else None
-
-    async def active_for_target(self, target_instance_id: str) -> RestoreRequest | None:
-        async with self.read() as conn:
-            row = (
-                await conn.execute(
-                    select(r.c.id).where(r.c.target_instance_id == target_instance_id, text(schema.ACTIVE))
-                )
-            ).first()
-            return await get_request(conn, row.id) if row else None
-
-    async def in_states(self, states: Iterable[RequestState]) -> list[RestoreRequest]:
-        # Sorted here, not in SQL: an ORDER BY makes SQLite walk the created_ms index over the whole history.
-        wanted = set(states)
-        query = select(r).where(r.c.state.in_([s.value for s in wanted]))
-        if wanted <= ACTIVE_STATES:
-            query = query.where(text(schema.ACTIVE))  # lets SQLite read the active rows' partial index only
-        async with self.read() as conn:
-            found = await load_requests(conn, query)
-        return sorted(found, key=lambda req: req.created_at)
-
-    async def recent(
-        self, limit: int = 10, *, requester_id: str | None = None, channel_id: str | None = None
-    ) -> list[RestoreRequest]:
-        query = select(r).order_by(r.c.created_ms.desc()).limit(limit)
-        if requester_id:
-            query = query.where(r.c.requester_id == requester_id)
-        if channel_id:
-            query = query.where(r.c.channel_id == channel_id)
-        async with self.read() as conn:
-            return await load_requests(conn, query)
-
-    async def due_for_expiry(self, now: datetime) -> list[str]:
-        async with self.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(r.c.id).where(
-                        text(schema.ACTIVE), r.c.state == RequestState.PENDING.value, r.c.expires_ms <= ms(now)
-                    )
-                )
-            ).all()
-            return [row.id for row in rows]
-
-    async def next_expiry(self) -> datetime | None:
-        async with self.read() as conn:
-            value = (
-                await conn.execute(
-                    select(func.min(r.c.expires_ms)).where(text(schema.ACTIVE), r.c.state == RequestState.PENDING.value)
-                )
-            ).scalar()
-            return dt(value)
 
     # ---- changes -------------------------------------------------------------------------------------------
 

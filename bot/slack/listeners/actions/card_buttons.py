@@ -5,11 +5,13 @@ workflow and may quote DDM's names: `guard` keeps their mentions and turns any o
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.restore.policy import Refusal
 from bot.slack import payloads
 from bot.slack.answers import Tell, spawn_answering
 from bot.slack.blocks import reject_view
@@ -21,27 +23,11 @@ REJECT_CHECK_BUDGET = 1.5
 
 
 async def approve_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
-    request_id, user_id, channel_id = _click(body)
-    await ack()
-
-    async def approve() -> None:
-        refusal = await deps.service.approve(request_id, user_id)
-        if refusal is not None:
-            await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
-
-    spawn_answering(deps.tasks, approve(), name="approve", tell=_teller(deps, user_id, channel_id))
+    await _decide(ack, body, deps, "approve", deps.service.approve)
 
 
 async def cancel_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
-    request_id, user_id, channel_id = _click(body)
-    await ack()
-
-    async def cancel() -> None:
-        refusal = await deps.service.cancel(request_id, user_id)
-        if refusal is not None:
-            await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
-
-    spawn_answering(deps.tasks, cancel(), name="cancel", tell=_teller(deps, user_id, channel_id))
+    await _decide(ack, body, deps, "cancel", deps.service.cancel)
 
 
 async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps) -> None:
@@ -65,15 +51,22 @@ async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCl
 
 async def review_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     """[Reviewed] under an urgent request's follow-up review (in its thread)."""
+    await _decide(ack, body, deps, "review", deps.service.review)
+
+
+async def _decide(
+    ack: AsyncAck, body: dict[str, Any], deps: Deps, name: str, decide: Callable[[str, str], Awaitable[Refusal | None]]
+) -> None:
+    """Ack, then let the workflow decide in the background; a refusal is told to the clicker alone."""
     request_id, user_id, channel_id = _click(body)
     await ack()
 
-    async def review() -> None:
-        refusal = await deps.service.review(request_id, user_id)
+    async def run() -> None:
+        refusal = await decide(request_id, user_id)
         if refusal is not None:
             await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
 
-    spawn_answering(deps.tasks, review(), name="review", tell=_teller(deps, user_id, channel_id))
+    spawn_answering(deps.tasks, run(), name=name, tell=_teller(deps, user_id, channel_id))
 
 
 def _click(body: dict[str, Any]) -> tuple[str, str, str]:
