@@ -213,6 +213,13 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     background = Places(
         Place(setup.environment, gateway.background()) for setup, gateway in zip(setups.all, gateways, strict=True)
     )
+    # The follower waits for the budget less than its lease lasts: a poll must not outlive the lease, or another
+    # replica would take over and both would poll (it backs off and tries again instead).
+    follower_wait = max(1.0, settings.job_lease_seconds / 2)
+    following = Places(
+        Place(setup.environment, gateway.background(follower_wait))
+        for setup, gateway in zip(setups.all, gateways, strict=True)
+    )
     ddm = gateways[0]
     client = slack_client_from(settings, aiohttp.ClientSession(), metrics=metrics)
     policy = setups.all[0].environment.policy
@@ -238,7 +245,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     observe_decisions(requests, metrics)
     follower = Follower(
         store=store,
-        ddm=background,
+        ddm=following,
         submitter=submitter,
         clock=utc_now,
         poll_interval=settings.job_poll_interval_seconds,

@@ -76,11 +76,11 @@ class HuaweiDdmGateway:
         self.wait_seconds = wait_seconds
         self._reservations = _Reservations()
 
-    def background(self) -> HuaweiDdmGateway:
+    def background(self, wait_seconds: float = BACKGROUND_WAIT_SECONDS) -> HuaweiDdmGateway:
         """The same gateway (client, reservations) for work nobody is waiting on, e.g. the job follower: its
-        calls wait for the next minute when this one's are spent."""
+        calls wait for the next minute when this one's are spent (at most `wait_seconds`)."""
         twin = copy.copy(self)
-        twin.wait_seconds = BACKGROUND_WAIT_SECONDS
+        twin.wait_seconds = wait_seconds
         return twin
 
     @property
