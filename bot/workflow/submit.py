@@ -16,7 +16,7 @@ from bot.ports import DdmGateway, DdmUnreachable
 from bot.restore.facts import Accepted, JobReport, NotSent, Refused, SubmitOutcome, Unknown
 from bot.restore.lifecycle import Event
 from bot.restore.request import RequestState, RestoreRequest
-from bot.restore.texts import duration_text
+from bot.restore.timeparse import duration_text
 from bot.restore.timeparse import epoch_ms_of as ms
 from bot.store.errors import StoreUnavailable
 from bot.store.requests import RequestStore
