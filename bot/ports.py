@@ -1,17 +1,26 @@
-"""The small interfaces the workflow talks through, in domain types only. Huawei and Slack implement them."""
+"""The small interfaces the workflow talks through, in domain types only. Huawei, Slack and the store implement
+them."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
+from bot.errors import DependencyError
 from bot.restore.facts import Instance, JobReport, SourceDataNode, SubmitOutcome, TargetCandidate
+from bot.restore.lifecycle import Event
 from bot.restore.mapping import Candidate
+from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
 from bot.restore.policy import Actor
+from bot.restore.request import RequestState, RestoreRequest
+from bot.restore.review import Review
 from bot.restore.timeparse import Window
 
 
-class DdmUnreachable(Exception):
+class DdmUnreachable(DependencyError):
     """DDM could not be asked, or its answer could not be used; the message is fit for people."""
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
@@ -59,19 +68,214 @@ class UserDirectory(Protocol):
         ...
 
 
-# ---- until the announcer lands (the core reshape): the notifier the old service talks to -----------------
-from bot.restore.request import RestoreRequest  # noqa: E402
+# ---- the request repository (bot.store.requests.RequestStore on SQL; bot.store.memory.MemoryStore) ---------
 
 
-class CardNotPosted(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    added: bool
+    count: int
+    request: RestoreRequest
+    approved: bool = False  # this approval was the last one needed: the request is now APPROVED
 
 
-class Notifier(Protocol):
-    async def post_card(self, request: RestoreRequest) -> str: ...
-    async def permalink(self, channel_id: str, message_ts: str) -> str | None: ...
-    async def update_card(self, request: RestoreRequest) -> None: ...
-    async def post_in_thread(self, request: RestoreRequest, text: str) -> None: ...
-    async def tell(self, user_id: str, channel_id: str, text: str) -> None: ...
+@dataclass(frozen=True)
+class OutboxRow:
+    """One notice waiting in the outbox."""
+
+    seq: int
+    request_id: str
+    notice: Notice
+    params: dict[str, ParamValue]
+    created_ms: int
+    attempts: int  # claims so far, this one included: above 1, an earlier try may have reached Slack
+
+
+class AuditEntry(Protocol):
+    """One record of the append-only audit chain: its hash covers its content and the record before it's hash."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def at_ms(self) -> int: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def from_state(self) -> str | None: ...
+    @property
+    def to_state(self) -> str | None: ...
+    @property
+    def fingerprint(self) -> str | None: ...
+    @property
+    def details(self) -> dict[str, Any]: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+    @property
+    def job_id(self) -> str | None: ...
+    @property
+    def error_code(self) -> str | None: ...
+    @property
+    def permalink(self) -> str | None: ...
+
+
+class RequestOutbox(Protocol):
+    """What people must hear, as rows written with the change they tell of; delivered by whoever claims them.
+
+    A request's rows are claimed together, only when all are due and none is held by another owner, so each
+    request's notices go out in order; a claim is a lease that another owner may take once it runs out."""
+
+    async def claim(self, owner: str, *, now: datetime, lease_seconds: float, requests: int = 20) -> list[OutboxRow]:
+        """The pending rows of up to `requests` claimable requests, now held by `owner`: by request, in order."""
+        ...
+
+    async def done(self, seqs: Sequence[int], *, now: datetime) -> None: ...
+    async def retry_later(self, request_id: str, owner: str, *, due: datetime, error: str) -> None:
+        """Give back this owner's rows of a request, none to be tried before `due`."""
+        ...
+
+    async def renew(self, request_id: str, owner: str, *, now: datetime, lease_seconds: float) -> bool:
+        """Extend this owner's claim on a request's rows; False when it was lost to another owner."""
+        ...
+
+    async def release(self, owner: str) -> None:
+        """Give back everything this owner holds."""
+        ...
+
+    async def depth(self) -> tuple[int, int | None]:
+        """How many notices wait, and since when (epoch ms of the oldest)."""
+        ...
+
+    async def pending(self, request_id: str) -> list[OutboxRow]: ...
+
+
+class NamedLeases(Protocol):
+    """One holder at a time of a name among the replicas, until it stops renewing."""
+
+    async def take(self, name: str, *, owner: str, now: datetime, seconds: float) -> bool:
+        """Hold (or renew) `name` until now+seconds, unless someone else holds it still."""
+        ...
+
+    async def release(self, name: str, *, owner: str) -> None: ...
+    async def holder(self, name: str, *, now: datetime) -> str | None: ...
+
+
+class UrgentReviews(Protocol):
+    """The follow-up review of urgent requests: due when the request ends, reminded once, marked reviewed."""
+
+    async def overdue(self, now: datetime) -> list[str]:
+        """Requests whose review is overdue and not yet reminded."""
+        ...
+
+    async def remind(self, request_id: str, *, now: datetime) -> RestoreRequest | None:
+        """Record the one reminder (None when it was reviewed or reminded meanwhile)."""
+        ...
+
+    async def mark_reviewed(self, request_id: str, *, user_id: str, now: datetime) -> RestoreRequest | None:
+        """Record the review (None when it was not due, or already reviewed)."""
+        ...
+
+
+class RequestRepository(Protocol):
+    """Restore requests, their approvals, audit chain and outbox: the workflow's one store.
+
+    The contract (tests/contract): every change of state is a move of the lifecycle table
+    (bot.restore.lifecycle) applied only from the state it starts from, so of two racing callers exactly one
+    wins; each change writes its audit records and its outbox rows with it, all or nothing; one active request
+    per target instance (TargetBusy); approvals are unique per person, only while PENDING, unexpired and for the
+    fingerprint, in stage order, and the last one needed moves the request to APPROVED with it. A database that
+    can't be used raises StoreUnavailable and records nothing."""
+
+    @property
+    def outbox(self) -> RequestOutbox: ...
+    @property
+    def leases(self) -> NamedLeases: ...
+    @property
+    def reviews(self) -> UrgentReviews: ...
+
+    # Called after a change that wrote notices, so that this replica's announcer delivers them at once.
+    on_notices: Callable[[], None]
+
+    # ---- changes -----------------------------------------------------------------------------------------
+    async def create(
+        self,
+        *,
+        plan: RestorePlan,
+        requester_id: str,
+        channel_id: str,
+        required_approvals: int,
+        now: datetime,
+        expires_at: datetime,
+        review: Review | None = None,
+    ) -> RestoreRequest:
+        """A new PENDING request and its card notice; TargetBusy when another active request holds the target."""
+        ...
+
+    async def transition(
+        self,
+        request_id: str,
+        event: Event,
+        *,
+        actor: str,
+        now: datetime,
+        values: dict[str, Any] | None = None,
+        details: dict[str, Any] | None = None,
+        params: dict[str, ParamValue] | None = None,
+    ) -> RestoreRequest | None:
+        """Apply `event`'s move with its audit record and notices; None when the request's state has no such
+        move (someone else moved it first). `values` may only name what a move writes (ValueError)."""
+        ...
+
+    async def approve(
+        self,
+        request_id: str,
+        *,
+        user_id: str,
+        fingerprint: str,
+        now: datetime,
+        stage: int = 1,
+        stages_required: tuple[int, ...] | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+    ) -> ApprovalOutcome: ...
+
+    async def set_message(
+        self, request_id: str, *, channel_id: str, message_ts: str, permalink: str | None = None
+    ) -> None:
+        """Where the card is; the permalink goes into every later audit record of the request."""
+        ...
+
+    async def set_progress(self, request_id: str, progress: int, *, now: datetime) -> bool:
+        """Job progress while RUNNING, with a card notice; True when it changed."""
+        ...
+
+    async def notify(self, request_id: str, notices: Sequence[Outgoing], *, now: datetime) -> None:
+        """Notices that go with no change of state."""
+        ...
+
+    # ---- reads -------------------------------------------------------------------------------------------
+    async def get(self, request_id: str) -> RestoreRequest | None: ...
+    async def find_by_job_id(self, job_id: str) -> RestoreRequest | None: ...
+    async def active_for_target(self, target_instance_id: str) -> RestoreRequest | None: ...
+    async def in_states(self, states: Iterable[RequestState]) -> list[RestoreRequest]:
+        """Oldest first."""
+        ...
+
+    async def recent(
+        self, limit: int = 10, *, requester_id: str | None = None, channel_id: str | None = None
+    ) -> list[RestoreRequest]:
+        """Newest first."""
+        ...
+
+    async def due_for_expiry(self, now: datetime) -> list[str]: ...
+    async def count_by_state(self) -> dict[str, int]: ...
+    async def next_expiry(self) -> datetime | None: ...
+    async def audit_trail(
+        self, request_id: str | None = None, *, since: datetime | None = None
+    ) -> Sequence[AuditEntry]:
+        """The chain (of one request, from `since` on) in order."""
+        ...

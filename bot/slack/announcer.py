@@ -21,7 +21,9 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import StoreUnavailable
 from bot.observability.context import for_request
+from bot.ports import OutboxRow, RequestRepository
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, ParamValue
 from bot.restore.request import RestoreRequest
@@ -29,9 +31,6 @@ from bot.slack.blocks import card_fallback_text, request_card
 from bot.slack.blocks.card import CardPeople
 from bot.slack.blocks.messages import review_blocks
 from bot.slack.notifier import NOT_IN_CHANNEL, invite_hint, tell
-from bot.store.errors import StoreUnavailable
-from bot.store.outbox import OutboxRow
-from bot.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
 Render = Callable[[RestoreRequest, Notice, Mapping[str, ParamValue]], str]
@@ -53,7 +52,7 @@ class Announcer:
     def __init__(
         self,
         *,
-        store: RequestStore,
+        store: RequestRepository,
         client: AsyncWebClient,
         render: Render,
         approvers: str | Callable[[RestoreRequest], str | CardPeople],

@@ -11,8 +11,8 @@ from typing import Any, Self
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.errors import StoreUnavailable
 from bot.store.engine import make_engine
-from bot.store.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -9,29 +9,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.restore.notices import Notice, Outgoing, ParamValue
+from bot.ports import OutboxRow
+from bot.restore.notices import Notice, Outgoing
 from bot.restore.timeparse import epoch_ms_of as ms
 from bot.store import schema
 from bot.store.database import Database
 
 o = schema.outbox
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    seq: int
-    request_id: str
-    notice: Notice
-    params: dict[str, ParamValue]
-    created_ms: int
-    attempts: int  # claims so far, this one included: above 1, an earlier try may have reached Slack
+__all__ = ["Outbox", "OutboxRow", "append_notices"]
 
 
 async def append_notices(conn: AsyncConnection, request_id: str, notices: Iterable[Outgoing], *, now_ms: int) -> int:

@@ -12,9 +12,7 @@ make the bot safe live here as single statements the database decides:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,32 +20,46 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.errors import TargetBusy
+from bot.ports import ApprovalOutcome
 from bot.restore.ids import new_request_id
-from bot.restore.lifecycle import LIFECYCLE, REVIEW_AFTER, Event
+from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
 from bot.restore.request import Approval, RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of
 from bot.store import schema
-from bot.store.approvals import ADD_APPROVAL, stage_open
+from bot.store.approvals import ADD_APPROVAL
 from bot.store.audit_chain import (
     GENESIS_HASH,
     AuditRecord,
     append_records,
     audit_hash,
-    audit_record,
     hashed_audit_record,
     read_trail,
+)
+from bot.store.changes import (
+    EMPTY_ROW,
+    MOVE_VALUES,
+    Effects,
+    check_move_values,
+    created,
+    may_approve,
+    move_changes,
+    new_row,
+    write_approval,
+    write_move,
 )
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox, append_notices
 from bot.store.reads import RequestReads
-from bot.store.reviews import Reviews, review_due
+from bot.store.reviews import Reviews
 from bot.store.rows import LockedRequest, dt, lock_request, ms
 
 __all__ = [
     "GENESIS_HASH",
+    "MOVE_VALUES",
     "ApprovalOutcome",
     "AuditRecord",
     "RequestStore",
@@ -59,36 +71,6 @@ __all__ = [
 ]
 
 r = schema.requests
-# What a move may write on the request besides its state (anything else is a programming error).
-MOVE_VALUES = frozenset(
-    {"job_id", "job_progress", "error_code", "error_msg", "decided_by", "decision_note", "submitted_ms", "finished_ms"}
-)
-
-
-class TargetBusy(Exception):
-    def __init__(self, holder: RestoreRequest) -> None:
-        super().__init__(f"{holder.plan.target.label} is busy with {holder.id} ({holder.state.value.lower()})")
-        self.holder = holder
-
-
-@dataclass(frozen=True)
-class ApprovalOutcome:
-    added: bool
-    count: int
-    request: RestoreRequest
-    approved: bool = False  # this approval was the last one needed: the request is now APPROVED
-
-
-@dataclass
-class _Effects:
-    """What a change writes besides its own statements: its audit records and its notices, in order. They are
-    written together at the end of the transaction (`RequestStore._finish`), the audit records last."""
-
-    request_id: str
-    now_ms: int
-    records: list[dict[str, Any]] = field(default_factory=list)
-    notices: list[Outgoing] = field(default_factory=list)
-    chain_head: str | None = None  # SQLite: read with the request (LockedRequest.chain_head)
 
 
 class RequestStore(RequestReads):
@@ -115,50 +97,28 @@ class RequestStore(RequestReads):
     ) -> RestoreRequest:
         """Store a new PENDING request and its card notice; raises TargetBusy when another active request holds
         the target. An urgent request carries its follow-up `review` (due when it ends)."""
-        fingerprint = plan.fingerprint()
-        plan_json = plan.model_dump_json()
         for _ in range(5):
-            request_id = new_request_id()
-            row = {
-                "id": request_id,
-                "state": RequestState.PENDING.value,
-                "fingerprint": fingerprint,
-                "plan_json": plan_json,
-                "source_instance_id": plan.source.id,
-                "target_instance_id": plan.target.id,
-                "requester_id": requester_id,
-                "channel_id": channel_id,
-                "required_approvals": required_approvals,
-                "created_ms": ms(now),
-                "expires_ms": ms(expires_at),
-                "updated_ms": ms(now),
-                "review_json": review.to_json() if review is not None else None,
-            }
+            row = new_row(
+                new_request_id(),
+                plan=plan,
+                requester_id=requester_id,
+                channel_id=channel_id,
+                required_approvals=required_approvals,
+                now_ms=ms(now),
+                expires_ms=ms(expires_at),
+                review=review,
+            )
             try:
                 async with self.write() as conn:
                     await conn.execute(insert(r).values(**row))
-                    effects = _Effects(request_id, ms(now), notices=[Outgoing(Notice.CARD)])
-                    effects.records.append(
-                        audit_record(
-                            request_id=request_id,
-                            actor=requester_id,
-                            action="create",
-                            from_state=None,
-                            to_state=RequestState.PENDING.value,
-                            fingerprint=fingerprint,
-                            details={"plan": json.loads(plan_json), "channel_id": channel_id},
-                            at_ms=ms(now),
-                            permalink=None,
-                        )
-                    )
-                    await self._finish(conn, effects)
+                    await self._finish(conn, created(row))
             except IntegrityError:
                 holder = await self.active_for_target(plan.target.id)
                 if holder is not None:
                     raise TargetBusy(holder) from None
                 continue  # an id collision: draw another
             self.on_notices()
-            return LockedRequest({c.name: None for c in r.columns} | row, ()).request()
+            return LockedRequest(EMPTY_ROW | row, ()).request()
         raise RuntimeError("could not allocate a request id")
 
     async def transition(
@@ -175,19 +135,18 @@ class RequestStore(RequestReads):
         """Apply `event` if the lifecycle table has a move for the request's state: one conditional update,
         its audit row and its notices, in one transaction. Returns the moved request, or None when the table
         has no such move for the state the request is in (someone else moved it first)."""
-        if values and not set(values) <= MOVE_VALUES:
-            raise ValueError(f"a move cannot write {sorted(set(values) - MOVE_VALUES)}")
+        check_move_values(values)
         async with self.write() as conn:
             locked = await lock_request(conn, request_id)
             if locked is None:
                 return None
-            effects = _Effects(request_id, ms(now), chain_head=locked.chain_head)
+            effects = Effects(request_id, ms(now))
             moved = await self._move(
                 conn, locked, event, effects, actor=actor, now=now, values=values, details=details, params=params
             )
             if moved is None:
                 return None
-            await self._finish(conn, effects)
+            await self._finish(conn, effects, head=locked.chain_head)
         self.on_notices()
         return moved.request()
 
@@ -214,16 +173,15 @@ class RequestStore(RequestReads):
             # count below is exact.
             locked = await lock_request(conn, request_id)
             assert locked is not None, f"no request {request_id}"
-            row = locked.values
-            required_each = stages_required or (row["required_approvals"],)
+            required_each = stages_required or (locked.values["required_approvals"],)
             added = False
-            if (
-                row["state"] == RequestState.PENDING.value
-                and row["fingerprint"] == fingerprint
-                and row["expires_ms"] > now_ms
-                and len(locked.approvals) < row["required_approvals"]
-                and user_id not in {each.user_id for each in locked.approvals}
-                and stage_open(locked.approvals, stage, required_each)
+            if may_approve(
+                locked,
+                user_id=user_id,
+                fingerprint=fingerprint,
+                now_ms=now_ms,
+                stage=stage,
+                required_each=required_each,
             ):
                 # The database still decides, in one statement, as if nothing had been read before.
                 result = await conn.execute(
@@ -239,32 +197,11 @@ class RequestStore(RequestReads):
                 added = result.rowcount == 1
             if added:
                 locked = locked.changed(approval=Approval(user_id=user_id, at=datetime_of(now_ms), stage=stage))
-                count, required = len(locked.approvals), row["required_approvals"]
-                stage_count = sum(1 for a in locked.approvals if a.stage == stage)
-                effects = _Effects(request_id, now_ms, chain_head=locked.chain_head)
-                effects.records.append(
-                    audit_record(
-                        request_id=request_id,
-                        actor=user_id,
-                        action="approve",
-                        from_state=RequestState.PENDING.value,
-                        to_state=RequestState.PENDING.value,
-                        fingerprint=fingerprint,
-                        details={"stage": stage} if stages_required is not None else {},
-                        at_ms=now_ms,
-                        permalink=row["permalink"],
-                    )
+                effects = Effects(request_id, now_ms)
+                last = write_approval(
+                    locked, effects, user_id=user_id, stage=stage, stages_required=stages_required, params=params
                 )
-                last = count >= required and stage == len(required_each)
-                notice: dict[str, ParamValue] = {"user_id": user_id, "count": count, "required": required}
-                if stages_required is not None:
-                    notice.update(stage=stage, stage_count=stage_count, stage_required=required_each[stage - 1])
-                    notice["stage_done"] = int(stage_count >= required_each[stage - 1])
-                notice.update(params or {})
-                effects.notices.append(Outgoing(Notice.APPROVAL, notice))
-                if not last:
-                    effects.notices.append(Outgoing(Notice.CARD))
-                else:
+                if last:
                     moved = await self._move(
                         conn,
                         locked,
@@ -276,7 +213,7 @@ class RequestStore(RequestReads):
                     )
                     approved = moved is not None
                     locked = moved or locked
-                await self._finish(conn, effects)
+                await self._finish(conn, effects, head=locked.chain_head)
         if added:
             self.on_notices()
         return ApprovalOutcome(added=added, count=len(locked.approvals), request=locked.request(), approved=approved)
@@ -329,7 +266,7 @@ class RequestStore(RequestReads):
         conn: AsyncConnection,
         locked: LockedRequest,
         event: Event,
-        effects: _Effects,
+        effects: Effects,
         *,
         actor: str,
         now: datetime,
@@ -340,37 +277,17 @@ class RequestStore(RequestReads):
         """The move `event` makes from the state the request was read in, as one conditional update; its audit
         record and notices go to `effects`. Returns the request as moved, or None (no such move, or someone
         else moved the request first)."""
-        state = locked.values["state"]
-        move = LIFECYCLE.get((RequestState(state), event))
-        if move is None:
+        changes = move_changes(locked, event, now_ms=ms(now), values=values)
+        if changes is None:
             return None
-        request_id = locked.values["id"]
-        changes = {"state": move.to.value, "updated_ms": ms(now), **(values or {})}
+        state, request_id = locked.values["state"], locked.values["id"]
         result = await conn.execute(update(r).where(r.c.id == request_id, r.c.state == state).values(**changes))
         if result.rowcount != 1:
             return None
-        effects.records.append(
-            audit_record(
-                request_id=request_id,
-                actor=actor,
-                action=event.value,
-                from_state=state,
-                to_state=move.to.value,
-                fingerprint=locked.values["fingerprint"],
-                details=details or {},
-                at_ms=ms(now),
-                permalink=locked.values["permalink"],
-                row_values=values,
-            )
-        )
-        effects.notices.extend(Outgoing(n, params or {}) for n in move.notices)
-        moved = locked.changed(changes)
-        if move.to in REVIEW_AFTER and locked.values.get("review_json"):
-            moved = await review_due(conn, moved, effects, now_ms=ms(now))
-        return moved
+        return write_move(locked, event, changes, effects, actor=actor, values=values, details=details, params=params)
 
-    async def _finish(self, conn: AsyncConnection, effects: _Effects) -> None:
+    async def _finish(self, conn: AsyncConnection, effects: Effects, *, head: str | None = None) -> None:
         """Write the change's notices, then its audit records: the chain's head stays locked from its read to
-        the commit, so it is taken last."""
+        the commit, so it is taken last. `head`: SQLite's, as read with the request (LockedRequest.chain_head)."""
         await append_notices(conn, effects.request_id, effects.notices, now_ms=effects.now_ms)
-        await append_records(conn, effects.records, head=effects.chain_head)
+        await append_records(conn, effects.records, head=head)

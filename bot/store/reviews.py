@@ -1,60 +1,27 @@
-"""The follow-up review of urgent requests in the store: due when the request ends (in the same transaction as
-that move), reminded once when overdue, marked reviewed. Each is a conditional update with its audit record and
-its notices (bot.restore.lifecycle.REVIEW_MOVES), in one transaction, like every request move."""
+"""The follow-up review of urgent requests in the store: due when the request ends (written with that move, see
+bot.store.changes), reminded once when overdue, marked reviewed. Each is a conditional update with its audit
+record and its notices (bot.restore.lifecycle.REVIEW_MOVES), in one transaction, like every request move."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.restore.lifecycle import REVIEW_MOVES, ReviewEvent
 from bot.restore.notices import Outgoing
 from bot.restore.request import RestoreRequest
-from bot.restore.review import Review
 from bot.restore.timeparse import epoch_ms_of as ms
 from bot.store import schema
-from bot.store.audit_chain import append_records, audit_record
+from bot.store.audit_chain import append_records
+from bot.store.changes import review_record
 from bot.store.database import Database
 from bot.store.outbox import append_notices
-from bot.store.rows import LockedRequest, lock_request
+from bot.store.rows import lock_request
 
 r = schema.requests
-
-
-class Effects(Protocol):
-    records: list[dict[str, Any]]
-    notices: list[Outgoing]
-
-
-def _record(
-    locked: LockedRequest, event: ReviewEvent, actor: str, now_ms: int, details: dict[str, Any]
-) -> dict[str, Any]:
-    state = locked.values["state"]
-    return audit_record(
-        request_id=locked.values["id"],
-        actor=actor,
-        action=event.value,
-        from_state=state,
-        to_state=state,
-        fingerprint=locked.values["fingerprint"],
-        details=details,
-        at_ms=now_ms,
-        permalink=locked.values["permalink"],
-    )
-
-
-async def review_due(conn: AsyncConnection, moved: LockedRequest, effects: Effects, *, now_ms: int) -> LockedRequest:
-    """The urgent request just ended: its review is due `within` from now (called inside that move)."""
-    review = Review.from_json(moved.values["review_json"])
-    due_ms = now_ms + int(review.within.total_seconds() * 1000)
-    await conn.execute(update(r).where(r.c.id == moved.values["id"]).values(review_due_ms=due_ms))
-    effects.records.append(_record(moved, ReviewEvent.DUE, "system", now_ms, {"review_due_ms": due_ms}))
-    effects.notices.extend(Outgoing(n, {"due_ms": due_ms}) for n in REVIEW_MOVES[ReviewEvent.DUE])
-    return moved.changed({"review_due_ms": due_ms})
 
 
 class Reviews:
@@ -116,7 +83,9 @@ class Reviews:
                 return None
             notices = [Outgoing(n, params or {}) for n in REVIEW_MOVES[event]]
             await append_notices(conn, request_id, notices, now_ms=now_ms)
-            await append_records(conn, [_record(locked, event, actor, now_ms, dict(values))], head=locked.chain_head)
+            await append_records(
+                conn, [review_record(locked, event, actor, now_ms, dict(values))], head=locked.chain_head
+            )
             changed = locked.changed(values)
         self.on_notices()
         return changed.request()

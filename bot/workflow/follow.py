@@ -12,13 +12,12 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.ports import DdmGateway, DdmUnreachable
+from bot.ports import DdmGateway, DdmUnreachable, RequestRepository
 from bot.restore.facts import JobReport, JobStatus
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, Outgoing
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.timeparse import epoch_ms_of as ms
-from bot.store.requests import RequestStore
 from bot.workflow.places import Places
 from bot.workflow.submit import Submitter
 
@@ -37,7 +36,7 @@ class Follower:
     def __init__(
         self,
         *,
-        store: RequestStore,
+        store: RequestRepository,
         ddm: DdmGateway | Places,
         submitter: Submitter,
         clock: Callable[[], datetime],

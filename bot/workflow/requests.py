@@ -7,7 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from bot.ports import DdmGateway, UserDirectory
+from bot.errors import StoreUnavailable, TargetBusy
+from bot.ports import DdmGateway, RequestRepository, UserDirectory
 from bot.restore.checks import TARGET, PlanProblem, named_by_ddm
 from bot.restore.ids import normalise_request_id
 from bot.restore.lifecycle import Event
@@ -15,8 +16,6 @@ from bot.restore.notices import ParamValue
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import ApprovalPolicy, Refusal, can_review, describe_who
 from bot.restore.request import RestoreRequest
-from bot.store.errors import StoreUnavailable
-from bot.store.requests import RequestStore, TargetBusy
 from bot.workflow.live import check_live
 from bot.workflow.places import Place, Places
 
@@ -45,7 +44,7 @@ class Requests:
     def __init__(
         self,
         *,
-        store: RequestStore,
+        store: RequestRepository,
         ddm: DdmGateway,
         directory: UserDirectory,
         policy: ApprovalPolicy,

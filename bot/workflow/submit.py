@@ -11,15 +11,14 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from bot.errors import StoreUnavailable
 from bot.observability.context import for_request
-from bot.ports import DdmGateway, DdmUnreachable
+from bot.ports import DdmGateway, DdmUnreachable, RequestRepository
 from bot.restore.facts import Accepted, JobReport, NotSent, Refused, SubmitOutcome, Unknown
 from bot.restore.lifecycle import Event
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text
 from bot.restore.timeparse import epoch_ms_of as ms
-from bot.store.errors import StoreUnavailable
-from bot.store.requests import RequestStore
 from bot.workflow.live import check_live
 from bot.workflow.places import Places
 
@@ -43,7 +42,7 @@ class Submitter:
     def __init__(
         self,
         *,
-        store: RequestStore,
+        store: RequestRepository,
         ddm: DdmGateway | Places,
         clock: Callable[[], datetime],
         stale_submitting_after: timedelta = DEFAULT_STALE_SUBMITTING_AFTER,

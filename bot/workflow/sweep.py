@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
+from bot.ports import RequestRepository
 from bot.restore.request import RequestState
-from bot.store.requests import RequestStore
 from bot.workflow.requests import Requests
 from bot.workflow.submit import Submitter
 
@@ -20,7 +20,7 @@ class Sweeper:
     def __init__(
         self,
         *,
-        store: RequestStore,
+        store: RequestRepository,
         requests: Requests,
         submitter: Submitter,
         clock: Callable[[], datetime],

@@ -1,0 +1,234 @@
+"""What each change of a request writes, as data: the values on its row, its audit records, its notices.
+
+Both repositories take their decisions here, so that they keep one contract: the SQL store
+(bot.store.requests) applies them in one transaction with conditional statements, the in-memory one
+(bot.store.memory) at once. A row is a dict of the requests table's columns (bot.store.rows.LockedRequest).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.restore.lifecycle import LIFECYCLE, REVIEW_AFTER, REVIEW_MOVES, Event, ReviewEvent
+from bot.restore.notices import Notice, Outgoing, ParamValue
+from bot.restore.plan import RestorePlan
+from bot.restore.request import RequestState
+from bot.restore.review import Review
+from bot.store import schema
+from bot.store.approvals import stage_open
+from bot.store.audit_chain import audit_record
+from bot.store.rows import LockedRequest
+
+# What a move may write on the request besides its state (anything else is a programming error).
+MOVE_VALUES = frozenset(
+    {"job_id", "job_progress", "error_code", "error_msg", "decided_by", "decision_note", "submitted_ms", "finished_ms"}
+)
+# A row with every column unset: what the database fills in for the columns an insert leaves out.
+EMPTY_ROW: dict[str, Any] = {column.name: None for column in schema.requests.columns}
+
+
+@dataclass
+class Effects:
+    """What a change writes besides its row: its audit records and its notices, in order."""
+
+    request_id: str
+    now_ms: int
+    records: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[Outgoing] = field(default_factory=list)
+
+
+def check_move_values(values: Mapping[str, Any] | None) -> None:
+    if values and not set(values) <= MOVE_VALUES:
+        raise ValueError(f"a move cannot write {sorted(set(values) - MOVE_VALUES)}")
+
+
+# ---- create ----------------------------------------------------------------------------------------------------
+
+
+def new_row(
+    request_id: str,
+    *,
+    plan: RestorePlan,
+    requester_id: str,
+    channel_id: str,
+    required_approvals: int,
+    now_ms: int,
+    expires_ms: int,
+    review: Review | None,
+) -> dict[str, Any]:
+    """The columns a new PENDING request is inserted with."""
+    return {
+        "id": request_id,
+        "state": RequestState.PENDING.value,
+        "fingerprint": plan.fingerprint(),
+        "plan_json": plan.model_dump_json(),
+        "source_instance_id": plan.source.id,
+        "target_instance_id": plan.target.id,
+        "requester_id": requester_id,
+        "channel_id": channel_id,
+        "required_approvals": required_approvals,
+        "created_ms": now_ms,
+        "expires_ms": expires_ms,
+        "updated_ms": now_ms,
+        "review_json": review.to_json() if review is not None else None,
+    }
+
+
+def created(row: Mapping[str, Any]) -> Effects:
+    """The audit record and the card notice of a new request."""
+    effects = Effects(row["id"], row["created_ms"], notices=[Outgoing(Notice.CARD)])
+    effects.records.append(
+        audit_record(
+            request_id=row["id"],
+            actor=row["requester_id"],
+            action="create",
+            from_state=None,
+            to_state=RequestState.PENDING.value,
+            fingerprint=row["fingerprint"],
+            details={"plan": json.loads(row["plan_json"]), "channel_id": row["channel_id"]},
+            at_ms=row["created_ms"],
+            permalink=None,
+        )
+    )
+    return effects
+
+
+# ---- moves of the lifecycle table ---------------------------------------------------------------------------
+
+
+def move_changes(
+    locked: LockedRequest, event: Event, *, now_ms: int, values: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """What `event`'s move from the state the request was read in writes on its row, or None when the table
+    has no such move. An urgent request's review falls due with the move that ends it."""
+    move = LIFECYCLE.get((RequestState(locked.values["state"]), event))
+    if move is None:
+        return None
+    changes = {"state": move.to.value, "updated_ms": now_ms, **(values or {})}
+    if move.to in REVIEW_AFTER and locked.values.get("review_json"):
+        review = Review.from_json(locked.values["review_json"])
+        changes["review_due_ms"] = now_ms + int(review.within.total_seconds() * 1000)
+    return changes
+
+
+def write_move(
+    locked: LockedRequest,
+    event: Event,
+    changes: Mapping[str, Any],
+    effects: Effects,
+    *,
+    actor: str,
+    values: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
+    params: Mapping[str, ParamValue] | None = None,
+) -> LockedRequest:
+    """The move's audit record and notices (then its review's, when it made one due) go to `effects`;
+    returns the request as moved. `changes` are `move_changes`' and were written."""
+    state = locked.values["state"]
+    move = LIFECYCLE[(RequestState(state), event)]
+    effects.records.append(
+        audit_record(
+            request_id=locked.values["id"],
+            actor=actor,
+            action=event.value,
+            from_state=state,
+            to_state=move.to.value,
+            fingerprint=locked.values["fingerprint"],
+            details=dict(details or {}),
+            at_ms=effects.now_ms,
+            permalink=locked.values["permalink"],
+            row_values=dict(values) if values else None,
+        )
+    )
+    effects.notices.extend(Outgoing(n, params or {}) for n in move.notices)
+    moved = locked.changed(dict(changes))
+    if "review_due_ms" in changes:
+        due_ms = changes["review_due_ms"]
+        effects.records.append(
+            review_record(moved, ReviewEvent.DUE, "system", effects.now_ms, {"review_due_ms": due_ms})
+        )
+        effects.notices.extend(Outgoing(n, {"due_ms": due_ms}) for n in REVIEW_MOVES[ReviewEvent.DUE])
+    return moved
+
+
+# ---- approvals -------------------------------------------------------------------------------------------------
+
+
+def may_approve(
+    locked: LockedRequest, *, user_id: str, fingerprint: str, now_ms: int, stage: int, required_each: Sequence[int]
+) -> bool:
+    """May `user_id`'s approval for `stage` be added? PENDING, unexpired, still `fingerprint`, short of approvals,
+    not theirs already, every earlier stage complete and this one short."""
+    row = locked.values
+    return (
+        row["state"] == RequestState.PENDING.value
+        and row["fingerprint"] == fingerprint
+        and row["expires_ms"] > now_ms
+        and len(locked.approvals) < row["required_approvals"]
+        and user_id not in {each.user_id for each in locked.approvals}
+        and stage_open(locked.approvals, stage, required_each)
+    )
+
+
+def write_approval(
+    locked: LockedRequest,
+    effects: Effects,
+    *,
+    user_id: str,
+    stage: int,
+    stages_required: tuple[int, ...] | None,
+    params: Mapping[str, ParamValue] | None,
+) -> bool:
+    """The audit record and notices of the approval just added (`locked` has it); True when it was the last one
+    needed (the caller then moves the request to APPROVED in the same change)."""
+    row = locked.values
+    required_each = stages_required or (row["required_approvals"],)
+    count, required = len(locked.approvals), row["required_approvals"]
+    effects.records.append(
+        audit_record(
+            request_id=row["id"],
+            actor=user_id,
+            action="approve",
+            from_state=RequestState.PENDING.value,
+            to_state=RequestState.PENDING.value,
+            fingerprint=row["fingerprint"],
+            details={"stage": stage} if stages_required is not None else {},
+            at_ms=effects.now_ms,
+            permalink=row["permalink"],
+        )
+    )
+    last = count >= required and stage == len(required_each)
+    notice: dict[str, ParamValue] = {"user_id": user_id, "count": count, "required": required}
+    if stages_required is not None:
+        stage_count = sum(1 for a in locked.approvals if a.stage == stage)
+        notice.update(stage=stage, stage_count=stage_count, stage_required=required_each[stage - 1])
+        notice["stage_done"] = int(stage_count >= required_each[stage - 1])
+    notice.update(params or {})
+    effects.notices.append(Outgoing(Notice.APPROVAL, notice))
+    if not last:
+        effects.notices.append(Outgoing(Notice.CARD))
+    return last
+
+
+# ---- reviews ---------------------------------------------------------------------------------------------------
+
+
+def review_record(
+    locked: LockedRequest, event: ReviewEvent, actor: str, now_ms: int, details: dict[str, Any]
+) -> dict[str, Any]:
+    """The audit record of a review move: the request's state stays as it is."""
+    state = locked.values["state"]
+    return audit_record(
+        request_id=locked.values["id"],
+        actor=actor,
+        action=event.value,
+        from_state=state,
+        to_state=state,
+        fingerprint=locked.values["fingerprint"],
+        details=details,
+        at_ms=now_ms,
+        permalink=locked.values["permalink"],
+    )
