@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 
 from bot.store.requests import RequestStore
+from tests.support.stores import fresh_store
 
 POSTGRES_ADMIN_URL = os.environ.get("DDM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("DDM_REQUIRE_POSTGRES") == "1"
@@ -80,14 +81,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest_asyncio.fixture
 async def store(database_url: str) -> AsyncIterator[RequestStore]:
-    store = RequestStore.from_url(database_url)
-    if not store.is_sqlite:
-        from sqlalchemy import text
-
-        # The session's PostgreSQL database is shared by the tests: start each one from an empty schema.
-        async with store.engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    await store.create_schema()
+    store = await fresh_store(database_url)
     yield store
     await store.close()
