@@ -17,8 +17,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.playground.slack_api import FakeSlack, FakeUser
+from bot.playground.slack_model import API_METHODS
 from bot.playground.slack_scopes import (
-    KINDS,
     MANIFEST,
     SHIPPED_SCOPES,
     Kind,
@@ -28,7 +28,6 @@ from bot.playground.slack_scopes import (
     manifest_scopes,
     scope_needed,
 )
-from bot.playground.slack_model import API_METHODS
 from bot.slack.retries import NOT_REPEATABLE, REPEATABLE
 from tests.support.harness import CHANNEL, running_bot, until
 
@@ -110,7 +109,7 @@ def test_the_source_scan_sees_the_calls() -> None:
 def test_every_web_api_method_the_bot_calls_has_its_scope_in_the_manifest() -> None:
     granted = manifest_scopes()
     problems: list[str] = []
-    for method, where in sorted((methods_the_bot_calls() | dict.fromkeys(CALLED_FOR_US, {"bolt"})).items()):
+    for method, where in sorted((methods_the_bot_calls() | {method: {"bolt"} for method in CALLED_FOR_US}).items()):
         at = ", ".join(sorted(where))
         if not known(method):
             problems.append(f"{method} ({at}): say which scope it needs in bot/playground/slack_scopes.py")
@@ -131,7 +130,7 @@ def test_the_fake_grants_exactly_the_manifest_scopes() -> None:
     from_yaml = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["oauth_config"]["scopes"]["bot"]
     assert manifest_scopes() == frozenset(from_yaml) == FakeSlack().scopes
     # What an installed package (no manifest.yml beside it) grants in the playground: the same.
-    assert SHIPPED_SCOPES == frozenset(from_yaml)
+    assert frozenset(from_yaml) == SHIPPED_SCOPES
     assert bot_scopes_of("oauth_config:\n  scopes:\n    user:\n    - x\n    bot:\n    - a # why\n    - 'b'\n") == {
         "a",
         "b",
