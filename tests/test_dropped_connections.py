@@ -158,6 +158,42 @@ async def test_the_card(tmp_path: Path, after_processing: bool) -> None:
         assert sum("approved (1/1)" in t for t in h.thread_texts(request)) == 1
 
 
+async def test_a_card_found_again_is_redrawn_with_what_happened_meanwhile(tmp_path: Path) -> None:
+    """The card's answer is lost and, before the next try finds the card, someone approves on it: the found card
+    is redrawn (it shows the state of the first try, not the request's)."""
+    async with running_bot(tmp_path, required_approvals=2) as h:
+        h.fake.drop_next("chat.postMessage", when=is_card)
+        h.fake.fail_next("conversations.history", "internal_error", count=2)  # the next two tries' look-ups fail
+        view_id = await h.open_form()
+        await h.choose_source(view_id)
+        await h.submit_step1(view_id)
+        pushed = h.top_view[view_id]
+        assert pushed
+        await h.submit_view(pushed, h.suggested_state(await h.wait_step2(pushed)))
+        await h.fake.wait_for("conversations.history")
+        (card,) = h.fake.messages[CHANNEL]
+        request_id = card["metadata"]["event_payload"]["request_id"]
+        answer = await h.send(
+            sp.block_actions(
+                SECRET,
+                user_id="UBOB",
+                action_id="approve_request",
+                block_id="card_actions",
+                value=request_id,
+                channel_id=CHANNEL,
+                message_ts=card["ts"],
+                message=card,
+                trigger_id=sp.new_trigger_id(),
+                response_url=h.fake.response_url("click-UBOB"),
+            )
+        )
+        assert answer.status_code == 200
+        await h.wait_request(lambda r: len(r.approvals) == 1, request_id=request_id)
+        request = await h.wait_request(lambda r: r.message_ts is not None, request_id=request_id, timeout=15)
+        assert [c["ts"] for c in cards_of(h, request_id)] == [request.message_ts]
+        await h.wait_card(request, "awaiting approval (1/2)", timeout=10)
+
+
 async def test_a_thread_message(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as h:
         request = await h.request_restore()

@@ -129,7 +129,7 @@ class Announcer:
                 if posted is None:  # it can't be posted: the request was cancelled, the requester told
                     await self.store.outbox.done([row.seq for row in rows], now=self.clock())
                     return
-                request = drawn = posted
+                request, drawn = posted
             if cards:
                 # The card first: it is what people look at, and the thread then tells of what it shows.
                 await self._redraw_card(request_id, unless_drawn=drawn)
@@ -204,8 +204,14 @@ class Announcer:
                 raise
             log.warning("no DM can reach %s (%s); not sent", user_id, _slack_error(exc))
 
-    async def _post_card(self, request: RestoreRequest, *, retried: bool, oldest: str) -> RestoreRequest | None:
+    async def _post_card(
+        self, request: RestoreRequest, *, retried: bool, oldest: str
+    ) -> tuple[RestoreRequest, RestoreRequest | None] | None:
+        """Post the card (unless an earlier try's is there); returns the request with its card, and the state the
+        card shows if it was drawn now (None when found: it shows the earlier try's, to be redrawn). None when it
+        can't be posted."""
         ts: str | None = None
+        drawn: RestoreRequest | None = None
         if retried:
             try:
                 ts = await self.lookups.card(request.channel_id, card_tag(request.id), oldest=oldest)
@@ -228,10 +234,10 @@ class Announcer:
                     raise
                 await self._card_not_posted(request, invite_hint(request.channel_id))
                 return None
-            ts = str(answer["ts"])
+            ts, drawn = str(answer["ts"]), request
         permalink = await self._permalink(request.channel_id, ts)
         await self.store.set_message(request.id, channel_id=request.channel_id, message_ts=ts, permalink=permalink)
-        return await self.store.get(request.id)
+        return (await self.store.get(request.id) or request), drawn
 
     async def _card_not_posted(self, request: RestoreRequest, reason: str) -> None:
         await self.store.transition(
