@@ -11,10 +11,6 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import httpx
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import RestoreChoices
@@ -36,6 +32,7 @@ from bot.slack.blocks.messages import render_notice
 from bot.slack.directory import SlackDirectory
 from bot.slack.listeners import Deps, register_all
 from bot.slack.notifier import SlackNotifier
+from bot.slack.retries import retry_handlers
 from bot.store.budget import BudgetTable
 from bot.store.requests import RequestStore
 from bot.workflow.cached import CachedDdm
@@ -132,8 +129,9 @@ def slack_client_from(
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
     client = AsyncWebClient(token=token, **kwargs)  # type: ignore[arg-type]
-    # slack_sdk retries only connection errors by default; honour 429 Retry-After too (bolt copies these).
-    client.retry_handlers = [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
+    # A dropped connection is retried only for calls safe to repeat (never a post: it may be in Slack already),
+    # and a 429 is waited out (bolt copies these into the client of each listener).
+    client.retry_handlers = retry_handlers()
     if metrics is not None:  # first: it sees every attempt and never retries
         client.retry_handlers.insert(0, SlackCallObserver(metrics))
     return client

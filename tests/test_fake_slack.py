@@ -110,7 +110,7 @@ async def test_messages_threads_updates_and_permalinks(fake: FakeSlack, client: 
     card = await client.chat_postMessage(channel="C1", text="card", blocks=[{"type": "divider"}])
     assert card["channel"] == "C1" and card["message"]["text"] == "card" and card["message"]["bot_id"] == "B0001"
     reply = await client.chat_postMessage(channel="C1", thread_ts=card["ts"], text="job 42 submitted")
-    assert card["ts"] == "1700000000.000100" and float(reply["ts"]) > float(card["ts"])
+    assert abs(float(card["ts"]) - time.time()) < 5 and float(reply["ts"]) > float(card["ts"])  # when posted
     assert [m["text"] for m in fake.thread("C1", card["ts"])] == ["job 42 submitted"]
     assert fake.message("C1", card["ts"])["reply_count"] == 1
 
@@ -180,6 +180,59 @@ async def test_channel_history_newest_first_without_replies(fake: FakeSlack, cli
     assert (await error_of(client.conversations_history(channel="CNOPE"))).response["error"] == "channel_not_found"
 
 
+async def test_history_pages_ranges_and_dms_as_slack_reads_them(fake: FakeSlack, client: AsyncWebClient) -> None:
+    tag = {"event_type": "ddm_restore_notice", "event_payload": {"request_id": "R-1", "seq": 1}}
+    posted = [(await client.chat_postMessage(channel="C1", text=f"m{i}", metadata=tag))["ts"] for i in range(5)]
+
+    # Pages of `limit`, newest first, following next_cursor; a post between two pages does not shift the second.
+    first = await client.conversations_history(channel="C1", limit=2)
+    assert [m["text"] for m in first["messages"]] == ["m4", "m3"] and first["has_more"] is True
+    await client.chat_postMessage(channel="C1", text="newer")
+    cursor = first["response_metadata"]["next_cursor"]
+    second = await client.conversations_history(channel="C1", limit=2, cursor=cursor)
+    assert [m["text"] for m in second["messages"]] == ["m2", "m1"]
+    third = await client.conversations_history(channel="C1", limit=2, cursor=second["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in third["messages"]] == ["m0"]
+    assert third["has_more"] is False and third["response_metadata"]["next_cursor"] == ""
+    assert (await error_of(client.conversations_history(channel="C1", cursor="bm9wZQ=="))).response["error"] == (
+        "invalid_cursor"
+    )
+
+    # oldest / latest are exclusive unless inclusive.
+    between = await client.conversations_history(channel="C1", oldest=posted[1], latest=posted[3])
+    assert [m["text"] for m in between["messages"]] == ["m2"]
+    inclusive = await client.conversations_history(channel="C1", oldest=posted[1], latest=posted[3], inclusive=True)
+    assert [m["text"] for m in inclusive["messages"]] == ["m3", "m2", "m1"]
+    assert (await error_of(client.conversations_history(channel="C1", oldest="soon"))).response["error"] == (
+        "invalid_ts_oldest"
+    )
+
+    # Replies page and filter the same way, oldest first.
+    for i in range(3):
+        await client.chat_postMessage(channel="C1", thread_ts=posted[0], text=f"r{i}")
+    replies = await client.conversations_replies(channel="C1", ts=posted[0], limit=2, oldest=posted[0])
+    assert [m["text"] for m in replies["messages"]] == ["r0", "r1"] and replies["has_more"] is True
+    rest = await client.conversations_replies(
+        channel="C1", ts=posted[0], limit=2, oldest=posted[0], cursor=replies["response_metadata"]["next_cursor"]
+    )
+    assert [m["text"] for m in rest["messages"]] == ["r2"]
+
+    # A DM is read back where conversations.open says it is, metadata only when asked for.
+    dm = (await client.conversations_open(users="U1"))["channel"]["id"]
+    assert dm == fake.dm_channel("U1") and (await client.conversations_history(channel=dm))["messages"] == []
+    await client.chat_postMessage(channel="U1", text="psst", metadata=tag)
+    plain, full = (
+        await client.conversations_history(channel=dm),
+        await client.conversations_history(channel=dm, include_all_metadata=True),
+    )
+    assert plain["messages"][0]["text"] == "psst" and "metadata" not in plain["messages"][0]
+    assert full["messages"][0]["metadata"] == tag
+    assert (await error_of(client.conversations_open(users="U404"))).response["error"] == "user_not_found"
+
+    # A bot reads only the conversations it is in.
+    assert (await error_of(client.conversations_history(channel="COUT"))).response["error"] == "not_in_channel"
+
+
 async def test_channel_members(fake: FakeSlack, client: AsyncWebClient) -> None:
     fake.add_channel("C2", "drills", members=["U1", "UGUEST"])
     assert (await client.conversations_members(channel="C2"))["members"] == ["U1", "UGUEST", "UBOT"]
@@ -207,6 +260,9 @@ async def test_directory_methods(fake: FakeSlack, client: AsyncWebClient) -> Non
     channel = (await client.conversations_info(channel="COUT"))["channel"]
     assert (channel["name"], channel["is_member"], channel["is_im"]) == ("elsewhere", False, False)
     fake.add_channel("D1", "alice", is_im=True, user="U1")
+    refused = (await error_of(client.conversations_info(channel="D1"))).response
+    assert (refused["error"], refused["needed"]) == ("missing_scope", "im:read")  # the manifest has no im:read
+    fake.scopes |= {"im:read"}
     assert (await client.conversations_info(channel="D1"))["channel"]["is_im"] is True
     assert (await error_of(client.conversations_info(channel="C404"))).response["error"] == "channel_not_found"
 

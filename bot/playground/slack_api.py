@@ -13,7 +13,8 @@ It speaks the wire protocol the real clients speak, so tests drive the productio
 Routes on `http://127.0.0.1:PORT`:
 - `GET|POST /api/<method>`: the Web API. Arguments are read from the query string, a form body and a JSON body
   (merged in that order), the way slack_sdk sends them; JSON-valued form fields (`blocks`, `view`, ...) are decoded.
-  The token comes from `Authorization: Bearer ...` (or, like real Slack, a `token` argument).
+  The token comes from `Authorization: Bearer ...` (or, like real Slack, a `token` argument). A bot token has
+  the scopes of manifest.yml (option `scopes`): a method needing another answers `missing_scope`, as Slack does.
 - `POST /response/<key>`: response URLs (`fake.response_url(key)`), recorded as method `response_url:<key>`.
 - `GET /socket?ticket=...`: the Socket Mode WebSocket handed out by `apps.connections.open`.
 """
@@ -29,13 +30,14 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from bot.playground.slack_chat import ChatMixin
-from bot.playground.slack_model import API_METHODS, JSON_FIELDS, FakeUser, RecordedCall, SlackError, _Failure
+from bot.playground.slack_history import HistoryMixin
+from bot.playground.slack_model import API_METHODS, JSON_FIELDS, FakeUser, RecordedCall, SlackError, _Drop, _Failure
+from bot.playground.slack_scopes import depends_on_kind, scope_needed
 from bot.playground.slack_socket import SocketModeMixin
 from bot.playground.slack_views import ViewsMixin
 
 
-class FakeSlack(ViewsMixin, ChatMixin, SocketModeMixin):
+class FakeSlack(ViewsMixin, HistoryMixin, SocketModeMixin):
     """A fake Slack (Web API + response URLs + Socket Mode) on `127.0.0.1:<free port>`; an async context manager."""
 
     # --- lifecycle ------------------------------------------------------------------------------------------
@@ -123,6 +125,38 @@ class FakeSlack(ViewsMixin, ChatMixin, SocketModeMixin):
         if not token.startswith("xox") or (self.bot_token is not None and token != self.bot_token):
             raise SlackError("invalid_auth")
 
+    def _check_scope(self, method: str, args: dict[str, Any], token: str | None) -> None:
+        if token is None or token.startswith("xapp-"):
+            return  # app-level tokens have scopes of their own (connections:write)
+        kind = self.kind_of(args.get("channel")) if depends_on_kind(method) else "public"
+        needed = scope_needed(method, kind)
+        if needed is not None and needed not in self.scopes:
+            raise SlackError("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
+
+    def _take_drop(self, method: str, args: dict[str, Any]) -> _Drop | None:
+        queue = self._drops.get(method)
+        if not queue:
+            return None
+        drop = queue[0]
+        try:
+            if not drop.when(args):
+                return None
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return None
+        drop.count -= 1
+        if drop.count <= 0:
+            queue.popleft()
+        return drop
+
+    async def _drop(self, request: web.Request, call: RecordedCall) -> web.Response:
+        """No answer: the connection is cut (the client sees ServerDisconnectedError)."""
+        call.dropped = call.answered = True
+        call.status = 0
+        await self._notify()
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)  # never sent: the transport is gone
+
     def _take_failure(self, method: str) -> _Failure | None:
         queue = self._failures.get(method)
         if not queue:
@@ -153,13 +187,19 @@ class FakeSlack(ViewsMixin, ChatMixin, SocketModeMixin):
         late = method in self._late_answers
         if delay and not late:
             await asyncio.sleep(delay)
+        drop = self._take_drop(method, args)
+        if drop is not None and not drop.after_processing:
+            return await self._drop(request, call)
 
         headers: dict[str, str] = {}
+        if token and not token.startswith("xapp-"):
+            headers["X-OAuth-Scopes"] = ",".join(sorted(self.scopes))  # as Slack answers every Web API call
         status = 200
         try:
             if method not in API_METHODS:
                 raise SlackError("unknown_method")
             self._check_token(method, token)
+            self._check_scope(method, args, token)
             failure = self._take_failure(method)
             if failure is not None:
                 status = failure.status
@@ -172,6 +212,8 @@ class FakeSlack(ViewsMixin, ChatMixin, SocketModeMixin):
         if delay and late:
             await self._notify()  # what it did can be seen before its answer leaves
             await asyncio.sleep(delay)
+        if drop is not None:
+            return await self._drop(request, call)
         return await self._answer(call, body, status=status, headers=headers)
 
     async def _answer(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
-from bot.playground.slack_model import _TS_BASE_US, SlackError, _truthy
+from bot.playground.slack_model import SlackError
 from bot.playground.slack_state import SlackState
 
 
@@ -13,8 +14,9 @@ class ChatMixin(SlackState):
     # --- Web API methods ------------------------------------------------------------------------------------
 
     def _next_ts(self) -> str:
-        us = _TS_BASE_US + 100 * next(self._ts_seq)
-        return f"{us // 1_000_000}.{us % 1_000_000:06d}"
+        # As Slack's: the time of the post (look-ups by `oldest` rely on it), and never the same twice.
+        self._last_us = max(int(time.time() * 1_000_000), self._last_us + 100)
+        return f"{self._last_us // 1_000_000}.{self._last_us % 1_000_000:06d}"
 
     def _m_api_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "args": args}
@@ -40,10 +42,7 @@ class ChatMixin(SlackState):
         if channel_id[0] in "UW":
             if channel_id not in self.users:
                 raise SlackError("channel_not_found")
-            dm = self.dm_channel(channel_id)
-            if dm not in self.channels:
-                self.add_channel(dm, channel_id, is_im=True, user=channel_id)
-            return dm
+            return self._open_dm(channel_id)
         known = self.channels.get(channel_id)
         if known is None:
             if self.strict_channels:
@@ -54,6 +53,13 @@ class ChatMixin(SlackState):
         if need_member and not known.is_member and not known.is_im:
             raise SlackError("not_in_channel")
         return channel_id
+
+    def _open_dm(self, user_id: str) -> str:
+        """The app's DM with a user (Slack has one per user, created on first use)."""
+        dm = self.dm_channel(user_id)
+        if dm not in self.channels:
+            self.add_channel(dm, user_id, is_im=True, user=user_id)
+        return dm
 
     @staticmethod
     def _check_content(args: dict[str, Any]) -> None:
@@ -242,53 +248,3 @@ class ChatMixin(SlackState):
         if channel.is_member and self.bot_user_id not in members:
             members.append(self.bot_user_id)
         return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
-
-    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
-        """The channel's top-level messages, newest first, from `oldest` on; `metadata` only with
-        include_all_metadata, as Slack does."""
-        channel = str(args.get("channel") or "")
-        if channel not in self.channels and channel not in self.messages:
-            raise SlackError("channel_not_found")
-        oldest = float(args.get("oldest") or 0)
-        top = [
-            m
-            for m in self.messages.get(channel, [])
-            if (not m.get("thread_ts") or m.get("thread_ts") == m["ts"]) and float(m["ts"]) >= oldest
-        ]
-        top.reverse()
-        limit = int(args.get("limit") or 100)
-        with_metadata = _truthy(args.get("include_all_metadata", False))
-        out = []
-        for message in top[:limit]:
-            public = self._public_message(message)
-            if not with_metadata:
-                public.pop("metadata", None)
-            out.append(public)
-        return {"ok": True, "messages": out, "has_more": len(top) > limit, "response_metadata": {"next_cursor": ""}}
-
-    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
-        """The parent and its replies, oldest first; `metadata` only with include_all_metadata, as Slack does."""
-        channel = str(args.get("channel") or "")
-        if channel not in self.channels and channel not in self.messages:
-            raise SlackError("channel_not_found")
-        ts = str(args.get("ts") or "")
-        try:
-            parent = self.message(channel, ts)
-        except KeyError:
-            raise SlackError("thread_not_found") from None
-        root = str(parent.get("thread_ts") or parent["ts"])
-        found = [m for m in self.messages[channel] if m["ts"] == root or m.get("thread_ts") == root]
-        limit = int(args.get("limit") or 1000)
-        with_metadata = _truthy(args.get("include_all_metadata", False))
-        out = []
-        for message in found[:limit]:
-            public = self._public_message(message)
-            if not with_metadata:
-                public.pop("metadata", None)
-            out.append(public)
-        return {
-            "ok": True,
-            "messages": out,
-            "has_more": len(found) > limit,
-            "response_metadata": {"next_cursor": ""},
-        }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -24,12 +24,12 @@ API_METHODS = (
     "usergroups.users.list",
     "conversations.info",
     "conversations.members",
+    "conversations.open",
     "conversations.replies",
     "conversations.history",
 )
 
 _T = TypeVar("_T")
-_TS_BASE_US = 1_700_000_000_000_000
 _TRIGGER_MARK = "fake"
 _CANCEL = {"type": "plain_text", "text": "Cancel", "emoji": True}
 
@@ -56,6 +56,7 @@ class RecordedCall:
     error: str | None = None  # the `error` the fake answered with; None for ok=true
     status: int = 200  # the HTTP status the fake answered with
     answered: bool = False  # True once the fake has answered (and updated messages/views)
+    dropped: bool = False  # the connection was cut instead of answering (see FakeSlack.drop_next)
 
 
 @dataclass
@@ -65,6 +66,13 @@ class _Failure:
     status: int
     retry_after: int | None
     extra: dict[str, Any]
+
+
+@dataclass
+class _Drop:
+    count: int
+    when: Callable[[dict[str, Any]], bool]
+    after_processing: bool
 
 
 @dataclass

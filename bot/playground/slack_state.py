@@ -6,12 +6,13 @@ import asyncio
 import copy
 import itertools
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from bot.playground.slack_model import _T, FakeUser, RecordedCall, _Channel, _Failure
+from bot.playground.slack_model import _T, FakeUser, RecordedCall, _Channel, _Drop, _Failure
+from bot.playground.slack_scopes import Kind, manifest_scopes
 
 
 class SlackState:
@@ -30,6 +31,7 @@ class SlackState:
         strict_channels: bool = False,
         single_use_triggers: bool = True,
         trigger_ttl: float | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> None:
         """Options:
 
@@ -39,6 +41,9 @@ class SlackState:
             were a member). conversations.info always needs a registered channel.
         single_use_triggers: a trigger_id used twice by views.open/views.push gives `exchanged_trigger_id`.
         trigger_ttl: seconds a trigger_id issued by `slack_payloads` stays valid (Slack: 3 s); None = no expiry.
+        scopes: the bot token's scopes; a method needing another answers `missing_scope` (bot.playground.
+            slack_scopes). Default: exactly those of manifest.yml. Tests narrow them (`scopes=manifest_scopes() -
+            {"channels:history"}`) to see a missing one caught; the attribute can be changed while running.
         """
         self.team_id = team_id
         self.team_domain = team_domain
@@ -50,6 +55,7 @@ class SlackState:
         self.strict_channels = strict_channels
         self.single_use_triggers = single_use_triggers
         self.trigger_ttl = trigger_ttl
+        self.scopes: frozenset[str] = manifest_scopes() if scopes is None else frozenset(scopes)
 
         self.calls: list[RecordedCall] = []
         self.messages: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -63,7 +69,8 @@ class SlackState:
         self._failures: defaultdict[str, deque[_Failure]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
         self._late_answers: set[str] = set()
-        self._ts_seq = itertools.count(1)
+        self._drops: defaultdict[str, deque[_Drop]] = defaultdict(deque)
+        self._last_us = 0  # the last message ts handed out, in µs
         self._view_seq = itertools.count(1)
         self._view_stack: list[str] = []
         self._used_triggers: set[str] = set()
@@ -130,6 +137,14 @@ class SlackState:
             members=list(members or []),
         )
 
+    def kind_of(self, channel: Any) -> Kind:
+        """The kind of a conversation (which scopes conversations.* need on it); an unknown id by its prefix."""
+        channel_id = str(channel or "")
+        known = self.channels.get(channel_id)
+        if known is not None:
+            return "im" if known.is_im else "private" if known.is_private else "public"
+        return "im" if channel_id[:1] in ("D", "U", "W") else "private" if channel_id[:1] == "G" else "public"
+
     def dm_channel(self, user_id: str) -> str:
         """The IM channel id chat.postMessage(channel=<user id>) posts into (and answers with)."""
         return "D" + user_id[1:]
@@ -166,6 +181,21 @@ class SlackState:
                 self._late_answers.add(method)
         else:
             self._delays.pop(method, None)
+
+    def drop_next(
+        self,
+        method: str,
+        *,
+        count: int = 1,
+        when: Callable[[dict[str, Any]], bool] = lambda args: True,
+        after_processing: bool = True,
+    ) -> None:
+        """The next `count` calls of `method` whose arguments match `when` get no answer: the fake cuts the
+        connection (the client sees ServerDisconnectedError). By default it first does what was asked (the message
+        is posted, the card updated), as when Slack acted and the answer was lost; with `after_processing=False`
+        it drops the call unread. Drops queue up like `fail_next`; a call that is dropped is recorded with
+        `dropped=True`."""
+        self._drops[method].append(_Drop(count, when, after_processing))
 
     def set_view_state(self, view_id: str, values: Mapping[str, Mapping[str, Any]]) -> None:
         """Simulate the user filling the modal: merge `{block_id: {action_id: {...}}}` into the view's state."""

@@ -4,8 +4,12 @@ Rows are claimed with a lease, so the rows of a replica that died are delivered 
 notices go out in order; its card updates are coalesced into one redraw of its latest state, drawn before the
 thread messages of the same drain (people look at the card first). Slack errors back off (honouring 429
 Retry-After) and leave the rows for later, never given up; a deleted card is not redrawn, and when the channel
-or thread is gone the requester is told directly. A row claimed before (its claimant may have died
-after posting) is first looked for in Slack by the metadata we tag each message with, so it is posted once.
+or thread is gone the requester is told directly.
+
+Posted once: a row claimed before (the connection dropped after Slack posted, or its claimant died) is first
+looked for in Slack by the metadata each message carries (bot.slack.posted), the card, a thread message and a
+DM alike; a look-up that fails leaves the row for a later try (a missing scope says which, as an ERROR), it never
+posts blind. Only an ephemeral can't be looked for: one whose connection dropped is not sent again.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -31,11 +34,11 @@ from bot.slack.blocks import card_fallback_text, request_card
 from bot.slack.blocks.card import CardPeople
 from bot.slack.blocks.messages import review_blocks
 from bot.slack.notifier import NOT_IN_CHANNEL, invite_hint, tell
+from bot.slack.posted import Lookups, Tag, card_tag, notice_tag, oldest_for
+from bot.slack.retries import method_of
 
 log = logging.getLogger(__name__)
 Render = Callable[[RestoreRequest, Notice, Mapping[str, ParamValue]], str]
-CARD_EVENT = "ddm_restore_card"
-NOTICE_EVENT = "ddm_restore_notice"
 TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 LOUD_AFTER_ATTEMPTS = 5  # from then on each failure is logged as an error
 # Fewer requests per claim: their delivery (with Slack's own 429 waits) must fit well inside the claim's lease.
@@ -43,6 +46,8 @@ REQUESTS_PER_DRAIN = 5
 # The card was deleted or can't be edited: nothing to redraw. The channel is gone: tell the requester directly.
 CARD_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "thread_not_found"})
+# No DM can reach this person (deactivated, a bot): the others' are still sent.
+CANT_DM = frozenset({"user_not_found", "user_disabled", "cannot_dm_bot", "channel_not_found"})
 MAX_BACKOFF_SECONDS = 300.0
 FIRST_RETRY_SECONDS = 0.5  # then doubling: a hiccup is over in a second, an outage gets spaced out
 SYSTEM = "system"
@@ -63,6 +68,7 @@ class Announcer:
     ) -> None:
         self.store = store
         self.client = client
+        self.lookups = Lookups(client)
         self.render = render
         # Who approves, as the card says it: one text, or the request's environment's.
         self.approvers = approvers if callable(approvers) else (lambda _request, text=approvers: text)
@@ -114,11 +120,15 @@ class Announcer:
         try:
             cards = [row for row in rows if row.notice is Notice.CARD]
             if cards and request.message_ts is None:
-                posted = await self._post_card(request, retried=max(row.attempts for row in cards) > 1)
+                posted = await self._post_card(
+                    request,
+                    retried=max(row.attempts for row in cards) > 1,
+                    oldest=oldest_for(min(row.created_ms for row in cards)),
+                )
                 if posted is None:  # it can't be posted: the request was cancelled, the requester told
                     await self.store.outbox.done([row.seq for row in rows], now=self.clock())
                     return
-                request = drawn = posted
+                request, drawn = posted
             if cards:
                 # The card first: it is what people look at, and the thread then tells of what it shows.
                 await self._redraw_card(request_id, unless_drawn=drawn)
@@ -135,34 +145,40 @@ class Announcer:
 
     async def _deliver_one(self, request: RestoreRequest, row: OutboxRow) -> None:
         text = self.render(request, row.notice, row.params)
+        retried, oldest = row.attempts > 1, oldest_for(row.created_ms)
         if row.notice is Notice.CARD_NOT_POSTED:
-            await tell(self.client, request.requester_id, request.channel_id, text)
+            tag = notice_tag(request.id, row.seq, to="requester")
+            if retried and await self.lookups.in_dm(request.requester_id, tag, oldest=oldest):
+                return  # an earlier try's DM got through
+            await tell(self.client, request.requester_id, request.channel_id, text, metadata=tag.metadata())
             return
         if request.message_ts is None:
             log.warning("no card for %s; %s message dropped", request.id, row.notice.value)
             return
-        if row.attempts > 1 and await self._in_thread(request, row.seq):
-            return  # an earlier try got through before its claimant died
-        blocks = review_blocks(request, text) if row.notice is Notice.REVIEW_DUE else None
+        tag = notice_tag(request.id, row.seq)
         try:
-            await self.client.chat_postMessage(
-                channel=request.channel_id,
-                thread_ts=request.message_ts,
-                text=text,
-                blocks=blocks,
-                unfurl_links=False,
-                metadata={"event_type": NOTICE_EVENT, "event_payload": {"request_id": request.id, "seq": row.seq}},
-            )
+            if not (
+                retried and await self.lookups.in_thread(request.channel_id, request.message_ts, tag, oldest=oldest)
+            ):
+                await self.client.chat_postMessage(
+                    channel=request.channel_id,
+                    thread_ts=request.message_ts,
+                    text=text,
+                    blocks=review_blocks(request, text) if row.notice is Notice.REVIEW_DUE else None,
+                    unfurl_links=False,
+                    metadata=tag.metadata(),
+                )
         except SlackApiError as exc:
             if _slack_error(exc) not in CHANNEL_GONE:
                 raise
             # The channel or the card's thread is gone (archived, the bot removed): the requester still hears.
             log.warning("the thread of %s is gone (%s); telling the requester directly", request.id, _slack_error(exc))
-            await self.client.chat_postMessage(channel=request.requester_id, text=f"{request.id}: {text}")
+            to_requester = notice_tag(request.id, row.seq, to="requester")
+            await self._dm(request.requester_id, f"{request.id}: {text}", to_requester, retried=retried, oldest=oldest)
         if row.notice is Notice.REVIEW_REMINDER and request.review is not None:
-            await self._remind_reviewers(request)
+            await self._remind_reviewers(request, row)
 
-    async def _remind_reviewers(self, request: RestoreRequest) -> None:
+    async def _remind_reviewers(self, request: RestoreRequest, row: OutboxRow) -> None:
         """A DM to each reviewer (the members of reviewer groups too) with a link to the thread."""
         assert request.review is not None
         people = set(request.review.user_ids)
@@ -172,11 +188,36 @@ class Announcer:
         link = await self._permalink(request.channel_id, request.message_ts or "")
         where = f" <{link}|in its thread>" if link else f" in <#{request.channel_id}>"
         text = f"⏰ The follow-up review of urgent restore {request.id} is overdue: please review it{where}."
+        tag = notice_tag(request.id, row.seq, to="reviewer")
         for user_id in sorted(people):
-            await self.client.chat_postMessage(channel=user_id, text=text)
+            await self._dm(user_id, text, tag, retried=row.attempts > 1, oldest=oldest_for(row.created_ms))
 
-    async def _post_card(self, request: RestoreRequest, *, retried: bool) -> RestoreRequest | None:
-        ts = await self._card_in_channel(request) if retried else None
+    async def _dm(self, user_id: str, text: str, tag: Tag, *, retried: bool, oldest: str) -> None:
+        """A DM, unless an earlier try's is there."""
+        try:
+            if retried and await self.lookups.in_dm(user_id, tag, oldest=oldest):
+                return
+            await self.client.chat_postMessage(channel=user_id, text=text, metadata=tag.metadata())
+        except SlackApiError as exc:
+            if _slack_error(exc) not in CANT_DM:
+                raise
+            log.warning("no DM can reach %s (%s); not sent", user_id, _slack_error(exc))
+
+    async def _post_card(
+        self, request: RestoreRequest, *, retried: bool, oldest: str
+    ) -> tuple[RestoreRequest, RestoreRequest | None] | None:
+        """Post the card (unless an earlier try's is there); returns the request with its card, and the state the
+        card shows if it was drawn now (None when found: it shows the earlier try's, to be redrawn). None when it
+        can't be posted."""
+        ts: str | None = None
+        drawn: RestoreRequest | None = None
+        if retried:
+            try:
+                ts = await self.lookups.card(request.channel_id, card_tag(request.id), oldest=oldest)
+            except SlackApiError as exc:
+                if _slack_error(exc) not in NOT_IN_CHANNEL:
+                    raise
+                # The bot can't read the channel, so it can't post there either: the post below says so.
         if ts is None:
             try:
                 answer = await self.client.chat_postMessage(
@@ -184,7 +225,7 @@ class Announcer:
                     text=card_fallback_text(request),
                     blocks=[b.to_dict() for b in request_card(request, approvers=self.approvers(request))],
                     unfurl_links=False,
-                    metadata={"event_type": CARD_EVENT, "event_payload": {"request_id": request.id}},
+                    metadata=card_tag(request.id).metadata(),
                 )
             except SlackApiError as exc:
                 error = str(exc.response.get("error", ""))
@@ -192,10 +233,10 @@ class Announcer:
                     raise
                 await self._card_not_posted(request, invite_hint(request.channel_id))
                 return None
-            ts = str(answer["ts"])
+            ts, drawn = str(answer["ts"]), request
         permalink = await self._permalink(request.channel_id, ts)
         await self.store.set_message(request.id, channel_id=request.channel_id, message_ts=ts, permalink=permalink)
-        return await self.store.get(request.id)
+        return (await self.store.get(request.id) or request), drawn
 
     async def _card_not_posted(self, request: RestoreRequest, reason: str) -> None:
         await self.store.transition(
@@ -237,35 +278,26 @@ class Announcer:
             retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
             if error == "ratelimited" and retry_after:
                 delay = max(1.0, float(retry_after))
-        level = logging.ERROR if attempts >= LOUD_AFTER_ATTEMPTS else logging.WARNING
-        log.log(level, "Slack failed delivering %s (%s, try %d); again in %.0f s", request_id, error, attempts, delay)
+        if error == "missing_scope" and isinstance(exc, SlackApiError):
+            # Not Slack's hiccup: the app lacks a scope (installed before it was added). Loud, and what to do.
+            needed, method = exc.response.get("needed"), method_of(str(exc.response.api_url))
+            log.error(
+                "Slack refused %s: the app lacks the %s scope. Add it (manifest.yml has it) and reinstall the app; "
+                "the notices of %s wait until then (try %d; again in %.0f s)",
+                method,
+                needed,
+                request_id,
+                attempts,
+                delay,
+            )
+        else:
+            level = logging.ERROR if attempts >= LOUD_AFTER_ATTEMPTS else logging.WARNING
+            log.log(
+                level, "Slack failed delivering %s (%s, try %d); again in %.0f s", request_id, error, attempts, delay
+            )
         await self.store.outbox.retry_later(
             request_id, self.owner, due=self.clock() + timedelta(seconds=delay), error=error
         )
-
-    # ---- finding what an earlier try posted ----------------------------------------------------------------
-
-    async def _in_thread(self, request: RestoreRequest, seq: int) -> bool:
-        try:
-            answer = await self.client.conversations_replies(
-                channel=request.channel_id, ts=request.message_ts or "", include_all_metadata=True, limit=200
-            )
-        except SlackApiError:
-            return False  # can't look: posting twice beats never posting
-        return any(_payload(m, NOTICE_EVENT).get("seq") == seq for m in answer.get("messages") or [])
-
-    async def _card_in_channel(self, request: RestoreRequest) -> str | None:
-        try:
-            # The newest messages of the channel: a card posted by a try moments ago is among them.
-            answer = await self.client.conversations_history(
-                channel=request.channel_id, include_all_metadata=True, limit=200
-            )
-        except SlackApiError:
-            return None
-        for message in answer.get("messages") or []:
-            if _payload(message, CARD_EVENT).get("request_id") == request.id:
-                return str(message.get("ts"))
-        return None
 
     async def _permalink(self, channel_id: str, ts: str) -> str | None:
         try:
@@ -280,14 +312,6 @@ class Announcer:
 def _looks(request: RestoreRequest) -> tuple[object, ...]:
     """What the card shows of a request that can change."""
     return (request.state, request.job_progress, request.approvals, request.error_code, request.review)
-
-
-def _payload(message: Mapping[str, Any], event_type: str) -> Mapping[str, Any]:
-    metadata = message.get("metadata") or {}
-    if metadata.get("event_type") != event_type:
-        return {}
-    payload = metadata.get("event_payload")
-    return payload if isinstance(payload, Mapping) else {}
 
 
 def _slack_error(exc: Exception) -> str:
