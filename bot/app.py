@@ -24,6 +24,7 @@ from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
 from bot.huawei.gateway import HuaweiDdmGateway
+from bot.observability.audit_head import AuditHeadLog
 from bot.observability.instrument import DdmObserver, SlackCallObserver, observe_decisions, observe_transitions
 from bot.observability.logs import hide_secrets_of
 from bot.observability.metrics import Metrics
@@ -36,6 +37,7 @@ from bot.slack.blocks.messages import render_notice
 from bot.slack.directory import SlackDirectory
 from bot.slack.listeners import Deps, register_all
 from bot.slack.notifier import SlackNotifier
+from bot.store.audit_chain import current_head
 from bot.store.budget import BudgetTable
 from bot.store.requests import RequestStore
 from bot.workflow.cached import CachedDdm
@@ -270,6 +272,8 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     supervisor.every("announcer", announcer.interval, announcer.step)
     supervisor.every("sweeper", sweeper.interval, sweeper.step)
     supervisor.every("follower", follower.poll_interval, follower.step)
+    head_log = AuditHeadLog(lambda: current_head(store))  # the hourly `audit head` line (README: backing up)
+    supervisor.every("audit_head", head_log.interval, head_log.step)
     store.on_notices = lambda: supervisor.wake("announcer")
     app = AsyncApp(
         client=client,
