@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import RestoreChoices
 from bot.config import Settings
-from bot.envfile import EnvironmentSetup, load_setups, settings_setup
+from bot.envfile import EnvironmentSetup, Setups, load_setups, settings_setup
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
@@ -197,8 +197,12 @@ class Runtime:
             await self.client.session.close()
 
 
-async def build_runtime(settings: Settings, *, sweep_interval: float | None = None) -> Runtime:
-    setups = load_setups(settings)  # ConfigError (one line per key) when the environments file is wrong
+async def build_runtime(
+    settings: Settings, *, sweep_interval: float | None = None, setups: Setups | None = None
+) -> Runtime:
+    # `setups`: the environments, made by the caller (the playground, which must not read ./ddm-restore.toml);
+    # else from the settings and the environments file. ConfigError (one line per key) when the file is wrong.
+    setups = setups or load_setups(settings)
     if setups.path is None:
         _ = settings.huawei_auth_mode  # ConfigError naming the missing Huawei variable
     hide_secrets_of(settings)

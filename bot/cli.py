@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "playground":
         from bot.playground.run import playground_cli
 
-        return playground_cli(args.host, args.port, args.job_seconds)
+        return playground_cli(args.host, args.port, args.job_seconds, getattr(args, "config", None))
     if command == "audit":
         from bot.store.audit import audit_cli
 
@@ -99,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--host", default="127.0.0.1", help="address the page listens on")
     play.add_argument("--port", type=int, default=8080, help="port of the page")
     play.add_argument("--job-seconds", type=float, default=20.0, help="how long a simulated restore job runs")
+    play.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="an environments file for the playground's workspace, to try stages and the urgent path "
+        "(e.g. docs/playground-stages.toml; default: one approval by @db-leads, and ./ddm-restore.toml is never read)",
+    )
     sub.add_parser(
         "check",
         help="try the database, Slack tokens, approvers and Huawei Cloud once; one line each",
