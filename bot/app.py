@@ -15,11 +15,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import RestoreChoices
 from bot.config import Settings
-from bot.envfile import EnvironmentSetup, load_setups, settings_setup
+from bot.envfile import EnvironmentSetup, Setups, load_setups, settings_setup
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
 from bot.huawei.gateway import HuaweiDdmGateway
+from bot.observability.audit_head import AuditHeadLog
 from bot.observability.instrument import DdmObserver, SlackCallObserver, observe_decisions, observe_transitions
 from bot.observability.logs import hide_secrets_of
 from bot.observability.metrics import Metrics
@@ -33,6 +34,7 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.listeners import Deps, register_all
 from bot.slack.notifier import SlackNotifier
 from bot.slack.retries import retry_handlers
+from bot.store.audit_chain import current_head
 from bot.store.budget import BudgetTable
 from bot.store.requests import RequestStore
 from bot.workflow.cached import CachedDdm
@@ -193,8 +195,12 @@ class Runtime:
             await self.client.session.close()
 
 
-async def build_runtime(settings: Settings, *, sweep_interval: float | None = None) -> Runtime:
-    setups = load_setups(settings)  # ConfigError (one line per key) when the environments file is wrong
+async def build_runtime(
+    settings: Settings, *, sweep_interval: float | None = None, setups: Setups | None = None
+) -> Runtime:
+    # `setups`: the environments, made by the caller (the playground, which must not read ./ddm-restore.toml);
+    # else from the settings and the environments file. ConfigError (one line per key) when the file is wrong.
+    setups = setups or load_setups(settings)
     if setups.path is None:
         _ = settings.huawei_auth_mode  # ConfigError naming the missing Huawei variable
     hide_secrets_of(settings)
@@ -268,6 +274,8 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     supervisor.every("announcer", announcer.interval, announcer.step)
     supervisor.every("sweeper", sweeper.interval, sweeper.step)
     supervisor.every("follower", follower.poll_interval, follower.step)
+    head_log = AuditHeadLog(lambda: current_head(store))  # the hourly `audit head` line (README: backing up)
+    supervisor.every("audit_head", head_log.interval, head_log.step)
     store.on_notices = lambda: supervisor.wake("announcer")
     app = AsyncApp(
         client=client,

@@ -36,11 +36,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "playground":
         from bot.playground.run import playground_cli
 
-        return playground_cli(args.host, args.port, args.job_seconds)
+        return playground_cli(args.host, args.port, args.job_seconds, getattr(args, "config", None))
     if command == "audit":
         from bot.store.audit import audit_cli
 
-        return audit_cli(args.audit_command, since=getattr(args, "since", None), fmt=getattr(args, "format", None))
+        return audit_cli(
+            args.audit_command,
+            since=getattr(args, "since", None),
+            fmt=getattr(args, "format", None),
+            expect_head=getattr(args, "expect_head", None),
+        )
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -94,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--host", default="127.0.0.1", help="address the page listens on")
     play.add_argument("--port", type=int, default=8080, help="port of the page")
     play.add_argument("--job-seconds", type=float, default=20.0, help="how long a simulated restore job runs")
+    play.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="an environments file for the playground's workspace, to try stages and the urgent path "
+        "(e.g. docs/playground-stages.toml; default: one approval by @db-leads, and ./ddm-restore.toml is never read)",
+    )
     sub.add_parser(
         "check",
         help="try the database, Slack tokens, approvers and Huawei Cloud once; one line each",
@@ -105,12 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit_sub = audit.add_subparsers(dest="audit_command")
     export = audit_sub.add_parser(
-        "export", help="write the audit records to stdout, one JSON object a line", formatter_class=formatter
+        "export",
+        help="write the audit records to stdout, one JSON object a line, and last the chain's head",
+        formatter_class=formatter,
     )
     export.add_argument("--since", help="from this time on: ISO-8601 with a zone, or a date YYYY-MM-DD (UTC)")
     export.add_argument("--format", help="jsonl (the default and only format)")
-    audit_sub.add_parser(
-        "verify", help="recompute the hash chain; exit 1 at the first broken record", formatter_class=formatter
+    verify = audit_sub.add_parser(
+        "verify",
+        help="recompute the hash chain and check it ends at the head; exit 1 at the first broken record",
+        formatter_class=formatter,
+    )
+    verify.add_argument(
+        "--expect-head",
+        metavar="SEQ:HASH",
+        default=argparse.SUPPRESS,
+        help="a head kept outside the database (a `head:` line of an earlier verify, or the bot's hourly "
+        "`audit head seq=… hash=…` log line): the chain must still hold that record with that hash",
     )
     return parser
 

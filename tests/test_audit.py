@@ -10,23 +10,29 @@ import asyncio
 import io
 import itertools
 import json
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import select, text, update
+from sqlalchemy import insert, select, text, update
 
 from bot.cli import main
+from bot.observability.audit_head import AuditHeadLog
 from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.request import RequestState
+from bot.runtime.supervisor import Supervisor
 from bot.store import schema
-from bot.store.audit import export_jsonl, parse_since, verify_chain
+from bot.store.audit import export_jsonl, parse_expected_head, parse_since, verify_chain
+from bot.store.audit_chain import AuditHead, current_head
 from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, hashed_audit_record
+from tests.support.harness import running_bot
+from tests.support.pg_outage import outage_database
 
 S = RequestState
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -219,7 +225,7 @@ async def test_export_writes_one_json_object_per_record(store: RequestStore) -> 
     out = io.StringIO()
     assert await export_jsonl(store, out) == 12
     lines = out.getvalue().splitlines()
-    records = [json.loads(line) for line in lines]
+    records = [json.loads(line) for line in lines[:-1]]
     assert len(records) == 12
     assert all(list(r) == FIELDS for r in records)
     assert [r["seq"] for r in records] == await seqs(store)
@@ -246,7 +252,7 @@ async def test_export_since(store: RequestStore) -> None:
     await make_history(store)
     out = io.StringIO()
     assert await export_jsonl(store, out, since=at(11)) == 5
-    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    records = [json.loads(line) for line in out.getvalue().splitlines()[:-1]]
     assert [r["action"] for r in records] == ["cancel", "create", "approved", "submit", "submit_failed"]
     assert records[0]["at"] == "2026-11-27T09:11:00.000Z"
 
@@ -376,20 +382,22 @@ def test_cli_export(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
     with_history(cli_env)
     assert main(["audit", "export"]) == 0
     out, err = capsys.readouterr()
-    records = [json.loads(line) for line in out.splitlines()]
+    *records, head = [json.loads(line) for line in out.splitlines()]
     assert len(records) == 12 and all(list(r) == FIELDS for r in records) and err == ""
+    assert head == {"head": {"seq": records[-1]["seq"], "hash": records[-1]["hash"]}}
 
     assert main(["audit", "export", "--since", "2026-11-27T17:20:00+08:00", "--format", "jsonl"]) == 0
     out, _ = capsys.readouterr()
-    assert [json.loads(line)["action"] for line in out.splitlines()] == [
+    assert [json.loads(line).get("action") for line in out.splitlines()] == [
         "create",
         "approved",
         "submit",
         "submit_failed",
+        None,
     ]
     assert main(["audit", "export", "--since", "2026-11-28"]) == 0
     out, _ = capsys.readouterr()
-    assert out == ""
+    assert out.splitlines() == [json.dumps(head, separators=(",", ":"))]  # no records, and the head
 
 
 def test_cli_verify(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -429,7 +437,22 @@ def test_cli_verify(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
         (["audit", "export", "--format", "csv"], "ddm-restore-bot: --format: 'csv' is not supported (formats: jsonl)"),
         (
             ["audit"],
-            "ddm-restore-bot: audit: say what to do: `audit export [--since …] [--format jsonl]` or `audit verify`",
+            "ddm-restore-bot: audit: say what to do: `audit export [--since …] [--format jsonl]` or "
+            "`audit verify [--expect-head SEQ:HASH]`",
+        ),
+        (
+            ["audit", "verify", "--expect-head", "12"],
+            "ddm-restore-bot: --expect-head: '12' is not SEQ:HASH (the record's seq, a colon and its 64 hex digit "
+            "hash, as `audit verify` prints them or the bot logs them: audit head seq=… hash=…)",
+        ),
+        (
+            ["audit", "verify", "--expect-head", "12:" + "g" * 64],
+            "ddm-restore-bot: --expect-head: '12:" + "g" * 64 + "' is not SEQ:HASH (the record's seq, a colon and "
+            "its 64 hex digit hash, as `audit verify` prints them or the bot logs them: audit head seq=… hash=…)",
+        ),
+        (
+            ["audit", "verify", "--expect-head", "0:" + "a" * 64],
+            f"ddm-restore-bot: --expect-head: seq 0 is the empty chain, whose hash is {GENESIS_HASH}",
         ),
     ],
 )
@@ -481,3 +504,319 @@ async def test_details_are_hashed_as_they_read_back(store: RequestStore) -> None
     )
     assert (await store.audit_trail())[-1].details == {"2": "two", "10": [1, 2]}
     assert (await verify_chain(store)).ok
+
+
+# ---- the chain's end: the head table and a head kept elsewhere -----------------------------------------------------
+
+
+async def last_record(store: RequestStore) -> Any:
+    async with store.reader.connect() as conn:
+        return (await conn.execute(select(schema.audit).order_by(schema.audit.c.seq.desc()).limit(1))).one()
+
+
+async def head_row(store: RequestStore) -> tuple[int | None, str]:
+    async with store.reader.connect() as conn:
+        row = (await conn.execute(select(schema.audit_head.c.seq, schema.audit_head.c.hash))).one()
+    return row.seq, row.hash
+
+
+async def append_forged(store: RequestStore, *, behind_the_head: bool) -> int:
+    """A forger's record, chained correctly onto the last one (its hash recomputed), as someone with write access
+    to the database could write it. `behind_the_head`: written with the head's trigger out of the way (PostgreSQL
+    with triggers disabled, as a data-only restore does; SQLite with the trigger dropped meanwhile)."""
+    last = await last_record(store)
+    record = hashed_audit_record(
+        at_ms=last.at_ms + 1000,
+        request_id=last.request_id,
+        actor="UMALLORY",
+        action="approve",
+        from_state=None,
+        to_state=None,
+        fingerprint=last.fingerprint,
+        details={"stage": 1},
+    )
+    values = {
+        **record,
+        "details": json.dumps(record["details"], separators=(",", ":"), sort_keys=True),
+        "prev_hash": last.hash,
+        "hash": audit_hash(last.hash, record),
+    }
+    async with store.engine.begin() as conn:
+        if behind_the_head:
+            if store.is_sqlite:
+                await conn.execute(text("DROP TRIGGER restore_audit_head_follows"))
+            else:
+                await conn.execute(text("ALTER TABLE restore_audit DISABLE TRIGGER restore_audit_head_follows"))
+        seq = (await conn.execute(insert(schema.audit).values(values).returning(schema.audit.c.seq))).scalar_one()
+        if behind_the_head:
+            if store.is_sqlite:
+                await conn.execute(
+                    text(
+                        "CREATE TRIGGER restore_audit_head_follows AFTER INSERT ON restore_audit BEGIN "
+                        "UPDATE restore_audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1; END"
+                    )
+                )
+            else:
+                await conn.execute(text("ALTER TABLE restore_audit ENABLE TRIGGER restore_audit_head_follows"))
+    return int(seq)
+
+
+async def test_deleting_the_last_record_breaks_the_chain_at_it(store: RequestStore) -> None:
+    await make_history(store)
+    numbers = await seqs(store)
+    last = await last_record(store)
+    await sql(store, "DELETE FROM restore_audit WHERE seq = :seq", seq=numbers[-1])
+
+    result = await verify_chain(store)
+    assert result.broken is not None and result.broken.seq == numbers[-1], result.broken
+    assert result.broken.reason == (
+        f"the audit head names this record (hash {last.hash}), but the chain ends at seq {numbers[-2]}: "
+        "the last record(s) were deleted"
+    )
+    assert result.count == 11
+
+
+async def test_a_record_appended_behind_the_heads_back_breaks_the_chain(store: RequestStore) -> None:
+    await make_history(store)
+    head_before = await head_row(store)
+    forged = await append_forged(store, behind_the_head=True)
+    assert await head_row(store) == head_before  # the head did not follow it
+
+    result = await verify_chain(store)
+    assert result.broken is not None and result.broken.seq == forged, result.broken
+    assert result.broken.reason == (
+        f"it comes after the audit head (seq {head_before[0]}), which every append moves: "
+        "it was written into the table behind the bot's back"
+    )
+    assert result.count == 12
+
+
+async def test_a_rewritten_head_row_or_a_missing_one_breaks_the_chain(store: RequestStore) -> None:
+    await make_history(store)
+    numbers = await seqs(store)
+    await sql(store, "UPDATE restore_audit_head SET hash = :h", h="f" * 64)
+    result = await verify_chain(store)
+    assert result.broken is not None and result.broken.seq == numbers[-1]
+    assert result.broken.reason == f"its hash is not the one the audit head holds ({'f' * 64}): it was rewritten"
+
+    await sql(store, "DELETE FROM restore_audit_head")
+    result = await verify_chain(store)
+    assert result.broken is not None and result.broken.seq is None
+    assert result.broken.reason == "the audit head row (restore_audit_head, id 1) is missing: it was deleted"
+
+
+async def test_an_empty_chain_agrees_with_its_head_and_a_record_behind_it_does_not(store: RequestStore) -> None:
+    result = await verify_chain(store)
+    assert result.ok and result.head == AuditHead(None, GENESIS_HASH)
+    request = await store.create(
+        plan=plan("tgt9in09"), requester_id="UALICE", channel_id="C1", required_approvals=1, now=NOW, expires_at=at(60)
+    )
+    assert request.id
+    first = (await seqs(store))[0]
+    await sql(store, "UPDATE restore_audit_head SET seq = NULL, hash = :h", h=GENESIS_HASH)
+    result = await verify_chain(store)
+    assert result.broken is not None and result.broken.seq == first
+    assert result.broken.reason.startswith("it comes after the audit head (an empty chain)")
+
+
+async def test_export_carries_the_head(store: RequestStore) -> None:
+    await make_history(store)
+    out = io.StringIO()
+    assert await export_jsonl(store, out, since=at(100)) == 0
+    seq, hash_ = await head_row(store)
+    assert json.loads(out.getvalue()) == {"head": {"seq": seq, "hash": hash_}}
+    assert (seq, hash_) == ((await seqs(store))[-1], (await last_record(store)).hash)
+
+
+def test_cli_verify_names_a_deleted_last_record(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with_history(cli_env, tamper="DELETE FROM restore_audit WHERE seq = {11}")
+    assert main(["audit", "verify"]) == 1
+    out, _ = capsys.readouterr()
+    first, second = out.splitlines()
+    assert re.fullmatch(
+        r"audit chain BROKEN at seq 12: the audit head names this record \(hash [0-9a-f]{64}\), "
+        r"but the chain ends at seq 11: the last record\(s\) were deleted",
+        first,
+    ), first
+    assert second == "(11 record(s) before it are intact)"
+
+
+def test_cli_verify_against_a_head_kept_elsewhere(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with_history(cli_env)
+    assert main(["audit", "verify"]) == 0
+    out, _ = capsys.readouterr()
+    kept = re.fullmatch(r"head: seq (\d+) hash ([0-9a-f]{64})", out.splitlines()[1])
+    assert kept is not None
+    seq, hash_ = int(kept[1]), kept[2]
+
+    # The head as verify printed it, and as the bot logs it: held, nothing after it.
+    for given in (f"{seq}:{hash_}", f"seq={seq} hash={hash_.upper()}", f"audit head seq={seq} hash={hash_}"):
+        assert main(["audit", "verify", "--expect-head", given]) == 0
+        out, _ = capsys.readouterr()
+        assert out.splitlines()[-1] == f"the head kept elsewhere (seq {seq}) holds; 0 record(s) after it"
+    # An earlier head: held, with the records written since.
+    assert main(["audit", "verify", "--expect-head", f"0:{GENESIS_HASH}"]) == 0
+    capsys.readouterr()
+
+    # Someone with write access cut the last record off and moved the head back: the head table agrees, the
+    # head kept elsewhere does not.
+    async def cut() -> None:
+        store = RequestStore.from_url(cli_env)
+        try:
+            before = await last_record(store)
+            async with store.engine.begin() as conn:
+                await conn.execute(text("DELETE FROM restore_audit WHERE seq = :s"), {"s": seq})
+                previous = (await conn.execute(text("SELECT seq, hash FROM restore_audit ORDER BY seq DESC"))).first()
+                assert previous is not None and before.seq == seq
+                await conn.execute(
+                    text("UPDATE restore_audit_head SET seq = :s, hash = :h"), {"s": previous.seq, "h": previous.hash}
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(cut())
+    assert main(["audit", "verify"]) == 0
+    capsys.readouterr()
+    assert main(["audit", "verify", "--expect-head", f"{seq}:{hash_}"]) == 1
+    out, _ = capsys.readouterr()
+    assert out.splitlines() == [
+        f"audit chain BROKEN at seq {seq}: the chain ends at seq {seq - 1}, short of the head kept elsewhere "
+        f"(seq {seq}, hash {hash_}): records up to seq {seq} were deleted",
+        f"({seq - 1} record(s) before it are intact)",
+    ]
+
+    # A head kept elsewhere whose record now has another hash: the chain was rebuilt.
+    wrong = "0" * 63 + "1"
+    assert main(["audit", "verify", "--expect-head", f"{seq - 1}:{wrong}"]) == 1
+    out, _ = capsys.readouterr()
+    assert re.fullmatch(
+        rf"audit chain BROKEN at seq {seq - 1}: its hash is [0-9a-f]{{64}}, not the one of the head kept elsewhere "
+        rf"\(seq {seq - 1}, hash {wrong}\): the chain was rewritten up to here",
+        out.splitlines()[0],
+    ), out
+
+
+async def test_verify_while_the_bot_appends_sees_one_snapshot(store: RequestStore) -> None:
+    """The head and the records are read in one snapshot: records appended meanwhile are never taken for
+    records behind the head's back (nor the head for one whose record was deleted)."""
+    await make_history(store)
+    appended = 0
+    stop = asyncio.Event()
+
+    async def append() -> None:
+        nonlocal appended
+        while not stop.is_set():
+            await store.create(
+                plan=plan(f"tgt{appended}in09"),
+                requester_id="UALICE",
+                channel_id="C1",
+                required_approvals=1,
+                now=at(30 + appended),
+                expires_at=at(90 + appended),
+            )
+            appended += 1
+
+    writer = asyncio.create_task(append())
+    verified = 0
+    try:
+        async with asyncio.timeout(30):
+            while verified < 30 or appended < 30:
+                result = await verify_chain(store)
+                assert result.ok, result.broken
+                verified += 1
+    finally:
+        stop.set()
+        await writer
+
+
+# ---- the hourly head line in the log -------------------------------------------------------------------------------
+
+HEAD_LOGGER = "bot.observability.audit_head"
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(what)
+
+
+def head_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == HEAD_LOGGER]
+
+
+async def test_the_head_is_logged_at_start_and_every_interval(
+    store: RequestStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=HEAD_LOGGER)
+    await make_history(store)
+    supervisor = Supervisor()
+    head_log = AuditHeadLog(lambda: current_head(store), interval=0.1)
+    supervisor.every("audit_head", head_log.interval, head_log.step)
+    supervisor.start()
+    try:
+        await until(lambda: len(head_lines(caplog)) >= 1, "the first line, at start")
+        seq, hash_ = await head_row(store)
+        first = head_lines(caplog)[0]
+        assert (first.levelno, first.getMessage()) == (logging.INFO, f"audit head seq={seq} hash={hash_}")
+        # The line is a head kept elsewhere that `audit verify --expect-head` takes as it is.
+        result = await verify_chain(store, expect=parse_expected_head(first.getMessage()))
+        assert result.ok and result.after_expected == 0
+
+        await store.create(
+            plan=plan("tgt8in09"),
+            requester_id="UALICE",
+            channel_id="C1",
+            required_approvals=1,
+            now=at(40),
+            expires_at=at(99),
+        )
+        new_seq, new_hash = await head_row(store)
+        assert new_seq != seq
+        await until(
+            lambda: head_lines(caplog)[-1].getMessage() == f"audit head seq={new_seq} hash={new_hash}",
+            "a later line with the new head",
+        )
+    finally:
+        await supervisor.close()
+    assert supervisor.health()[1]["audit_head"]["failures"] == 0
+
+
+async def test_the_bot_logs_the_head_when_it_starts(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=HEAD_LOGGER)
+    async with running_bot(tmp_path) as bot:
+        await until(lambda: bool(head_lines(caplog)), "the head line at start")
+        assert "audit_head" in bot.runtime.supervisor.loops
+        head = await current_head(bot.runtime.store)
+        assert head is not None
+        assert head_lines(caplog)[0].getMessage() == f"audit head seq={head.seq or 0} hash={head.hash}"
+
+
+async def test_a_database_outage_is_one_line_and_the_head_log_goes_on(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=HEAD_LOGGER)
+    async with outage_database() as db:
+        store = RequestStore.from_url(db.url)
+        await store.create_schema()
+        supervisor = Supervisor()
+        head_log = AuditHeadLog(lambda: current_head(store), interval=0.1, retry=0.1)
+        supervisor.every("audit_head", head_log.interval, head_log.step)
+        supervisor.start()
+        try:
+            await until(lambda: bool(head_lines(caplog)), "the first line")
+            async with db.down():
+                await until(lambda: head_lines(caplog)[-1].levelno == logging.WARNING, "the outage's line")
+            outage = head_lines(caplog)[-1]
+            assert outage.getMessage().startswith("audit head: the database is unavailable (")
+            assert outage.getMessage().endswith("); trying again in 0 s")
+            assert outage.exc_info is None and "\n" not in outage.getMessage()
+            await until(lambda: head_lines(caplog)[-1].levelno == logging.INFO, "the head again after the outage")
+            assert head_lines(caplog)[-1].getMessage() == f"audit head seq=0 hash={GENESIS_HASH}"
+            # Nothing else logged a traceback meanwhile (the supervisor logs one for a step that raises).
+            assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+        finally:
+            await supervisor.close()
+            await store.close()

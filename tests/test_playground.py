@@ -11,12 +11,29 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 import pytest_asyncio
 
+from bot.cli import main
 from bot.playground.run import Playground
 from tests.support.processes import clean_env
 
 T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[1]
+STAGES = REPO / "docs" / "playground-stages.toml"
+# A production environments file, as one finds in the folder the bot runs from: its secrets are not set here.
+PROD_FILE = """
+[[environment]]
+name = "prod"
+channels = ["C0PROD"]
+region = "cn-north-4"
+project_id = "0123456789abcdef0123456789abcdef"
+credentials = { ak_env = "PROD_HUAWEICLOUD_SDK_AK", sk_env = "PROD_HUAWEICLOUD_SDK_SK" }
+
+[[environment.stage]]
+name = "DBA lead"
+approvers = { usergroups = ["S0LEADS"] }
+"""
 
 
 @pytest_asyncio.fixture
@@ -110,6 +127,7 @@ async def test_command_answers_are_ephemeral(playground: tuple[Playground, httpx
 async def test_cli_starts_with_no_settings_and_ignores_the_environment(tmp_path: Path) -> None:
     # Settings that would break `run` (and a .env pointing elsewhere) must not reach the playground.
     (tmp_path / ".env").write_text("SLACK_API_URL=http://127.0.0.1:9/api/\nDATABASE_URL=sqlite:////nonexistent/x\n")
+    (tmp_path / "ddm-restore.toml").write_text(PROD_FILE)  # the bot's environments file: not the playground's
     env = clean_env() | {"SLACK_MODE": "socket", "REQUIRED_APPROVALS": "many", "PYTHONUNBUFFERED": "1"}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -137,3 +155,65 @@ async def test_cli_starts_with_no_settings_and_ignores_the_environment(tmp_path:
     finally:
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 30) == 0
+
+
+async def policy_seen_by_alice(http: httpx.AsyncClient) -> str:
+    await http.post("/api/command", json={"user": "UALICE", "text": "/ddm-restore policy"})
+
+    async def answer() -> str | None:
+        ephemerals = (await seen_by(http, "UALICE"))["ephemerals"]
+        return str(ephemerals[-1]["text"]) if ephemerals else None
+
+    return await eventually(answer, "no answer to /ddm-restore policy")
+
+
+async def test_a_ddm_restore_toml_where_it_runs_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ddm-restore.toml").write_text(PROD_FILE)
+    async with Playground(port=0, job_seconds=0.5) as running, httpx.AsyncClient(base_url=running.url) as http:
+        policy = await policy_seen_by_alice(http)
+    assert policy.startswith("*Restores here*: project `"), policy  # the playground's own environment
+    assert "prod" not in policy and "S0LEADS" not in policy
+
+
+async def test_config_file_gives_stages_and_the_urgent_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ddm-restore.toml").write_text(PROD_FILE)
+    async with (
+        Playground(port=0, job_seconds=0.5, config=STAGES) as running,
+        httpx.AsyncClient(base_url=running.url) as http,
+    ):
+        policy = await policy_seen_by_alice(http)
+    lines = policy.splitlines()
+    assert lines[0] == "*Environment playground*: project `0123456789abcdef0123456789abcdef` in cn-north-4", lines
+    assert "Stage 1 (DBA lead): 1 of <@UBOB>" in lines, lines
+    assert "Stage 2 (Service owner): 1 of <@UCAROL>" in lines, lines
+    assert any(line.startswith("Urgent (break-glass): 1 of <@UCAROL>; reviewed within 0.1 h by") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "ddm-restore-bot: --config {path}: cannot read it: No such file or directory"),
+        ("[[environment]\n", "ddm-restore-bot: --config {path}: not valid TOML: "),
+        (
+            PROD_FILE,
+            "ddm-restore-bot: --config {path}: no environment serves the page's channel #ops: "
+            'add channels = ["CPLAYOPS"] to one [[environment]]',
+        ),
+        (
+            '[[environment]]\nname = "p"\nchannels = ["CPLAYOPS"]\n[[environment.stage]]\nname = "x"\napprovers = {}\n',
+            "ddm-restore-bot: {path}: environment.p.stage[1].approvers: name at least one user or user group",
+        ),
+    ],
+)
+def test_a_bad_config_file_is_one_line_before_anything_starts(
+    content: str | None, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "play.toml"
+    if content is not None:
+        path.write_text(content)
+    assert main(["playground", "--port", "0", "--config", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1, err
+    assert err.startswith(message.format(path=path)), err

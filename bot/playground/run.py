@@ -1,6 +1,7 @@
 """`ddm-restore-bot playground`: the simulator, the stand-in for Slack, the unchanged bot and the page, together.
 
-Nothing is read from the environment or `.env`: the playground must never reach a real workspace or cloud.
+Nothing is read from the environment, `.env` or ./ddm-restore.toml: the playground must never reach a real
+workspace or cloud. Its environments are the settings' one, or those of `--config FILE` (bot.playground.environments).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from aiohttp import web
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from bot.app import build_runtime
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.playground.environments import file_setups, playground_setups, read_config
 from bot.playground.people import LEADS_GROUP_ID, populate
 from bot.playground.relay import SlackRelay
 from bot.playground.web import page_app
@@ -83,7 +85,14 @@ def playground_settings(slack: PlaygroundSlack, sim: RunningSimulator, data_dir:
 class Playground:
     """Everything on localhost, as an async context manager; `url` is the page."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 8080, job_seconds: float = 20.0) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 8080, job_seconds: float = 20.0, config: Path | None = None
+    ) -> None:
+        # A bad --config is ConfigError here, before anything starts.
+        self.config = read_config(config) if config is not None else None
+        self.config_path = str(config or "")
+        if self.config is not None:
+            file_setups(self.config, where=self.config_path, sim_url="http://127.0.0.1", credentials=CREDENTIALS)
         self.host = host
         self.port = port
         self.job_seconds = job_seconds
@@ -114,7 +123,10 @@ class Playground:
         populate(self.slack)
         await self.sim.__aenter__()
         settings = playground_settings(self.slack, self.sim, Path(self._tmp.name))
-        runtime = await build_runtime(settings, sweep_interval=1.0)
+        setups = playground_setups(
+            settings, self.config, where=self.config_path, sim_url=self.sim.base_url, credentials=CREDENTIALS
+        )
+        runtime = await build_runtime(settings, sweep_interval=1.0, setups=setups)
         self._bot = asyncio.create_task(serve(runtime, self._stop, host="127.0.0.1"), name="playground-bot")
         bot_url = f"http://127.0.0.1:{settings.port}"
         await _wait_healthy(bot_url + "/healthz", self._bot)
@@ -157,8 +169,8 @@ async def _wait_healthy(url: str, bot: asyncio.Task[None], within: float = 15.0)
     raise RuntimeError(f"the bot did not answer at {url} within {within}s")
 
 
-async def run_playground(host: str, port: int, job_seconds: float) -> int:
-    async with Playground(host=host, port=port, job_seconds=job_seconds) as playground:
+async def run_playground(playground: Playground) -> int:
+    async with playground:
         print(f"Playground: open {playground.url} (Ctrl-C stops it)", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -168,10 +180,16 @@ async def run_playground(host: str, port: int, job_seconds: float) -> int:
     return 0
 
 
-def playground_cli(host: str, port: int, job_seconds: float) -> int:
+def playground_cli(host: str, port: int, job_seconds: float, config: Path | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(run_playground(host, port, job_seconds))
+        playground = Playground(host=host, port=port, job_seconds=job_seconds, config=config)
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            print(f"ddm-restore-bot: {line}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(run_playground(playground))
     except OSError as exc:
         print(f"ddm-restore-bot: playground could not start: {exc}", file=sys.stderr)
         return 2

@@ -3,9 +3,10 @@
 Each record's hash is sha256(prev_hash + canonical JSON of the record) (bot.store.requests.hashed_audit_record)
 and its prev_hash is the hash of the record before it, from GENESIS_HASH on. Verifying recomputes every hash in
 seq order, so a changed record, a deleted one, an inserted one and a reordering all break the chain at a seq
-this module names. What a chain cannot show by itself is records cut off at its end (or a chain rewritten
-from some point on by someone who can write to the database): keep the head that `verify` prints somewhere
-else (a ticket, the channel) and compare later.
+this module names; then the chain's end must be the head table's (bot.store.audit_tail), which shows records
+cut off the end and records written behind the head's back. What the database alone cannot show is a chain
+cut or rebuilt by someone who also rewrote the head: `verify --expect-head` checks against a head kept
+elsewhere (`verify` prints it, `export` ends with it, the bot logs it hourly).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -29,12 +30,16 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store import schema
+from bot.store.audit_chain import AuditHead, read_head
+from bot.store.audit_tail import ChainBreak, ChainEnd
 from bot.store.errors import StoreUnavailable
 from bot.store.migrate import configured_database_url, fail, one_line, shown_url
 from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, dt, hashed_audit_record, ms
 
 FORMATS = ("jsonl",)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# `SEQ:HASH` as `audit verify` prints it, or `seq=SEQ hash=HASH` as the bot logs it (`audit head seq=… hash=…`).
+_HEAD_RE = re.compile(r"^(?:(\d+):|seq=(\d+)\s+hash=)([0-9a-fA-F]{64})$")
 # Rows fetched per round trip while streaming the table.
 _BATCH = 1000
 
@@ -44,17 +49,13 @@ class AuditUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class ChainBreak:
-    seq: int
-    reason: str
-
-
-@dataclass(frozen=True)
 class Verification:
     count: int  # records checked and found intact (all of them when the chain is whole)
     last_seq: int | None
     last_hash: str | None
     broken: ChainBreak | None = None
+    head: AuditHead | None = None  # the head table's, read in the same snapshot as the records
+    after_expected: int = 0  # records after the head kept elsewhere (`expect`), when it was found
 
     @property
     def ok(self) -> bool:
@@ -79,6 +80,21 @@ def parse_since(text: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"--since: {text!r} has no time zone; add one (Z, +08:00) or give a date (YYYY-MM-DD, UTC)")
     return moment.astimezone(UTC)
+
+
+def parse_expected_head(text: str) -> AuditHead:
+    """`SEQ:HASH` (or the log line's `seq=SEQ hash=HASH`); ValueError naming what is wrong."""
+    found = _HEAD_RE.fullmatch(text.strip().removeprefix("audit head ").strip())
+    if found is None:
+        raise ValueError(
+            f"--expect-head: {text!r} is not SEQ:HASH (the record's seq, a colon and its 64 hex digit hash, "
+            "as `audit verify` prints them or the bot logs them: audit head seq=… hash=…)"
+        )
+    seq = int(found[1] or found[2])
+    hash_ = found[3].lower()
+    if seq == 0 and hash_ != GENESIS_HASH:
+        raise ValueError(f"--expect-head: seq 0 is the empty chain, whose hash is {GENESIS_HASH}")
+    return AuditHead(seq or None, hash_)
 
 
 def iso_utc(epoch_ms: int) -> str:
@@ -130,27 +146,39 @@ def expected_hash(row: Row[Any]) -> str:
 
 
 async def export_jsonl(store: RequestStore, out: TextIO, *, since: datetime | None = None) -> int:
-    """Write the records (from `since` on, in seq order) as JSON lines; returns how many."""
+    """Write the records (from `since` on, in seq order) as JSON lines, then the chain's head as the head table
+    holds it, in the same snapshot: `{"head": {"seq": …, "hash": …}}` (null when the head row is gone). An
+    export cut short lacks that last line. Returns how many records."""
     query = select(schema.audit).order_by(schema.audit.c.seq)
     if since is not None:
         query = query.where(schema.audit.c.at_ms >= ms(since))
     count = 0
-    async with store.reader.connect() as conn:
+    async with _snapshot(store) as conn:
         await _check_table(conn)
+        head = await read_head(conn)
         result = await conn.stream(query.execution_options(yield_per=_BATCH))
         async for row in result:
-            out.write(json.dumps(export_record(row), ensure_ascii=False, separators=(",", ":")) + "\n")
+            out.write(_json_line(export_record(row)))
             count += 1
+    out.write(_json_line({"head": {"seq": head.seq, "hash": head.hash} if head is not None else None}))
     return count
 
 
-async def verify_chain(store: RequestStore) -> Verification:
-    """Recompute the chain from the first record; stop at the first record that breaks it."""
+def _json_line(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+async def verify_chain(store: RequestStore, *, expect: AuditHead | None = None) -> Verification:
+    """Recompute the chain from the first record, stopping at the first record that breaks it; then check that
+    the chain ends where the head table says (a record cut off the end, or one appended without the bot, shows
+    only there) and, given `expect` (a head kept outside the database), that the chain still holds it."""
     count = 0
     last_seq: int | None = None
     last_hash = GENESIS_HASH
-    async with store.reader.connect() as conn:
+    async with _snapshot(store) as conn:
         await _check_table(conn)
+        head = await read_head(conn)
+        tail = ChainEnd(head, expect)
         result = await conn.stream(
             select(schema.audit).order_by(schema.audit.c.seq).execution_options(yield_per=_BATCH)
         )
@@ -158,7 +186,7 @@ async def verify_chain(store: RequestStore) -> Verification:
             if row.prev_hash != last_hash:
                 await result.close()
                 reason = await _explain_link(conn, row, last_seq)
-                return Verification(count, last_seq, _last(last_seq, last_hash), ChainBreak(row.seq, reason))
+                return Verification(count, last_seq, _last(last_seq, last_hash), ChainBreak(row.seq, reason), head)
             try:
                 intact = expected_hash(row) == row.hash
                 why = "its content does not match its hash: the record was changed after it was written"
@@ -167,10 +195,26 @@ async def verify_chain(store: RequestStore) -> Verification:
                 why = "its details are not valid JSON: the record was changed after it was written"
             if not intact:
                 await result.close()
-                return Verification(count, last_seq, _last(last_seq, last_hash), ChainBreak(row.seq, why))
+                return Verification(count, last_seq, _last(last_seq, last_hash), ChainBreak(row.seq, why), head)
+            tail.saw(row.seq, row.hash)
             count += 1
             last_seq, last_hash = row.seq, row.hash
-    return Verification(count, last_seq, _last(last_seq, last_hash))
+    last = _last(last_seq, last_hash)
+    found = tail.expected_break(last_seq) or tail.head_break(last_seq)
+    if found is not None:
+        broken, intact = found
+        return Verification(intact, last_seq, last, broken, head)
+    return Verification(count, last_seq, last, None, head, tail.after_expected)
+
+
+@asynccontextmanager
+async def _snapshot(store: RequestStore) -> AsyncIterator[AsyncConnection]:
+    """A read-only connection whose statements all see one snapshot, so that the head and the records agree
+    while the bot goes on appending (SQLite: one deferred transaction; PostgreSQL: REPEATABLE READ)."""
+    async with store.reader.connect() as conn:
+        if not store.is_sqlite:
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn
 
 
 def _last(seq: int | None, hash_: str) -> str | None:
@@ -201,20 +245,20 @@ async def _explain_link(conn: AsyncConnection, row: Row[Any], prev_seq: int | No
 
 
 async def _check_table(conn: AsyncConnection) -> None:
-    def columns(sync_conn: Any) -> set[str] | None:
+    def columns(sync_conn: Any) -> tuple[set[str] | None, bool]:
         inspector = inspect(sync_conn)
+        has_head = inspector.has_table(schema.audit_head.name)
         if not inspector.has_table(schema.audit.name):
-            return None
-        return {column["name"] for column in inspector.get_columns(schema.audit.name)}
+            return None, has_head
+        return {column["name"] for column in inspector.get_columns(schema.audit.name)}, has_head
 
-    found = await conn.run_sync(columns)
+    found, has_head = await conn.run_sync(columns)
     if found is None:
         raise AuditUnavailable("the database has no audit table: run `ddm-restore-bot migrate` (or the bot) first")
     missing = sorted(set(schema.audit.c.keys()) - found)
-    if missing:
-        raise AuditUnavailable(
-            f"the audit table has no {', '.join(missing)} yet (an older schema): run `ddm-restore-bot migrate` first"
-        )
+    if missing or not has_head:
+        what = f"the audit table has no {', '.join(missing)}" if missing else "the database has no audit head table"
+        raise AuditUnavailable(f"{what} yet (an older schema): run `ddm-restore-bot migrate` first")
 
 
 # ---- command line --------------------------------------------------------------------------------------------
@@ -225,6 +269,7 @@ def audit_cli(
     *,
     since: str | None = None,
     fmt: str | None = None,
+    expect_head: str | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -232,8 +277,17 @@ def audit_cli(
     out = out or sys.stdout
     err = err or sys.stderr
     if action not in ("export", "verify"):
-        return fail("audit: say what to do: `audit export [--since …] [--format jsonl]` or `audit verify`", err)
+        return fail(
+            "audit: say what to do: `audit export [--since …] [--format jsonl]` or `audit verify [--expect-head SEQ:HASH]`",
+            err,
+        )
     moment = None
+    expected = None
+    if expect_head is not None:
+        try:
+            expected = parse_expected_head(expect_head)
+        except ValueError as exc:
+            return fail(str(exc), err)
     if action == "export":
         if fmt is not None and fmt not in FORMATS:
             return fail(f"--format: {fmt!r} is not supported (formats: {', '.join(FORMATS)})", err)
@@ -265,7 +319,7 @@ def audit_cli(
             asyncio.run(run(lambda s: export_jsonl(s, out, since=moment)))
             out.flush()
             return 0
-        result: Verification = asyncio.run(run(verify_chain))
+        result: Verification = asyncio.run(run(lambda s: verify_chain(s, expect=expected)))
     except BrokenPipeError:  # `audit export | head`: the reader has all it wanted
         with suppress(OSError, ValueError):  # and Python's flush of stdout at exit must not complain
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
@@ -275,12 +329,17 @@ def audit_cli(
     except (SQLAlchemyError, OSError, StoreUnavailable) as exc:
         return fail(f"audit {action}: cannot read the database at {shown}: {one_line(exc)}", err, code=1)
     if result.broken is not None:
-        print(f"audit chain BROKEN at seq {result.broken.seq}: {result.broken.reason}", file=out)
+        at = f" at seq {result.broken.seq}" if result.broken.seq is not None else ""
+        print(f"audit chain BROKEN{at}: {result.broken.reason}", file=out)
         print(f"({result.count} record(s) before it are intact)", file=out)
         return 1
     print(f"audit chain OK: {result.count} records", file=out)
     if result.last_seq is not None:
         print(f"head: seq {result.last_seq} hash {result.last_hash}", file=out)
+    if expected is not None and expected.seq is not None:
+        print(
+            f"the head kept elsewhere (seq {expected.seq}) holds; {result.after_expected} record(s) after it", file=out
+        )
     return 0
 
 

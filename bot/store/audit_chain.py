@@ -23,6 +23,19 @@ CHAIN_LOCK_KEY = 4242001
 
 
 @dataclass(frozen=True)
+class AuditHead:
+    """The chain's head as the head table holds it: the newest record's seq and hash (no seq, GENESIS_HASH:
+    an empty chain). `SEQ:HASH` is how `audit verify --expect-head` takes it back (seq 0 for the empty chain)."""
+
+    seq: int | None
+    hash: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.seq or 0}:{self.hash}"
+
+
+@dataclass(frozen=True)
 class AuditRecord:
     seq: int
     at_ms: int
@@ -152,6 +165,21 @@ def _text(value: Any, limit: int | None) -> str | None:
         return None
     text = str(value)
     return text[:limit] if limit else text
+
+
+async def read_head(conn: AsyncConnection) -> AuditHead | None:
+    """The head row (None when someone deleted it), in the caller's transaction."""
+    row = (await conn.execute(_READ_HEAD)).one_or_none()
+    return AuditHead(row.seq, row.hash) if row is not None else None
+
+
+async def current_head(db: Database) -> AuditHead | None:
+    """The head as committed now; StoreUnavailable when the database can't be reached."""
+    async with db.read() as conn:
+        return await read_head(conn)
+
+
+_READ_HEAD = select(_head.c.seq, _head.c.hash).where(_head.c.id == schema.AUDIT_HEAD_ID)
 
 
 async def read_trail(

@@ -47,9 +47,13 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
 
 
-@pytest_asyncio.fixture
-async def page() -> AsyncIterator[tuple[Page, Playground]]:
-    async with Playground(port=0, job_seconds=2.0) as playground, async_playwright() as pw:
+STAGES = Path(__file__).resolve().parents[2] / "docs" / "playground-stages.toml"
+
+
+@pytest_asyncio.fixture(params=[None])
+async def page(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Page, Playground]]:
+    """The page in Chromium; parametrize indirectly with an environments file for `--config`."""
+    async with Playground(port=0, job_seconds=2.0, config=request.param) as playground, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
             context = await browser.new_context(viewport={"width": 1500, "height": 950})
@@ -70,7 +74,9 @@ async def pick(tab: Page, block_id: str, typed: str, option: str) -> None:
     await tab.locator(f'.modal [data-block-id="{block_id}"] .ext-option', has_text=option).first.click()
 
 
-async def request_restore(tab: Page, *, back_once: bool = False) -> Any:
+async def request_restore(
+    tab: Page, *, back_once: bool = False, urgent: bool = False, pending: str = "awaiting approval"
+) -> Any:
     """Alice: command -> step 1 (source, default time, target) -> Next -> step 2 (mapping) -> card."""
     await tab.fill("#composer", "/ddm-restore")
     await tab.press("#composer", "Enter")
@@ -96,11 +102,14 @@ async def request_restore(tab: Page, *, back_once: bool = False) -> Any:
         await tab.locator(".modal .modal-submit", has_text="Next").click()
         await expect(step2).to_be_visible()
     await step2.locator('[data-block-id="reason"] input, [data-block-id="reason"] textarea').fill(REASON)
+    if urgent:
+        await step2.locator('[data-block-id="urgent"] input[type="checkbox"]').check()
+        await step2.locator('[data-block-id="incident"] input').fill("INC-9001")
     await step2.locator(".modal-submit", has_text="Request approval").click()
     await expect(tab.locator("#modal-layer")).to_be_hidden()
 
-    card = tab.locator("#messages .message", has_text="DDM restore request")
-    await expect(card).to_contain_text("awaiting approval")
+    card = tab.locator("#messages .message", has_text="DDM restore request").last
+    await expect(card).to_contain_text(pending)
     await expect(card).to_contain_text("@alice")
     await expect(card).to_contain_text(REASON)  # people's text is shown as text, never as markup
     return card
@@ -146,3 +155,68 @@ async def test_requester_cannot_approve_own_request(page: tuple[Page, Playground
     await tab.select_option("#who", "UBOB")
     await expect(tab.locator(".ephemeral")).to_have_count(0)
     await expect(card).to_contain_text("awaiting approval")
+
+
+async def test_the_message_pane_scrolls_by_itself_and_shows_the_newest(page: tuple[Page, Playground]) -> None:
+    """After several cards the page itself never scrolls: the header, the person switcher and the message box stay
+    in view, and the newest message is shown at the bottom of the pane."""
+    tab, _playground = page
+    for _ in range(3):
+        card = await request_restore(tab)
+        await card.locator('[data-action-id="cancel_request"]').click()  # frees the target for the next one
+        await expect(card).to_contain_text("ancelled")
+    await tab.fill("#composer", "/ddm-restore help")
+    await tab.press("#composer", "Enter")
+    newest = tab.locator("#messages > .message").last
+    await expect(newest).to_contain_text("/ddm-restore")  # the help, only for alice
+
+    pane = await tab.evaluate(
+        """() => {
+            const box = document.getElementById("messages");
+            const last = box.lastElementChild.getBoundingClientRect();
+            const shown = box.getBoundingClientRect();
+            return {
+                overflows: box.scrollHeight > box.clientHeight,
+                pageScrolls: document.scrollingElement.scrollHeight > window.innerHeight,
+                pageScrollY: window.scrollY,
+                lastInPane: last.bottom <= shown.bottom + 1 && last.top >= shown.top - 1,
+            };
+        }"""
+    )
+    assert pane == {"overflows": True, "pageScrolls": False, "pageScrollY": 0, "lastInPane": True}, pane
+    for part in ("#channel-header", "#who", "#composer", "#send"):
+        await expect(tab.locator(part)).to_be_in_viewport(ratio=1)
+    await expect(newest).to_be_in_viewport()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await tab.screenshot(path=str(ARTIFACTS / "playground-many-cards.png"))
+
+    # A new card from someone else's action lands in view too, while the person is at the bottom.
+    await tab.select_option("#who", "UBOB")
+    await tab.fill("#composer", "/ddm-restore help")
+    await tab.press("#composer", "Enter")
+    await expect(tab.locator("#messages > .message").last).to_contain_text("/ddm-restore")
+    await expect(tab.locator("#messages > .message").last).to_be_in_viewport()
+
+
+@pytest.mark.parametrize("page", [STAGES], indirect=True)
+async def test_stages_and_the_urgent_path_with_a_config_file(page: tuple[Page, Playground]) -> None:
+    tab, _playground = page
+    card = await request_restore(tab, pending="stage 1 of 2")
+    await expect(card).to_contain_text("⏳ DBA lead — waiting for @bob (0/1)")
+    await tab.select_option("#who", "UBOB")
+    await approve(tab, card)
+    await expect(card).to_contain_text("✅ DBA lead — @bob")
+    await expect(card).to_contain_text("⏳ Service owner — waiting for @carol (0/1)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await card.screenshot(path=str(ARTIFACTS / "playground-card-stages.png"))
+
+    # The urgent path: the form offers the break-glass checkbox; only carol decides.
+    await card.locator('[data-action-id="cancel_request"]').click()  # bob can't; alice cancels below
+    await tab.select_option("#who", "UALICE")
+    await card.locator('[data-action-id="cancel_request"]').click()
+    await expect(card).to_contain_text("ancelled")
+    urgent = await request_restore(tab, urgent=True, pending="URGENT")
+    await tab.select_option("#who", "UCAROL")
+    await approve(tab, urgent)
+    await expect(urgent).to_contain_text("Approved by @carol", timeout=15_000)
+    await urgent.screenshot(path=str(ARTIFACTS / "playground-card-urgent.png"))

@@ -11,6 +11,7 @@ const state = {
   forms: {}, // view_id -> {block_id: {action_id: state value}}: what the person typed, kept across redraws
   drawn: {}, // part -> the JSON last drawn, so polling redraws only what changed (and keeps focus)
   dismissed: new Set(), // ephemerals the person dismissed
+  toBottom: true, // show the newest message at the next draw (at start, after a switch of person or a command)
 };
 
 // ---- small helpers ------------------------------------------------------------------------------------------
@@ -244,6 +245,8 @@ function currentValue(viewId, block, element) {
       return { type: element.type, selected_date_time: element.initial_date_time ?? null };
     case "plain_text_input":
       return { type: element.type, value: element.initial_value ?? null };
+    case "checkboxes":
+      return { type: element.type, selected_options: element.initial_options || [] };
     default:
       return null;
   }
@@ -280,6 +283,8 @@ function renderElement(element, block, where) {
       return renderDateTimePicker(element, block, where);
     case "plain_text_input":
       return renderTextInput(element, block, where);
+    case "checkboxes":
+      return renderCheckboxes(element, block, where);
     default:
       return el("span", { class: "context" }, `[${element.type}]`);
   }
@@ -381,6 +386,21 @@ function renderTextInput(element, block, where) {
   input.addEventListener("input", () =>
     remember(where.viewId, block, element, { type: "plain_text_input", value: input.value || null }));
   return input;
+}
+
+function renderCheckboxes(element, block, where) {
+  const chosen = new Set((currentValue(where.viewId, block, element)?.selected_options || []).map((o) => o.value));
+  const boxes = (element.options || []).map((option) => {
+    const box = el("input", { type: "checkbox", value: option.value, checked: chosen.has(option.value) });
+    box.addEventListener("change", () => {
+      const picked = [...boxes].filter((b) => b.checked).map((b) => element.options.find((o) => o.value === b.value));
+      remember(where.viewId, block, element, { type: "checkboxes", selected_options: picked });
+      if (dispatches(block)) dispatch(block, element, where, { selected_options: picked });
+    });
+    return box;
+  });
+  return el("div", { class: "checkboxes", "data-action-id": element.action_id },
+    (element.options || []).map((option, i) => el("label", {}, boxes[i], textObject(option.text))));
 }
 
 function confirmDialog(confirm) {
@@ -496,9 +516,12 @@ function draw(force = false) {
   // An ephemeral sent into a thread shows in that thread when it is open, else in the channel (so it is seen).
   const inChannel = ephemerals.filter((e) => !e.thread_ts || e.thread_ts !== state.thread);
   if (changed("channel", [snap.messages, inChannel, state.me])) {
+    // The pane follows the newest message while the person is at the bottom (as Slack does); scrolled up to read,
+    // they stay where they are.
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
     box.replaceChildren(...snap.messages.map((m) => renderMessage(m)), ...inChannel.map(renderEphemeral));
-    if (atBottom) box.scrollTop = box.scrollHeight;
+    if (atBottom || state.toBottom) box.scrollTop = box.scrollHeight;
+    state.toBottom = false;
   }
   const parent = snap.messages.find((m) => m.ts === state.thread);
   const pane = document.getElementById("thread");
@@ -556,6 +579,7 @@ async function start() {
     localStorage.setItem("playground.me", state.me);
     drawFrame();
     state.drawn = {};
+    state.toBottom = true;
     poll();
   });
   document.getElementById("thread-close").addEventListener("click", () => { state.thread = null; draw(true); });
@@ -565,6 +589,7 @@ async function start() {
     const text = box.value.trim();
     if (!text) return;
     box.value = "";
+    document.getElementById("messages").scrollTop = 1e9; // the answer lands at the bottom: be there
     await api("/api/command", { text });
   });
   poll();
