@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,15 @@ from bot.restore.notices import Notice
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import Actor, ApprovalPolicy
 from bot.restore.request import ACTIVE_STATES, FINAL_STATES, Approval, RequestState, RestoreRequest
-from bot.restore.timeparse import TimeInputError, Window, check_in_windows, iso_utc, parse_restore_point, utc_text
+from bot.restore.timeparse import (
+    TimeInputError,
+    Window,
+    check_in_windows,
+    iso_utc,
+    parse_restore_point,
+    picker_epoch_ms,
+    utc_text,
+)
 from bot.slack.command_text import ListRequests, OpenForm, ShowHelp, ShowStatus, parse_command
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -191,6 +200,54 @@ def test_restore_point_forms(text: str, expected: int | None) -> None:
 def test_restore_point_errors_are_specific(text: str, message: str) -> None:
     with pytest.raises(TimeInputError, match=message):
         parse_restore_point(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1999-12-31T23:59:59.999Z", "3000-01-01T00:00:00Z"],
+)
+def test_restore_points_outside_the_range_name_it(text: str) -> None:
+    with pytest.raises(TimeInputError, match=r"outside the times I accept \(2000-01-01 to 2999-12-31 UTC\)"):
+        parse_restore_point(text)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "-1e400", "1e400", "١٧٤٧٧٣٢٣٥٢٠٧٦", "NaN+08:00"])
+def test_restore_point_nonsense_is_unreadable_not_a_missing_zone(text: str) -> None:
+    with pytest.raises(TimeInputError, match="is not a time I can read"):
+        parse_restore_point(text)
+
+
+def test_restore_point_range_edges_and_offsets_with_seconds() -> None:
+    assert parse_restore_point("2000-01-01T00:00:00Z").epoch_ms == 946_684_800_000
+    assert parse_restore_point("2999-12-31T23:59:59.999Z").epoch_ms == 32_503_679_999_999
+    assert parse_restore_point("2025-05-20T09:12:33+00:00:01").epoch_ms == 1_747_732_352_000
+
+
+@pytest.mark.parametrize(
+    ("picked", "message"),
+    [
+        (float("inf"), "outside the times I accept (2000-01-01 to 2999-12-31 UTC)"),
+        (float("-inf"), "outside the times I accept"),
+        (10**400, "outside the times I accept"),
+        (-1, "outside the times I accept"),
+        (32_503_680_000, "outside the times I accept"),
+        (float("nan"), "can't read"),
+        ("1e400", "can't read"),
+        ("soon", "can't read"),
+        (True, "can't read"),
+        (None, "can't read"),
+        ([1], "can't read"),
+    ],
+)
+def test_picker_values_that_are_no_restore_point(picked: object, message: str) -> None:
+    with pytest.raises(TimeInputError, match=re.escape(message)):
+        picker_epoch_ms(picked)
+
+
+def test_picker_values_that_are() -> None:
+    assert picker_epoch_ms(1_747_732_352) == 1_747_732_352_000
+    assert picker_epoch_ms("1747732352") == 1_747_732_352_000
+    assert picker_epoch_ms(1_747_732_352.9) == 1_747_732_352_000
 
 
 def test_time_texts_and_windows() -> None:

@@ -11,6 +11,7 @@ from slack_sdk.models.blocks import Option
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import ChoicesUnavailable
+from bot.restore.timeparse import TimeInputError, picker_epoch_ms
 from bot.slack import payloads
 from bot.slack.blocks import (
     EXACT_BLOCK,
@@ -78,11 +79,12 @@ async def refresh_step1(
 def _picker_seconds(values: dict[str, Any]) -> int | None:
     """What the person picked so far, kept across the refresh (only a plausible epoch-seconds number)."""
     picked = payloads.element(values, TIME_BLOCK).get("selected_date_time")
-    try:
-        seconds = int(picked) if picked is not None else None
-    except (TypeError, ValueError):
+    if picked is None:
         return None
-    return seconds if seconds is not None and 0 < seconds < 32_503_680_000 else None
+    try:
+        return picker_epoch_ms(picked) // 1000
+    except TimeInputError:
+        return None
 
 
 def _selected(values: dict[str, Any], block: str) -> Option | None:
