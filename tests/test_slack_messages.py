@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
-from bot.restore.mapping import Candidate
+from bot.restore.checks import check_choice
+from bot.restore.facts import Instance, TargetCandidate
+from bot.restore.mapping import Candidate, mapping_problems
 from bot.restore.notices import Notice
 from bot.restore.plan import DataNodeMapping, NamedRef
 from bot.restore.request import Approval, RequestState
+from bot.restore.timeparse import Window
 from bot.slack.blocks import (
     NO_SOURCE_VALUE,
     FormOutOfDate,
@@ -304,3 +307,42 @@ def test_step2_with_many_data_nodes_fits_in_100_blocks_or_says_why() -> None:
 def test_unreadable_step2_metadata_is_out_of_date(raw: str) -> None:
     with pytest.raises(FormOutOfDate):
         Step2Meta.load(raw)
+
+
+def test_reasons_from_ddm_join_without_doubled_punctuation() -> None:
+    """DDM's reasons end in a full stop; ours follow them: never "(100 GB).," or "..", wherever they are joined."""
+    small = "The storage is smaller than the source's (100 GB)."
+    row = SourceNodeRow(
+        id="s" * 32 + "in01",
+        name="orders-rds-0",
+        detail="MySQL 8.0, 100 GB",
+        candidates=[
+            Candidate("a" * 32 + "in01", "restore-rds-3", False, small),
+            Candidate("b" * 32 + "in01", "restore-rds-4", False, "Busy.  "),
+            Candidate("c" * 32 + "in01", "restore-rds-5", True),
+        ],
+        suggested="c" * 32 + "in01",
+    )
+    step2 = json.dumps(step2_view(_meta(1), [row], external_id="x").to_dict(), ensure_ascii=False)
+    assert "(100 GB), restore-rds-4: Busy" in step2
+    hint = SourceHint(windows=(), unavailable_targets=[("orders-restore-2", "The instance is busy.")])
+    step1 = json.dumps(step1_view(Step1Meta(channel_id="C"), hint=hint).to_dict(), ensure_ascii=False)
+    assert "orders-restore-2: The instance is busy" in step1 and "busy.\\n" not in step1 and 'busy."' not in step1
+    source = Instance("src", "orders-prod")
+    problems = check_choice(
+        source=source,
+        target_id="t",
+        target_label="t",
+        restore_time_ms=PLAN.restore_time_ms,
+        windows=[Window(PLAN.restore_time_ms - 1, PLAN.restore_time_ms + 1)],
+        targets=[TargetCandidate("t", "orders-restore-2", False, "The instance is busy.")],
+    )
+    assert [p.message for p in problems] == ["orders-restore-2 can't be used: The instance is busy."]
+    candidates = {"s0": [Candidate("t0", "restore-rds-0", False, small)]}
+    assert mapping_problems(["s0"], {"s0": "t0"}, candidates, {}) == {
+        "s0": "restore-rds-0 can't be used: The storage is smaller than the source's (100 GB)."
+    }
+    failed = make_request(RequestState.FAILED, job_id="j1", error_code="JOB_FAILED", error_msg="Disk full.")
+    card = json.dumps([b.to_dict() for b in request_card(failed, approvers="x")], ensure_ascii=False)
+    assert "Error: Disk full" in card and "Disk full." not in card
+    assert "full.." not in render_notice(failed, Notice.FINAL, {})

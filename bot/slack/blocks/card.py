@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 from bot.restore.plan import short_fingerprint
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text, iso_utc, utc_text
+from bot.restore.wording import clause
 from bot.slack.blocks.escaping import escape, mention, short_id, slack_date
 from bot.slack.blocks.ids import APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION
 
@@ -147,7 +148,7 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
         due_s = int(review.due_at.timestamp())
         facts.append("Follow-up review due " + slack_date(due_s, "{date_short_pretty} {time}", iso_utc(due_s * 1000)))
     if request.state is RequestState.FAILED and request.error_msg:
-        facts.append(f"Error: {escape(request.error_msg, 500)}")
+        facts.append(f"Error: {escape(clause(request.error_msg), 500)}")
     if people.stages:
         blocks.append(SectionBlock(block_id="card_stages", text=MarkdownTextObject(text=f"*Stages*  {people.stages}")))
     blocks.append(ContextBlock(block_id="card_facts", elements=[MarkdownTextObject(text=" · ".join(facts))]))

@@ -26,6 +26,7 @@ from slack_sdk.models.views import View
 
 from bot.restore.mapping import Candidate
 from bot.restore.timeparse import Window, utc_text
+from bot.restore.wording import clause
 from bot.slack.blocks.card import restore_point_text
 from bot.slack.blocks.escaping import clip, escape, plain, short_id
 from bot.slack.blocks.ids import (
@@ -145,7 +146,7 @@ def step1_view(
         ),
         InputBlock(
             block_id=EXACT_BLOCK,
-            label="Exact time (optional)",
+            label="Exact time",
             element=PlainTextInputElement(
                 action_id=EXACT_BLOCK,
                 placeholder="2026-11-27T09:12:32.500+08:00 · 1795752174484 · latest",
@@ -163,7 +164,10 @@ def step1_view(
         ),
     ]
     if hint and hint.unavailable_targets:
-        lines = [f"• {escape(name, 60)}: {escape(reason, 120)}" for name, reason in hint.unavailable_targets[:10]]
+        lines = [
+            f"• {escape(name, 60)}: {escape(clause(reason, 'unavailable'), 120)}"
+            for name, reason in hint.unavailable_targets[:10]
+        ]
         more = len(hint.unavailable_targets) - 10
         if more > 0:
             lines.append(f"…and {more} more")
@@ -382,4 +386,6 @@ def _row_note(row: SourceNodeRow) -> ContextBlock | None:
 
 def _unusable(row: SourceNodeRow, count: int) -> str:
     unavailable = [c for c in row.candidates if not c.available]
-    return ", ".join(f"{escape(c.name, 60)}: {escape(c.reason or 'unavailable', 200)}" for c in unavailable[:count])
+    return ", ".join(
+        f"{escape(c.name, 60)}: {escape(clause(c.reason, 'unavailable'), 200)}" for c in unavailable[:count]
+    )

@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObj
 from bot.restore.notices import Notice, ParamValue
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text, iso_utc, utc_text
+from bot.restore.wording import clause
 from bot.slack.blocks.card import status_line
 from bot.slack.blocks.escaping import escape, mention, slack_date
 from bot.slack.blocks.ids import REVIEW_ACTION
@@ -205,7 +206,7 @@ def status_text(request: RestoreRequest) -> str:
 
 def _sentence(text: str | None) -> str:
     """DDM's message, escaped, without its final full stop (ours follows it)."""
-    return escape(text or "", DDM_TEXT_LIMIT).rstrip(". ")
+    return escape(clause(text), DDM_TEXT_LIMIT)
 
 
 def _label(text: str) -> str:

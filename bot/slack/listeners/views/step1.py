@@ -17,6 +17,7 @@ from bot.choices import ChoicesUnavailable
 from bot.restore.checks import TARGET, TIME, check_choice
 from bot.restore.mapping import Candidate, suggest_mapping
 from bot.restore.timeparse import TimeInputError, latest_of, parse_restore_point, picker_epoch_ms
+from bot.restore.wording import clause
 from bot.slack import payloads
 from bot.slack.blocks import (
     EXACT_BLOCK,
@@ -253,7 +254,7 @@ async def _update_pushed(client: AsyncWebClient, external_id: str, view: View) -
 def _reasons(candidates: list[Candidate]) -> str:
     if not candidates:
         return "no candidates at all"
-    return "; ".join(f"{escape(c.name, 80)}: {escape(c.reason or 'unavailable', 200)}" for c in candidates[:5])
+    return "; ".join(f"{escape(c.name, 80)}: {escape(clause(c.reason, 'unavailable'), 200)}" for c in candidates[:5])
 
 
 def _resolve_preferred(preferred: dict[str, str], names: dict[str, str]) -> dict[str, str]:
