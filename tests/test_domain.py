@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.restore.ids import new_request_id, normalise_request_id
+from bot.restore.ids import new_request_id, normalise_request_id, short_id, short_ids
 from bot.restore.lifecycle import LIFECYCLE, Event, InvalidTransition, move_of, next_states, sources_of
 from bot.restore.mapping import Candidate, mapping_problems, suggest_mapping
 from bot.restore.notices import Notice
@@ -345,3 +345,23 @@ def test_readme_lifecycle_diagram_is_generated_from_the_table() -> None:
     block = readme[begin:end]
     shown = block[block.index("```mermaid\n") + len("```mermaid\n") : block.rindex("```")].rstrip("\n")
     assert shown == mermaid_diagram(), "README's lifecycle is stale: paste `python -m bot.restore.lifecycle`"
+
+
+def test_short_ids_differ_where_ids_do_and_keep_at_least_eight_characters() -> None:
+    alike = ["e0a1b2c3d4e54f6a8b9c0d1e2f3a4b50in01", "e0a1b2c3d4e54f6a8b9c0d1e2f3a4b51in01"]
+    other = "f4e2949e9b9b4d60b42c89ed39bfe34cin01"
+    shown = short_ids([*alike, other, other])
+    assert shown == {alike[0]: "e0a1b2c3…0in01", alike[1]: "e0a1b2c3…1in01", other: "f4e2949e…in01"}
+    assert short_ids(["f4e2949e9b9b4d60b42c89ed39bfe34cin01", "f4e2949e9bffffffffffffffffffffffin01"]) == {
+        "f4e2949e9b9b4d60b42c89ed39bfe34cin01": "f4e2949e…cin01",
+        "f4e2949e9bffffffffffffffffffffffin01": "f4e2949e…fin01",
+    }
+    same_end = ["aaaa1111bbbb2222cccc3333dddd4444in09", "aaaa1111bbbb9999cccc3333dddd4444in09"]
+    assert short_ids(same_end) == {same_end[0]: "aaaa1111bbbb2…in09", same_end[1]: "aaaa1111bbbb9…in09"}
+    assert short_id("2f0324a93859487eb5566d75951fcd2din09") == "2f0324a9…in09"
+    assert short_id("abc") == "abc" and short_id("0123456789abc") == "0123456789abc"  # nothing to gain
+    assert short_ids([]) == {}
+    # any two different ids read differently, whatever the set
+    ids = [f"{n:018x}{n * 7919 % 4096:018x}" for n in range(0, 3000, 11)] + alike + same_end
+    shown = short_ids(ids)
+    assert len(set(shown.values())) == len(set(ids)) and all(len(s) >= 8 for s in shown.values())

@@ -3,6 +3,7 @@ checked before Slack sees a view."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from typing import Any
@@ -183,8 +184,8 @@ def test_notice_follow_trouble() -> None:
                 submitted_at=NOW,
                 finished_at=NOW + timedelta(minutes=3, seconds=12),
             ),
-            "✅ Restore completed in 3m12s. <@UALICE> <@UBOB> — orders-restore-1 now holds orders-prod as of "
-            "2026-11-27 04:05:52.500 UTC.",
+            "✅ Restore completed in 3m12s. <@UALICE> <@UBOB> — orders-restore-1 `bbbb1111…in09` now holds "
+            "orders-prod `aaaa1111…in09` as of 2026-11-27 04:05:52.500 UTC.",
         ),
         (
             dict(state=RequestState.REJECTED, decided_by="UBOB", decision_note="wrong target"),
@@ -346,3 +347,65 @@ def test_reasons_from_ddm_join_without_doubled_punctuation() -> None:
     card = json.dumps([b.to_dict() for b in request_card(failed, approvers="x")], ensure_ascii=False)
     assert "Error: Disk full" in card and "Disk full." not in card
     assert "full.." not in render_notice(failed, Notice.FINAL, {})
+
+
+# ---- ids that tell alike data nodes apart -------------------------------------------------------------------
+
+NODE_A = "e0a1b2c3d4e54f6a8b9c0d1e2f3a4b50in01"
+NODE_B = "e0a1b2c3d4e54f6a8b9c0d1e2f3a4b51in01"
+
+
+def _swapped_plans() -> tuple[Any, Any]:
+    """Two plans whose target data nodes have one name and ids that differ only near their end, swapped."""
+    sources = [NamedRef(id=f"{d * 32}in01", name=f"orders-rds-{i}") for i, d in enumerate("fa")]
+    first = PLAN.model_copy(
+        update={
+            "mappings": (
+                DataNodeMapping(source=sources[0], target=NamedRef(id=NODE_A, name="restore-rds")),
+                DataNodeMapping(source=sources[1], target=NamedRef(id=NODE_B, name="restore-rds")),
+            )
+        }
+    )
+    second = first.model_copy(
+        update={
+            "mappings": (
+                DataNodeMapping(source=sources[0], target=NamedRef(id=NODE_B, name="restore-rds")),
+                DataNodeMapping(source=sources[1], target=NamedRef(id=NODE_A, name="restore-rds")),
+            )
+        }
+    )
+    return first, second
+
+
+def _card_parts(request: Any) -> tuple[str, str]:
+    blocks = {b["block_id"]: b for b in (block.to_dict() for block in request_card(request, approvers="x"))}
+    confirm = blocks["card_actions"]["elements"][0]["confirm"]["text"]["text"]
+    return blocks["card_nodes"]["text"]["text"], confirm
+
+
+def test_alike_data_nodes_read_differently_on_card_confirm_status_and_thread() -> None:
+    first, second = (make_request(RequestState.PENDING, plan=p, fingerprint=p.fingerprint()) for p in _swapped_plans())
+    (nodes_1, confirm_1), (nodes_2, confirm_2) = _card_parts(first), _card_parts(second)
+    assert nodes_1 != nodes_2 and confirm_1 != confirm_2
+    # they differ only near their end: the end grows until it tells them apart
+    assert "orders-rds-0 `ffffffff…in01` → restore-rds `e0a1b2c3…0in01`" in nodes_1
+    assert "orders-rds-1 `aaaaaaaa…in01` → restore-rds `e0a1b2c3…1in01`" in nodes_1
+    assert "orders-rds-0 `ffffffff…in01` → restore-rds `e0a1b2c3…0in01`" in confirm_1 and len(confirm_1) <= 300
+    assert status_text(first) != status_text(second) and "`e0a1b2c3…0in01`" in status_text(first)
+    # the thread names the target instance with its id (two instances may share a name too)
+    done = dataclasses.replace(first, state=RequestState.COMPLETED, job_id="j1")
+    assert "orders-restore-1 `bbbb1111…in09` now holds orders-prod `aaaa1111…in09`" in render_notice(
+        done, Notice.FINAL, {}
+    )
+
+
+def test_the_confirm_dialog_stays_within_300_characters_with_many_data_nodes() -> None:
+    many = tuple(
+        DataNodeMapping(
+            source=NamedRef(id=f"{i:032x}in01", name="n" * 60), target=NamedRef(id=f"{i + 99:032x}in01", name="t" * 60)
+        )
+        for i in range(8)
+    )
+    plan = PLAN.model_copy(update={"mappings": many, "target": NamedRef(id=PLAN.target.id, name="x" * 200)})
+    _, confirm = _card_parts(make_request(RequestState.PENDING, plan=plan, fingerprint=plan.fingerprint()))
+    assert len(confirm) <= 300 and "8 pairs, as on the card" in confirm and "bbbb1111…in09" in confirm

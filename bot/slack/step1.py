@@ -11,6 +11,7 @@ from slack_sdk.models.blocks import Option
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import ChoicesUnavailable
+from bot.restore.ids import short_id
 from bot.restore.timeparse import TimeInputError, picker_epoch_ms
 from bot.slack import payloads
 from bot.slack.blocks import (
@@ -20,9 +21,9 @@ from bot.slack.blocks import (
     SourceHint,
     Step1Meta,
     option,
-    short_id,
     step1_view,
 )
+from bot.slack.blocks.modal import id_label
 from bot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ async def refresh_step1(
             hint = SourceHint(windows=(), error=f"No DDM instance is named or has the id “{source_id}”.")
         else:
             source_id = instance.id
-            source = option(f"{instance.name} ({short_id(instance.id)})", instance.id)
+            source = option(id_label(instance.name, short_id(instance.id)), instance.id)
             windows = await deps.choices_in(meta.channel_id).windows(source_id)
             targets = await deps.choices_in(meta.channel_id).targets(source_id)
             unavailable = [(t.name, t.reason or "unavailable") for t in targets if not t.available]

@@ -18,11 +18,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.restore.plan import short_fingerprint
+from bot.restore.plan import DataNodeMapping, RestorePlan, short_fingerprint
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text, iso_utc, utc_text
 from bot.restore.wording import clause
-from bot.slack.blocks.escaping import escape, mention, short_id, slack_date
+from bot.slack.blocks.escaping import escape, mention, slack_date
 from bot.slack.blocks.ids import APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION
 
 _STATUS_ICON = {
@@ -40,6 +40,7 @@ _STATUS_ICON = {
 # Slack: a section's text ≤ 3000 characters, a field ≤ 2000, a confirm dialog's text ≤ 300.
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
+CONFIRM_LIMIT = 300
 
 
 def status_line(request: RestoreRequest, stage_header: str = "") -> str:
@@ -163,11 +164,9 @@ def _mapping_lines(request: RestoreRequest) -> str:
     lines: list[str] = []
     used = len(title)
     mappings = request.plan.mappings
+    ids = request.plan.short_ids()
     for index, m in enumerate(mappings):
-        line = (
-            f"{escape(m.source.label, 120)} `{escape(short_id(m.source.id))}` → "
-            f"{escape(m.target.label, 120)} `{escape(short_id(m.target.id))}`"
-        )
+        line = node_pair(m, ids)
         rest = len(mappings) - index
         if used + 1 + len(line) + len(f"\n…and {rest} more") > SECTION_LIMIT and rest > 1:
             lines.append(f"…and {rest} more")
@@ -177,15 +176,33 @@ def _mapping_lines(request: RestoreRequest) -> str:
     return title + "\n" + "\n".join(lines)
 
 
-def _card_buttons(request: RestoreRequest) -> ActionsBlock:
-    plan = request.plan
+def node_pair(mapping: DataNodeMapping, ids: dict[str, str], limit: int = 120) -> str:
+    """`orders-rds-0 `f4e2949e…in01` → restore1-rds-0 `e0a1…b50in01``: names and ids that tell the nodes apart."""
+    return (
+        f"{escape(mapping.source.label, limit)} `{escape(ids[mapping.source.id])}` → "
+        f"{escape(mapping.target.label, limit)} `{escape(ids[mapping.target.id])}`"
+    )
+
+
+def _confirm_text(plan: RestorePlan) -> str:
+    """What the Approve button asks: the target (name and id), the source, the time, and the data nodes when
+    they fit in Slack's 300 characters (else the card above shows them)."""
+    ids = plan.short_ids()
     source, target = escape(plan.source.label, 60), escape(plan.target.label, 60)
+    text = (
+        f"Overwrite *{target}* `{escape(ids[plan.target.id], 40)}` with *{source}* as of "
+        f"{utc_text(plan.restore_time_ms)}? All its data will be lost."
+    )
+    nodes = "\nData nodes: " + ", ".join(node_pair(m, ids, 40) for m in plan.mappings)
+    if len(text) + len(nodes) <= CONFIRM_LIMIT:
+        return text + nodes
+    return text + f"\nData nodes: {len(plan.mappings)} pairs, as on the card."
+
+
+def _card_buttons(request: RestoreRequest) -> ActionsBlock:
     confirm = ConfirmObject(
         title="Approve this restore?",
-        text=MarkdownTextObject(
-            text=f"Overwrite *{target}* with *{source}* as of {utc_text(plan.restore_time_ms)}? "
-            f"All data on {target} will be lost."
-        ),
+        text=MarkdownTextObject(text=_confirm_text(request.plan)),
         confirm="Approve",
         deny="Back",
         style="danger",

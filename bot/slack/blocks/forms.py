@@ -24,11 +24,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.restore.ids import short_ids
 from bot.restore.mapping import Candidate
 from bot.restore.timeparse import Window, utc_text
 from bot.restore.wording import clause
 from bot.slack.blocks.card import restore_point_text
-from bot.slack.blocks.escaping import clip, escape, plain, short_id
+from bot.slack.blocks.escaping import clip, escape
 from bot.slack.blocks.ids import (
     DN_MAP_PREFIX,
     DN_TARGET_ACTION,
@@ -53,6 +54,7 @@ from bot.slack.blocks.modal import (
     TITLE,
     FormOutOfDate,
     FormTooLarge,
+    id_label,
     json_object,
     meta_int,
     meta_opt_str,
@@ -263,12 +265,16 @@ def step2_view(
 ) -> View:
     """Step 2. FormTooLarge when the data nodes do not fit in one Slack form. With `urgent_allowed` (the
     channel's environment has a break-glass path) it offers "Urgent (break-glass)" and the incident reference."""
+    # Every id in the form, shown long enough to tell apart (two candidates may differ only in their last digits).
+    ids = short_ids(
+        [meta.source[0], meta.target[0], *(row.id for row in rows), *(c.id for row in rows for c in row.candidates)]
+    )
     head: list[Block] = [
         SectionBlock(
             block_id="plan_summary",
             text=MarkdownTextObject(
-                text=f"*{escape(meta.source[1], 200)}* `{escape(short_id(meta.source[0]))}` → "
-                f"*{escape(meta.target[1], 200)}* `{escape(short_id(meta.target[0]))}`\n"
+                text=f"*{escape(meta.source[1], 200)}* `{escape(ids[meta.source[0]])}` → "
+                f"*{escape(meta.target[1], 200)}* `{escape(ids[meta.target[0]])}`\n"
                 f"*Restore point* {restore_point_text(meta.restore_time_ms)}"
             ),
         ),
@@ -298,7 +304,7 @@ def step2_view(
     ]
     inputs, notes = [], []
     for row in rows:
-        inputs.append(_row_input(row))
+        inputs.append(_row_input(row, ids))
         notes.append(_row_note(row))
     room = MAX_BLOCKS - len(head) - len(tail)
     if len(inputs) > room:
@@ -356,7 +362,7 @@ def _urgent_blocks() -> list[Block]:
     ]
 
 
-def _row_input(row: SourceNodeRow) -> InputBlock:
+def _row_input(row: SourceNodeRow, ids: dict[str, str]) -> InputBlock:
     available = [c for c in row.candidates if c.available and len(c.id) <= OPTION_VALUE_LIMIT]
     initial = next((c for c in available if c.id == row.suggested), None)
     shown = available[:MAX_OPTIONS]
@@ -367,12 +373,12 @@ def _row_input(row: SourceNodeRow) -> InputBlock:
         hint = f"{hint + ' · ' if hint else ''}Showing {MAX_OPTIONS} of {len(available)} usable data nodes."
     return InputBlock(
         block_id=f"{DN_MAP_PREFIX}{row.id}",
-        label=plain(f"{row.name} ({short_id(row.id)}, {row.detail})", 150),
+        label=id_label(row.name, ids[row.id], row.detail, limit=150),
         element=StaticSelectElement(
             action_id=DN_TARGET_ACTION,
             placeholder="Choose a target data node",
-            options=[option(f"{c.name} ({short_id(c.id)})", c.id) for c in shown],
-            initial_option=option(f"{initial.name} ({short_id(initial.id)})", initial.id) if initial else None,
+            options=[option(id_label(c.name, ids[c.id]), c.id) for c in shown],
+            initial_option=option(id_label(initial.name, ids[initial.id]), initial.id) if initial else None,
         ),
         hint=hint,
     )
