@@ -112,7 +112,7 @@ def test_card_shows_ddm_and_people_text_escaped(state: RequestState) -> None:
     assert f"orders {EVIL_SHOWN}" in text and f"restore {EVIL_SHOWN}" in text
     assert "INC-1 *Target* x" in text  # one line: no forged card line
     if state is RequestState.FAILED:
-        assert f"Error: boom {EVIL_SHOWN}" in text and "failed DBS.1 &lt;!here&gt;" in text
+        assert f"said “boom {EVIL_SHOWN}”" in text and "failed DBS.1 &lt;!here&gt;" in text
     if state is RequestState.REJECTED:
         assert f'rejected by <@UBOB>: \\"no {EVIL_SHOWN}\\"' in text  # JSON-quoted
     assert _raw_markup(card_fallback_text(request)) == []
@@ -345,7 +345,7 @@ def test_reasons_from_ddm_join_without_doubled_punctuation() -> None:
     }
     failed = make_request(RequestState.FAILED, job_id="j1", error_code="JOB_FAILED", error_msg="Disk full.")
     card = json.dumps([b.to_dict() for b in request_card(failed, approvers="x")], ensure_ascii=False)
-    assert "Error: Disk full" in card and "Disk full." not in card
+    assert "DDM said: “Disk full”." in card and "Disk full.”" not in card
     assert "full.." not in render_notice(failed, Notice.FINAL, {})
 
 
@@ -409,3 +409,57 @@ def test_the_confirm_dialog_stays_within_300_characters_with_many_data_nodes() -
     plan = PLAN.model_copy(update={"mappings": many, "target": NamedRef(id=PLAN.target.id, name="x" * 200)})
     _, confirm = _card_parts(make_request(RequestState.PENDING, plan=plan, fingerprint=plan.fingerprint()))
     assert len(confirm) <= 300 and "8 pairs, as on the card" in confirm and "bbbb1111…in09" in confirm
+
+
+@pytest.mark.parametrize(
+    ("state", "changes", "says"),
+    [
+        (RequestState.COMPLETED, {"job_id": "j1"}, "All data on orders-restore-1 was overwritten by this restore"),
+        (RequestState.REJECTED, {"decided_by": "UBOB"}, "Nothing was changed on orders-restore-1."),
+        (RequestState.CANCELLED, {"decided_by": "UALICE"}, "Nothing was changed on orders-restore-1."),
+        (RequestState.EXPIRED, {}, "Nothing was changed on orders-restore-1."),
+        (
+            RequestState.FAILED,
+            {"job_id": "j1", "error_code": "JOB_FAILED", "error_msg": "disk full."},
+            "The restore job failed, so orders-restore-1 may be partly overwritten.* DDM said: “disk full”.",
+        ),
+        (
+            RequestState.FAILED,
+            {"error_code": "DBS.300372", "error_msg": "Invalid destination."},
+            "Nothing was changed on orders-restore-1*: DDM refused the restore and said “Invalid destination”.",
+        ),
+        (
+            RequestState.FAILED,
+            {"error_code": "PLAN_STALE", "error_msg": "the target is busy"},
+            "Nothing was changed on orders-restore-1*: the restore was not sent (“the target is busy”).",
+        ),
+        (
+            RequestState.FAILED,
+            {"error_code": "NO_JOB", "error_msg": "no restore job appeared within 15m00s"},
+            "most likely did not start (no restore job appeared within 15m00s). Check orders-restore-1",
+        ),
+    ],
+)
+def test_a_finished_card_says_what_happened_to_the_target(
+    state: RequestState, changes: dict[str, Any], says: str
+) -> None:
+    blocks = {
+        b["block_id"]: b
+        for b in (block.to_dict() for block in request_card(make_request(state, **changes), approvers="x"))
+    }
+    line = blocks["card_warning"]["text"]["text"]
+    assert says in line and "will be overwritten" not in line
+
+
+@pytest.mark.parametrize(
+    ("state", "says"),
+    [
+        (RequestState.PENDING, "will be overwritten"),
+        (RequestState.APPROVED, "will be overwritten"),
+        (RequestState.RUNNING, "is being overwritten"),
+        (RequestState.UNKNOWN, "may be being overwritten"),
+    ],
+)
+def test_a_card_still_in_flight_warns(state: RequestState, says: str) -> None:
+    blocks = {b["block_id"]: b for b in (block.to_dict() for block in request_card(make_request(state), approvers="x"))}
+    assert says in blocks["card_warning"]["text"]["text"]

@@ -74,6 +74,43 @@ def status_line(request: RestoreRequest, stage_header: str = "") -> str:
     return "expired"
 
 
+# Failures where the restore never reached DDM, or DDM refused it: the target was not touched.
+NOT_SENT_CODES = frozenset({"PLAN_STALE", "PLAN_CHANGED", "APPROVAL_STALE", "NOT_SENT", "INVALID_INPUT"})
+
+
+def target_line(request: RestoreRequest) -> str:
+    """What the request does, did or did not do to its target: a warning while it may still overwrite it, what
+    happened once it is over (a finished card never warns of what will no longer happen)."""
+    state, target = request.state, escape(request.plan.target.label, 200)
+    if state in (RequestState.PENDING, RequestState.APPROVED, RequestState.SUBMITTING):
+        return f"⚠️ *All data on {target} will be overwritten*; it is unavailable during the restore."
+    if state is RequestState.RUNNING:
+        return f"⚠️ *All data on {target} is being overwritten*; it is unavailable until the restore ends."
+    if state is RequestState.UNKNOWN:
+        return (
+            f"⚠️ *{target} may be being overwritten*: the restore was sent but DDM's answer was lost. Treat it as "
+            "in use until this card says how it ended."
+        )
+    if state is RequestState.COMPLETED:
+        return f"✅ *All data on {target} was overwritten by this restore.*"
+    if state is not RequestState.FAILED:  # rejected, cancelled, expired: never submitted
+        return f"*Nothing was changed on {target}.*"
+    said = f"“{escape(clause(request.error_msg), 300)}”" if clause(request.error_msg) else "no reason"
+    if request.job_id:
+        return (
+            f"🔴 *The restore job failed, so {target} may be partly overwritten.* DDM said: {said}. Check it in the "
+            "DDM console before using it or restoring onto it again."
+        )
+    if request.error_code == "NO_JOB":
+        return (
+            f"🟠 *No restore job for {target} appeared in DDM's job list*, so the restore most likely did not start "
+            f"({escape(clause(request.error_msg), 300)}). Check {target} in the DDM console before using it."
+        )
+    if request.error_code in NOT_SENT_CODES:
+        return f"*Nothing was changed on {target}*: the restore was not sent ({said})."
+    return f"*Nothing was changed on {target}*: DDM refused the restore and said {said}."
+
+
 def restore_point_text(epoch_ms: int) -> str:
     fallback = utc_text(epoch_ms)
     return slack_date(epoch_ms // 1000, "{date_long_pretty} {time_secs}", fallback) + f"   ({fallback} · {epoch_ms} ms)"
@@ -123,12 +160,7 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
                 MarkdownTextObject(text=f"*Target*\n{target}  `{escape(plan.target.id, 200)}`"),
             ],
         ),
-        SectionBlock(
-            block_id="card_warning",
-            text=MarkdownTextObject(
-                text=f"⚠️ *All data on {target} will be overwritten*; it is unavailable during the restore."
-            ),
-        ),
+        SectionBlock(block_id="card_warning", text=MarkdownTextObject(text=target_line(request))),
         SectionBlock(
             block_id="card_time",
             text=MarkdownTextObject(text="*Restore point*  " + restore_point_text(plan.restore_time_ms)),
@@ -148,8 +180,6 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
     elif review is not None and review.due_at is not None:
         due_s = int(review.due_at.timestamp())
         facts.append("Follow-up review due " + slack_date(due_s, "{date_short_pretty} {time}", iso_utc(due_s * 1000)))
-    if request.state is RequestState.FAILED and request.error_msg:
-        facts.append(f"Error: {escape(clause(request.error_msg), 500)}")
     if people.stages:
         blocks.append(SectionBlock(block_id="card_stages", text=MarkdownTextObject(text=f"*Stages*  {people.stages}")))
     blocks.append(ContextBlock(block_id="card_facts", elements=[MarkdownTextObject(text=" · ".join(facts))]))
