@@ -13,6 +13,7 @@ from bot.restore.mapping import Candidate, mapping_problems, suggest_mapping
 from bot.restore.notices import Notice
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import Actor, ApprovalPolicy
+from bot.restore.progress import milestone_reached
 from bot.restore.request import ACTIVE_STATES, FINAL_STATES, Approval, RequestState, RestoreRequest
 from bot.restore.timeparse import (
     TimeInputError,
@@ -365,3 +366,14 @@ def test_short_ids_differ_where_ids_do_and_keep_at_least_eight_characters() -> N
     ids = [f"{n:018x}{n * 7919 % 4096:018x}" for n in range(0, 3000, 11)] + alike + same_end
     shown = short_ids(ids)
     assert len(set(shown.values())) == len(set(ids)) and all(len(s) >= 8 for s in shown.values())
+
+
+def test_progress_milestones_are_told_once_each_and_never_backwards() -> None:
+    assert [milestone_reached(None, p) for p in (0, 24, 25, 99)] == [None, None, 25, 75]
+    assert milestone_reached(10, 80) == 75  # a jump is told once, at its highest milestone
+    assert milestone_reached(25, 49) is None and milestone_reached(49, 50) == 50
+    assert milestone_reached(80, 40) is None and milestone_reached(75, 100) is None
+    S = RequestState
+    assert move_of(S.RUNNING, Event.PROGRESS).to is S.RUNNING
+    assert Notice.PROGRESS in move_of(S.RUNNING, Event.PROGRESS).notices
+    assert sources_of(Event.PROGRESS) == {S.RUNNING}

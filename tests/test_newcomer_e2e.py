@@ -53,3 +53,18 @@ async def test_a_direct_message_is_answered_before_any_form_opens(tmp_path: Path
         told = await h.fake.wait_for("response_url:UALICE", since=since)
         assert "Use `/ddm-restore` in a channel" in told.args["text"]
         assert "views.open" not in [c.method for c in h.fake.calls[since:]]
+
+
+async def test_the_thread_records_progress_milestones_once_each(tmp_path: Path) -> None:
+    """The README promises progress in the thread: 25, 50 and 75 %, each once, before the result."""
+    async with running_bot(tmp_path, job_seconds=2.0) as h:
+        request = await h.request_restore()
+        await h.click("approve_request", request, user="UBOB")
+        await h.wait_thread(request, "Restore completed", timeout=15)
+        thread = h.thread_texts(request)
+        told = [t for t in thread if t.startswith("⏳ Restore job ")]
+        assert [t.split(" is ")[1].split("%")[0] for t in told] == ["25", "50", "75"], thread
+        done = next(i for i, t in enumerate(thread) if "Restore completed" in t)
+        assert all(thread.index(t) < done for t in told)
+        card = h.card_text(request)
+        assert "completed" in card

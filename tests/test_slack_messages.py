@@ -463,3 +463,10 @@ def test_a_finished_card_says_what_happened_to_the_target(
 def test_a_card_still_in_flight_warns(state: RequestState, says: str) -> None:
     blocks = {b["block_id"]: b for b in (block.to_dict() for block in request_card(make_request(state), approvers="x"))}
     assert says in blocks["card_warning"]["text"]["text"]
+
+
+def test_notice_progress() -> None:
+    running = make_request(RequestState.RUNNING, job_id="09902ee7866649b8908ec209bfee2747")
+    text = render_notice(running, Notice.PROGRESS, {"percent": 50, "elapsed_s": 95})
+    assert text == "⏳ Restore job `09902ee7866649b8908ec209bfee2747` is 50% done after 1m35s."
+    assert render_notice(running, Notice.PROGRESS, {"percent": 25}).endswith("is 25% done.")

@@ -8,6 +8,7 @@ and our own sentences are not.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
@@ -54,6 +55,10 @@ def render_notice(request: RestoreRequest, notice: Notice, params: Mapping[str, 
             f"check {_instance(request.plan, request.plan.target)} in the DDM console. The target stays reserved for "
             f"{request.id}."
         )
+    if notice is Notice.PROGRESS:
+        elapsed = params.get("elapsed_s")
+        after = f" after {duration_text(timedelta(seconds=elapsed))}" if isinstance(elapsed, int) and elapsed else ""
+        return f"⏳ Restore job {_job(request)} is {params.get('percent')}% done{after}."
     if notice is Notice.FINAL:
         return final_text(request)
     if notice is Notice.REVIEW_DUE:
