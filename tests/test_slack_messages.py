@@ -303,6 +303,9 @@ def test_step2_with_many_data_nodes_fits_in_100_blocks_or_says_why() -> None:
         '{"c":"C","s":["a"],"t":["b","c"],"ms":1,"n":{"x":"y"}}',
         '{"c":"C","s":["a","b"],"t":["b","c"],"ms":"1","n":{"x":"y"}}',
         '{"c":"C","s":["a","b"],"t":["b","c"],"ms":1,"n":[]}',
+        '{"c":"C","s":["a","b"],"t":["b","c"],"ms":1,"n":{"x":"y"}}',  # a time no form of ours carries
+        '{"c":"C","s":["a","b"],"t":["b","c"],"ms":100000000000000000000,"n":{"x":"y"}}',
+        '{"c":"C","s":["a","b"],"t":["b","c"],"ms":1e400,"n":{"x":"y"}}',
     ],
 )
 def test_unreadable_step2_metadata_is_out_of_date(raw: str) -> None:

@@ -26,7 +26,7 @@ from slack_sdk.models.views import View
 
 from bot.restore.ids import short_ids
 from bot.restore.mapping import Candidate
-from bot.restore.timeparse import Window, utc_text
+from bot.restore.timeparse import EARLIEST_MS, END_MS, Window, utc_text
 from bot.restore.wording import clause
 from bot.slack.blocks.card import restore_point_text
 from bot.slack.blocks.escaping import clip, escape
@@ -239,6 +239,8 @@ class Step2Meta:
         try:
             nodes = data["n"]
             if not isinstance(nodes, dict) or not nodes:
+                raise FormOutOfDate(OUT_OF_DATE)
+            if not EARLIEST_MS <= meta_int(data["ms"]) < END_MS:  # no form of ours carries such a time
                 raise FormOutOfDate(OUT_OF_DATE)
             return cls(
                 channel_id=meta_str(data["c"]),
