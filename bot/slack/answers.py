@@ -1,4 +1,4 @@
-"""The two places where a failure becomes an answer, so no handler has to catch it itself.
+"""Where a failure becomes an answer, so no handler has to word it itself.
 
 - `spawn_answering`: the slow work a listener hands off after its ack (a click, a command, a created
   request). When the database is down, the person hears NOTHING_RECORDED (ephemeral or `respond`); with
@@ -8,6 +8,8 @@
   (BadPayload) gets a 400; the database being down gets, for a view submission, a field error with
   NOTHING_RECORDED and, for a command, an ephemeral one. Anything else is a bug: logged, and answered the same
   way with "something went wrong" (other kinds of request keep bolt's 500, which Slack shows as a failure).
+- `failure_outcome`: for a decision (approve, reject, cancel, reviewed) whose work failed, whether it counted,
+  read back from the store, and the sentence that says so.
 """
 
 from __future__ import annotations
