@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -242,8 +243,9 @@ class Settings(BaseSettings):
                     problems.append(f"{name} is not set: token auth needs user name, password and domain.")
         else:
             problems.append(
-                "No Huawei Cloud credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (AK/SK auth), "
-                "or HUAWEICLOUD_IAM_USERNAME, HUAWEICLOUD_IAM_PASSWORD and HUAWEICLOUD_IAM_DOMAIN (token auth)."
+                "HUAWEICLOUD_SDK_AK / HUAWEICLOUD_IAM_USERNAME: no Huawei Cloud credentials are set: set "
+                "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (AK/SK auth), or HUAWEICLOUD_IAM_USERNAME, "
+                "HUAWEICLOUD_IAM_PASSWORD and HUAWEICLOUD_IAM_DOMAIN (token auth)."
             )
         return problems
 
@@ -255,12 +257,19 @@ class Settings(BaseSettings):
             problems.append("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…).")
         if self.slack_mode == "http" and not self.slack_signing_secret:
             problems.append("SLACK_SIGNING_SECRET is not set: HTTP mode must verify Slack's signatures.")
+        if self.slack_bot_token:
+            problems += token_problems("SLACK_BOT_TOKEN", self.slack_bot_token.get_secret_value(), BOT_TOKEN)
+        if self.slack_mode == "socket" and self.slack_app_token:
+            problems += token_problems("SLACK_APP_TOKEN", self.slack_app_token.get_secret_value(), APP_TOKEN)
         return problems
 
     def policy_problems(self) -> list[str]:
         problems: list[str] = []
         if not self.approver_user_ids and not self.approver_usergroup_ids:
-            problems.append("No approvers: set APPROVER_USER_IDS and/or APPROVER_USERGROUP_IDS (nobody could approve).")
+            problems.append(
+                "APPROVER_USER_IDS / APPROVER_USERGROUP_IDS: no approvers are set, so nobody could approve a "
+                "request; set one or both."
+            )
         for name, ids, pattern, hint in (
             ("APPROVER_USER_IDS", self.approver_user_ids, USER_ID, USER_ID_HINT),
             ("APPROVER_USERGROUP_IDS", self.approver_usergroup_ids, GROUP_ID, GROUP_ID_HINT),
@@ -279,6 +288,51 @@ class Settings(BaseSettings):
                     "approver(s): no request could ever be approved."
                 )
         return problems
+
+
+@dataclass(frozen=True)
+class TokenKind:
+    prefixes: tuple[str, ...]  # what Slack's tokens of this kind start with
+    what: str  # "the bot token (xoxb-…)"
+    where: str  # where in the app's settings it is found
+
+
+BOT_TOKEN = TokenKind(
+    ("xoxb-", "xoxe.xoxb-"),  # the second: a bot token with token rotation on
+    "the bot token (xoxb-…)",
+    "OAuth & Permissions → Bot User OAuth Token",
+)
+APP_TOKEN = TokenKind(
+    ("xapp-",),
+    "an app-level token (xapp-…) with connections:write",
+    "Basic Information → App-Level Tokens",
+)
+# Other kinds of Slack token, by prefix, as a person would name them.
+_TOKEN_KINDS = {
+    "xapp-": "an app-level token (xapp-…)",
+    "xoxb-": "a bot token (xoxb-…)",
+    "xoxe.xoxb-": "a bot token (xoxe.xoxb-…)",
+    "xoxp-": "a user token (xoxp-…)",
+    "xoxe.xoxp-": "a user token (xoxe.xoxp-…)",
+    "xoxe-": "a refresh token (xoxe-…)",
+    "xoxa-": "a workspace app token (xoxa-…)",
+    "xoxs-": "a session token (xoxs-…)",
+}
+
+
+def token_problems(name: str, token: str, kind: TokenKind) -> list[str]:
+    """What is wrong with `token` for setting `name`, told from its shape alone (the token is never shown: only
+    the kind its prefix says it is)."""
+    if token != token.strip() or any(mark in token for mark in "\"' \t"):
+        return [f"{name}: has spaces or quotes in it; give the token alone, as Slack shows it."]
+    if token.startswith(kind.prefixes):
+        return []
+    found = next((label for prefix, label in _TOKEN_KINDS.items() if token.startswith(prefix)), None)
+    swapped = (kind is BOT_TOKEN and token.startswith("xapp-")) or (kind is APP_TOKEN and token.startswith("xoxb-"))
+    if found is None:
+        return [f"{name}: this is not a Slack token of the kind needed: give {kind.what}, from {kind.where}."]
+    why = ": SLACK_BOT_TOKEN and SLACK_APP_TOKEN look swapped" if swapped else ""
+    return [f"{name}: this is {found}, not {kind.what}{why}. Copy the right one from {kind.where}."]
 
 
 def _not_ids(values: list[str]) -> str:

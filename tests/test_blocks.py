@@ -100,6 +100,17 @@ CARDS = {
         error_code="DBS.300372",
         error_msg="Invalid destination DDM instance.",
     ),
+    "card_job_failed": make_request(
+        RequestState.FAILED,
+        approvals=(Approval("UBOB", NOW), Approval("UCAROL", NOW)),
+        job_id="09902ee7866649b8908ec209bfee2747",
+        job_progress=40,
+        submitted_at=NOW,
+        finished_at=NOW + timedelta(minutes=2),
+        error_code="JOB_FAILED",
+        error_msg="Data node restore failed: disk full.",
+    ),
+    "card_cancelled": make_request(RequestState.CANCELLED, decided_by="UALICE"),
     "card_rejected": make_request(RequestState.REJECTED, decided_by="UBOB", decision_note="wrong target"),
     "card_expired": make_request(RequestState.EXPIRED),
 }

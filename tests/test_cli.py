@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from importlib.metadata import version
 from pathlib import Path
 
@@ -36,8 +37,40 @@ def test_run_names_every_missing_setting(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["run"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert any("SLACK_BOT_TOKEN is not set" in line for line in err)
-    assert any("No approvers" in line for line in err)
-    assert any("No Huawei Cloud credentials" in line for line in err)
+    assert any(
+        line.endswith(
+            "APPROVER_USER_IDS / APPROVER_USERGROUP_IDS: no approvers are set, so nobody could approve a request; set one or both."
+        )
+        for line in err
+    )
+    assert any("HUAWEICLOUD_SDK_AK / HUAWEICLOUD_IAM_USERNAME: no Huawei Cloud credentials" in line for line in err)
+    # every line names the setting to fix first
+    named = re.compile(r"^(ddm-restore-bot: )?[A-Z][A-Z0-9_]+[ :=/(]")
+    assert err and all(named.match(line) for line in err), err
+
+
+async def test_check_catches_swapped_slack_tokens_by_their_prefix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with (
+        FakeSlack(bot_token="xoxb-test-bot", app_token="xapp-test-app") as fake,
+        RunningSimulator(credentials=CREDENTIALS) as sim,
+    ):
+        fake.set_usergroup("STWO", ["UALICE"])
+        swapped = check_env(fake, sim, SLACK_BOT_TOKEN="xapp-test-app", SLACK_APP_TOKEN="xoxb-test-bot")
+        code, lines = await run_check(monkeypatch, capsys, swapped)
+        assert code == 1
+        bot = [line for line in lines if line.startswith("✗ SLACK_BOT_TOKEN: this is an app-level token (xapp-…)")]
+        app = [line for line in lines if line.startswith("✗ SLACK_APP_TOKEN: this is a bot token (xoxb-…)")]
+        assert len(bot) == len(app) == 1, lines
+        assert "look swapped" in bot[0] and "look swapped" in app[0]
+        assert "test-app" not in "\n".join(lines) and "test-bot" not in "\n".join(lines)  # named, never shown
+        with monkeypatch.context() as scoped:
+            for name, value in swapped.items():
+                scoped.setenv(name, value)
+            assert await asyncio.to_thread(main, ["run"]) == 2
+        err = capsys.readouterr().err
+        assert "SLACK_BOT_TOKEN: this is an app-level token" in err and "test-app" not in err
 
 
 def check_env(fake: FakeSlack, sim: RunningSimulator, **overrides: str) -> dict[str, str]:

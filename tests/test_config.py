@@ -44,7 +44,9 @@ def test_auth_mode_and_missing_credentials_are_named() -> None:
         ).huawei_auth_mode
     problems = settings().huawei_problems()
     assert any("HUAWEICLOUD_SDK_PROJECT_ID" in p for p in problems)
-    assert any("No Huawei Cloud credentials" in p for p in problems)
+    assert any(
+        p.startswith("HUAWEICLOUD_SDK_AK / HUAWEICLOUD_IAM_USERNAME: no Huawei Cloud credentials") for p in problems
+    )
 
 
 def test_slack_and_policy_problems() -> None:
@@ -53,6 +55,50 @@ def test_slack_and_policy_problems() -> None:
         "SLACK_SIGNING_SECRET" in p for p in settings(slack_bot_token="xoxb-1", slack_mode="http").slack_problems()
     )
     assert settings().policy_problems() and not settings(approver_user_ids="U1").policy_problems()
+
+
+@pytest.mark.parametrize(
+    ("bot", "app", "expected"),
+    [
+        (
+            "xapp-1-A0-x",
+            "xoxb-1-2",
+            ["SLACK_BOT_TOKEN: this is an app-level token", "SLACK_APP_TOKEN: this is a bot token"],
+        ),
+        ("xoxp-1-2", "xapp-1", ["SLACK_BOT_TOKEN: this is a user token (xoxp-…), not the bot token (xoxb-…)."]),
+        ("hunter2", "xapp-1", ["SLACK_BOT_TOKEN: this is not a Slack token of the kind needed"]),
+        ('"xoxb-1-2"', "xapp-1", ["SLACK_BOT_TOKEN: has spaces or quotes in it"]),
+        ("xoxb-1-2", "xoxe-1-2", ["SLACK_APP_TOKEN: this is a refresh token (xoxe-…)"]),
+        ("xoxb-1-2", "xapp-1", []),
+        ("xoxe.xoxb-1-2", "xapp-1", []),  # a bot token with token rotation
+    ],
+)
+def test_slack_tokens_of_the_wrong_kind_are_named_by_their_prefix(bot: str, app: str, expected: list[str]) -> None:
+    problems = settings(slack_bot_token=bot, slack_app_token=app).slack_problems()
+    assert len(problems) == len(expected), problems
+    for problem, start in zip(problems, expected, strict=True):
+        assert problem.startswith(start)
+        assert bot not in problem and app not in problem  # the token is never shown
+    if bot.startswith("xapp-"):
+        assert all("SLACK_BOT_TOKEN and SLACK_APP_TOKEN look swapped" in p for p in problems)
+
+
+def test_an_app_token_is_not_judged_in_http_mode() -> None:
+    quiet = settings(slack_bot_token="xoxb-1", slack_app_token="whatever", slack_mode="http", slack_signing_secret="s")
+    assert quiet.slack_problems() == []
+
+
+def test_every_settings_problem_starts_with_the_setting() -> None:
+    bad = settings(
+        slack_bot_token="xapp-1",
+        approver_user_ids="alice",
+        requester_usergroup_ids="leads",
+        required_approvals=3,
+        huaweicloud_sdk_ak="a",
+    )
+    problems = bad.slack_problems() + bad.policy_problems() + bad.huawei_problems() + settings().policy_problems()
+    assert len(problems) >= 6
+    assert all(re.match(r"^[A-Z][A-Z0-9_]+[ :=/]", p) for p in problems), problems
 
 
 def test_lists_accept_commas_and_spaces(monkeypatch: pytest.MonkeyPatch) -> None:

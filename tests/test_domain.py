@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.restore.ids import new_request_id, normalise_request_id
+from bot.restore.ids import new_request_id, normalise_request_id, short_id, short_ids
 from bot.restore.lifecycle import LIFECYCLE, Event, InvalidTransition, move_of, next_states, sources_of
 from bot.restore.mapping import Candidate, mapping_problems, suggest_mapping
 from bot.restore.notices import Notice
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import Actor, ApprovalPolicy
+from bot.restore.progress import milestone_reached
 from bot.restore.request import ACTIVE_STATES, FINAL_STATES, Approval, RequestState, RestoreRequest
-from bot.restore.timeparse import TimeInputError, Window, check_in_windows, iso_utc, parse_restore_point, utc_text
+from bot.restore.timeparse import (
+    TimeInputError,
+    Window,
+    check_in_windows,
+    iso_utc,
+    parse_restore_point,
+    picker_epoch_ms,
+    utc_text,
+)
 from bot.slack.command_text import ListRequests, OpenForm, ShowHelp, ShowStatus, parse_command
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -193,6 +203,54 @@ def test_restore_point_errors_are_specific(text: str, message: str) -> None:
         parse_restore_point(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1999-12-31T23:59:59.999Z", "3000-01-01T00:00:00Z"],
+)
+def test_restore_points_outside_the_range_name_it(text: str) -> None:
+    with pytest.raises(TimeInputError, match=r"outside the times I accept \(2000-01-01 to 2999-12-31 UTC\)"):
+        parse_restore_point(text)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "-1e400", "1e400", "١٧٤٧٧٣٢٣٥٢٠٧٦", "NaN+08:00"])
+def test_restore_point_nonsense_is_unreadable_not_a_missing_zone(text: str) -> None:
+    with pytest.raises(TimeInputError, match="is not a time I can read"):
+        parse_restore_point(text)
+
+
+def test_restore_point_range_edges_and_offsets_with_seconds() -> None:
+    assert parse_restore_point("2000-01-01T00:00:00Z").epoch_ms == 946_684_800_000
+    assert parse_restore_point("2999-12-31T23:59:59.999Z").epoch_ms == 32_503_679_999_999
+    assert parse_restore_point("2025-05-20T09:12:33+00:00:01").epoch_ms == 1_747_732_352_000
+
+
+@pytest.mark.parametrize(
+    ("picked", "message"),
+    [
+        (float("inf"), "outside the times I accept (2000-01-01 to 2999-12-31 UTC)"),
+        (float("-inf"), "outside the times I accept"),
+        (10**400, "outside the times I accept"),
+        (-1, "outside the times I accept"),
+        (32_503_680_000, "outside the times I accept"),
+        (float("nan"), "can't read"),
+        ("1e400", "can't read"),
+        ("soon", "can't read"),
+        (True, "can't read"),
+        (None, "can't read"),
+        ([1], "can't read"),
+    ],
+)
+def test_picker_values_that_are_no_restore_point(picked: object, message: str) -> None:
+    with pytest.raises(TimeInputError, match=re.escape(message)):
+        picker_epoch_ms(picked)
+
+
+def test_picker_values_that_are() -> None:
+    assert picker_epoch_ms(1_747_732_352) == 1_747_732_352_000
+    assert picker_epoch_ms("1747732352") == 1_747_732_352_000
+    assert picker_epoch_ms(1_747_732_352.9) == 1_747_732_352_000
+
+
 def test_time_texts_and_windows() -> None:
     assert utc_text(1_747_732_352_076) == "2025-05-20 09:12:32.076 UTC"
     assert iso_utc(1_747_732_352_076) == "2025-05-20T09:12:32.076Z"
@@ -288,3 +346,34 @@ def test_readme_lifecycle_diagram_is_generated_from_the_table() -> None:
     block = readme[begin:end]
     shown = block[block.index("```mermaid\n") + len("```mermaid\n") : block.rindex("```")].rstrip("\n")
     assert shown == mermaid_diagram(), "README's lifecycle is stale: paste `python -m bot.restore.lifecycle`"
+
+
+def test_short_ids_differ_where_ids_do_and_keep_at_least_eight_characters() -> None:
+    alike = ["e0a1b2c3d4e54f6a8b9c0d1e2f3a4b50in01", "e0a1b2c3d4e54f6a8b9c0d1e2f3a4b51in01"]
+    other = "f4e2949e9b9b4d60b42c89ed39bfe34cin01"
+    shown = short_ids([*alike, other, other])
+    assert shown == {alike[0]: "e0a1b2c3…0in01", alike[1]: "e0a1b2c3…1in01", other: "f4e2949e…in01"}
+    assert short_ids(["f4e2949e9b9b4d60b42c89ed39bfe34cin01", "f4e2949e9bffffffffffffffffffffffin01"]) == {
+        "f4e2949e9b9b4d60b42c89ed39bfe34cin01": "f4e2949e…cin01",
+        "f4e2949e9bffffffffffffffffffffffin01": "f4e2949e…fin01",
+    }
+    same_end = ["aaaa1111bbbb2222cccc3333dddd4444in09", "aaaa1111bbbb9999cccc3333dddd4444in09"]
+    assert short_ids(same_end) == {same_end[0]: "aaaa1111bbbb2…in09", same_end[1]: "aaaa1111bbbb9…in09"}
+    assert short_id("2f0324a93859487eb5566d75951fcd2din09") == "2f0324a9…in09"
+    assert short_id("abc") == "abc" and short_id("0123456789abc") == "0123456789abc"  # nothing to gain
+    assert short_ids([]) == {}
+    # any two different ids read differently, whatever the set
+    ids = [f"{n:018x}{n * 7919 % 4096:018x}" for n in range(0, 3000, 11)] + alike + same_end
+    shown = short_ids(ids)
+    assert len(set(shown.values())) == len(set(ids)) and all(len(s) >= 8 for s in shown.values())
+
+
+def test_progress_milestones_are_told_once_each_and_never_backwards() -> None:
+    assert [milestone_reached(None, p) for p in (0, 24, 25, 99)] == [None, None, 25, 75]
+    assert milestone_reached(10, 80) == 75  # a jump is told once, at its highest milestone
+    assert milestone_reached(25, 49) is None and milestone_reached(49, 50) == 50
+    assert milestone_reached(80, 40) is None and milestone_reached(75, 100) is None
+    S = RequestState
+    assert move_of(S.RUNNING, Event.PROGRESS).to is S.RUNNING
+    assert Notice.PROGRESS in move_of(S.RUNNING, Event.PROGRESS).notices
+    assert sources_of(Event.PROGRESS) == {S.RUNNING}

@@ -184,3 +184,50 @@ def test_reconcile_picks_only_a_job_it_can_tell_is_ours() -> None:
     # Two jobs on the source, or another unsettled request from it (source not passed): nothing is guessed.
     assert pick([on_source, other], target_instance_id="tgt", source_instance_id="src", submitted_ms=submitted) is None
     assert pick([on_source], target_instance_id="tgt", source_instance_id=None, submitted_ms=submitted) is None
+
+
+async def test_progress_milestones_reach_the_thread_once_each(sim: RunningSimulator, tmp_path: Path) -> None:
+    """25/50/75 % each become one thread notice, in the move that stores the progress (audited); a follower
+    holding an older read of the request (a replica that just took the lease over) tells nothing twice."""
+    from bot.restore.facts import JobReport, JobStatus
+    from bot.restore.notices import Notice
+
+    store = RequestStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
+    await store.create_schema()
+    request_id = await running_request(store, 0)
+    gateway = HuaweiDdmGateway(client_for(sim.base_url)).background()
+    submitter = Submitter(store=store, ddm=gateway, clock=utc_now)
+    first, second = (
+        Follower(store=store, ddm=gateway, submitter=submitter, clock=utc_now, poll_interval=10, owner=name)
+        for name in ("replica-a", "replica-b")
+    )
+
+    async def milestones() -> list[object]:
+        return [
+            row.params["percent"] for row in await store.outbox.pending(request_id) if row.notice is Notice.PROGRESS
+        ]
+
+    def job(percent: int) -> JobReport:
+        return JobReport(id=f"{0:032x}", status=JobStatus.RUNNING, percent=percent)
+
+    try:
+        stale = await store.get(request_id)
+        assert stale is not None and not stale.job_progress
+        for percent in (10, 30, 30):
+            await first.record(await store.get(request_id) or stale, job(percent))
+        assert await milestones() == [25]
+        await second.record(stale, job(30))  # its read predates the milestone: judged on what is stored now
+        await second.record(stale, job(40))
+        assert await milestones() == [25]
+        await first.record(await store.get(request_id) or stale, job(80))  # 50 and 75 passed at once: told once
+        assert await milestones() == [25, 75]
+        for percent in (60, 80, 90):  # DDM's figure going back moves nothing
+            await first.record(await store.get(request_id) or stale, job(percent))
+        latest = await store.get(request_id)
+        assert latest is not None and latest.job_progress == 90 and latest.state is RequestState.RUNNING
+        assert await milestones() == [25, 75]
+        trail = [record.action for record in await store.audit_trail(request_id)]
+        assert trail.count("progress") == 2
+    finally:
+        await gateway.aclose()
+        await store.close()

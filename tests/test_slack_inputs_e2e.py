@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -66,6 +67,52 @@ async def test_a_non_numeric_picker_value_is_a_field_error(tmp_path: Path) -> No
         response = await h.submit_view(view_id, state)
         assert response["response_action"] == "errors"
         assert "pick the restore point again" in response["errors"]["restore_time"]
+
+
+def _step1_state(*, exact: str | None = None, picker: Any = None) -> dict[str, Any]:
+    return {
+        "source_instance": {"source_instance": sp.external_select(ORDERS_PROD_ID)},
+        "restore_time": {"restore_time": {"type": "datetimepicker", "selected_date_time": picker}},
+        "restore_time_exact": {"restore_time_exact": sp.plain_text_input(exact)},
+        "target_instance": {"target_instance": sp.external_select(ORDERS_RESTORE_1_ID)},
+    }
+
+
+async def test_restore_times_outside_pythons_dates_are_field_errors_naming_the_range(tmp_path: Path) -> None:
+    """Typed, picked or forged: a time no backup can have is a field error, never "something went wrong"."""
+    allowed = "2000-01-01 to 2999-12-31 UTC"
+    async with running_bot(tmp_path) as h:
+        view_id = await h.open_form()
+        for exact in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+            response = await h.submit_view(view_id, _step1_state(exact=exact))
+            assert response["response_action"] == "errors", (exact, response)
+            assert allowed in response["errors"]["restore_time_exact"], exact
+        for exact in ("nan", "inf", "-1e400", "99999999999999999999"):
+            response = await h.submit_view(view_id, _step1_state(exact=exact))
+            assert response["response_action"] == "errors", (exact, response)
+            assert "restore_time_exact" in response["errors"], exact
+            assert "went wrong" not in response["errors"]["restore_time_exact"]
+        for picked in (10**30, -1, 0):
+            response = await h.submit_view(view_id, _step1_state(picker=picked))
+            assert response["errors"] == {"restore_time": f"The picked time is outside the times I accept ({allowed})."}
+        # JSON's own spellings of what no int holds: 1e400 (infinity), -1e400, NaN
+        marker = 123_456_789_012_345
+        for literal, message in (("1e400", allowed), ("-1e400", allowed), ("NaN", "can't read")):
+            payload = sp.view_submission_payload(
+                user_id="UALICE", view=h.fake.views[view_id], state_values=_step1_state(picker=marker)
+            )
+            raw = json.dumps(payload, separators=(",", ":")).replace(str(marker), literal)
+            body = urlencode({"payload": raw}).encode("utf-8")
+            answer = await h.http.post(h.url, content=body, headers=sp.signed(SECRET, body))
+            assert answer.status_code == 200, answer.text
+            assert message in json.loads(answer.text)["errors"]["restore_time"], literal
+        # the command's text path says the same before it opens anything
+        since = len(h.fake.calls)
+        await h.command("orders-prod at 0001-01-01T00:00:00+14:00 to orders-restore-1")
+        told = await h.fake.wait_for("response_url:UALICE", since=since)
+        assert allowed in told.args["text"]
+        assert [c for c in h.fake.calls[since:] if c.method == "views.open"] == []
+        assert await h.runtime.store.recent(5) == []
 
 
 async def test_unreadable_step2_metadata_says_the_form_is_out_of_date(tmp_path: Path) -> None:

@@ -3,16 +3,20 @@ checked before Slack sees a view."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from bot.restore.mapping import Candidate
+from bot.restore.checks import check_choice
+from bot.restore.facts import Instance, TargetCandidate
+from bot.restore.mapping import Candidate, mapping_problems
 from bot.restore.notices import Notice
 from bot.restore.plan import DataNodeMapping, NamedRef
 from bot.restore.request import Approval, RequestState
+from bot.restore.timeparse import Window
 from bot.slack.blocks import (
     NO_SOURCE_VALUE,
     FormOutOfDate,
@@ -108,7 +112,7 @@ def test_card_shows_ddm_and_people_text_escaped(state: RequestState) -> None:
     assert f"orders {EVIL_SHOWN}" in text and f"restore {EVIL_SHOWN}" in text
     assert "INC-1 *Target* x" in text  # one line: no forged card line
     if state is RequestState.FAILED:
-        assert f"Error: boom {EVIL_SHOWN}" in text and "failed DBS.1 &lt;!here&gt;" in text
+        assert f"said “boom {EVIL_SHOWN}”" in text and "failed DBS.1 &lt;!here&gt;" in text
     if state is RequestState.REJECTED:
         assert f'rejected by <@UBOB>: \\"no {EVIL_SHOWN}\\"' in text  # JSON-quoted
     assert _raw_markup(card_fallback_text(request)) == []
@@ -180,8 +184,8 @@ def test_notice_follow_trouble() -> None:
                 submitted_at=NOW,
                 finished_at=NOW + timedelta(minutes=3, seconds=12),
             ),
-            "✅ Restore completed in 3m12s. <@UALICE> <@UBOB> — orders-restore-1 now holds orders-prod as of "
-            "2026-11-27 04:05:52.500 UTC.",
+            "✅ Restore completed in 3m12s. <@UALICE> <@UBOB> — orders-restore-1 `bbbb1111…in09` now holds "
+            "orders-prod `aaaa1111…in09` as of 2026-11-27 04:05:52.500 UTC.",
         ),
         (
             dict(state=RequestState.REJECTED, decided_by="UBOB", decision_note="wrong target"),
@@ -299,8 +303,173 @@ def test_step2_with_many_data_nodes_fits_in_100_blocks_or_says_why() -> None:
         '{"c":"C","s":["a"],"t":["b","c"],"ms":1,"n":{"x":"y"}}',
         '{"c":"C","s":["a","b"],"t":["b","c"],"ms":"1","n":{"x":"y"}}',
         '{"c":"C","s":["a","b"],"t":["b","c"],"ms":1,"n":[]}',
+        '{"c":"C","s":["a","b"],"t":["b","c"],"ms":1,"n":{"x":"y"}}',  # a time no form of ours carries
+        '{"c":"C","s":["a","b"],"t":["b","c"],"ms":100000000000000000000,"n":{"x":"y"}}',
+        '{"c":"C","s":["a","b"],"t":["b","c"],"ms":1e400,"n":{"x":"y"}}',
     ],
 )
 def test_unreadable_step2_metadata_is_out_of_date(raw: str) -> None:
     with pytest.raises(FormOutOfDate):
         Step2Meta.load(raw)
+
+
+def test_reasons_from_ddm_join_without_doubled_punctuation() -> None:
+    """DDM's reasons end in a full stop; ours follow them: never "(100 GB).," or "..", wherever they are joined."""
+    small = "The storage is smaller than the source's (100 GB)."
+    row = SourceNodeRow(
+        id="s" * 32 + "in01",
+        name="orders-rds-0",
+        detail="MySQL 8.0, 100 GB",
+        candidates=[
+            Candidate("a" * 32 + "in01", "restore-rds-3", False, small),
+            Candidate("b" * 32 + "in01", "restore-rds-4", False, "Busy.  "),
+            Candidate("c" * 32 + "in01", "restore-rds-5", True),
+        ],
+        suggested="c" * 32 + "in01",
+    )
+    step2 = json.dumps(step2_view(_meta(1), [row], external_id="x").to_dict(), ensure_ascii=False)
+    assert "(100 GB), restore-rds-4: Busy" in step2
+    hint = SourceHint(windows=(), unavailable_targets=[("orders-restore-2", "The instance is busy.")])
+    step1 = json.dumps(step1_view(Step1Meta(channel_id="C"), hint=hint).to_dict(), ensure_ascii=False)
+    assert "orders-restore-2: The instance is busy" in step1 and "busy.\\n" not in step1 and 'busy."' not in step1
+    source = Instance("src", "orders-prod")
+    problems = check_choice(
+        source=source,
+        target_id="t",
+        target_label="t",
+        restore_time_ms=PLAN.restore_time_ms,
+        windows=[Window(PLAN.restore_time_ms - 1, PLAN.restore_time_ms + 1)],
+        targets=[TargetCandidate("t", "orders-restore-2", False, "The instance is busy.")],
+    )
+    assert [p.message for p in problems] == ["orders-restore-2 can't be used: The instance is busy."]
+    candidates = {"s0": [Candidate("t0", "restore-rds-0", False, small)]}
+    assert mapping_problems(["s0"], {"s0": "t0"}, candidates, {}) == {
+        "s0": "restore-rds-0 can't be used: The storage is smaller than the source's (100 GB)."
+    }
+    failed = make_request(RequestState.FAILED, job_id="j1", error_code="JOB_FAILED", error_msg="Disk full.")
+    card = json.dumps([b.to_dict() for b in request_card(failed, approvers="x")], ensure_ascii=False)
+    assert "DDM said: “Disk full”." in card and "Disk full.”" not in card
+    assert "full.." not in render_notice(failed, Notice.FINAL, {})
+
+
+# ---- ids that tell alike data nodes apart -------------------------------------------------------------------
+
+NODE_A = "e0a1b2c3d4e54f6a8b9c0d1e2f3a4b50in01"
+NODE_B = "e0a1b2c3d4e54f6a8b9c0d1e2f3a4b51in01"
+
+
+def _swapped_plans() -> tuple[Any, Any]:
+    """Two plans whose target data nodes have one name and ids that differ only near their end, swapped."""
+    sources = [NamedRef(id=f"{d * 32}in01", name=f"orders-rds-{i}") for i, d in enumerate("fa")]
+    first = PLAN.model_copy(
+        update={
+            "mappings": (
+                DataNodeMapping(source=sources[0], target=NamedRef(id=NODE_A, name="restore-rds")),
+                DataNodeMapping(source=sources[1], target=NamedRef(id=NODE_B, name="restore-rds")),
+            )
+        }
+    )
+    second = first.model_copy(
+        update={
+            "mappings": (
+                DataNodeMapping(source=sources[0], target=NamedRef(id=NODE_B, name="restore-rds")),
+                DataNodeMapping(source=sources[1], target=NamedRef(id=NODE_A, name="restore-rds")),
+            )
+        }
+    )
+    return first, second
+
+
+def _card_parts(request: Any) -> tuple[str, str]:
+    blocks = {b["block_id"]: b for b in (block.to_dict() for block in request_card(request, approvers="x"))}
+    confirm = blocks["card_actions"]["elements"][0]["confirm"]["text"]["text"]
+    return blocks["card_nodes"]["text"]["text"], confirm
+
+
+def test_alike_data_nodes_read_differently_on_card_confirm_status_and_thread() -> None:
+    first, second = (make_request(RequestState.PENDING, plan=p, fingerprint=p.fingerprint()) for p in _swapped_plans())
+    (nodes_1, confirm_1), (nodes_2, confirm_2) = _card_parts(first), _card_parts(second)
+    assert nodes_1 != nodes_2 and confirm_1 != confirm_2
+    # they differ only near their end: the end grows until it tells them apart
+    assert "orders-rds-0 `ffffffff…in01` → restore-rds `e0a1b2c3…0in01`" in nodes_1
+    assert "orders-rds-1 `aaaaaaaa…in01` → restore-rds `e0a1b2c3…1in01`" in nodes_1
+    assert "orders-rds-0 `ffffffff…in01` → restore-rds `e0a1b2c3…0in01`" in confirm_1 and len(confirm_1) <= 300
+    assert status_text(first) != status_text(second) and "`e0a1b2c3…0in01`" in status_text(first)
+    # the thread names the target instance with its id (two instances may share a name too)
+    done = dataclasses.replace(first, state=RequestState.COMPLETED, job_id="j1")
+    assert "orders-restore-1 `bbbb1111…in09` now holds orders-prod `aaaa1111…in09`" in render_notice(
+        done, Notice.FINAL, {}
+    )
+
+
+def test_the_confirm_dialog_stays_within_300_characters_with_many_data_nodes() -> None:
+    many = tuple(
+        DataNodeMapping(
+            source=NamedRef(id=f"{i:032x}in01", name="n" * 60), target=NamedRef(id=f"{i + 99:032x}in01", name="t" * 60)
+        )
+        for i in range(8)
+    )
+    plan = PLAN.model_copy(update={"mappings": many, "target": NamedRef(id=PLAN.target.id, name="x" * 200)})
+    _, confirm = _card_parts(make_request(RequestState.PENDING, plan=plan, fingerprint=plan.fingerprint()))
+    assert len(confirm) <= 300 and "8 pairs, as on the card" in confirm and "bbbb1111…in09" in confirm
+
+
+@pytest.mark.parametrize(
+    ("state", "changes", "says"),
+    [
+        (RequestState.COMPLETED, {"job_id": "j1"}, "All data on orders-restore-1 was overwritten by this restore"),
+        (RequestState.REJECTED, {"decided_by": "UBOB"}, "Nothing was changed on orders-restore-1."),
+        (RequestState.CANCELLED, {"decided_by": "UALICE"}, "Nothing was changed on orders-restore-1."),
+        (RequestState.EXPIRED, {}, "Nothing was changed on orders-restore-1."),
+        (
+            RequestState.FAILED,
+            {"job_id": "j1", "error_code": "JOB_FAILED", "error_msg": "disk full."},
+            "The restore job failed, so orders-restore-1 may be partly overwritten.* DDM said: “disk full”.",
+        ),
+        (
+            RequestState.FAILED,
+            {"error_code": "DBS.300372", "error_msg": "Invalid destination."},
+            "Nothing was changed on orders-restore-1*: DDM refused the restore and said “Invalid destination”.",
+        ),
+        (
+            RequestState.FAILED,
+            {"error_code": "PLAN_STALE", "error_msg": "the target is busy"},
+            "Nothing was changed on orders-restore-1*: the restore was not sent (“the target is busy”).",
+        ),
+        (
+            RequestState.FAILED,
+            {"error_code": "NO_JOB", "error_msg": "no restore job appeared within 15m00s"},
+            "most likely did not start (no restore job appeared within 15m00s). Check orders-restore-1",
+        ),
+    ],
+)
+def test_a_finished_card_says_what_happened_to_the_target(
+    state: RequestState, changes: dict[str, Any], says: str
+) -> None:
+    blocks = {
+        b["block_id"]: b
+        for b in (block.to_dict() for block in request_card(make_request(state, **changes), approvers="x"))
+    }
+    line = blocks["card_warning"]["text"]["text"]
+    assert says in line and "will be overwritten" not in line
+
+
+@pytest.mark.parametrize(
+    ("state", "says"),
+    [
+        (RequestState.PENDING, "will be overwritten"),
+        (RequestState.APPROVED, "will be overwritten"),
+        (RequestState.RUNNING, "is being overwritten"),
+        (RequestState.UNKNOWN, "may be being overwritten"),
+    ],
+)
+def test_a_card_still_in_flight_warns(state: RequestState, says: str) -> None:
+    blocks = {b["block_id"]: b for b in (block.to_dict() for block in request_card(make_request(state), approvers="x"))}
+    assert says in blocks["card_warning"]["text"]["text"]
+
+
+def test_notice_progress() -> None:
+    running = make_request(RequestState.RUNNING, job_id="09902ee7866649b8908ec209bfee2747")
+    text = render_notice(running, Notice.PROGRESS, {"percent": 50, "elapsed_s": 95})
+    assert text == "⏳ Restore job `09902ee7866649b8908ec209bfee2747` is 50% done after 1m35s."
+    assert render_notice(running, Notice.PROGRESS, {"percent": 25}).endswith("is 25% done.")

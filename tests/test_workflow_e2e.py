@@ -334,14 +334,23 @@ async def test_not_in_channel_says_how_to_invite(tmp_path: Path) -> None:
 async def test_prefilled_form_from_command_text(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as h:
         since = len(h.fake.calls)
-        await h.command("orders-prod at latest to orders-restore-1")
+        await h.command(
+            "orders-prod at 2026-11-27T09:12:32.500+08:00 to orders-restore-1 map orders-rds-0=restore-rds-1"
+        )
         opened = await h.fake.wait_for("views.open", since=since)
         view = opened.args["view"]
         blocks = {b.get("block_id"): b for b in view["blocks"]}
         assert blocks["source_instance"]["element"]["initial_option"]["value"] == "orders-prod"
-        assert blocks["restore_time_exact"]["element"]["initial_value"] == "latest"
-        # the hint is filled in right after, from the live API
-        await h.fake.wait_for("views.update", since=since)
+        assert blocks["restore_time_exact"]["element"]["initial_value"] == "2026-11-27T09:12:32.500+08:00"
+        # the hint is filled in right after, from the live API; the form keeps all the command asked for
+        updated = await h.fake.wait_for("views.update", since=since)
+        blocks = {b.get("block_id"): b for b in updated.args["view"]["blocks"]}
+        assert blocks["source_instance"]["element"]["initial_option"]["value"] == ORDERS_PROD_ID
+        assert blocks["restore_time_exact"]["element"]["initial_value"] == "2026-11-27T09:12:32.500+08:00"
+        target = blocks["target_instance"]["element"]["initial_option"]
+        assert target["value"] == ORDERS_RESTORE_1_ID and target["text"]["text"] == "orders-restore-1 (2f0324a9…in09)"
+        assert json.loads(updated.args["view"]["private_metadata"])["m"] == {"orders-rds-0": "restore-rds-1"}
+        assert "Restorable" in blocks["source_hint"]["elements"][0]["text"]
 
 
 async def test_ddm_400_on_submit_names_the_error_and_a_next_step(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from bot.restore.facts import Instance, SourceDataNode, TargetCandidate
 from bot.restore.mapping import Candidate
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.timeparse import Window, check_in_windows
+from bot.restore.wording import clause
 
 SOURCE = "source_instance"
 TIME = "restore_time"
@@ -66,7 +67,7 @@ def check_choice(
     elif target is None:
         problems.append(PlanProblem(TARGET, f"{target_label} is not a restore target for {source.name}."))
     elif not target.available:
-        problems.append(PlanProblem(TARGET, f"{target.name} can't be used: {target.reason or 'unavailable'}."))
+        problems.append(PlanProblem(TARGET, f"{target.name} can't be used: {clause(target.reason, 'unavailable')}."))
     return problems
 
 
@@ -103,7 +104,7 @@ def check_plan(plan: RestorePlan, facts: LiveFacts) -> list[PlanProblem]:
             message = f"{mapping.target.label} is not a candidate for this data node."
             problems.append(PlanProblem(mapping_field(mapping.source.id), message))
         elif not node.available:
-            message = f"{node.name} can't be used: {node.reason or 'unavailable'}."
+            message = f"{node.name} can't be used: {clause(node.reason, 'unavailable')}."
             problems.append(PlanProblem(mapping_field(mapping.source.id), message))
     return problems
 

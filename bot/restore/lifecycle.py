@@ -42,6 +42,7 @@ class Event(StrEnum):
     SUBMITTER_LOST = "submitter_lost"  # the replica that was POSTing vanished
     RECONCILED = "reconciled"  # the job of an UNKNOWN submission was found in DDM's job list
     RECONCILE_FAILED = "reconcile_failed"  # no job appeared in time
+    PROGRESS = "progress"  # the running job reached a progress milestone (bot.restore.progress)
     JOB_COMPLETED = "job_completed"
     JOB_FAILED = "job_failed"
 
@@ -73,6 +74,8 @@ LIFECYCLE: dict[tuple[RequestState, Event], Move] = {
     (S.SUBMITTING, Event.SUBMITTER_LOST): Move(S.UNKNOWN, _UNKNOWN),
     (S.UNKNOWN, Event.RECONCILED): Move(S.RUNNING, (Notice.RECONCILED, Notice.CARD)),
     (S.UNKNOWN, Event.RECONCILE_FAILED): Move(S.FAILED, _FINAL),
+    # A move that stays: the milestone is told in the thread in the same transaction as the progress it is of.
+    (S.RUNNING, Event.PROGRESS): Move(S.RUNNING, (Notice.CARD, Notice.PROGRESS)),
     (S.RUNNING, Event.JOB_COMPLETED): Move(S.COMPLETED, _FINAL),
     (S.RUNNING, Event.JOB_FAILED): Move(S.FAILED, _FINAL),
 }

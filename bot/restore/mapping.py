@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.restore.wording import clause
+
 _SUFFIX_RE = re.compile(r"(\d+)$")
 
 
@@ -65,7 +67,7 @@ def mapping_problems(
         if candidate is None:
             problems[source_id] = f"{names.get(target_id, target_id)} is not a restore candidate for {label}."
         elif not candidate.available:
-            problems[source_id] = f"{candidate.name} can't be used: {candidate.reason or 'unavailable'}."
+            problems[source_id] = f"{candidate.name} can't be used: {clause(candidate.reason, 'unavailable')}."
         elif target_id in first_user:
             problems[source_id] = (
                 f"{candidate.name} is already the target of {names.get(first_user[target_id], first_user[target_id])};"

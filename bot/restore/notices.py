@@ -18,6 +18,7 @@ class Notice(StrEnum):
     OUTCOME_UNKNOWN = "outcome_unknown"  # thread: sent, answer lost, looking for the job
     RECONCILED = "reconciled"  # thread: the job was found
     FOLLOW_TROUBLE = "follow_trouble"  # thread: the job can't be read; params problem
+    PROGRESS = "progress"  # thread: a running job reached a milestone (25/50/75 %); params percent, elapsed_s
     FINAL = "final"  # thread: how it ended, from the request's final state
     CARD_NOT_POSTED = "card_not_posted"  # to the requester: the card could not be posted; params reason
     REVIEW_DUE = "review_due"  # thread: an urgent request ended; its follow-up review, with a Reviewed button

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.restore.ids import short_ids
+
 
 class NamedRef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -65,6 +67,11 @@ class RestorePlan(BaseModel):
             environment=self.environment,
             urgent_incident=self.urgent_incident,
         )
+
+    def short_ids(self) -> dict[str, str]:
+        """Every id of the plan as people see it (bot.restore.ids.short_ids): no two alike, names aside."""
+        nodes = [ref.id for m in self.mappings for ref in (m.source, m.target)]
+        return short_ids([self.source.id, self.target.id, *nodes])
 
     def problems(self) -> list[tuple[str, str]]:
         """What makes this plan impossible on its face, as (field, message); empty when fine."""

@@ -2,18 +2,27 @@
 
 Accepted: `latest`; epoch milliseconds (13 digits); ISO-8601 with a zone (`Z`, `+08:00`, `+0800`), to the
 second or millisecond. A time without a zone is refused: nobody should have to guess which zone was meant.
+Every restore point lies in [EARLIEST_MS, END_MS): outside it is no backup, and Python's dates end there too,
+so nothing later has to handle a year 0 or 10000.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 LATEST = "latest"
-_EPOCH_RE = re.compile(r"^\d+$")
-_FRACTION_RE = re.compile(r"[T ]\d{2}:\d{2}:\d{2}[.,](\d+)")
-_ZONE_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+# ASCII digits only: `\d` would take other scripts' digits, which nobody means in a restore point.
+_EPOCH_RE = re.compile(r"^\d+$", re.ASCII)
+_DATE_RE = re.compile(r"^\d{4}-?\d{2}", re.ASCII)
+_FRACTION_RE = re.compile(r"[T ]\d{2}:\d{2}:\d{2}[.,](\d+)", re.ASCII)
+_ZONE_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2}(:?\d{2}(\.\d{1,6})?)?)$", re.IGNORECASE | re.ASCII)
+# The restore points accepted at all: 2000-01-01 to 2999-12-31 UTC (the picker's own range ends there too).
+EARLIEST_MS = 946_684_800_000
+END_MS = 32_503_680_000_000
+RANGE_TEXT = "2000-01-01 to 2999-12-31 UTC"
 
 
 class TimeInputError(ValueError):
@@ -42,7 +51,9 @@ def parse_restore_point(text: str) -> RestorePointInput:
             raise TimeInputError(f"{value} looks like epoch seconds; give epoch milliseconds ({value}000).")
         if len(value) != 13:
             raise TimeInputError(f"{value} is not epoch milliseconds (13 digits, e.g. 1795752174484).")
-        return RestorePointInput(int(value))
+        return RestorePointInput(in_range(int(value), value))
+    if not _DATE_RE.match(value):
+        raise TimeInputError(_unreadable(value))
     fraction = _FRACTION_RE.search(value)
     if fraction and len(fraction.group(1)) > 3:
         raise TimeInputError("Give the time to the millisecond at most (e.g. 09:12:32.500).")
@@ -53,13 +64,42 @@ def parse_restore_point(text: str) -> RestorePointInput:
     try:
         moment = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
-        raise TimeInputError(
-            f"“{value}” is not a time I can read; use ISO-8601 with a zone (2026-11-27T09:12:32.500+08:00), "
-            "epoch milliseconds, or latest."
-        ) from None
+        raise TimeInputError(_unreadable(value)) from None
     if moment.tzinfo is None:  # pragma: no cover - the zone check above makes this unreachable
         raise TimeInputError("add a time zone")
-    return RestorePointInput(epoch_ms_of(moment))
+    return RestorePointInput(in_range(epoch_ms_of(moment), value))
+
+
+def _unreadable(value: str) -> str:
+    return (
+        f"“{value}” is not a time I can read; use ISO-8601 with a zone (2026-11-27T09:12:32.500+08:00), "
+        "epoch milliseconds, or latest."
+    )
+
+
+def in_range(epoch_ms: int, shown: str) -> int:
+    """`epoch_ms` when it is a restore point at all; else TimeInputError naming the range (`shown`: as typed)."""
+    if not EARLIEST_MS <= epoch_ms < END_MS:
+        raise TimeInputError(f"“{shown}” is outside the times I accept ({RANGE_TEXT}).")
+    return epoch_ms
+
+
+def picker_epoch_ms(picked: object) -> int:
+    """The date-time picker's value (epoch seconds, as Slack sends it) as epoch ms. The payload is anyone's to
+    forge: a bool, text, NaN, ±infinity (JSON's 1e400) or a huge number are TimeInputErrors, never a crash."""
+    unreadable = TimeInputError("The picker sent a time I can't read; pick the restore point again.")
+    if isinstance(picked, bool) or not isinstance(picked, int | float | str):
+        raise unreadable
+    if isinstance(picked, float) and math.isinf(picked):
+        seconds = END_MS if picked > 0 else -1  # out of range, and said so
+    else:
+        try:
+            seconds = int(picked)
+        except ValueError:  # "soon", NaN
+            raise unreadable from None
+    if not EARLIEST_MS // 1000 <= seconds < END_MS // 1000:
+        raise TimeInputError(f"The picked time is outside the times I accept ({RANGE_TEXT}).")
+    return seconds * 1000
 
 
 def epoch_ms_of(moment: datetime) -> int:

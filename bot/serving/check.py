@@ -14,7 +14,8 @@ async def check(settings: Settings) -> int:
     lines = [await check_database(settings.database_url)]
     print_all(lines)
     findings += lines
-    if settings.slack_bot_token:
+    # A bot token of the wrong kind is already named above; Slack would only refuse it once more.
+    if settings.slack_bot_token and not any(f.text.startswith("SLACK_BOT_TOKEN:") for f in findings):
         from bot.app import slack_client_from
 
         lines, _facts = await check_slack(settings, slack_client_from(settings))

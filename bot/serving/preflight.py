@@ -214,8 +214,11 @@ def _reason(exc: BaseException) -> str:
 
 
 def _unreachable(settings: Settings, client: AsyncWebClient, exc: BaseException) -> str:
-    where = "SLACK_API_URL" if settings.slack_api_url else "Slack"
-    return f"{where}: Slack cannot be reached at {client.base_url}: {_reason(exc)}"
+    where = "SLACK_API_URL" if settings.slack_api_url else "SLACK_API_URL (not set: Slack's own)"
+    return (
+        f"{where}: Slack cannot be reached at {client.base_url}: {_reason(exc)}; check the network, a proxy or a "
+        "firewall"
+    )
 
 
 async def check_slack(

@@ -16,6 +16,7 @@ from bot.ports import DdmGateway, DdmUnreachable, RequestRepository
 from bot.restore.facts import JobReport, JobStatus
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, Outgoing
+from bot.restore.progress import milestone_reached
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.timeparse import epoch_ms_of as ms
 from bot.workflow.places import Places
@@ -127,7 +128,7 @@ class Follower:
         """Apply what DDM says of a request's job. Returns the final request when the job ended."""
         if not job.is_finished:
             if job.percent is not None:
-                await self.store.set_progress(request.id, job.percent, now=self.clock())
+                await self._progress(request, job.percent)
             return None
         ended = job.ended_ms or ms(self.clock())
         details: dict[str, object] = {"job_id": job.id, "status": job.status.value, "fail_reason": job.fail_reason}
@@ -153,6 +154,33 @@ class Follower:
             details=details,
         )
 
+    async def _progress(self, request: RestoreRequest, percent: int) -> None:
+        """Store a running job's progress, never backwards. A milestone (25/50/75 %) is a lifecycle move: the
+        progress and the thread's notice in one transaction. It is told exactly once: only the lease holder
+        follows jobs, and the milestone is judged against the progress stored right before the move."""
+        if _behind(percent, request.job_progress):
+            return
+        if milestone_reached(request.job_progress, percent) is None:
+            await self.store.set_progress(request.id, percent, now=self.clock())
+            return
+        fresh = await self.store.get(request.id)
+        if fresh is None or fresh.state is not S.RUNNING or _behind(percent, fresh.job_progress):
+            return
+        milestone = milestone_reached(fresh.job_progress, percent)
+        if milestone is None:
+            await self.store.set_progress(request.id, percent, now=self.clock())
+            return
+        elapsed = self.clock() - (fresh.submitted_at or fresh.updated_at)
+        await self.store.transition(
+            request.id,
+            Event.PROGRESS,
+            actor=SYSTEM,
+            now=self.clock(),
+            values={"job_progress": percent},
+            details={"job_id": fresh.job_id, "percent": percent, "milestone": milestone},
+            params={"percent": milestone, "elapsed_s": max(0, int(elapsed.total_seconds()))},
+        )
+
     async def _tell_trouble(self, active: list[RestoreRequest], problem: str) -> None:
         # Once per request and outage, in its thread: people must not think the restore quietly progresses.
         for request in active:
@@ -167,3 +195,8 @@ class Follower:
             await self.store.leases.release(LEASE, owner=self.owner)
         except Exception:
             log.debug("could not release the follower lease")
+
+
+def _behind(percent: int, stored: int | None) -> bool:
+    """Nothing new: DDM's progress is not past what is stored (it never goes back on the card)."""
+    return stored is not None and percent <= stored

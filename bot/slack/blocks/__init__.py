@@ -10,7 +10,7 @@ to mrkdwn text, tested against golden JSON.
 from __future__ import annotations
 
 from bot.slack.blocks.card import card_fallback_text, request_card, restore_point_text, status_line
-from bot.slack.blocks.escaping import clip, escape, guard, mention, plain, short_id, slack_date
+from bot.slack.blocks.escaping import clip, escape, guard, mention, plain, slack_date
 from bot.slack.blocks.forms import SourceHint, SourceNodeRow, Step1Meta, Step2Meta, step1_view, step2_view
 from bot.slack.blocks.ids import (
     APPROVE_ACTION,
@@ -85,7 +85,6 @@ __all__ = [
     "render_notice",
     "request_card",
     "restore_point_text",
-    "short_id",
     "slack_date",
     "status_line",
     "status_text",

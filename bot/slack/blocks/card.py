@@ -18,10 +18,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.restore.plan import short_fingerprint
+from bot.restore.plan import DataNodeMapping, RestorePlan, short_fingerprint
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text, iso_utc, utc_text
-from bot.slack.blocks.escaping import escape, mention, short_id, slack_date
+from bot.restore.wording import clause
+from bot.slack.blocks.escaping import escape, mention, slack_date
 from bot.slack.blocks.ids import APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION
 
 _STATUS_ICON = {
@@ -39,6 +40,7 @@ _STATUS_ICON = {
 # Slack: a section's text ≤ 3000 characters, a field ≤ 2000, a confirm dialog's text ≤ 300.
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
+CONFIRM_LIMIT = 300
 
 
 def status_line(request: RestoreRequest, stage_header: str = "") -> str:
@@ -70,6 +72,43 @@ def status_line(request: RestoreRequest, stage_header: str = "") -> str:
         by = mention(request.decided_by) if request.decided_by and request.decided_by != "system" else "the bot"
         return f"cancelled by {by}"
     return "expired"
+
+
+# Failures where the restore never reached DDM, or DDM refused it: the target was not touched.
+NOT_SENT_CODES = frozenset({"PLAN_STALE", "PLAN_CHANGED", "APPROVAL_STALE", "NOT_SENT", "INVALID_INPUT"})
+
+
+def target_line(request: RestoreRequest) -> str:
+    """What the request does, did or did not do to its target: a warning while it may still overwrite it, what
+    happened once it is over (a finished card never warns of what will no longer happen)."""
+    state, target = request.state, escape(request.plan.target.label, 200)
+    if state in (RequestState.PENDING, RequestState.APPROVED, RequestState.SUBMITTING):
+        return f"⚠️ *All data on {target} will be overwritten*; it is unavailable during the restore."
+    if state is RequestState.RUNNING:
+        return f"⚠️ *All data on {target} is being overwritten*; it is unavailable until the restore ends."
+    if state is RequestState.UNKNOWN:
+        return (
+            f"⚠️ *{target} may be being overwritten*: the restore was sent but DDM's answer was lost. Treat it as "
+            "in use until this card says how it ended."
+        )
+    if state is RequestState.COMPLETED:
+        return f"✅ *All data on {target} was overwritten by this restore.*"
+    if state is not RequestState.FAILED:  # rejected, cancelled, expired: never submitted
+        return f"*Nothing was changed on {target}.*"
+    said = f"“{escape(clause(request.error_msg), 300)}”" if clause(request.error_msg) else "no reason"
+    if request.job_id:
+        return (
+            f"🔴 *The restore job failed, so {target} may be partly overwritten.* DDM said: {said}. Check it in the "
+            "DDM console before using it or restoring onto it again."
+        )
+    if request.error_code == "NO_JOB":
+        return (
+            f"🟠 *No restore job for {target} appeared in DDM's job list*, so the restore most likely did not start "
+            f"({escape(clause(request.error_msg), 300)}). Check {target} in the DDM console before using it."
+        )
+    if request.error_code in NOT_SENT_CODES:
+        return f"*Nothing was changed on {target}*: the restore was not sent ({said})."
+    return f"*Nothing was changed on {target}*: DDM refused the restore and said {said}."
 
 
 def restore_point_text(epoch_ms: int) -> str:
@@ -121,12 +160,7 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
                 MarkdownTextObject(text=f"*Target*\n{target}  `{escape(plan.target.id, 200)}`"),
             ],
         ),
-        SectionBlock(
-            block_id="card_warning",
-            text=MarkdownTextObject(
-                text=f"⚠️ *All data on {target} will be overwritten*; it is unavailable during the restore."
-            ),
-        ),
+        SectionBlock(block_id="card_warning", text=MarkdownTextObject(text=target_line(request))),
         SectionBlock(
             block_id="card_time",
             text=MarkdownTextObject(text="*Restore point*  " + restore_point_text(plan.restore_time_ms)),
@@ -146,8 +180,6 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
     elif review is not None and review.due_at is not None:
         due_s = int(review.due_at.timestamp())
         facts.append("Follow-up review due " + slack_date(due_s, "{date_short_pretty} {time}", iso_utc(due_s * 1000)))
-    if request.state is RequestState.FAILED and request.error_msg:
-        facts.append(f"Error: {escape(request.error_msg, 500)}")
     if people.stages:
         blocks.append(SectionBlock(block_id="card_stages", text=MarkdownTextObject(text=f"*Stages*  {people.stages}")))
     blocks.append(ContextBlock(block_id="card_facts", elements=[MarkdownTextObject(text=" · ".join(facts))]))
@@ -162,11 +194,9 @@ def _mapping_lines(request: RestoreRequest) -> str:
     lines: list[str] = []
     used = len(title)
     mappings = request.plan.mappings
+    ids = request.plan.short_ids()
     for index, m in enumerate(mappings):
-        line = (
-            f"{escape(m.source.label, 120)} `{escape(short_id(m.source.id))}` → "
-            f"{escape(m.target.label, 120)} `{escape(short_id(m.target.id))}`"
-        )
+        line = node_pair(m, ids)
         rest = len(mappings) - index
         if used + 1 + len(line) + len(f"\n…and {rest} more") > SECTION_LIMIT and rest > 1:
             lines.append(f"…and {rest} more")
@@ -176,15 +206,33 @@ def _mapping_lines(request: RestoreRequest) -> str:
     return title + "\n" + "\n".join(lines)
 
 
-def _card_buttons(request: RestoreRequest) -> ActionsBlock:
-    plan = request.plan
+def node_pair(mapping: DataNodeMapping, ids: dict[str, str], limit: int = 120) -> str:
+    """`orders-rds-0 `f4e2949e…in01` → restore1-rds-0 `e0a1…b50in01``: names and ids that tell the nodes apart."""
+    return (
+        f"{escape(mapping.source.label, limit)} `{escape(ids[mapping.source.id])}` → "
+        f"{escape(mapping.target.label, limit)} `{escape(ids[mapping.target.id])}`"
+    )
+
+
+def _confirm_text(plan: RestorePlan) -> str:
+    """What the Approve button asks: the target (name and id), the source, the time, and the data nodes when
+    they fit in Slack's 300 characters (else the card above shows them)."""
+    ids = plan.short_ids()
     source, target = escape(plan.source.label, 60), escape(plan.target.label, 60)
+    text = (
+        f"Overwrite *{target}* `{escape(ids[plan.target.id], 40)}` with *{source}* as of "
+        f"{utc_text(plan.restore_time_ms)}? All its data will be lost."
+    )
+    nodes = "\nData nodes: " + ", ".join(node_pair(m, ids, 40) for m in plan.mappings)
+    if len(text) + len(nodes) <= CONFIRM_LIMIT:
+        return text + nodes
+    return text + f"\nData nodes: {len(plan.mappings)} pairs, as on the card."
+
+
+def _card_buttons(request: RestoreRequest) -> ActionsBlock:
     confirm = ConfirmObject(
         title="Approve this restore?",
-        text=MarkdownTextObject(
-            text=f"Overwrite *{target}* with *{source}* as of {utc_text(plan.restore_time_ms)}? "
-            f"All data on {target} will be lost."
-        ),
+        text=MarkdownTextObject(text=_confirm_text(request.plan)),
         confirm="Approve",
         deny="Back",
         style="danger",

@@ -61,11 +61,6 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 
-def short_id(value: str) -> str:
-    """`aaaa…in09`: enough of a 36-char id to tell instances apart at a glance."""
-    return value if len(value) <= 12 else f"{value[:4]}{ELLIPSIS}{value[-4:]}"
-
-
 def mention(user_id: str) -> str:
     """A Slack user id from Slack itself (never from typed text)."""
     return f"<@{user_id}>"

@@ -24,10 +24,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.restore.ids import short_ids
 from bot.restore.mapping import Candidate
-from bot.restore.timeparse import Window, utc_text
+from bot.restore.timeparse import EARLIEST_MS, END_MS, Window, utc_text
+from bot.restore.wording import clause
 from bot.slack.blocks.card import restore_point_text
-from bot.slack.blocks.escaping import clip, escape, plain, short_id
+from bot.slack.blocks.escaping import clip, escape
 from bot.slack.blocks.ids import (
     DN_MAP_PREFIX,
     DN_TARGET_ACTION,
@@ -52,6 +54,7 @@ from bot.slack.blocks.modal import (
     TITLE,
     FormOutOfDate,
     FormTooLarge,
+    id_label,
     json_object,
     meta_int,
     meta_opt_str,
@@ -145,7 +148,7 @@ def step1_view(
         ),
         InputBlock(
             block_id=EXACT_BLOCK,
-            label="Exact time (optional)",
+            label="Exact time",
             element=PlainTextInputElement(
                 action_id=EXACT_BLOCK,
                 placeholder="2026-11-27T09:12:32.500+08:00 · 1795752174484 · latest",
@@ -163,7 +166,10 @@ def step1_view(
         ),
     ]
     if hint and hint.unavailable_targets:
-        lines = [f"• {escape(name, 60)}: {escape(reason, 120)}" for name, reason in hint.unavailable_targets[:10]]
+        lines = [
+            f"• {escape(name, 60)}: {escape(clause(reason, 'unavailable'), 120)}"
+            for name, reason in hint.unavailable_targets[:10]
+        ]
         more = len(hint.unavailable_targets) - 10
         if more > 0:
             lines.append(f"…and {more} more")
@@ -234,6 +240,8 @@ class Step2Meta:
             nodes = data["n"]
             if not isinstance(nodes, dict) or not nodes:
                 raise FormOutOfDate(OUT_OF_DATE)
+            if not EARLIEST_MS <= meta_int(data["ms"]) < END_MS:  # no form of ours carries such a time
+                raise FormOutOfDate(OUT_OF_DATE)
             return cls(
                 channel_id=meta_str(data["c"]),
                 source=(meta_str(data["s"][0]), meta_str(data["s"][1])),
@@ -259,12 +267,16 @@ def step2_view(
 ) -> View:
     """Step 2. FormTooLarge when the data nodes do not fit in one Slack form. With `urgent_allowed` (the
     channel's environment has a break-glass path) it offers "Urgent (break-glass)" and the incident reference."""
+    # Every id in the form, shown long enough to tell apart (two candidates may differ only in their last digits).
+    ids = short_ids(
+        [meta.source[0], meta.target[0], *(row.id for row in rows), *(c.id for row in rows for c in row.candidates)]
+    )
     head: list[Block] = [
         SectionBlock(
             block_id="plan_summary",
             text=MarkdownTextObject(
-                text=f"*{escape(meta.source[1], 200)}* `{escape(short_id(meta.source[0]))}` → "
-                f"*{escape(meta.target[1], 200)}* `{escape(short_id(meta.target[0]))}`\n"
+                text=f"*{escape(meta.source[1], 200)}* `{escape(ids[meta.source[0]])}` → "
+                f"*{escape(meta.target[1], 200)}* `{escape(ids[meta.target[0]])}`\n"
                 f"*Restore point* {restore_point_text(meta.restore_time_ms)}"
             ),
         ),
@@ -294,7 +306,7 @@ def step2_view(
     ]
     inputs, notes = [], []
     for row in rows:
-        inputs.append(_row_input(row))
+        inputs.append(_row_input(row, ids))
         notes.append(_row_note(row))
     room = MAX_BLOCKS - len(head) - len(tail)
     if len(inputs) > room:
@@ -352,7 +364,7 @@ def _urgent_blocks() -> list[Block]:
     ]
 
 
-def _row_input(row: SourceNodeRow) -> InputBlock:
+def _row_input(row: SourceNodeRow, ids: dict[str, str]) -> InputBlock:
     available = [c for c in row.candidates if c.available and len(c.id) <= OPTION_VALUE_LIMIT]
     initial = next((c for c in available if c.id == row.suggested), None)
     shown = available[:MAX_OPTIONS]
@@ -363,12 +375,12 @@ def _row_input(row: SourceNodeRow) -> InputBlock:
         hint = f"{hint + ' · ' if hint else ''}Showing {MAX_OPTIONS} of {len(available)} usable data nodes."
     return InputBlock(
         block_id=f"{DN_MAP_PREFIX}{row.id}",
-        label=plain(f"{row.name} ({short_id(row.id)}, {row.detail})", 150),
+        label=id_label(row.name, ids[row.id], row.detail, limit=150),
         element=StaticSelectElement(
             action_id=DN_TARGET_ACTION,
             placeholder="Choose a target data node",
-            options=[option(f"{c.name} ({short_id(c.id)})", c.id) for c in shown],
-            initial_option=option(f"{initial.name} ({short_id(initial.id)})", initial.id) if initial else None,
+            options=[option(id_label(c.name, ids[c.id]), c.id) for c in shown],
+            initial_option=option(id_label(initial.name, ids[initial.id]), initial.id) if initial else None,
         ),
         hint=hint,
     )
@@ -382,4 +394,6 @@ def _row_note(row: SourceNodeRow) -> ContextBlock | None:
 
 def _unusable(row: SourceNodeRow, count: int) -> str:
     unavailable = [c for c in row.candidates if not c.available]
-    return ", ".join(f"{escape(c.name, 60)}: {escape(c.reason or 'unavailable', 200)}" for c in unavailable[:count])
+    return ", ".join(
+        f"{escape(c.name, 60)}: {escape(clause(c.reason, 'unavailable'), 200)}" for c in unavailable[:count]
+    )

@@ -8,13 +8,16 @@ and our own sentences are not.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from bot.restore.notices import Notice, ParamValue
+from bot.restore.plan import NamedRef, RestorePlan
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text, iso_utc, utc_text
-from bot.slack.blocks.card import status_line
+from bot.restore.wording import clause
+from bot.slack.blocks.card import node_pair, status_line
 from bot.slack.blocks.escaping import escape, mention, slack_date
 from bot.slack.blocks.ids import REVIEW_ACTION
 
@@ -49,9 +52,13 @@ def render_notice(request: RestoreRequest, notice: Notice, params: Mapping[str, 
         problem = escape(params.get("problem") or "no answer", DDM_TEXT_LIMIT)
         return (
             f"⚠️ I can't read {what} from DDM right now ({problem}). I keep trying every few minutes; meanwhile "
-            f"check {_label(request.plan.target.label)} in the DDM console. The target stays reserved for "
+            f"check {_instance(request.plan, request.plan.target)} in the DDM console. The target stays reserved for "
             f"{request.id}."
         )
+    if notice is Notice.PROGRESS:
+        elapsed = params.get("elapsed_s")
+        after = f" after {duration_text(timedelta(seconds=elapsed))}" if isinstance(elapsed, int) and elapsed else ""
+        return f"⏳ Restore job {_job(request)} is {params.get('percent')}% done{after}."
     if notice is Notice.FINAL:
         return final_text(request)
     if notice is Notice.REVIEW_DUE:
@@ -147,12 +154,12 @@ def _finished(request: RestoreRequest) -> str:
     plan = request.plan
     if request.state is RequestState.COMPLETED:
         return (
-            f"✅ Restore completed{took}. {people} — {_label(plan.target.label)} now holds "
-            f"{_label(plan.source.label)} as of {utc_text(plan.restore_time_ms)}."
+            f"✅ Restore completed{took}. {people} — {_instance(plan, plan.target)} now holds "
+            f"{_instance(plan, plan.source)} as of {utc_text(plan.restore_time_ms)}."
         )
     reason = _sentence(request.error_msg) or "DDM gave no reason"
     return (
-        f"🔴 Restore job {_job(request)} failed{took}: {reason}. {people} — {_label(plan.target.label)} may "
+        f"🔴 Restore job {_job(request)} failed{took}: {reason}. {people} — {_instance(plan, plan.target)} may "
         "hold partial data; check it in the console before using it or restoring onto it again."
     )
 
@@ -190,10 +197,11 @@ def list_line(request: RestoreRequest) -> str:
 
 def status_text(request: RestoreRequest) -> str:
     plan = request.plan
+    ids = plan.short_ids()
     lines = [
         list_line(request),
         f"Restore point {iso_utc(plan.restore_time_ms)} ({plan.restore_time_ms} ms)",
-        "Data nodes: " + ", ".join(f"{_label(m.source.label)} → {_label(m.target.label)}" for m in plan.mappings[:50]),
+        "Data nodes: " + ", ".join(node_pair(m, ids) for m in plan.mappings[:50]),
         f"Fingerprint `{request.fingerprint}`",
     ]
     if request.job_id:
@@ -205,11 +213,16 @@ def status_text(request: RestoreRequest) -> str:
 
 def _sentence(text: str | None) -> str:
     """DDM's message, escaped, without its final full stop (ours follows it)."""
-    return escape(text or "", DDM_TEXT_LIMIT).rstrip(". ")
+    return escape(clause(text), DDM_TEXT_LIMIT)
 
 
 def _label(text: str) -> str:
     return escape(text, 200)
+
+
+def _instance(plan: RestorePlan, ref: NamedRef) -> str:
+    """`orders-restore-1 `2f0324a9…in09``: the name, and the id as the card shows it."""
+    return f"{_label(ref.label)} `{escape(plan.short_ids()[ref.id])}`"
 
 
 def _job(request: RestoreRequest) -> str:

@@ -50,6 +50,14 @@ def option(label: str, value: str) -> Option:
     return Option(text=PlainTextObject(text=plain(label, OPTION_TEXT_LIMIT)), value=value)
 
 
+def id_label(name: str, shown_id: str, detail: str = "", *, limit: int = OPTION_TEXT_LIMIT) -> str:
+    """`name (id[, detail])` for plain text of at most `limit` characters: the name is clipped, never the id
+    (it is what tells two alike names apart)."""
+    tail = f"({shown_id}, {detail})" if detail and len(shown_id) + len(detail) + 12 <= limit else f"({shown_id})"
+    tail = plain(tail, limit - 9)
+    return plain(name, limit - len(tail) - 1) + " " + tail
+
+
 def options(items: Iterable[tuple[str, str]], *, more: str = "…{n} more: type to narrow the list") -> list[Option]:
     """At most 100 options. A value too long for Slack is left out (it could not be chosen whole); when some
     do not fit, the last one is an unselectable note saying how many more there are."""

@@ -1,6 +1,8 @@
-"""Approve / Reject / Cancel on the card, and Reviewed under an urgent request's follow-up review. The clicker is checked every time (Slack has no per-button
-permission); the answer to a refused click is an ephemeral only the clicker sees. Refusals come from the
-workflow and may quote DDM's names: `guard` keeps their mentions and turns any other markup into text."""
+"""Approve / Reject / Cancel on the card, and Reviewed under an urgent request's follow-up review. The clicker is
+checked every time (Slack has no per-button permission); the answer to a refused click is an ephemeral only the
+clicker sees. Refusals come from the workflow and may quote DDM's names: `guard` keeps their mentions and turns
+any other markup into text. A click whose work fails (Slack or DDM down, a bug) is never dropped: the clicker
+hears what happened and whether their click counted, read back from the store (bot.slack.answers)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.restore.policy import Refusal
 from bot.slack import payloads
-from bot.slack.answers import Tell, spawn_answering
+from bot.slack.answers import APPROVE, CANCEL, REVIEW, Click, Tell, failure_answer, spawn_answering, what_failed
 from bot.slack.blocks import reject_view
 from bot.slack.blocks.escaping import guard
 from bot.slack.deps import Deps
@@ -23,11 +25,11 @@ REJECT_CHECK_BUDGET = 1.5
 
 
 async def approve_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
-    await _decide(ack, body, deps, "approve", deps.service.approve)
+    await _decide(ack, body, deps, APPROVE, deps.service.approve)
 
 
 async def cancel_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
-    await _decide(ack, body, deps, "cancel", deps.service.cancel)
+    await _decide(ack, body, deps, CANCEL, deps.service.cancel)
 
 
 async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps) -> None:
@@ -46,18 +48,32 @@ async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCl
             return
         await client.views_open(trigger_id=trigger_id, view=reject_view(request_id))
 
-    spawn_answering(deps.tasks, open_reason_dialog(), name="reject", tell=_teller(deps, user_id, channel_id))
+    async def explain(error: Exception) -> str:
+        # Opening the dialog records nothing.
+        return (
+            f"⚠️ I could not open the reason dialog to reject {request_id}: {what_failed(error)}. Nothing was "
+            "recorded; press Reject again in a moment."
+        )
+
+    spawn_answering(
+        deps.tasks, open_reason_dialog(), name="reject", tell=_teller(deps, user_id, channel_id), on_failure=explain
+    )
 
 
 async def review_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     """[Reviewed] under an urgent request's follow-up review (in its thread)."""
-    await _decide(ack, body, deps, "review", deps.service.review)
+    await _decide(ack, body, deps, REVIEW, deps.service.review)
 
 
 async def _decide(
-    ack: AsyncAck, body: dict[str, Any], deps: Deps, name: str, decide: Callable[[str, str], Awaitable[Refusal | None]]
+    ack: AsyncAck,
+    body: dict[str, Any],
+    deps: Deps,
+    kind: Click,
+    decide: Callable[[str, str], Awaitable[Refusal | None]],
 ) -> None:
-    """Ack, then let the workflow decide in the background; a refusal is told to the clicker alone."""
+    """Ack, then let the workflow decide in the background; a refusal is told to the clicker alone, and so is a
+    failure, with whether the click counted."""
     request_id, user_id, channel_id = _click(body)
     await ack()
 
@@ -66,7 +82,13 @@ async def _decide(
         if refusal is not None:
             await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
 
-    spawn_answering(deps.tasks, run(), name=name, tell=_teller(deps, user_id, channel_id))
+    spawn_answering(
+        deps.tasks,
+        run(),
+        name=kind.noun,
+        tell=_teller(deps, user_id, channel_id),
+        on_failure=failure_answer(deps.service.store.get, kind, request_id, user_id),
+    )
 
 
 def _click(body: dict[str, Any]) -> tuple[str, str, str]:

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import payloads
 from bot.slack.blocks import NO_SOURCE_VALUE, FormOutOfDate, Step1Meta, option
 from bot.slack.deps import Deps
-from bot.slack.step1 import refresh_step1
+from bot.slack.step1 import Held, refresh_step1
 
 
 async def source_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps) -> None:
@@ -33,7 +33,7 @@ async def source_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCli
             meta=meta,
             source=option(chosen[1], chosen[0]),
             user_id=user_id,
-            state_values=payloads.state_values(view),
+            held=Held.from_state(payloads.state_values(view)),
         ),
         name="refresh step 1",
     )

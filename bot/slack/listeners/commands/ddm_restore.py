@@ -10,7 +10,6 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import Option
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.answers import spawn_answering
@@ -29,7 +28,7 @@ from bot.slack.command_text import USAGE, ListRequests, OpenForm, ShowHelp, Show
 from bot.slack.deps import Deps
 from bot.slack.notifier import invite_hint
 from bot.slack.payloads import BadPayload
-from bot.slack.step1 import refresh_step1
+from bot.slack.step1 import Held, refresh_step1
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +86,10 @@ async def _open_form(
     channel_id: str,
     trigger_id: str,
 ) -> None:
+    # What is known locally is answered before anything opens (a form that turns into a refusal wastes a minute).
+    if (refusal := _why_not_here_locally(deps, channel_id)) is not None:
+        await tell(refusal)
+        return
     meta = Step1Meta(channel_id=channel_id, preferred_map=form.mapping)
     source = option(form.source, form.source) if form.source else None
     target = option(form.target, form.target) if form.target else None
@@ -116,15 +119,24 @@ async def _open_form(
             view_id=view["id"],
             view_hash=view.get("hash"),
             meta=meta,
-            source=Option(text=str(form.source), value=str(form.source)),
+            source=source,
             user_id=user_id,
-            state_values={},
+            # The rebuilt view keeps what the command asked for: the time, the target (and, in meta, the map).
+            held=Held(target=target, exact=form.time_text),
         )
 
 
-async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, channel_id: str) -> str | None:
+def _why_not_here_locally(deps: Deps, channel_id: str) -> str | None:
+    """Why no request can be made in this channel, from what the bot knows without asking anyone."""
     if channel_id.startswith("D"):
         return "Use `/ddm-restore` in a channel, so the team can see and approve the request."
+    if deps.service.places.for_channel(channel_id) is None:
+        return deps.service.places.environments.not_set_up(channel_id)
+    return None
+
+
+async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, channel_id: str) -> str | None:
+    """Why this person can't request here, as far as Slack must be asked (who they are, whether I'm in it)."""
     place = deps.service.places.for_channel(channel_id)
     if place is None:
         return deps.service.places.environments.not_set_up(channel_id)

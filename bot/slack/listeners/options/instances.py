@@ -15,8 +15,10 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.models.blocks import Option
 
 from bot.choices import ChoicesUnavailable
+from bot.restore.ids import short_ids
 from bot.slack import payloads
-from bot.slack.blocks import NO_SOURCE_VALUE, SOURCE_BLOCK, FormOutOfDate, Step1Meta, note_option, options, short_id
+from bot.slack.blocks import NO_SOURCE_VALUE, SOURCE_BLOCK, FormOutOfDate, Step1Meta, note_option, options
+from bot.slack.blocks.modal import id_label
 from bot.slack.deps import Deps
 
 # Options must be answered within Slack's 3 s, DDM's retries notwithstanding.
@@ -30,7 +32,8 @@ async def source_options(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
 
     async def load() -> list[Option]:
         instances = await choices.instances(query)
-        return options((f"{i.name} ({short_id(i.id)})", i.id) for i in instances)
+        ids = short_ids(i.id for i in instances)
+        return options((id_label(i.name, ids[i.id]), i.id) for i in instances)
 
     await ack(options=await within_budget(load()))
 
@@ -53,7 +56,8 @@ async def target_options(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
         ]
         if not usable:
             return [note_option("No available target (see the list below)")]
-        return options((f"{t.name} ({short_id(t.id)})", t.id) for t in usable)
+        ids = short_ids(t.id for t in usable)
+        return options((id_label(t.name, ids[t.id]), t.id) for t in usable)
 
     await ack(options=await within_budget(load()))
 

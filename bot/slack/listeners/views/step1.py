@@ -16,7 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.choices import ChoicesUnavailable
 from bot.restore.checks import TARGET, TIME, check_choice
 from bot.restore.mapping import Candidate, suggest_mapping
-from bot.restore.timeparse import TimeInputError, latest_of, parse_restore_point
+from bot.restore.timeparse import TimeInputError, latest_of, parse_restore_point, picker_epoch_ms
+from bot.restore.wording import clause
 from bot.slack import payloads
 from bot.slack.blocks import (
     EXACT_BLOCK,
@@ -44,8 +45,6 @@ PUSH_SETTLE_DELAY = 0.2
 SLOW = "DDM is slow to answer right now; press the button again in a moment."
 ID_LIMIT = 150
 EXACT_LIMIT = 64
-# The picker's epoch seconds: anything outside years 1970..2999 is not a time a person picked.
-PICKER_MAX_SECONDS = 32_503_680_000
 
 
 async def step1_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps) -> None:
@@ -105,9 +104,10 @@ async def _check_step1(
         except TimeInputError as exc:
             errors[EXACT_BLOCK] = str(exc)
     elif picker is not None:
-        restore_ms = _picker_ms(picker)
-        if restore_ms is None:
-            errors[TIME_BLOCK] = "The picker sent a time I can't read; pick the restore point again."
+        try:
+            restore_ms = picker_epoch_ms(picker)
+        except TimeInputError as exc:
+            errors[TIME_BLOCK] = str(exc)
     else:
         errors[TIME_BLOCK] = "Pick a restore point, or type an exact time (or latest) below."
     if errors:
@@ -254,7 +254,7 @@ async def _update_pushed(client: AsyncWebClient, external_id: str, view: View) -
 def _reasons(candidates: list[Candidate]) -> str:
     if not candidates:
         return "no candidates at all"
-    return "; ".join(f"{escape(c.name, 80)}: {escape(c.reason or 'unavailable', 200)}" for c in candidates[:5])
+    return "; ".join(f"{escape(c.name, 80)}: {escape(clause(c.reason, 'unavailable'), 200)}" for c in candidates[:5])
 
 
 def _resolve_preferred(preferred: dict[str, str], names: dict[str, str]) -> dict[str, str]:
@@ -266,17 +266,6 @@ def _resolve_preferred(preferred: dict[str, str], names: dict[str, str]) -> dict
         target_id = target if target in names else by_name.get(target.lower(), target)
         resolved[source_id] = target_id
     return resolved
-
-
-def _picker_ms(picked: Any) -> int | None:
-    """The datetimepicker's epoch seconds as epoch ms, or None when it is not a plausible time."""
-    if isinstance(picked, bool):
-        return None
-    try:
-        seconds = int(picked)
-    except (TypeError, ValueError):
-        return None
-    return seconds * 1000 if 0 < seconds < PICKER_MAX_SECONDS else None
 
 
 def _selected_value(values: dict[str, Any], block: str) -> str | None:
