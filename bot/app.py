@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import httpx
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -24,7 +25,7 @@ from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
 from bot.huawei.gateway import HuaweiDdmGateway
-from bot.observability.instrument import DdmObserver, SlackCallObserver, observe_decisions, observe_transitions
+from bot.observability.instrument import ChangeLog, DdmObserver, MeasuredDesk, SlackCallObserver
 from bot.observability.logs import hide_secrets_of
 from bot.observability.metrics import Metrics
 from bot.restore.policy import ApprovalPolicy
@@ -37,11 +38,11 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.listeners import Deps, register_all
 from bot.slack.notifier import SlackNotifier
 from bot.store.budget import BudgetTable
-from bot.store.requests import RequestStore
+from bot.store.sql_store import RequestStore
 from bot.workflow.cached import CachedDdm
+from bot.workflow.desk import RestoreDesk
 from bot.workflow.follow import Follower
 from bot.workflow.places import Place, Places
-from bot.workflow.requests import Requests
 from bot.workflow.submit import Submitter
 from bot.workflow.sweep import Sweeper
 
@@ -131,12 +132,11 @@ def slack_client_from(
     kwargs: dict[str, object] = {"session": session} if session is not None else {}
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
-    client = AsyncWebClient(token=token, **kwargs)  # type: ignore[arg-type]
-    # slack_sdk retries only connection errors by default; honour 429 Retry-After too (bolt copies these).
-    client.retry_handlers = [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
-    if metrics is not None:  # first: it sees every attempt and never retries
-        client.retry_handlers.insert(0, SlackCallObserver(metrics))
-    return client
+    # slack_sdk retries only connection errors by default; honour 429 Retry-After too (bolt copies these). The
+    # observer goes first: it sees every attempt and never retries.
+    retry_handlers: list[AsyncRetryHandler] = [SlackCallObserver(metrics)] if metrics is not None else []
+    retry_handlers += [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
+    return AsyncWebClient(token=token, retry_handlers=retry_handlers, **kwargs)  # type: ignore[arg-type]
 
 
 def card_people(policy: ApprovalPolicy, request: RestoreRequest) -> CardPeople:
@@ -157,7 +157,7 @@ class Runtime:
     client: AsyncWebClient
     app: AsyncApp
     supervisor: Supervisor
-    requests: Requests
+    desk: RestoreDesk
     submitter: Submitter
     follower: Follower
     sweeper: Sweeper
@@ -201,9 +201,14 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         _ = settings.huawei_auth_mode  # ConfigError naming the missing Huawei variable
     hide_secrets_of(settings)
     metrics = Metrics()
-    store = RequestStore.from_url(settings.database_url)
+    supervisor = Supervisor()
+    store = RequestStore.from_url(
+        settings.database_url,
+        observers=[ChangeLog(metrics)],
+        # A change that wrote notices wakes this replica's announcer: they are delivered at once.
+        on_notices=lambda: supervisor.wake("announcer"),
+    )
     await store.create_schema()
-    observe_transitions(store, metrics)
     # Each environment has its own DdmClient: its project, credentials, token cache and call budget.
     gateways = [ddm_gateway_from(settings, store, setup=setup, metrics=metrics) for setup in setups.all]
     # People's forms read through a short memory of DDM's answers (bot.workflow.cached); the submit's re-check
@@ -222,30 +227,19 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     )
     ddm = gateways[0]
     client = slack_client_from(settings, aiohttp.ClientSession(), metrics=metrics)
-    policy = setups.all[0].environment.policy
     groups = frozenset().union(*(setup.environment.policy.groups_to_resolve for setup in setups.all))
     directory = SlackDirectory(client, group_ids=groups, cache_seconds=settings.usergroup_cache_seconds)
-    supervisor = Supervisor()
     submitter = Submitter(
         store=store,
-        ddm=background,
+        places=background,
         clock=utc_now,
         stale_submitting_after=timedelta(seconds=settings.submit_stale_seconds),
         reconcile_deadline=timedelta(seconds=settings.reconcile_deadline_seconds),
     )
-    requests = Requests(
-        store=store,
-        ddm=forms[0],
-        directory=directory,
-        policy=policy,
-        clock=utc_now,
-        submit=submitter.submit,
-        places=form_places,
-    )
-    observe_decisions(requests, metrics)
+    desk = RestoreDesk(store=store, places=form_places, directory=directory, clock=utc_now, submit=submitter.submit)
     follower = Follower(
         store=store,
-        ddm=following,
+        places=following,
         submitter=submitter,
         clock=utc_now,
         poll_interval=settings.job_poll_interval_seconds,
@@ -253,7 +247,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     )
     sweeper = Sweeper(
         store=store,
-        requests=requests,
+        desk=desk,
         submitter=submitter,
         clock=utc_now,
         interval=sweep_interval or settings.sweep_interval_seconds,
@@ -263,14 +257,13 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         store=store,
         client=client,
         render=render_notice,
-        approvers=lambda request: card_people(requests.policy_of(request), request),
+        approvers=lambda request: card_people(form_places.policy_of(request), request),
         clock=utc_now,
         lease_seconds=settings.job_lease_seconds,
     )
     supervisor.every("announcer", announcer.interval, announcer.step)
     supervisor.every("sweeper", sweeper.interval, sweeper.step)
     supervisor.every("follower", follower.poll_interval, follower.step)
-    store.on_notices = lambda: supervisor.wake("announcer")
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
@@ -282,7 +275,8 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     register_all(
         app,
         Deps(
-            service=requests,
+            desk=MeasuredDesk(desk, metrics),
+            places=form_places,
             choices=choices[0],
             choices_by_environment={
                 setup.environment.name: each for setup, each in zip(setups.all, choices, strict=True)
@@ -300,7 +294,7 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         client=client,
         app=app,
         supervisor=supervisor,
-        requests=requests,
+        desk=desk,
         submitter=submitter,
         follower=follower,
         sweeper=sweeper,

@@ -26,7 +26,8 @@ from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.request import RequestState
 from bot.store import schema
 from bot.store.audit import export_jsonl, parse_since, verify_chain
-from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, hashed_audit_record
+from bot.store.audit_chain import GENESIS_HASH, audit_hash, hashed_audit_record
+from bot.store.sql_store import RequestStore
 
 S = RequestState
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

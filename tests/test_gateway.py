@@ -26,7 +26,7 @@ from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import LEGACY_DDM_ID, ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, ORDERS_RESTORE_2_ID
 from bot.store.budget import BudgetTable
-from bot.store.requests import RequestStore
+from bot.store.sql_store import RequestStore
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 AK = "TESTAKEXAMPLE0000000"

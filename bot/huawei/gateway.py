@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from bot.errors import DependencyError
 from bot.huawei.budget import BACKGROUND_WAIT_SECONDS, INTERACTIVE_WAIT_SECONDS, CallBudget, Reservation
 from bot.huawei.ddm import DdmClient
 from bot.huawei.errors import (
@@ -27,7 +28,7 @@ from bot.huawei.errors import (
     InvalidInput,
     OutcomeUnknown,
 )
-from bot.huawei.models import Job, RecoveryRequest, RelatedDataNode, TimeWindow, to_epoch_ms
+from bot.huawei.models import Job, RecoveryRequest, RelatedDataNode, TimeWindow, first_error, to_epoch_ms
 from bot.ports import DdmUnreachable
 from bot.restore.facts import (
     Accepted,
@@ -189,7 +190,7 @@ class HuaweiDdmGateway:
         try:
             body = RecoveryRequest.model_validate(plan.restore_body())
         except ValidationError as exc:
-            return NotSent("INVALID_INPUT", f"the restore request is not valid: {_first_error(exc)}")
+            return NotSent("INVALID_INPUT", f"the restore request is not valid: {first_error(exc)}")
         spending: AbstractContextManager[None] = nullcontext()
         if self.budget is not None:
             reservation = self._reservations.take(self.budget.now_ms())
@@ -236,7 +237,7 @@ class HuaweiDdmGateway:
             raise DdmUnreachable(f"DDM's answer can't be used: {exc}", code=BAD_ANSWER) from None
 
 
-class BadAnswer(ValueError):
+class BadAnswer(DependencyError, ValueError):
     """DDM answered something the domain can't hold (e.g. a job status we don't know)."""
 
 
@@ -289,12 +290,3 @@ def node_detail(node: RelatedDataNode) -> str:
         size = node.data_volume_size
         parts.append(f"{int(size) if float(size).is_integer() else size} GB")
     return ", ".join(parts) or "data node"
-
-
-def _first_error(exc: ValidationError) -> str:
-    errors = exc.errors()
-    if not errors:
-        return "invalid"
-    first = errors[0]
-    where = ".".join(str(part) for part in first.get("loc", ())) or "body"
-    return f"{where}: {first.get('msg', 'invalid')}"

@@ -10,13 +10,15 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.errors import PersonError
+
 LATEST = "latest"
 _EPOCH_RE = re.compile(r"^\d+$")
 _FRACTION_RE = re.compile(r"[T ]\d{2}:\d{2}:\d{2}[.,](\d+)")
 _ZONE_RE = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 
 
-class TimeInputError(ValueError):
+class TimeInputError(PersonError, ValueError):
     pass
 
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from slack_bolt.response import BoltResponse
 
+from bot.errors import NOTHING_RECORDED, StoreUnavailable
 from bot.runtime.supervisor import Supervisor
 from bot.slack.blocks import message_view
 from bot.slack.payloads import BadPayload
-from bot.store.errors import NOTHING_RECORDED, StoreUnavailable
 
 log = logging.getLogger(__name__)
 Tell = Callable[[str], Awaitable[Any]]

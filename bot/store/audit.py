@@ -1,6 +1,6 @@
 """The audit trail from outside the bot: `ddm-restore-bot audit export` and `ddm-restore-bot audit verify`.
 
-Each record's hash is sha256(prev_hash + canonical JSON of the record) (bot.store.requests.hashed_audit_record)
+Each record's hash is sha256(prev_hash + canonical JSON of the record) (bot.store.audit_chain.hashed_audit_record)
 and its prev_hash is the hash of the record before it, from GENESIS_HASH on. Verifying recomputes every hash in
 seq order, so a changed record, a deleted one, an inserted one and a reordering all break the chain at a seq
 this module names. What a chain cannot show by itself is records cut off at its end (or a chain rewritten
@@ -28,10 +28,12 @@ from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.errors import DependencyError, StoreUnavailable
 from bot.store import schema
-from bot.store.errors import StoreUnavailable
+from bot.store.audit_chain import GENESIS_HASH, audit_hash, hashed_audit_record
 from bot.store.migrate import configured_database_url, fail, one_line, shown_url
-from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, dt, hashed_audit_record, ms
+from bot.store.rows import dt, ms
+from bot.store.sql_store import RequestStore
 
 FORMATS = ("jsonl",)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -39,7 +41,7 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BATCH = 1000
 
 
-class AuditUnavailable(Exception):
+class AuditUnavailable(DependencyError):
     """The database cannot be read as an audit trail (no table, an old schema); the message says what to do."""
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.restore.policy import Refusal
+from bot.errors import Refusal
 from bot.slack import payloads
 from bot.slack.answers import Tell, spawn_answering
 from bot.slack.blocks import reject_view
@@ -23,11 +23,11 @@ REJECT_CHECK_BUDGET = 1.5
 
 
 async def approve_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
-    await _decide(ack, body, deps, "approve", deps.service.approve)
+    await _decide(ack, body, deps, "approve", deps.desk.approve)
 
 
 async def cancel_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
-    await _decide(ack, body, deps, "cancel", deps.service.cancel)
+    await _decide(ack, body, deps, "cancel", deps.desk.cancel)
 
 
 async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps) -> None:
@@ -38,10 +38,10 @@ async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCl
 
     async def open_reason_dialog() -> None:
         try:
-            refusal = await asyncio.wait_for(deps.service.check_reject(request_id, user_id), REJECT_CHECK_BUDGET)
+            await asyncio.wait_for(deps.desk.check_reject(request_id, user_id), REJECT_CHECK_BUDGET)
         except TimeoutError:
-            refusal = None  # checked again when the reason is submitted
-        if refusal is not None:
+            pass  # checked again when the reason is submitted
+        except Refusal as refusal:
             await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
             return
         await client.views_open(trigger_id=trigger_id, view=reject_view(request_id))
@@ -51,19 +51,20 @@ async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCl
 
 async def review_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     """[Reviewed] under an urgent request's follow-up review (in its thread)."""
-    await _decide(ack, body, deps, "review", deps.service.review)
+    await _decide(ack, body, deps, "review", deps.desk.review)
 
 
 async def _decide(
-    ack: AsyncAck, body: dict[str, Any], deps: Deps, name: str, decide: Callable[[str, str], Awaitable[Refusal | None]]
+    ack: AsyncAck, body: dict[str, Any], deps: Deps, name: str, decide: Callable[[str, str], Awaitable[None]]
 ) -> None:
     """Ack, then let the workflow decide in the background; a refusal is told to the clicker alone."""
     request_id, user_id, channel_id = _click(body)
     await ack()
 
     async def run() -> None:
-        refusal = await decide(request_id, user_id)
-        if refusal is not None:
+        try:
+            await decide(request_id, user_id)
+        except Refusal as refusal:
             await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
 
     spawn_answering(deps.tasks, run(), name=name, tell=_teller(deps, user_id, channel_id))

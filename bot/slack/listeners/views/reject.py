@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from bot.errors import Refusal
 from bot.restore.ids import REQUEST_ID_RE
 from bot.slack import payloads
 from bot.slack.blocks import REASON_BLOCK, out_of_date_view
@@ -30,8 +31,9 @@ async def reject_submitted(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> N
             errors={REASON_BLOCK: f"Keep the reason to {REASON_LIMIT} characters (this one has {len(reason)})."},
         )
         return
-    refusal = await deps.service.reject(request_id, user_id, reason)
-    if refusal is not None:
+    try:
+        await deps.desk.reject(request_id, user_id, reason)
+    except Refusal as refusal:
         await ack(response_action="errors", errors={REASON_BLOCK: refusal.message})
         return
     await ack()
