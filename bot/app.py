@@ -24,7 +24,7 @@ from bot.envfile import EnvironmentSetup, load_setups, settings_setup
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
-from bot.huawei.gateway import HuaweiDdmGateway
+from bot.huawei.ddm_gateway import HuaweiDdmGateway
 from bot.observability.instrument import ChangeLog, DdmObserver, MeasuredDesk, SlackCallObserver
 from bot.observability.logs import hide_secrets_of
 from bot.observability.metrics import Metrics

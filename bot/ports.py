@@ -32,7 +32,7 @@ class DdmUnreachable(DependencyError):
 
 
 class DdmGateway(Protocol):
-    """What the bot needs of DDM (`bot.huawei.gateway.HuaweiDdmGateway` is the real one).
+    """What the bot needs of DDM (`bot.huawei.ddm_gateway.HuaweiDdmGateway` is the real one).
 
     Reads raise DdmUnreachable; `submit` never raises for DDM's reasons: it returns a SubmitOutcome.
     """

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bot.huawei.gateway import HuaweiDdmGateway
+from bot.huawei.ddm_gateway import HuaweiDdmGateway
 from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.request import RequestState
@@ -22,7 +22,7 @@ from bot.store.sql_store import RequestStore
 from bot.workflow.follow import Follower
 from bot.workflow.places import Places
 from bot.workflow.submit import Submitter
-from tests.test_gateway import CREDS, client_for
+from tests.test_ddm_gateway import CREDS, client_for
 
 JOBS = 10
 

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.huawei.auth import AkSkAuth
 from bot.huawei.ddm import DdmClient, RetryPolicy, Timeouts
-from bot.huawei.gateway import HuaweiDdmGateway
+from bot.huawei.ddm_gateway import HuaweiDdmGateway
 from bot.playground.slack_api import FakeSlack, FakeUser
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import ApprovalPolicy

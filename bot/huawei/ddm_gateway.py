@@ -8,7 +8,6 @@ the one from `background()` (the job follower) waits for the next minute.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections import deque
 from collections.abc import Iterator
@@ -72,17 +71,21 @@ class HuaweiDdmGateway:
     """`wait_seconds`: how long a call may wait for a slot of the DDM call budget (the client's) before it
     fails with "DDM is busy"; the default suits people waiting on a form."""
 
-    def __init__(self, client: DdmClient, *, wait_seconds: float = INTERACTIVE_WAIT_SECONDS) -> None:
+    def __init__(
+        self,
+        client: DdmClient,
+        *,
+        wait_seconds: float = INTERACTIVE_WAIT_SECONDS,
+        reservations: _Reservations | None = None,
+    ) -> None:
         self.client = client
         self.wait_seconds = wait_seconds
-        self._reservations = _Reservations()
+        self._reservations = reservations if reservations is not None else _Reservations()  # shared with twins
 
     def background(self, wait_seconds: float = BACKGROUND_WAIT_SECONDS) -> HuaweiDdmGateway:
         """The same gateway (client, reservations) for work nobody is waiting on, e.g. the job follower: its
         calls wait for the next minute when this one's are spent (at most `wait_seconds`)."""
-        twin = copy.copy(self)
-        twin.wait_seconds = wait_seconds
-        return twin
+        return HuaweiDdmGateway(self.client, wait_seconds=wait_seconds, reservations=self._reservations)
 
     @property
     def region(self) -> str:

@@ -18,7 +18,7 @@ from bot.choices import ChoicesUnavailable, RestoreChoices
 from bot.huawei.auth import AkSkAuth
 from bot.huawei.budget import MINUTE_MS, CallBudget, credential_key, minute_of
 from bot.huawei.ddm import DdmClient, RetryPolicy, Timeouts
-from bot.huawei.gateway import HuaweiDdmGateway, job_report_of
+from bot.huawei.ddm_gateway import HuaweiDdmGateway, job_report_of
 from bot.huawei.models import Job
 from bot.ports import DdmUnreachable
 from bot.restore.facts import Accepted, JobStatus, NotSent, Refused, Unknown
