@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import DependencyError, StoreUnavailable
 from bot.store import schema
-from bot.store.audit_chain import GENESIS_HASH, audit_hash, hashed_audit_record
+from bot.store.audit_chain import GENESIS_HASH, audit_hash, stored_record
 from bot.store.migrate import configured_database_url, fail, one_line, shown_url
 from bot.store.rows import dt, ms
 from bot.store.sql_store import RequestStore
@@ -115,20 +115,7 @@ def export_record(row: Row[Any]) -> dict[str, Any]:
 
 def expected_hash(row: Row[Any]) -> str:
     """The hash the row must carry, recomputed from its content and prev_hash; ValueError if details is not JSON."""
-    record = hashed_audit_record(
-        at_ms=row.at_ms,
-        request_id=row.request_id,
-        actor=row.actor,
-        action=row.action,
-        from_state=row.from_state,
-        to_state=row.to_state,
-        fingerprint=row.fingerprint,
-        details=json.loads(row.details),
-        job_id=row.job_id,
-        error_code=row.error_code,
-        permalink=row.permalink,
-    )
-    return audit_hash(row.prev_hash, record)
+    return audit_hash(row.prev_hash, stored_record(row))
 
 
 async def export_jsonl(store: RequestStore, out: TextIO, *, since: datetime | None = None) -> int:
