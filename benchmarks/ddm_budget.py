@@ -59,7 +59,7 @@ from bot.restore.request import RequestState
 from bot.simulator import RunningSimulator, demo_world_json, world_from_json
 from bot.simulator.demo import ORDERS_PROD_ID
 from bot.simulator.model import JOB_COMPLETED, JOB_RUNNING, RESTORE_JOB_NAME
-from bot.store.requests import RequestStore
+from bot.store.sql_store import RequestStore
 from tests.support.harness import (
     CHANNEL,
     CREDENTIALS,

@@ -40,7 +40,9 @@ from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan, canonical_j
 from bot.restore.request import ACTIVE_STATES, RequestState
 from bot.store import schema
 from bot.store.audit import verify_chain
-from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, hashed_audit_record, ms
+from bot.store.audit_chain import GENESIS_HASH, audit_hash, hashed_audit_record
+from bot.store.rows import ms
+from bot.store.sql_store import RequestStore
 
 NOW = datetime.now(UTC)
 CONCURRENCY = 4  # clicks in flight per replica

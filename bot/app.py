@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import httpx
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import RestoreChoices
@@ -19,9 +20,9 @@ from bot.envfile import EnvironmentSetup, Setups, load_setups, settings_setup
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
 from bot.huawei.ddm import DdmClient, Timeouts
-from bot.huawei.gateway import HuaweiDdmGateway
+from bot.huawei.ddm_gateway import HuaweiDdmGateway
 from bot.observability.audit_head import AuditHeadLog
-from bot.observability.instrument import DdmObserver, SlackCallObserver, observe_decisions, observe_transitions
+from bot.observability.instrument import ChangeLog, DdmObserver, MeasuredDesk, SlackCallObserver
 from bot.observability.logs import hide_secrets_of
 from bot.observability.metrics import Metrics
 from bot.restore.policy import ApprovalPolicy
@@ -36,11 +37,11 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.retries import retry_handlers
 from bot.store.audit_chain import current_head
 from bot.store.budget import BudgetTable
-from bot.store.requests import RequestStore
+from bot.store.sql_store import RequestStore
 from bot.workflow.cached import CachedDdm
+from bot.workflow.desk import RestoreDesk
 from bot.workflow.follow import Follower
 from bot.workflow.places import Place, Places
-from bot.workflow.requests import Requests
 from bot.workflow.submit import Submitter
 from bot.workflow.sweep import Sweeper
 
@@ -130,13 +131,12 @@ def slack_client_from(
     kwargs: dict[str, object] = {"session": session} if session is not None else {}
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
-    client = AsyncWebClient(token=token, **kwargs)  # type: ignore[arg-type]
     # A dropped connection is retried only for calls safe to repeat (never a post: it may be in Slack already),
-    # and a 429 is waited out (bolt copies these into the client of each listener).
-    client.retry_handlers = retry_handlers()
-    if metrics is not None:  # first: it sees every attempt and never retries
-        client.retry_handlers.insert(0, SlackCallObserver(metrics))
-    return client
+    # and a 429 is waited out (bolt copies these into the client of each listener). The observer goes first: it
+    # sees every attempt and never retries.
+    handlers: list[AsyncRetryHandler] = [SlackCallObserver(metrics)] if metrics is not None else []
+    handlers += retry_handlers()
+    return AsyncWebClient(token=token, retry_handlers=handlers, **kwargs)  # type: ignore[arg-type]
 
 
 def card_people(policy: ApprovalPolicy, request: RestoreRequest) -> CardPeople:
@@ -157,7 +157,7 @@ class Runtime:
     client: AsyncWebClient
     app: AsyncApp
     supervisor: Supervisor
-    requests: Requests
+    desk: RestoreDesk
     submitter: Submitter
     follower: Follower
     sweeper: Sweeper
@@ -205,9 +205,14 @@ async def build_runtime(
         _ = settings.huawei_auth_mode  # ConfigError naming the missing Huawei variable
     hide_secrets_of(settings)
     metrics = Metrics()
-    store = RequestStore.from_url(settings.database_url)
+    supervisor = Supervisor()
+    store = RequestStore.from_url(
+        settings.database_url,
+        observers=[ChangeLog(metrics)],
+        # A change that wrote notices wakes this replica's announcer: they are delivered at once.
+        on_notices=lambda: supervisor.wake("announcer"),
+    )
     await store.create_schema()
-    observe_transitions(store, metrics)
     # Each environment has its own DdmClient: its project, credentials, token cache and call budget.
     gateways = [ddm_gateway_from(settings, store, setup=setup, metrics=metrics) for setup in setups.all]
     # People's forms read through a short memory of DDM's answers (bot.workflow.cached); the submit's re-check
@@ -226,30 +231,19 @@ async def build_runtime(
     )
     ddm = gateways[0]
     client = slack_client_from(settings, aiohttp.ClientSession(), metrics=metrics)
-    policy = setups.all[0].environment.policy
     groups = frozenset().union(*(setup.environment.policy.groups_to_resolve for setup in setups.all))
     directory = SlackDirectory(client, group_ids=groups, cache_seconds=settings.usergroup_cache_seconds)
-    supervisor = Supervisor()
     submitter = Submitter(
         store=store,
-        ddm=background,
+        places=background,
         clock=utc_now,
         stale_submitting_after=timedelta(seconds=settings.submit_stale_seconds),
         reconcile_deadline=timedelta(seconds=settings.reconcile_deadline_seconds),
     )
-    requests = Requests(
-        store=store,
-        ddm=forms[0],
-        directory=directory,
-        policy=policy,
-        clock=utc_now,
-        submit=submitter.submit,
-        places=form_places,
-    )
-    observe_decisions(requests, metrics)
+    desk = RestoreDesk(store=store, places=form_places, directory=directory, clock=utc_now, submit=submitter.submit)
     follower = Follower(
         store=store,
-        ddm=following,
+        places=following,
         submitter=submitter,
         clock=utc_now,
         poll_interval=settings.job_poll_interval_seconds,
@@ -257,7 +251,7 @@ async def build_runtime(
     )
     sweeper = Sweeper(
         store=store,
-        requests=requests,
+        desk=desk,
         submitter=submitter,
         clock=utc_now,
         interval=sweep_interval or settings.sweep_interval_seconds,
@@ -267,7 +261,7 @@ async def build_runtime(
         store=store,
         client=client,
         render=render_notice,
-        approvers=lambda request: card_people(requests.policy_of(request), request),
+        approvers=lambda request: card_people(form_places.policy_of(request), request),
         clock=utc_now,
         lease_seconds=settings.job_lease_seconds,
     )
@@ -276,7 +270,6 @@ async def build_runtime(
     supervisor.every("follower", follower.poll_interval, follower.step)
     head_log = AuditHeadLog(lambda: current_head(store))  # the hourly `audit head` line (README: backing up)
     supervisor.every("audit_head", head_log.interval, head_log.step)
-    store.on_notices = lambda: supervisor.wake("announcer")
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
@@ -288,7 +281,8 @@ async def build_runtime(
     register_all(
         app,
         Deps(
-            service=requests,
+            desk=MeasuredDesk(desk, metrics),
+            places=form_places,
             choices=choices[0],
             choices_by_environment={
                 setup.environment.name: each for setup, each in zip(setups.all, choices, strict=True)
@@ -306,7 +300,7 @@ async def build_runtime(
         client=client,
         app=app,
         supervisor=supervisor,
-        requests=requests,
+        desk=desk,
         submitter=submitter,
         follower=follower,
         sweeper=sweeper,

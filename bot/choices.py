@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from bot.errors import DependencyError
 from bot.ports import DdmGateway, DdmUnreachable
 from bot.restore.facts import Instance, SourceDataNode, TargetCandidate
 from bot.restore.mapping import Candidate
@@ -16,7 +17,7 @@ from bot.restore.timeparse import Window
 T = TypeVar("T")
 
 
-class ChoicesUnavailable(Exception):
+class ChoicesUnavailable(DependencyError):
     """DDM could not answer; the message is fit for the person filling in the form."""
 
 

@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.errors import PersonError
+
 IdList = Annotated[list[str], NoDecode]
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ddm-restore-bot.sqlite3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -35,7 +37,7 @@ SECRET_SETTINGS = (
 )
 
 
-class ConfigError(Exception):
+class ConfigError(PersonError):
     """The configuration cannot work; the message names each variable to fix, one per line."""
 
 

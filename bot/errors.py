@@ -2,13 +2,13 @@
 for what cannot be), what a dependency did (the database, DDM, Slack), what we did (a bug).
 
 Callers catch the branch they can answer: a person's error is told to that person, a dependency's is waited
-out and retried (one log line per loop, no traceback), ours is logged with its traceback. Imports nothing of
-ours but the domain, so every layer can raise and catch these.
+out and retried (one log line per loop, no traceback), ours is logged with its traceback. Modules keep their
+own subclasses (bot.huawei.errors, the simulator's answers) under these branches.
+
+A leaf: it imports nothing of ours, so every layer, the domain too, can raise and catch these.
 """
 
 from __future__ import annotations
-
-from bot.restore.request import RestoreRequest
 
 
 class BotError(Exception):
@@ -27,6 +27,23 @@ class InternalError(BotError):
     """What we did: a state our own rules say cannot happen. A bug: logged with its traceback."""
 
 
+class Refusal(PersonError):
+    """The one way a use case says no (bot.workflow.desk): raised, with a stable `code` for metrics and tests,
+    the sentence for the person who asked, and the form's field to show it on when there is one. The policy
+    (bot.restore.policy) returns one as its decision; the workflow raises it."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None, quotes_ddm: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        # The message quotes names or reasons from DDM (a plan problem): shown as text, mentions and all.
+        self.quotes_ddm = quotes_ddm
+
+    def __str__(self) -> str:
+        return self.message
+
+
 # ---- the request repository (bot.ports.RequestRepository) ---------------------------------------------------
 
 
@@ -36,14 +53,6 @@ class StoreUnavailable(DependencyError):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
-
-
-class TargetBusy(PersonError):
-    """Another active request holds the plan's target instance (one active restore per target)."""
-
-    def __init__(self, holder: RestoreRequest) -> None:
-        super().__init__(f"{holder.plan.target.label} is busy with {holder.id} ({holder.state.value.lower()})")
-        self.holder = holder
 
 
 # What a person hears when StoreUnavailable stopped their change.

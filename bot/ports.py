@@ -1,19 +1,21 @@
-"""The small interfaces the workflow talks through, in domain types only. Huawei, Slack and the store implement
-them."""
+"""The small interfaces between the layers, in domain types only: what the workflow talks through (DDM, the
+people directory, the request repository; Huawei, Slack and the store implement them), and what it offers
+people (RequestDesk; the Slack listeners call it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.errors import DependencyError
+from bot.errors import DependencyError, PersonError
+from bot.restore.checks import PlanProblem
 from bot.restore.facts import Instance, JobReport, SourceDataNode, SubmitOutcome, TargetCandidate
 from bot.restore.lifecycle import Event
 from bot.restore.mapping import Candidate
 from bot.restore.notices import Notice, Outgoing, ParamValue
-from bot.restore.plan import RestorePlan
+from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import Actor
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.review import Review
@@ -30,7 +32,7 @@ class DdmUnreachable(DependencyError):
 
 
 class DdmGateway(Protocol):
-    """What the bot needs of DDM (`bot.huawei.gateway.HuaweiDdmGateway` is the real one).
+    """What the bot needs of DDM (`bot.huawei.ddm_gateway.HuaweiDdmGateway` is the real one).
 
     Reads raise DdmUnreachable; `submit` never raises for DDM's reasons: it returns a SubmitOutcome.
     """
@@ -68,7 +70,23 @@ class UserDirectory(Protocol):
         ...
 
 
-# ---- the request repository (bot.store.requests.RequestStore on SQL; bot.store.memory.MemoryStore) ---------
+class ChangeObserver(Protocol):
+    def __call__(self, change: str, request: RestoreRequest) -> None:
+        """After a committed change of a request's state: `change` is "create" or the lifecycle event's value
+        (bot.restore.lifecycle.Event), `request` the request as it now is. The change is done: whatever an
+        observer does, it can't undo it (the store logs an observer's exception and goes on)."""
+        ...
+
+
+# ---- the request repository (bot.store.sql_store.RequestStore on SQL; bot.store.memory.MemoryStore) ---------
+
+
+class TargetBusy(PersonError):
+    """Another active request holds the plan's target instance (one active restore per target)."""
+
+    def __init__(self, holder: RestoreRequest) -> None:
+        super().__init__(f"{holder.plan.target.label} is busy with {holder.id} ({holder.state.value.lower()})")
+        self.holder = holder
 
 
 @dataclass(frozen=True)
@@ -188,8 +206,12 @@ class RequestRepository(Protocol):
     (bot.restore.lifecycle) applied only from the state it starts from, so of two racing callers exactly one
     wins; each change writes its audit records and its outbox rows with it, all or nothing; one active request
     per target instance (TargetBusy); approvals are unique per person, only while PENDING, unexpired and for the
-    fingerprint, in stage order, and the last one needed moves the request to APPROVED with it. A database that
-    can't be used raises StoreUnavailable and records nothing."""
+    fingerprint, in stage order (bot.restore.stages), and the last one needed moves the request to APPROVED with
+    it. A database that can't be used raises StoreUnavailable and records nothing.
+
+    What an implementation is built with (construction, not this protocol): its ChangeObservers, told of each
+    committed change of state, and an `on_notices` callback after each commit that wrote notices (so that this
+    replica's announcer delivers them at once)."""
 
     @property
     def outbox(self) -> RequestOutbox: ...
@@ -197,9 +219,6 @@ class RequestRepository(Protocol):
     def leases(self) -> NamedLeases: ...
     @property
     def reviews(self) -> UrgentReviews: ...
-
-    # Called after a change that wrote notices, so that this replica's announcer delivers them at once.
-    on_notices: Callable[[], None]
 
     # ---- changes -----------------------------------------------------------------------------------------
     async def create(
@@ -278,4 +297,63 @@ class RequestRepository(Protocol):
         self, request_id: str | None = None, *, since: datetime | None = None
     ) -> Sequence[AuditEntry]:
         """The chain (of one request, from `since` on) in order."""
+        ...
+
+
+# ---- what the workflow offers people (bot.workflow.desk.RestoreDesk) ----------------------------------------
+
+
+class RequestDesk(Protocol):
+    """People's side of a request. A use case that says no raises a Refusal (bot.errors) for the person who
+    asked, with the form's field when it has one; nothing is changed then."""
+
+    def new_plan(
+        self,
+        *,
+        source: NamedRef,
+        target: NamedRef,
+        restore_time_ms: int,
+        mappings: tuple[DataNodeMapping, ...],
+        reason: str = "",
+        channel_id: str = "",
+        urgent_incident: str = "",
+    ) -> RestorePlan:
+        """A plan for the environment of the channel: its name, project and region are part of what approvals
+        bind to. Refused in a channel that is in no environment."""
+        ...
+
+    async def check_plan_live(self, plan: RestorePlan) -> list[PlanProblem]:
+        """The one plan check against DDM now (what the form shows before it closes). Empty when possible."""
+        ...
+
+    async def precheck_create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
+        """Refuse (with the field to blame) if `create` would refuse for who or where; changes nothing. The live
+        plan check is `check_plan_live`."""
+        ...
+
+    async def create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> RestoreRequest:
+        """Check the plan once more against DDM and store it as a PENDING request, named as DDM names things;
+        the announcer posts its card."""
+        ...
+
+    async def approve(self, request_id: str, user_id: str) -> None:
+        """One approval click; when it was the last one needed, returns after the submission."""
+        ...
+
+    async def check_reject(self, request_id: str, user_id: str) -> None:
+        """May this person reject? (Asked before opening the reason dialog.)"""
+        ...
+
+    async def reject(self, request_id: str, user_id: str, reason: str) -> None: ...
+    async def cancel(self, request_id: str, user_id: str) -> None: ...
+    async def review(self, request_id: str, user_id: str) -> None:
+        """The [Reviewed] click on an urgent request's follow-up review (audited)."""
+        ...
+
+    async def find(self, reference: str) -> RestoreRequest | None:
+        """A request by its id (in any spelling people type) or its DDM job id."""
+        ...
+
+    async def recent(self, limit: int = 10, *, channel_id: str | None = None) -> list[RestoreRequest]:
+        """Newest first."""
         ...

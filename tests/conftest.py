@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.store.requests import RequestStore
+from bot.store.sql_store import RequestStore
 from tests.support.stores import fresh_store
 
 POSTGRES_ADMIN_URL = os.environ.get("DDM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -29,8 +29,8 @@ from bot.restore.request import RequestState
 from bot.runtime.supervisor import Supervisor
 from bot.store import schema
 from bot.store.audit import export_jsonl, parse_expected_head, parse_since, verify_chain
-from bot.store.audit_chain import AuditHead, current_head
-from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, hashed_audit_record
+from bot.store.audit_chain import GENESIS_HASH, AuditHead, audit_hash, current_head, hashed_audit_record
+from bot.store.sql_store import RequestStore
 from tests.support.harness import running_bot
 from tests.support.pg_outage import outage_database
 

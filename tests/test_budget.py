@@ -24,7 +24,7 @@ from bot.huawei.budget import (
 )
 from bot.huawei.errors import BudgetError, BudgetSpent
 from bot.store.budget import BudgetTable
-from bot.store.requests import RequestStore
+from bot.store.sql_store import RequestStore
 
 ROOT = Path(__file__).resolve().parents[1]
 CRED = credential_key(ak="TESTAKEXAMPLE0000000")
@@ -103,7 +103,7 @@ PROCESS_SCRIPT = textwrap.dedent(
     """
     import asyncio, sys, time
     from bot.store.budget import BudgetTable
-    from bot.store.requests import RequestStore
+    from bot.store.sql_store import RequestStore
 
     async def main(url: str, minute: int, calls: int, limit: int, start: float) -> None:
         store = RequestStore.from_url(url)

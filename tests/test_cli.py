@@ -172,7 +172,7 @@ async def test_check_tells_the_migration_state(
     from sqlalchemy import text
 
     from bot.store.migrate import head_revision, migrate
-    from bot.store.requests import RequestStore
+    from bot.store.sql_store import RequestStore
 
     url = f"sqlite:///{tmp_path / 'state.sqlite3'}"
     async with FakeSlack() as fake, RunningSimulator(credentials=CREDENTIALS) as sim:

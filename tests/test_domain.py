@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.restore.ids import new_request_id, normalise_request_id, short_id, short_ids
-from bot.restore.lifecycle import LIFECYCLE, Event, InvalidTransition, move_of, next_states, sources_of
+from bot.restore.lifecycle import LIFECYCLE, Event
 from bot.restore.mapping import Candidate, mapping_problems, suggest_mapping
 from bot.restore.notices import Notice
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
@@ -104,19 +104,21 @@ def test_plan_problems() -> None:
 
 def test_transitions() -> None:
     S = RequestState
-    assert move_of(S.PENDING, Event.APPROVED).to is S.APPROVED
-    assert move_of(S.SUBMITTING, Event.OUTCOME_UNKNOWN).to is S.UNKNOWN
-    assert move_of(S.UNKNOWN, Event.RECONCILED).to is S.RUNNING
-    with pytest.raises(InvalidTransition):
-        move_of(S.PENDING, Event.SUBMIT)  # never POST what was not approved
-    with pytest.raises(InvalidTransition):
-        move_of(S.COMPLETED, Event.JOB_FAILED)
-    with pytest.raises(InvalidTransition):
-        move_of(S.RUNNING, Event.SUBMIT)  # never POST twice
-    assert sources_of(Event.SUBMIT) == {S.APPROVED}  # the exactly-once licence has one way in
-    assert next_states(S.PENDING) == {S.APPROVED, S.REJECTED, S.CANCELLED, S.EXPIRED}
+    assert LIFECYCLE[(S.PENDING, Event.APPROVED)].to is S.APPROVED
+    assert LIFECYCLE[(S.SUBMITTING, Event.OUTCOME_UNKNOWN)].to is S.UNKNOWN
+    assert LIFECYCLE[(S.UNKNOWN, Event.RECONCILED)].to is S.RUNNING
+    assert (S.PENDING, Event.SUBMIT) not in LIFECYCLE  # never POST what was not approved
+    assert (S.COMPLETED, Event.JOB_FAILED) not in LIFECYCLE
+    assert (S.RUNNING, Event.SUBMIT) not in LIFECYCLE  # never POST twice
+    assert {state for state, event in LIFECYCLE if event is Event.SUBMIT} == {S.APPROVED}  # one way in
+    assert {move.to for (state, _), move in LIFECYCLE.items() if state is S.PENDING} == {
+        S.APPROVED,
+        S.REJECTED,
+        S.CANCELLED,
+        S.EXPIRED,
+    }
     assert S.UNKNOWN in ACTIVE_STATES and S.EXPIRED in FINAL_STATES
-    assert all(not next_states(state) for state in FINAL_STATES)
+    assert not {state for state, _ in LIFECYCLE} & FINAL_STATES  # nothing moves on from a final state
 
 
 def test_every_move_to_a_final_state_tells_people_how_it_ended() -> None:
@@ -374,6 +376,6 @@ def test_progress_milestones_are_told_once_each_and_never_backwards() -> None:
     assert milestone_reached(25, 49) is None and milestone_reached(49, 50) == 50
     assert milestone_reached(80, 40) is None and milestone_reached(75, 100) is None
     S = RequestState
-    assert move_of(S.RUNNING, Event.PROGRESS).to is S.RUNNING
-    assert Notice.PROGRESS in move_of(S.RUNNING, Event.PROGRESS).notices
-    assert sources_of(Event.PROGRESS) == {S.RUNNING}
+    assert LIFECYCLE[(S.RUNNING, Event.PROGRESS)].to is S.RUNNING
+    assert Notice.PROGRESS in LIFECYCLE[(S.RUNNING, Event.PROGRESS)].notices
+    assert {state for state, event in LIFECYCLE if event is Event.PROGRESS} == {S.RUNNING}

@@ -12,16 +12,17 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bot.huawei.gateway import HuaweiDdmGateway
+from bot.huawei.ddm_gateway import HuaweiDdmGateway
 from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.request import RequestState
 from bot.simulator import RunningSimulator, demo_world_json, world_from_json
 from bot.simulator.model import JOB_COMPLETED, JOB_RUNNING, RESTORE_JOB_NAME
-from bot.store.requests import RequestStore
+from bot.store.sql_store import RequestStore
 from bot.workflow.follow import Follower
+from bot.workflow.places import Places
 from bot.workflow.submit import Submitter
-from tests.test_gateway import CREDS, client_for
+from tests.test_ddm_gateway import CREDS, client_for
 
 JOBS = 10
 
@@ -92,8 +93,9 @@ async def test_ten_running_jobs_cost_one_job_list_call_per_poll(sim: RunningSimu
     await store.create_schema()
     ids = [await running_request(store, n) for n in range(JOBS)]
     gateway = HuaweiDdmGateway(client_for(sim.base_url)).background()
-    submitter = Submitter(store=store, ddm=gateway, clock=utc_now)
-    follower = Follower(store=store, ddm=gateway, submitter=submitter, clock=utc_now, poll_interval=10)
+    places = Places.one(gateway)
+    submitter = Submitter(store=store, places=places, clock=utc_now)
+    follower = Follower(store=store, places=places, submitter=submitter, clock=utc_now, poll_interval=10)
     try:
         before = await call_counts(sim)
         polls = 3
@@ -132,9 +134,10 @@ async def test_only_the_lease_holder_polls(sim: RunningSimulator, tmp_path: Path
     await store.create_schema()
     await running_request(store, 0)
     gateway = HuaweiDdmGateway(client_for(sim.base_url)).background()
-    submitter = Submitter(store=store, ddm=gateway, clock=utc_now)
+    places = Places.one(gateway)
+    submitter = Submitter(store=store, places=places, clock=utc_now)
     first, second = (
-        Follower(store=store, ddm=gateway, submitter=submitter, clock=utc_now, poll_interval=10, owner=name)
+        Follower(store=store, places=places, submitter=submitter, clock=utc_now, poll_interval=10, owner=name)
         for name in ("replica-a", "replica-b")
     )
     try:

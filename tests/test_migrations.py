@@ -42,6 +42,7 @@ from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan, canonical_j
 from bot.restore.request import RequestState
 from bot.store import schema
 from bot.store.audit import verify_chain
+from bot.store.audit_chain import GENESIS_HASH, audit_hash
 from bot.store.migrate import (
     BOT_TABLES,
     MigrationError,
@@ -51,7 +52,8 @@ from bot.store.migrate import (
     migrate,
     upgrade_engine,
 )
-from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, ms
+from bot.store.rows import ms
+from bot.store.sql_store import RequestStore
 
 ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
 AFTER_FIRST = ALL[1:]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from bot.errors import NOTHING_RECORDED
 from bot.restore.request import RequestState
-from bot.store.errors import NOTHING_RECORDED
 from tests.support.harness import running_bot
 from tests.support.pg_outage import outage_database
 

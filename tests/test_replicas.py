@@ -23,7 +23,7 @@ from bot.playground import slack_payloads as sp
 from bot.playground.slack_api import FakeSlack, FakeUser
 from bot.restore.request import RequestState
 from bot.simulator import RunningSimulator
-from bot.store.requests import RequestStore
+from bot.store.sql_store import RequestStore
 from tests.support.harness import CHANNEL, CREDENTIALS, GROUP, PROJECT, SECRET, BotHarness, populate
 from tests.support.processes import BotProcess
 

@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.errors import NOTHING_RECORDED
 from bot.playground import slack_payloads as sp
 from bot.restore.request import RequestState, RestoreRequest
 from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, DdmInstance, RdsInstance
-from bot.store.errors import NOTHING_RECORDED
 from tests.support.harness import CHANNEL, SECRET, BotHarness, running_bot
 
 S = RequestState

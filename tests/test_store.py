@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.restore.lifecycle import Event
-from bot.store.requests import RequestStore
+from bot.store.sql_store import RequestStore
 from tests.contract.test_request_store_contract import NOW, create
 
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
+from bot.errors import StoreUnavailable
 from bot.restore.request import RequestState
 from bot.store import engine as engine_module
-from bot.store.errors import StoreUnavailable
-from bot.store.requests import RequestStore
+from bot.store.sql_store import RequestStore
 from tests.conftest import REQUIRE_POSTGRES
 from tests.support.pg_outage import OutageDatabase, outage_database
 from tests.test_store import NOW, create

@@ -48,6 +48,7 @@ from bot.huawei.models import (
     TargetDataNode,
     TargetDataNodes,
     TimeWindow,
+    first_error,
     to_epoch_ms,
 )
 
@@ -346,7 +347,7 @@ class DdmClient:
                 raise DdmApiError(
                     status=response.status_code,
                     error_code="DDM.BAD_ANSWER",
-                    error_msg=f"unexpected answer from {path}: {_first_error(exc)}",
+                    error_msg=f"unexpected answer from {path}: {first_error(exc)}",
                     request_id=response.headers.get("X-Request-Id"),
                     call=call,
                 ) from None
@@ -383,12 +384,3 @@ def _retry_after_seconds(value: str | None, clock: Clock) -> float | None:
 
 def _is_malformed_json(exc: ValidationError) -> bool:
     return any(error.get("type") == "json_invalid" for error in exc.errors())
-
-
-def _first_error(exc: ValidationError) -> str:
-    errors = exc.errors()
-    if not errors:
-        return "invalid"
-    first = errors[0]
-    where = ".".join(str(part) for part in first.get("loc", ())) or "body"
-    return f"{where}: {first.get('msg', 'invalid')}"

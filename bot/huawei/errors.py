@@ -12,12 +12,14 @@ from dataclasses import dataclass
 
 import httpx
 
+from bot.errors import DependencyError
+
 REQUEST_ID_HEADERS = ("X-Request-Id", "X-Openstack-Request-Id", "X-Apig-Request-Id")
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAG_RE = re.compile(r"<[^>]+>")
 
 
-class HuaweiError(Exception):
+class HuaweiError(DependencyError):
     """Base of every error raised by `bot.huawei`."""
 
 

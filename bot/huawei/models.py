@@ -15,7 +15,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 def parse_api_time(value: Any) -> Any:
@@ -236,3 +245,13 @@ class RecoveryRequest(_Body):
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+def first_error(exc: ValidationError) -> str:
+    """The first thing pydantic found wrong, as "where: what" (a line for a message, not the whole report)."""
+    errors = exc.errors()
+    if not errors:
+        return "invalid"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+    return f"{where}: {first.get('msg', 'invalid')}"

@@ -4,5 +4,6 @@
 - `redact`: the secrets the bot knows and the shapes of those it doesn't, taken out of every log record;
 - `logs`: the root logger's set-up (text or JSON lines), with the redaction filter on every handler;
 - `metrics`: one Prometheus registry per Runtime, and what is read from the store at each scrape;
-- `instrument`: the hooks that feed them (DDM's httpx hooks, Slack's client, the store's transitions).
+- `instrument`: what feeds them, on typed seams: DDM's httpx hooks, Slack's retry handler, the store's change
+  observer (ChangeLog) and the desk's decorator (MeasuredDesk).
 """

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.errors import StoreUnavailable
 from bot.store.audit_chain import AuditHead
-from bot.store.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 HEAD_LOG_SECONDS = 3600.0

@@ -5,18 +5,17 @@ call no metric themselves.
   remembered by the redactor);
 - Slack: a retry handler that never retries but sees every Web API attempt (bolt copies it into the clients it
   makes per request);
-- the store: after each committed transition (count, one log line, job durations), around its create,
-  transition and approve (so the store itself knows nothing of it);
-- decisions: approvals and refusals by reason, around the workflow's approve/reject/cancel/create.
+- the store: a ChangeObserver it calls after each committed change of state (count, one log line, job
+  durations): the store knows only the observer port (bot.ports.ChangeObserver);
+- decisions: approvals and refusals by reason, in a decorator of the workflow's desk (bot.ports.RequestDesk).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 import httpx
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -24,18 +23,23 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from bot.errors import Refusal
 from bot.huawei.auth import TOKEN_HEADER
 from bot.huawei.errors import REQUEST_ID_HEADERS
 from bot.observability.context import about_request
 from bot.observability.metrics import Metrics
 from bot.observability.redact import REDACTOR
+from bot.ports import RequestDesk
+from bot.restore.checks import PlanProblem
 from bot.restore.lifecycle import Event
+from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.request import RestoreRequest
 
 log = logging.getLogger("bot.ddm")
 transitions_log = logging.getLogger("bot.requests")
 _STARTED = "ddm_restore_bot_started"
 _ID_AFTER = {"instances": "{instance_id}", "jobs": "{job_id}"}
+_JOB_ENDS = {Event.JOB_COMPLETED.value: "completed", Event.JOB_FAILED.value: "failed"}
 
 
 def ddm_route(path: str) -> str:
@@ -129,103 +133,100 @@ class SlackCallObserver(AsyncRetryHandler):
         return False
 
 
-def on_transition(metrics: Metrics) -> Callable[[str, RestoreRequest], None]:
-    """The store's callback after each committed transition: the count, a log line, the job's duration."""
+class ChangeLog:
+    """A ChangeObserver of the store (bot.ports): after each committed change of state, its count, one log line,
+    and a finished job's duration."""
 
-    def observe(event: str, request: RestoreRequest) -> None:
-        try:
-            _observe(event, request)
-        except Exception:  # the transition is committed: an observer's slip must not look like its failure
-            transitions_log.exception("observing %s of %s failed", event, request.id)
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
 
-    def _observe(event: str, request: RestoreRequest) -> None:
-        metrics.transitions.labels(event).inc()
+    def __call__(self, change: str, request: RestoreRequest) -> None:
+        self.metrics.transitions.labels(change).inc()
         with about_request(request.id):
             transitions_log.info(
                 "%s %s -> %s",
                 request.id,
-                event,
+                change,
                 request.state.value,
-                extra={"event": event, "state": request.state.value},
+                extra={"event": change, "state": request.state.value},
             )
-        if (
-            event in (Event.JOB_COMPLETED.value, Event.JOB_FAILED.value)
-            and request.submitted_at
-            and request.finished_at
-        ):
-            outcome = "completed" if event == Event.JOB_COMPLETED.value else "failed"
-            metrics.job_duration.labels(outcome).observe(
+        if change in _JOB_ENDS and request.submitted_at and request.finished_at:
+            self.metrics.job_duration.labels(_JOB_ENDS[change]).observe(
                 max(0.0, (request.finished_at - request.submitted_at).total_seconds())
             )
 
-    return observe
 
+class MeasuredDesk:
+    """The workflow's RequestDesk (bot.ports) with its decisions measured: approvals counted, refusals counted by
+    action and code, and every log line inside a decision carrying the request id. Wraps another desk."""
 
-def observe_transitions(store: Any, metrics: Metrics) -> None:
-    """Wrap the store's changes (bot.store.requests.RequestStore) in place: `observe` runs after each one
-    that committed a transition (the lifecycle's events, and `create`)."""
-    observe = on_transition(metrics)
-    create, transition, approve = store.create, store.transition, store.approve
+    def __init__(self, desk: RequestDesk, metrics: Metrics) -> None:
+        self._desk = desk
+        self._metrics = metrics
 
-    @functools.wraps(create)
-    async def created(*args: Any, **kwargs: Any) -> Any:
-        request = await create(*args, **kwargs)
-        observe("create", request)
-        return request
+    def new_plan(
+        self,
+        *,
+        source: NamedRef,
+        target: NamedRef,
+        restore_time_ms: int,
+        mappings: tuple[DataNodeMapping, ...],
+        reason: str = "",
+        channel_id: str = "",
+        urgent_incident: str = "",
+    ) -> RestorePlan:
+        return self._desk.new_plan(
+            source=source,
+            target=target,
+            restore_time_ms=restore_time_ms,
+            mappings=mappings,
+            reason=reason,
+            channel_id=channel_id,
+            urgent_incident=urgent_incident,
+        )
 
-    @functools.wraps(transition)
-    async def moved(request_id: str, event: Event, *args: Any, **kwargs: Any) -> Any:
-        request = await transition(request_id, event, *args, **kwargs)
-        if request is not None:
-            observe(Event(event).value, request)
-        return request
+    async def check_plan_live(self, plan: RestorePlan) -> list[PlanProblem]:
+        return await self._desk.check_plan_live(plan)
 
-    @functools.wraps(approve)
-    async def approved(*args: Any, **kwargs: Any) -> Any:
-        outcome = await approve(*args, **kwargs)
-        if getattr(outcome, "approved", False):
-            observe(Event.APPROVED.value, outcome.request)
-        return outcome
+    async def precheck_create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
+        with self._refusals("request"):
+            await self._desk.precheck_create(plan, requester_id=requester_id, channel_id=channel_id)
 
-    store.create, store.transition, store.approve = created, moved, approved
+    async def create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> RestoreRequest:
+        with self._refusals("request"):
+            return await self._desk.create(plan, requester_id=requester_id, channel_id=channel_id)
 
+    async def approve(self, request_id: str, user_id: str) -> None:
+        with about_request(request_id), self._refusals("approve"):
+            await self._desk.approve(request_id, user_id)
+        self._metrics.approvals.inc()
 
-def observe_decisions(service: Any, metrics: Metrics) -> None:
-    """Wrap the workflow's decisions (bot.workflow.requests.Requests) in place: approvals counted, refusals
-    counted by reason, and every log line inside carries the request id."""
+    async def check_reject(self, request_id: str, user_id: str) -> None:
+        with about_request(request_id), self._refusals("reject"):
+            await self._desk.check_reject(request_id, user_id)
 
-    def decision(action: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        @functools.wraps(method)
-        async def wrapper(request_id: str, *args: Any, **kwargs: Any) -> Any:
-            with about_request(request_id):
-                refusal = await method(request_id, *args, **kwargs)
-            if refusal is not None:
-                metrics.refusals.labels(action, str(getattr(refusal, "code", "refused"))).inc()
-            elif action == "approve":
-                metrics.approvals.inc()
-            return refusal
+    async def reject(self, request_id: str, user_id: str, reason: str) -> None:
+        with about_request(request_id), self._refusals("reject"):
+            await self._desk.reject(request_id, user_id, reason)
 
-        return wrapper
+    async def cancel(self, request_id: str, user_id: str) -> None:
+        with about_request(request_id), self._refusals("cancel"):
+            await self._desk.cancel(request_id, user_id)
 
-    def creation(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        @functools.wraps(method)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await method(*args, **kwargs)
-            except Exception as exc:
-                if hasattr(exc, "field") and hasattr(exc, "message"):  # WorkflowRefused
-                    field = getattr(exc, "field", None)
-                    metrics.refusals.labels("request", f"plan:{field}" if field else "policy").inc()
-                raise
+    async def review(self, request_id: str, user_id: str) -> None:
+        with about_request(request_id), self._refusals("review"):
+            await self._desk.review(request_id, user_id)
 
-        return wrapper
+    async def find(self, reference: str) -> RestoreRequest | None:
+        return await self._desk.find(reference)
 
-    for name, action in (
-        ("approve", "approve"),
-        ("check_reject", "reject"),
-        ("reject", "reject"),
-        ("cancel", "cancel"),
-    ):
-        setattr(service, name, decision(action, getattr(service, name)))
-    service.precheck_create = creation(service.precheck_create)
-    service.create = creation(service.create)
+    async def recent(self, limit: int = 10, *, channel_id: str | None = None) -> list[RestoreRequest]:
+        return await self._desk.recent(limit, channel_id=channel_id)
+
+    @contextmanager
+    def _refusals(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except Refusal as refusal:
+            self._metrics.refusals.labels(action, refusal.code).inc()
+            raise

@@ -27,7 +27,7 @@ from bot.restore.request import RequestState
 
 if TYPE_CHECKING:
     from bot.huawei.budget import CallBudget
-    from bot.store.requests import RequestStore
+    from bot.store.sql_store import RequestStore
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
 

@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 
+from bot.errors import DependencyError
 from bot.playground import slack_payloads as sp
 from bot.playground.people import CHANNEL_ID, CHANNEL_NAME, PEOPLE
 from bot.playground.workspace import PlaygroundSlack
 
 
-class RelayError(Exception):
+class RelayError(DependencyError):
     """The bot did not answer as Slack expects (not 200, or not JSON where JSON is due)."""
 
 

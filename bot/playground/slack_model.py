@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from bot.errors import PersonError
+
 JSON_FIELDS = ("blocks", "attachments", "view", "metadata", "user_auth_blocks")
 """Arguments that slack_sdk sends as JSON strings when it form-encodes (or query-encodes) a call."""
 
@@ -87,7 +89,7 @@ class _Channel:
     members: list[str] = field(default_factory=list)  # people (the bot joins when is_member)
 
 
-class SlackError(Exception):
+class SlackError(PersonError):
     """Raised inside a method handler: the fake answers `{"ok": false, "error": error, **extra}`."""
 
     def __init__(self, error: str, **extra: Any) -> None:

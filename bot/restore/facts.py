@@ -1,4 +1,4 @@
-"""What DDM tells us, in the domain's terms (bot.huawei.gateway turns DDM's answers into these).
+"""What DDM tells us, in the domain's terms (bot.huawei.ddm_gateway turns DDM's answers into these).
 
 Windows are `bot.restore.timeparse.Window`; data-node candidates are `bot.restore.mapping.Candidate`.
 """

@@ -104,27 +104,6 @@ REVIEW_MOVES: dict[ReviewEvent, tuple[Notice, ...]] = {
 ACTIVE_STATES = frozenset(RequestState) - FINAL_STATES
 
 
-class InvalidTransition(ValueError):
-    pass
-
-
-def move_of(state: RequestState, event: Event) -> Move:
-    """The move `event` makes from `state`; InvalidTransition when the table has none."""
-    move = LIFECYCLE.get((state, event))
-    if move is None:
-        raise InvalidTransition(f"a {state.value} request cannot take {event.value}")
-    return move
-
-
-def sources_of(event: Event) -> frozenset[RequestState]:
-    """The states `event` can move a request from."""
-    return frozenset(state for (state, each), _ in LIFECYCLE.items() if each is event)
-
-
-def next_states(state: RequestState) -> frozenset[RequestState]:
-    return frozenset(move.to for (each, _), move in LIFECYCLE.items() if each is state)
-
-
 def mermaid_diagram() -> str:
     """The lifecycle as a Mermaid state diagram (the README's copy is checked against this)."""
     lines = ["stateDiagram-v2", "    [*] --> PENDING: create"]

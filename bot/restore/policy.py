@@ -1,7 +1,8 @@
 """ApprovalPolicy: who may request, approve, reject and cancel — decided from facts, never from I/O.
 
-The service resolves the facts about a person (guest or not, which configured groups they belong to) and asks
-the policy; a refusal carries the sentence shown to that person.
+The workflow resolves the facts about a person (guest or not, which configured groups they belong to) and asks
+the policy; its answer is None or a Refusal (bot.errors) carrying the sentence shown to that person, which the
+workflow raises.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.errors import Refusal
+from bot.restore.notices import ParamValue
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.review import Review
+from bot.restore.stages import StageRule
 
 
 @dataclass(frozen=True)
@@ -18,15 +22,6 @@ class Actor:
     user_id: str
     is_guest: bool = False
     group_ids: frozenset[str] = frozenset()  # the configured groups this person belongs to
-
-
-@dataclass(frozen=True)
-class Refusal:
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True)
@@ -132,12 +127,26 @@ class ApprovalPolicy:
     def total_required(self) -> int:
         return sum(stage.required for stage in self.stage_list)
 
+    @property
+    def stage_rule(self) -> StageRule:
+        return StageRule(tuple(stage.required for stage in self.stage_list))
+
     def current_stage(self, request: RestoreRequest) -> int | None:
         """The 1-based number of the first stage still short of approvals; None when all are complete."""
-        for number, stage in enumerate(self.stage_list, start=1):
-            if len(request.approvals_in(number)) < stage.required:
-                return number
-        return None
+        return self.stage_rule.current(request.approvals)
+
+    def stage_notice(self, stage: int) -> dict[str, ParamValue]:
+        """What the thread's approval notice says of named stages: this one, and who comes next."""
+        if not self.stages:
+            return {}
+        following = self.stages[stage] if stage < len(self.stages) else None
+        return {
+            "stage_name": self.stages[stage - 1].name,
+            "next_stage_name": following.name if following else None,
+            "next_approvers": (
+                describe_who(following.approver_user_ids, following.approver_group_ids) if following else None
+            ),
+        }
 
     def stage_header(self, request: RestoreRequest) -> str:
         """ "stage 2 of 2" while pending with named stages; "" otherwise."""

@@ -9,7 +9,10 @@ from bot.restore.lifecycle import ACTIVE_STATES, FINAL_STATES, RequestState
 from bot.restore.plan import RestorePlan
 from bot.restore.review import Review
 
-__all__ = ["ACTIVE_STATES", "FINAL_STATES", "Approval", "RequestState", "RestoreRequest"]
+__all__ = ["ACTIVE_STATES", "FINAL_STATES", "SYSTEM", "Approval", "RequestState", "RestoreRequest"]
+
+# The actor of what the bot does on its own (expiry, the submit, following the job), in the audit trail.
+SYSTEM = "system"
 
 
 @dataclass(frozen=True)

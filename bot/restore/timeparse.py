@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.errors import PersonError
+
 LATEST = "latest"
 # ASCII digits only: `\d` would take other scripts' digits, which nobody means in a restore point.
 _EPOCH_RE = re.compile(r"^\d+$", re.ASCII)
@@ -25,7 +27,7 @@ END_MS = 32_503_680_000_000
 RANGE_TEXT = "2000-01-01 to 2999-12-31 UTC"
 
 
-class TimeInputError(ValueError):
+class TimeInputError(PersonError, ValueError):
     pass
 
 

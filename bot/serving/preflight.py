@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.config import ConfigError, Settings
 from bot.envfile import config_path, load_setups
+from bot.errors import PersonError
 from bot.store.migrate import current_revisions, head_revision, one_line, script_directory, shown_url
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ _REFUSALS = frozenset(
 _BACKOFF_CAP_SECONDS = 30.0
 
 
-class StartupError(Exception):
+class StartupError(PersonError):
     """The bot cannot start; the message is one line naming the setting to fix."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.errors import PersonError
 from bot.huawei import signer
 
 SDK_DATE_SKEW = timedelta(minutes=15)
@@ -60,7 +61,7 @@ class SimulatorCredentials:
 # ---- IAM ------------------------------------------------------------------------------------------------------
 
 
-class IamError(Exception):
+class IamError(PersonError):
     """A Keystone-style error answer: ``{"error": {"code", "message", "title"}}``."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -212,7 +213,7 @@ def _iam_time(moment: datetime) -> str:
 # ---- the gateway's check on DDM calls -------------------------------------------------------------------------
 
 
-class AuthFailure(Exception):
+class AuthFailure(PersonError):
     """401 APIGW.0301; ``why`` completes "Incorrect IAM authentication information: <why>"."""
 
     def __init__(self, why: str) -> None:

@@ -23,6 +23,8 @@ import contextlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bot.errors import PersonError
+
 ROUTE_NAMES = (
     "iam_token",
     "list_instances",
@@ -38,7 +40,7 @@ ANY_ROUTE = "*"
 FAULT_KINDS = ("400", "500", "429", "timeout", "malformed", "html", "hold")
 
 
-class FaultSpecError(ValueError):
+class FaultSpecError(PersonError, ValueError):
     """A fault or latency request is not valid; the message says why."""
 
 

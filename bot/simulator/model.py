@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot.errors import PersonError
+
 JOB_RUNNING = "Running"
 JOB_COMPLETED = "Completed"
 JOB_FAILED = "Failed"
@@ -22,7 +24,7 @@ RDS_RESTORING = "RESTORING"
 API_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S+0000"
 
 
-class WorldError(ValueError):
+class WorldError(PersonError, ValueError):
     """A world JSON file is not valid; the message names the offending place."""
 
 

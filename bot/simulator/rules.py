@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.errors import PersonError
 from bot.simulator.model import (
     DDM_RESTORE,
     DDM_RUNNING,
@@ -46,7 +47,7 @@ REASON_HAS_SCHEMAS = "The instance already has schemas."
 REASON_HAS_ACCOUNTS = "The instance already has accounts."
 
 
-class ApiError(Exception):
+class ApiError(PersonError):
     """A V3 DDM error answer: ``{"error_code", "error_msg"}`` with an HTTP status."""
 
     def __init__(self, status: int, code: str, message: str) -> None:

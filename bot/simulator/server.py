@@ -2,8 +2,8 @@
 
 API routes answer like the real services: paths, query parameters, status codes, JSON field names, and an
 ``X-Request-Id`` header on every answer. The parts: ``iam_api.py`` (tokens), ``ddm_api.py`` (the restore
-family), ``control_api.py`` (``/_sim/*`` for people, tests and drills), ``gateway.py`` (auth, faults, call log),
-``state.py`` (what the server knows). Choices where the real behaviour is unverified are in those modules.
+family), ``control_api.py`` (``/_sim/*`` for people, tests and drills), ``apigw.py`` (the API gateway: auth,
+faults, call log), ``state.py`` (what the server knows). Choices where the real behaviour is unverified are in those modules.
 How to use it from a shell: ``docs/simulator.md``.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.simulator import control_api, ddm_api, iam_api
+from bot.simulator.apigw import middleware
 from bot.simulator.auth import SimulatorCredentials
-from bot.simulator.gateway import middleware
 from bot.simulator.state import STATE_KEY, CallRecord, Clock, SimulatorState
 from bot.simulator.world import World
 

@@ -29,7 +29,7 @@ from bot.observability.context import for_request
 from bot.ports import OutboxRow, RequestRepository
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, ParamValue
-from bot.restore.request import RestoreRequest
+from bot.restore.request import SYSTEM, RestoreRequest
 from bot.slack.blocks import card_fallback_text, request_card
 from bot.slack.blocks.card import CardPeople
 from bot.slack.blocks.messages import review_blocks
@@ -50,7 +50,6 @@ CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", 
 CANT_DM = frozenset({"user_not_found", "user_disabled", "cannot_dm_bot", "channel_not_found"})
 MAX_BACKOFF_SECONDS = 300.0
 FIRST_RETRY_SECONDS = 0.5  # then doubling: a hiccup is over in a second, an outage gets spaced out
-SYSTEM = "system"
 
 
 class Announcer:

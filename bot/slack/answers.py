@@ -23,12 +23,12 @@ import aiohttp
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 
+from bot.errors import NOTHING_RECORDED, StoreUnavailable
 from bot.ports import DdmUnreachable
 from bot.restore.request import RequestState, RestoreRequest
 from bot.runtime.supervisor import Supervisor
 from bot.slack.blocks import escape, message_view
 from bot.slack.payloads import BadPayload
-from bot.store.errors import NOTHING_RECORDED, StoreUnavailable
 
 log = logging.getLogger(__name__)
 Tell = Callable[[str], Awaitable[Any]]

@@ -7,15 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.choices import RestoreChoices
+from bot.ports import RequestDesk
 from bot.runtime.supervisor import Supervisor
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
-from bot.workflow.requests import Requests
+from bot.workflow.places import Places
 
 
 @dataclass(frozen=True)
 class Deps:
-    service: Requests
+    desk: RequestDesk  # the workflow's use cases
+    places: Places  # each environment: its channels, rules and DDM
     choices: RestoreChoices
     directory: SlackDirectory
     notifier: SlackNotifier
@@ -29,7 +31,7 @@ class Deps:
 
     def choices_in(self, channel_id: str) -> RestoreChoices:
         """The live lists of the channel's environment (its project, with its credentials)."""
-        place = self.service.places.for_channel(channel_id)
+        place = self.places.for_channel(channel_id)
         if place is None:
             return self.choices
         return self.choices_by_environment.get(place.environment.name, self.choices)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.errors import DependencyError
 from bot.restore.ids import REQUEST_ID_RE
 
 
-class BadPayload(Exception):
+class BadPayload(DependencyError):
     """A request the bot can't act on: a field missing, of the wrong kind, or naming nothing that can exist."""
 
 

@@ -1,14 +1,12 @@
-"""The approval statements: one INSERT that the database itself guards, and the stage rule checked under the
-request's lock (bot.store.requests.RequestStore.approve)."""
+"""The approval statement: one INSERT that the database itself guards (the stage rule, bot.restore.stages, is
+checked before it under the request's lock)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from sqlalchemy import Executable, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.restore.request import Approval, RequestState
+from bot.restore.request import RequestState
 from bot.store import schema
 
 r = schema.requests
@@ -40,14 +38,3 @@ def add_approval(sqlite_dialect: bool) -> Executable:
 
 # Built once per dialect (is_sqlite -> statement).
 ADD_APPROVAL = {False: add_approval(False), True: add_approval(True)}
-
-
-def stage_open(approvals: Sequence[Approval], stage: int, required_each: Sequence[int]) -> bool:
-    """May one more approval count for `stage` (1-based)? Every earlier stage complete, this one short."""
-    if not 1 <= stage <= len(required_each):
-        return False
-    in_stage = [sum(1 for a in approvals if a.stage == n) for n in range(1, len(required_each) + 1)]
-    return (
-        all(in_stage[n] >= required_each[n] for n in range(stage - 1))
-        and in_stage[stage - 1] < required_each[stage - 1]
-    )

@@ -1,6 +1,6 @@
 """The audit trail from outside the bot: `ddm-restore-bot audit export` and `ddm-restore-bot audit verify`.
 
-Each record's hash is sha256(prev_hash + canonical JSON of the record) (bot.store.requests.hashed_audit_record)
+Each record's hash is sha256(prev_hash + canonical JSON of the record) (bot.store.audit_chain.hashed_audit_record)
 and its prev_hash is the hash of the record before it, from GENESIS_HASH on. Verifying recomputes every hash in
 seq order, so a changed record, a deleted one, an inserted one and a reordering all break the chain at a seq
 this module names; then the chain's end must be the head table's (bot.store.audit_tail), which shows records
@@ -29,12 +29,13 @@ from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.errors import DependencyError, StoreUnavailable
 from bot.store import schema
-from bot.store.audit_chain import AuditHead, read_head
+from bot.store.audit_chain import GENESIS_HASH, AuditHead, audit_hash, read_head, stored_record
 from bot.store.audit_tail import ChainBreak, ChainEnd
-from bot.store.errors import StoreUnavailable
 from bot.store.migrate import configured_database_url, fail, one_line, shown_url
-from bot.store.requests import GENESIS_HASH, RequestStore, audit_hash, dt, hashed_audit_record, ms
+from bot.store.rows import dt, ms
+from bot.store.sql_store import RequestStore
 
 FORMATS = ("jsonl",)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -44,7 +45,7 @@ _HEAD_RE = re.compile(r"^(?:(\d+):|seq=(\d+)\s+hash=)([0-9a-fA-F]{64})$")
 _BATCH = 1000
 
 
-class AuditUnavailable(Exception):
+class AuditUnavailable(DependencyError):
     """The database cannot be read as an audit trail (no table, an old schema); the message says what to do."""
 
 
@@ -129,20 +130,7 @@ def export_record(row: Row[Any]) -> dict[str, Any]:
 
 def expected_hash(row: Row[Any]) -> str:
     """The hash the row must carry, recomputed from its content and prev_hash; ValueError if details is not JSON."""
-    record = hashed_audit_record(
-        at_ms=row.at_ms,
-        request_id=row.request_id,
-        actor=row.actor,
-        action=row.action,
-        from_state=row.from_state,
-        to_state=row.to_state,
-        fingerprint=row.fingerprint,
-        details=json.loads(row.details),
-        job_id=row.job_id,
-        error_code=row.error_code,
-        permalink=row.permalink,
-    )
-    return audit_hash(row.prev_hash, record)
+    return audit_hash(row.prev_hash, stored_record(row))
 
 
 async def export_jsonl(store: RequestStore, out: TextIO, *, since: datetime | None = None) -> int:

@@ -89,6 +89,24 @@ def hashed_audit_record(
     return record
 
 
+def stored_record(row: Any) -> dict[str, Any]:
+    """What the hash of a row of the audit table covers, read back from its columns: the one mapping from the
+    table to a record, for reading the trail and for verifying the chain. ValueError if details is not JSON."""
+    return hashed_audit_record(
+        at_ms=row.at_ms,
+        request_id=row.request_id,
+        actor=row.actor,
+        action=row.action,
+        from_state=row.from_state,
+        to_state=row.to_state,
+        fingerprint=row.fingerprint,
+        details=json.loads(row.details),
+        job_id=row.job_id,
+        error_code=row.error_code,
+        permalink=row.permalink,
+    )
+
+
 def audit_record(
     *,
     request_id: str,
@@ -192,22 +210,4 @@ async def read_trail(
         query = query.where(schema.audit.c.at_ms >= ms(since))
     async with db.read() as conn:
         rows = (await conn.execute(query)).all()
-    return [
-        AuditRecord(
-            seq=row.seq,
-            at_ms=row.at_ms,
-            request_id=row.request_id,
-            actor=row.actor,
-            action=row.action,
-            from_state=row.from_state,
-            to_state=row.to_state,
-            fingerprint=row.fingerprint,
-            details=json.loads(row.details),
-            prev_hash=row.prev_hash,
-            hash=row.hash,
-            job_id=row.job_id,
-            error_code=row.error_code,
-            permalink=row.permalink,
-        )
-        for row in rows
-    ]
+    return [AuditRecord(seq=row.seq, prev_hash=row.prev_hash, hash=row.hash, **stored_record(row)) for row in rows]

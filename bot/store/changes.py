@@ -1,26 +1,30 @@
 """What each change of a request writes, as data: the values on its row, its audit records, its notices.
 
 Both repositories take their decisions here, so that they keep one contract: the SQL store
-(bot.store.requests) applies them in one transaction with conditional statements, the in-memory one
+(bot.store.sql_store) applies them in one transaction with conditional statements, the in-memory one
 (bot.store.memory) at once. A row is a dict of the requests table's columns (bot.store.rows.LockedRequest).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.ports import ChangeObserver
 from bot.restore.lifecycle import LIFECYCLE, REVIEW_AFTER, REVIEW_MOVES, Event, ReviewEvent
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
-from bot.restore.request import RequestState
+from bot.restore.request import SYSTEM, RequestState, RestoreRequest
 from bot.restore.review import Review
+from bot.restore.stages import StageRule
 from bot.store import schema
-from bot.store.approvals import stage_open
 from bot.store.audit_chain import audit_record
 from bot.store.rows import LockedRequest
+
+log = logging.getLogger(__name__)
 
 # What a move may write on the request besides its state (anything else is a programming error).
 MOVE_VALUES = frozenset(
@@ -43,6 +47,15 @@ class Effects:
 def check_move_values(values: Mapping[str, Any] | None) -> None:
     if values and not set(values) <= MOVE_VALUES:
         raise ValueError(f"a move cannot write {sorted(set(values) - MOVE_VALUES)}")
+
+
+def tell(observers: Iterable[ChangeObserver], change: str, request: RestoreRequest) -> None:
+    """Tell the observers of a committed change; one's slip is logged, never taken for the change's failure."""
+    for observer in observers:
+        try:
+            observer(change, request)
+        except Exception:
+            log.exception("observing %s of %s failed", change, request.id)
 
 
 # ---- create ----------------------------------------------------------------------------------------------------
@@ -147,9 +160,7 @@ def write_move(
     moved = locked.changed(dict(changes))
     if "review_due_ms" in changes:
         due_ms = changes["review_due_ms"]
-        effects.records.append(
-            review_record(moved, ReviewEvent.DUE, "system", effects.now_ms, {"review_due_ms": due_ms})
-        )
+        effects.records.append(review_record(moved, ReviewEvent.DUE, SYSTEM, effects.now_ms, {"review_due_ms": due_ms}))
         effects.notices.extend(Outgoing(n, {"due_ms": due_ms}) for n in REVIEW_MOVES[ReviewEvent.DUE])
     return moved
 
@@ -157,19 +168,23 @@ def write_move(
 # ---- approvals -------------------------------------------------------------------------------------------------
 
 
+def stage_rule(locked: LockedRequest, stages_required: Sequence[int] | None) -> StageRule:
+    """The stage rule an approval is held to: the named stages' counts, or one stage of the request's own."""
+    return StageRule(tuple(stages_required or (locked.values["required_approvals"],)))
+
+
 def may_approve(
-    locked: LockedRequest, *, user_id: str, fingerprint: str, now_ms: int, stage: int, required_each: Sequence[int]
+    locked: LockedRequest, *, user_id: str, fingerprint: str, now_ms: int, stage: int, rule: StageRule
 ) -> bool:
-    """May `user_id`'s approval for `stage` be added? PENDING, unexpired, still `fingerprint`, short of approvals,
-    not theirs already, every earlier stage complete and this one short."""
+    """May `user_id`'s approval for `stage` be added? PENDING, unexpired, still `fingerprint`, not theirs already,
+    and the stage rule takes one for `stage` now."""
     row = locked.values
     return (
         row["state"] == RequestState.PENDING.value
         and row["fingerprint"] == fingerprint
         and row["expires_ms"] > now_ms
-        and len(locked.approvals) < row["required_approvals"]
         and user_id not in {each.user_id for each in locked.approvals}
-        and stage_open(locked.approvals, stage, required_each)
+        and rule.accepts(locked.approvals, stage)
     )
 
 
@@ -179,14 +194,13 @@ def write_approval(
     *,
     user_id: str,
     stage: int,
-    stages_required: tuple[int, ...] | None,
+    rule: StageRule,
+    named_stages: bool,
     params: Mapping[str, ParamValue] | None,
 ) -> bool:
-    """The audit record and notices of the approval just added (`locked` has it); True when it was the last one
-    needed (the caller then moves the request to APPROVED in the same change)."""
+    """The audit record and notices of the approval just added (`locked` has it); True when it completed the
+    last stage (the caller then moves the request to APPROVED in the same change)."""
     row = locked.values
-    required_each = stages_required or (row["required_approvals"],)
-    count, required = len(locked.approvals), row["required_approvals"]
     effects.records.append(
         audit_record(
             request_id=row["id"],
@@ -195,17 +209,19 @@ def write_approval(
             from_state=RequestState.PENDING.value,
             to_state=RequestState.PENDING.value,
             fingerprint=row["fingerprint"],
-            details={"stage": stage} if stages_required is not None else {},
+            details={"stage": stage} if named_stages else {},
             at_ms=effects.now_ms,
             permalink=row["permalink"],
         )
     )
-    last = count >= required and stage == len(required_each)
-    notice: dict[str, ParamValue] = {"user_id": user_id, "count": count, "required": required}
-    if stages_required is not None:
-        stage_count = sum(1 for a in locked.approvals if a.stage == stage)
-        notice.update(stage=stage, stage_count=stage_count, stage_required=required_each[stage - 1])
-        notice["stage_done"] = int(stage_count >= required_each[stage - 1])
+    last = rule.complete(locked.approvals)
+    notice: dict[str, ParamValue] = {
+        "user_id": user_id,
+        "count": len(locked.approvals),
+        "required": row["required_approvals"],
+    }
+    if named_stages:
+        notice.update(rule.progress(locked.approvals, stage))
     notice.update(params or {})
     effects.notices.append(Outgoing(Notice.APPROVAL, notice))
     if not last:

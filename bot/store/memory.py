@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.errors import StoreUnavailable, TargetBusy
-from bot.ports import ApprovalOutcome, RequestRepository
+from bot.errors import StoreUnavailable
+from bot.ports import ApprovalOutcome, ChangeObserver, RequestRepository, TargetBusy
 from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import ACTIVE_STATES, REVIEW_MOVES, Event, ReviewEvent
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
-from bot.restore.request import Approval, RequestState, RestoreRequest
+from bot.restore.request import SYSTEM, Approval, RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of
 from bot.restore.timeparse import epoch_ms_of as ms
@@ -36,6 +36,8 @@ from bot.store.changes import (
     move_changes,
     new_row,
     review_record,
+    stage_rule,
+    tell,
     write_approval,
     write_move,
 )
@@ -46,14 +48,17 @@ _ACTIVE = frozenset(state.value for state in ACTIVE_STATES)
 
 
 class MemoryStore:
-    def __init__(self) -> None:
+    def __init__(
+        self, *, observers: Sequence[ChangeObserver] = (), on_notices: Callable[[], None] = lambda: None
+    ) -> None:
         self._rows: dict[str, LockedRequest] = {}
         self._audit: list[AuditRecord] = []
         self.available = True
         self.outbox = MemoryOutbox(self._turn)
         self.leases = MemoryLeases(self._turn)
         self.reviews = MemoryReviews(self)
-        self.on_notices: Callable[[], None] = lambda: None
+        self.observers = tuple(observers)
+        self.on_notices = on_notices
 
     async def _turn(self) -> None:
         """Where a database makes its round trip: other tasks run meanwhile, and an outage is felt."""
@@ -105,6 +110,7 @@ class MemoryStore:
         )
         row = LockedRequest(values, ())
         self._commit(request_id, row, created(values))
+        tell(self.observers, "create", row.request())
         return row.request()
 
     async def transition(
@@ -129,6 +135,7 @@ class MemoryStore:
         effects = Effects(request_id, ms(now))
         moved = write_move(row, event, changes, effects, actor=actor, values=values, details=details, params=params)
         self._commit(request_id, moved, effects)
+        tell(self.observers, event.value, moved.request())
         return moved.request()
 
     async def approve(
@@ -146,21 +153,27 @@ class MemoryStore:
         await self._turn()
         row = self._rows.get(request_id)
         assert row is not None, f"no request {request_id}"
-        required_each = stages_required or (row.values["required_approvals"],)
-        if not may_approve(
-            row, user_id=user_id, fingerprint=fingerprint, now_ms=now_ms, stage=stage, required_each=required_each
-        ):
+        rule = stage_rule(row, stages_required)
+        if not may_approve(row, user_id=user_id, fingerprint=fingerprint, now_ms=now_ms, stage=stage, rule=rule):
             return ApprovalOutcome(added=False, count=len(row.approvals), request=row.request())
         row = row.changed(approval=Approval(user_id=user_id, at=datetime_of(now_ms), stage=stage))
         effects = Effects(request_id, now_ms)
         last = write_approval(
-            row, effects, user_id=user_id, stage=stage, stages_required=stages_required, params=params
+            row,
+            effects,
+            user_id=user_id,
+            stage=stage,
+            rule=rule,
+            named_stages=stages_required is not None,
+            params=params,
         )
         changes = move_changes(row, Event.APPROVED, now_ms=now_ms) if last else None
         if changes is not None:
             approvers = [each.user_id for each in row.approvals]
             row = write_move(row, Event.APPROVED, changes, effects, actor=user_id, details={"approvers": approvers})
         self._commit(request_id, row, effects)
+        if changes is not None:
+            tell(self.observers, Event.APPROVED.value, row.request())
         return ApprovalOutcome(
             added=True, count=len(row.approvals), request=row.request(), approved=changes is not None
         )
@@ -280,7 +293,7 @@ class MemoryReviews:
         row = self._store._rows.get(request_id)
         if row is None or not _overdue(row, ms(now)):
             return None
-        return self._change(row, ReviewEvent.REMINDED, "system", ms(now), {"review_reminded_ms": ms(now)})
+        return self._change(row, ReviewEvent.REMINDED, SYSTEM, ms(now), {"review_reminded_ms": ms(now)})
 
     async def mark_reviewed(self, request_id: str, *, user_id: str, now: datetime) -> RestoreRequest | None:
         await self._store._turn()

@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.config import DEFAULT_DATABASE_URL, normalise_database_url
+from bot.errors import DependencyError
 from bot.store.engine import make_engine
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ BOT_TABLES = frozenset({"restore_requests", "restore_approvals", "restore_audit"
 MIGRATION_LOCK_KEY = 4242002
 
 
-class MigrationError(Exception):
+class MigrationError(DependencyError):
     """The database is in a state the migrations cannot take forward; the message says which and why."""
 
 

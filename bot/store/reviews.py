@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from bot.restore.lifecycle import REVIEW_MOVES, ReviewEvent
 from bot.restore.notices import Outgoing
-from bot.restore.request import RestoreRequest
+from bot.restore.request import SYSTEM, RestoreRequest
 from bot.restore.timeparse import epoch_ms_of as ms
 from bot.store import schema
 from bot.store.audit_chain import append_records
@@ -44,7 +44,7 @@ class Reviews:
         return await self._change(
             request_id,
             ReviewEvent.REMINDED,
-            actor="system",
+            actor=SYSTEM,
             now=now,
             where=(r.c.reviewed_ms.is_(None), r.c.review_reminded_ms.is_(None), r.c.review_due_ms <= ms(now)),
             values={"review_reminded_ms": ms(now)},

@@ -17,14 +17,13 @@ from bot.restore.facts import JobReport, JobStatus
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, Outgoing
 from bot.restore.progress import milestone_reached
-from bot.restore.request import RequestState, RestoreRequest
+from bot.restore.request import SYSTEM, RequestState, RestoreRequest
 from bot.restore.timeparse import epoch_ms_of as ms
 from bot.workflow.places import Places
 from bot.workflow.submit import Submitter
 
 log = logging.getLogger(__name__)
 S = RequestState
-SYSTEM = "system"
 LEASE = "job-follower"
 MAX_BACKOFF_SECONDS = 300.0
 TROUBLE_AFTER_FAILURES = 6
@@ -38,7 +37,7 @@ class Follower:
         self,
         *,
         store: RequestRepository,
-        ddm: DdmGateway | Places,
+        places: Places,
         submitter: Submitter,
         clock: Callable[[], datetime],
         poll_interval: float,
@@ -46,7 +45,7 @@ class Follower:
         owner: str | None = None,
     ) -> None:
         self.store = store
-        self.places = ddm if isinstance(ddm, Places) else Places.one(ddm)
+        self.places = places
         self.submitter = submitter
         self.clock = clock
         self.poll_interval = poll_interval

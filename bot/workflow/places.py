@@ -10,6 +10,7 @@ from bot.ports import DdmGateway
 from bot.restore.environment import Environment, Environments
 from bot.restore.plan import RestorePlan
 from bot.restore.policy import ApprovalPolicy
+from bot.restore.request import RestoreRequest
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ class Places:
         if not plan.environment:
             return next((p for p in self.all if (p.environment.project_id, p.environment.region) == where), None)
         return None
+
+    def policy_of(self, request: RestoreRequest) -> ApprovalPolicy:
+        """The rules a request is decided by, its environment's (nobody approves one whose environment is gone)."""
+        place = self.for_plan(request.plan) or self.for_channel(request.channel_id)
+        return place.policy.for_request(request) if place is not None else ApprovalPolicy()
 
     def by_project(self) -> dict[str, Place]:
         """One place per project (environments sharing a project share its jobs list)."""

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 
 from bot.errors import StoreUnavailable
 from bot.observability.context import for_request
-from bot.ports import DdmGateway, DdmUnreachable, RequestRepository
+from bot.ports import DdmUnreachable, RequestRepository
 from bot.restore.facts import Accepted, JobReport, NotSent, Refused, SubmitOutcome, Unknown
 from bot.restore.lifecycle import Event
-from bot.restore.request import RequestState, RestoreRequest
+from bot.restore.request import SYSTEM, RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text
 from bot.restore.timeparse import epoch_ms_of as ms
 from bot.workflow.live import check_live
@@ -24,7 +24,6 @@ from bot.workflow.places import Places
 
 log = logging.getLogger(__name__)
 S = RequestState
-SYSTEM = "system"
 RESTORE_JOB_NAME = "RestoreInstance"
 # How long after an unanswered POST we keep looking for its job before calling it failed.
 DEFAULT_RECONCILE_DEADLINE = timedelta(minutes=15)
@@ -43,14 +42,14 @@ class Submitter:
         self,
         *,
         store: RequestRepository,
-        ddm: DdmGateway | Places,
+        places: Places,
         clock: Callable[[], datetime],
         stale_submitting_after: timedelta = DEFAULT_STALE_SUBMITTING_AFTER,
         reconcile_deadline: timedelta = DEFAULT_RECONCILE_DEADLINE,
         approval_max_age: timedelta = APPROVAL_MAX_AGE,
     ) -> None:
         self.store = store
-        self.places = ddm if isinstance(ddm, Places) else Places.one(ddm)
+        self.places = places
         self.clock = clock
         self.stale_submitting_after = stale_submitting_after
         self.reconcile_deadline = reconcile_deadline

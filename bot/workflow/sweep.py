@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.ports import RequestRepository
 from bot.restore.request import RequestState
-from bot.workflow.requests import Requests
+from bot.workflow.desk import RestoreDesk
 from bot.workflow.submit import Submitter
 
 log = logging.getLogger(__name__)
@@ -21,14 +21,14 @@ class Sweeper:
         self,
         *,
         store: RequestRepository,
-        requests: Requests,
+        desk: RestoreDesk,
         submitter: Submitter,
         clock: Callable[[], datetime],
         interval: float,
         spawn: Callable[[Coroutine[Any, Any, Any], str], Awaitable[None] | object],
     ) -> None:
         self.store = store
-        self.requests = requests
+        self.desk = desk
         self.submitter = submitter
         self.clock = clock
         self.interval = interval
@@ -36,10 +36,10 @@ class Sweeper:
 
     async def step(self) -> float:
         """One sweep; returns the delay until the next (early for the next expiry, so cards turn on time)."""
-        expired = await self.requests.expire_due()
+        expired = await self.desk.expire_due()
         if expired:
             log.info("expired %s", ", ".join(expired))
-        reminded = await self.requests.remind_overdue_reviews()
+        reminded = await self.desk.remind_overdue_reviews()
         if reminded:
             log.info("review overdue: %s", ", ".join(reminded))
         await self.submitter.recover_stale_submitting()

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.errors import PersonError, TargetBusy
-from bot.ports import RequestRepository
+from bot.errors import PersonError
+from bot.ports import RequestRepository, TargetBusy
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, Outgoing
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
@@ -20,6 +20,7 @@ from bot.restore.review import Review
 from bot.store.audit_chain import GENESIS_HASH, audit_hash
 from bot.store.budget import BudgetTable
 from bot.store.memory_queues import MemoryBudget
+from tests.contract.conftest import Heard
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 S = RequestState
@@ -322,18 +323,41 @@ async def test_expiry_queries(repo: RequestRepository) -> None:
     assert await repo.next_expiry() == NOW + timedelta(minutes=1)
 
 
-async def test_changes_that_write_notices_say_so(repo: RequestRepository) -> None:
-    told: list[int] = []
-    repo.on_notices = lambda: told.append(1)
+async def test_changes_that_write_notices_say_so(repo: RequestRepository, heard: Heard) -> None:
     request = await create(repo)
-    assert len(told) == 1
+    assert heard.notices == 1
     await repo.set_message(request.id, channel_id="C1", message_ts="1.2")
     assert await repo.transition(request.id, Event.SUBMIT, actor="system", now=NOW) is None
     await repo.approve(request.id, user_id="UBOB", fingerprint="0" * 64, now=NOW)
-    assert len(told) == 1  # nothing to tell
+    assert heard.notices == 1  # nothing to tell
     await repo.approve(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW)
     await repo.notify(request.id, [Outgoing(Notice.FOLLOW_TROUBLE)], now=NOW)
-    assert len(told) == 3
+    assert heard.notices == 3
+
+
+async def test_the_observers_hear_each_committed_change_of_state_once(repo: RequestRepository, heard: Heard) -> None:
+    request = await create(repo, required=2)
+    assert heard.changes == [("create", request.id, "PENDING")]
+    await repo.approve(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW)
+    await repo.approve(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW)  # not added
+    assert await repo.transition(request.id, Event.SUBMIT, actor="system", now=NOW) is None  # no such move
+    assert len(heard.changes) == 1  # an approval short of the count changes no state
+    await repo.approve(request.id, user_id="UCAROL", fingerprint=request.fingerprint, now=NOW)
+    moves = [repo.transition(request.id, Event.SUBMIT, actor="system", now=NOW) for _ in range(3)]
+    assert sum(moved is not None for moved in await asyncio.gather(*moves)) == 1
+    assert heard.changes[1:] == [("approved", request.id, "APPROVED"), ("submit", request.id, "SUBMITTING")]
+
+
+async def test_a_broken_observer_neither_undoes_the_change_nor_silences_the_others(
+    repo: RequestRepository, heard: Heard
+) -> None:
+    heard.slipping = True
+    request = await create(repo)
+    moved = await repo.transition(request.id, Event.CANCEL, actor="UALICE", now=NOW)
+    assert moved is not None and moved.state is S.CANCELLED
+    stored = await repo.get(request.id)
+    assert stored is not None and stored.state is S.CANCELLED
+    assert heard.changes == [("create", request.id, "PENDING"), ("cancel", request.id, "CANCELLED")]
 
 
 # ---- urgent reviews -----------------------------------------------------------------------------------------

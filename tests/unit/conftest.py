@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.huawei.auth import AkSkAuth
 from bot.huawei.ddm import DdmClient, RetryPolicy, Timeouts
-from bot.huawei.gateway import HuaweiDdmGateway
+from bot.huawei.ddm_gateway import HuaweiDdmGateway
 from bot.playground.slack_api import FakeSlack, FakeUser
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import ApprovalPolicy
@@ -25,8 +25,9 @@ from bot.slack.announcer import Announcer
 from bot.slack.blocks.messages import render_notice
 from bot.slack.directory import SlackDirectory
 from bot.store.memory import MemoryStore
+from bot.workflow.desk import RestoreDesk
 from bot.workflow.follow import Follower
-from bot.workflow.requests import Requests
+from bot.workflow.places import Places
 from bot.workflow.submit import Submitter
 from bot.workflow.sweep import Sweeper
 
@@ -58,20 +59,19 @@ class Bench:
     ddm: HuaweiDdmGateway
     directory: SlackDirectory
     policy: ApprovalPolicy
-    requests: Requests
+    desk: RestoreDesk
     submitter: Submitter
     follower: Follower
     sweeper: Sweeper
     announcer: Announcer
     spawned: list[asyncio.Task[Any]] = field(default_factory=list)
 
-    def requests_submitting_with(self, submit: Callable[[RestoreRequest], Awaitable[object]]) -> Requests:
+    def desk_submitting_with(self, submit: Callable[[RestoreRequest], Awaitable[object]]) -> RestoreDesk:
         """The people's side of the workflow, handing approved requests to `submit`."""
-        return Requests(
+        return RestoreDesk(
             store=self.store,
-            ddm=self.ddm,
+            places=Places.one(self.ddm, self.policy),
             directory=self.directory,
-            policy=self.policy,
             clock=self.clock,
             submit=submit,
         )
@@ -88,7 +88,7 @@ class Bench:
             pick = next(c for c in options if c.available and c.id not in used)
             used.add(pick.id)
             mappings.append(DataNodeMapping(source=NamedRef(id=node.id, name=node.name), target=NamedRef(id=pick.id)))
-        return self.requests.new_plan(
+        return self.desk.new_plan(
             source=NamedRef(id=ORDERS_PROD_ID),
             target=NamedRef(id=target),
             restore_time_ms=restore_ms,
@@ -122,11 +122,10 @@ async def bench() -> AsyncIterator[Bench]:
             )
         )
         policy = ApprovalPolicy(approver_user_ids=frozenset({"UBOB"}), ttl=TTL)
-        submitter = Submitter(store=store, ddm=ddm, clock=clock)
+        places = Places.one(ddm, policy)
+        submitter = Submitter(store=store, places=places, clock=clock)
         directory = SlackDirectory(client, group_ids=frozenset(), cache_seconds=60)
-        requests = Requests(
-            store=store, ddm=ddm, directory=directory, policy=policy, clock=clock, submit=submitter.submit
-        )
+        desk = RestoreDesk(store=store, places=places, directory=directory, clock=clock, submit=submitter.submit)
         spawned: list[asyncio.Task[Any]] = []
 
         def spawn(work: Coroutine[Any, Any, Any], name: str) -> None:
@@ -140,10 +139,10 @@ async def bench() -> AsyncIterator[Bench]:
             ddm=ddm,
             directory=directory,
             policy=policy,
-            requests=requests,
+            desk=desk,
             submitter=submitter,
-            follower=Follower(store=store, ddm=ddm, submitter=submitter, clock=clock, poll_interval=10),
-            sweeper=Sweeper(store=store, requests=requests, submitter=submitter, clock=clock, interval=30, spawn=spawn),
+            follower=Follower(store=store, places=places, submitter=submitter, clock=clock, poll_interval=10),
+            sweeper=Sweeper(store=store, desk=desk, submitter=submitter, clock=clock, interval=30, spawn=spawn),
             announcer=Announcer(store=store, client=client, render=render_notice, approvers="<@UBOB>", clock=clock),
             spawned=spawned,
         )

@@ -8,17 +8,17 @@ from datetime import timedelta
 
 import pytest
 
+from bot.errors import Refusal
 from bot.restore.checks import TARGET
 from bot.restore.request import RequestState, RestoreRequest
 from bot.simulator.world import ORDERS_RESTORE_1_ID
-from bot.workflow.requests import WorkflowRefused
 from tests.unit.conftest import CHANNEL, TTL, Bench
 
 S = RequestState
 
 
 async def a_request(bench: Bench) -> RestoreRequest:
-    return await bench.requests.create(await bench.plan(), requester_id="UALICE", channel_id=CHANNEL)
+    return await bench.desk.create(await bench.plan(), requester_id="UALICE", channel_id=CHANNEL)
 
 
 def thread(bench: Bench, request: RestoreRequest) -> list[str]:
@@ -36,7 +36,7 @@ async def test_approved_it_is_posted_once_and_followed_to_its_end_and_people_hea
     card = json.dumps(bench.fake.message(CHANNEL, posted.message_ts)["blocks"])
     assert "awaiting approval (0/1)" in card and "approve_request" in card
 
-    assert await bench.requests.approve(request.id, "UBOB") is None
+    await bench.desk.approve(request.id, "UBOB")
     running = await bench.store.get(request.id)
     assert running is not None and running.state is S.RUNNING and running.job_id
     recoveries = [c for c in bench.sim.state.calls if c.route == "recovery"]
@@ -71,8 +71,9 @@ async def test_a_pending_request_expires_when_its_time_is_up(bench: Bench) -> No
     await bench.sweeper.step()
     expired = await bench.store.get(request.id)
     assert expired is not None and expired.state is S.EXPIRED
-    refused = await bench.requests.approve(request.id, "UBOB")
-    assert refused is not None and "expired" in refused.message
+    with pytest.raises(Refusal) as refused:
+        await bench.desk.approve(request.id, "UBOB")
+    assert refused.value.code == "not_pending" and "expired" in refused.value.message
     assert [c for c in bench.sim.state.calls if c.route == "recovery"] == []
 
 
@@ -85,8 +86,8 @@ async def test_an_approval_counts_when_the_store_fails_under_its_submit_and_the_
         bench.store.available = False  # the database goes away between the approval and the submit
         return await bench.submitter.submit(approved)
 
-    requests = bench.requests_submitting_with(submit_in_an_outage)
-    assert await requests.approve(request.id, "UBOB") is None  # counted: not "nothing was recorded"
+    desk = bench.desk_submitting_with(submit_in_an_outage)
+    await desk.approve(request.id, "UBOB")  # counted, raises nothing: not "nothing was recorded"
     bench.store.available = True
     approved = await bench.store.get(request.id)
     assert approved is not None and approved.state is S.APPROVED
@@ -104,7 +105,7 @@ async def test_an_approval_counts_when_the_store_fails_under_its_submit_and_the_
 
 async def test_one_active_request_per_target_and_the_second_is_told_which(bench: Bench) -> None:
     first = await a_request(bench)
-    with pytest.raises(WorkflowRefused) as caught:
+    with pytest.raises(Refusal) as caught:
         await a_request(bench)
     assert caught.value.message.endswith(f" is busy with {first.id} (pending).") and caught.value.field == TARGET
-    assert [r.id for r in await bench.requests.recent()] == [first.id]
+    assert [r.id for r in await bench.desk.recent()] == [first.id]

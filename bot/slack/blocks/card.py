@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.restore.plan import DataNodeMapping, RestorePlan, short_fingerprint
-from bot.restore.request import RequestState, RestoreRequest
+from bot.restore.request import SYSTEM, RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text, iso_utc, utc_text
 from bot.restore.wording import clause
 from bot.slack.blocks.escaping import escape, mention, slack_date
@@ -69,7 +69,7 @@ def status_line(request: RestoreRequest, stage_header: str = "") -> str:
         reason = f': "{escape(request.decision_note, 300)}"' if request.decision_note else ""
         return f"rejected by {mention(request.decided_by or '?')}{reason}"
     if state is RequestState.CANCELLED:
-        by = mention(request.decided_by) if request.decided_by and request.decided_by != "system" else "the bot"
+        by = mention(request.decided_by) if request.decided_by and request.decided_by != SYSTEM else "the bot"
         return f"cancelled by {by}"
     return "expired"
 

@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.errors import PersonError
 from bot.slack.blocks.escaping import clip, plain
 from bot.slack.blocks.ids import NO_SOURCE_VALUE, REASON_BLOCK, REJECT_CALLBACK
 
@@ -35,11 +36,11 @@ TITLE = "Restore DDM data"
 OUT_OF_DATE = "This form is out of date; run `/ddm-restore` again."
 
 
-class FormOutOfDate(ValueError):
+class FormOutOfDate(PersonError, ValueError):
     """The form's private_metadata can't be read (an old version of the bot, or not ours)."""
 
 
-class FormTooLarge(ValueError):
+class FormTooLarge(PersonError, ValueError):
     """The view would break one of Slack's limits; the message says what to do instead."""
 
 

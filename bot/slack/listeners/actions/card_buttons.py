@@ -13,7 +13,7 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.restore.policy import Refusal
+from bot.errors import Refusal
 from bot.slack import payloads
 from bot.slack.answers import APPROVE, CANCEL, REVIEW, Click, Tell, failure_answer, spawn_answering, what_failed
 from bot.slack.blocks import reject_view
@@ -25,11 +25,11 @@ REJECT_CHECK_BUDGET = 1.5
 
 
 async def approve_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
-    await _decide(ack, body, deps, APPROVE, deps.service.approve)
+    await _decide(ack, body, deps, APPROVE, deps.desk.approve)
 
 
 async def cancel_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
-    await _decide(ack, body, deps, CANCEL, deps.service.cancel)
+    await _decide(ack, body, deps, CANCEL, deps.desk.cancel)
 
 
 async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps) -> None:
@@ -40,10 +40,10 @@ async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCl
 
     async def open_reason_dialog() -> None:
         try:
-            refusal = await asyncio.wait_for(deps.service.check_reject(request_id, user_id), REJECT_CHECK_BUDGET)
+            await asyncio.wait_for(deps.desk.check_reject(request_id, user_id), REJECT_CHECK_BUDGET)
         except TimeoutError:
-            refusal = None  # checked again when the reason is submitted
-        if refusal is not None:
+            pass  # checked again when the reason is submitted
+        except Refusal as refusal:
             await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
             return
         await client.views_open(trigger_id=trigger_id, view=reject_view(request_id))
@@ -62,7 +62,7 @@ async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCl
 
 async def review_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     """[Reviewed] under an urgent request's follow-up review (in its thread)."""
-    await _decide(ack, body, deps, REVIEW, deps.service.review)
+    await _decide(ack, body, deps, REVIEW, deps.desk.review)
 
 
 async def _decide(
@@ -70,7 +70,7 @@ async def _decide(
     body: dict[str, Any],
     deps: Deps,
     kind: Click,
-    decide: Callable[[str, str], Awaitable[Refusal | None]],
+    decide: Callable[[str, str], Awaitable[None]],
 ) -> None:
     """Ack, then let the workflow decide in the background; a refusal is told to the clicker alone, and so is a
     failure, with whether the click counted."""
@@ -78,8 +78,9 @@ async def _decide(
     await ack()
 
     async def run() -> None:
-        refusal = await decide(request_id, user_id)
-        if refusal is not None:
+        try:
+            await decide(request_id, user_id)
+        except Refusal as refusal:
             await deps.notifier.tell(user_id, channel_id, guard(refusal.message))
 
     spawn_answering(
@@ -87,7 +88,7 @@ async def _decide(
         run(),
         name=kind.noun,
         tell=_teller(deps, user_id, channel_id),
-        on_failure=failure_answer(deps.service.store.get, kind, request_id, user_id),
+        on_failure=failure_answer(deps.desk.find, kind, request_id, user_id),
     )
 
 

@@ -50,8 +50,8 @@ async def ddm_restore(
         problem = f"⚠️ {command.problem}\n\n" if command.problem else ""
         deps.tasks.spawn(tell(problem + USAGE), name="help")
     elif isinstance(command, ShowPolicy):
-        place = deps.service.places.for_channel(channel_id)
-        text = place.environment.rules_text() if place else deps.service.places.environments.not_set_up(channel_id)
+        place = deps.places.for_channel(channel_id)
+        text = place.environment.rules_text() if place else deps.places.environments.not_set_up(channel_id)
         deps.tasks.spawn(tell(text), name="policy")
     elif isinstance(command, ListRequests):
         spawn_answering(deps.tasks, _list(deps, tell, channel_id), name="list", tell=tell)
@@ -130,16 +130,16 @@ def _why_not_here_locally(deps: Deps, channel_id: str) -> str | None:
     """Why no request can be made in this channel, from what the bot knows without asking anyone."""
     if channel_id.startswith("D"):
         return "Use `/ddm-restore` in a channel, so the team can see and approve the request."
-    if deps.service.places.for_channel(channel_id) is None:
-        return deps.service.places.environments.not_set_up(channel_id)
+    if deps.places.for_channel(channel_id) is None:
+        return deps.places.environments.not_set_up(channel_id)
     return None
 
 
 async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, channel_id: str) -> str | None:
     """Why this person can't request here, as far as Slack must be asked (who they are, whether I'm in it)."""
-    place = deps.service.places.for_channel(channel_id)
+    place = deps.places.for_channel(channel_id)
     if place is None:
-        return deps.service.places.environments.not_set_up(channel_id)
+        return deps.places.environments.not_set_up(channel_id)
     actor = await deps.directory.actor(user_id)
     refusal = place.policy.can_request(actor, channel_id)
     if refusal is not None:
@@ -168,14 +168,12 @@ MEMBERSHIP_CACHE_SECONDS = 60.0
 
 async def _list(deps: Deps, tell: Callable[[str], Awaitable[None]], channel_id: str) -> None:
     # Requests of this channel (in its environment) only: a private channel's requests are not for everyone.
-    place = deps.service.places.for_channel(channel_id)
+    place = deps.places.for_channel(channel_id)
     if place is None:
-        await tell(deps.service.places.environments.not_set_up(channel_id))
+        await tell(deps.places.environments.not_set_up(channel_id))
         return
     requests = [
-        r
-        for r in await deps.service.store.recent(10, channel_id=channel_id)
-        if deps.service.places.for_plan(r.plan) in (place, None)
+        r for r in await deps.desk.recent(10, channel_id=channel_id) if deps.places.for_plan(r.plan) in (place, None)
     ]
     if not requests:
         await tell("No restore requests in this channel yet.")
@@ -186,9 +184,9 @@ async def _list(deps: Deps, tell: Callable[[str], Awaitable[None]], channel_id: 
 async def _status(
     deps: Deps, tell: Callable[[str], Awaitable[None]], reference: str, user_id: str, channel_id: str
 ) -> None:
-    request = await deps.service.find(reference)
-    place = deps.service.places.for_channel(channel_id)
-    if request is not None and deps.service.places.for_plan(request.plan) not in (place, None):
+    request = await deps.desk.find(reference)
+    place = deps.places.for_channel(channel_id)
+    if request is not None and deps.places.for_plan(request.plan) not in (place, None):
         request = None  # another environment's request: not told here
     if request is None or (request.channel_id != channel_id and request.requester_id != user_id):
         await tell(f"I know no request or job “{escape(reference, 80)}” in this channel.")

@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from bot.errors import Refusal
 from bot.restore.ids import REQUEST_ID_RE
 from bot.slack import payloads
 from bot.slack.answers import REJECT, failure_outcome, outage, store_down, what_failed
@@ -36,7 +37,10 @@ async def reject_submitted(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> N
         )
         return
     try:
-        refusal = await deps.service.reject(request_id, user_id, reason)
+        await deps.desk.reject(request_id, user_id, reason)
+    except Refusal as refusal:
+        await ack(response_action="errors", errors={REASON_BLOCK: refusal.message})
+        return
     except Exception as exc:
         if store_down(exc):
             raise  # answered by bot.slack.answers.on_listener_error: nothing was recorded
@@ -45,13 +49,10 @@ async def reject_submitted(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> N
         else:
             log.error("reject of %s failed", request_id, exc_info=exc)
         # Told on the reason field, which keeps what they wrote for another try; the form says so when it counted.
-        counted, told = await failure_outcome(deps.service.store.get, REJECT, request_id, user_id, exc)
+        counted, told = await failure_outcome(deps.desk.find, REJECT, request_id, user_id, exc)
         if counted:
             await ack(response_action="update", view=message_view("Rejected", told))
         else:
             await ack(response_action="errors", errors={REASON_BLOCK: told})
-        return
-    if refusal is not None:
-        await ack(response_action="errors", errors={REASON_BLOCK: refusal.message})
         return
     await ack()

@@ -230,7 +230,7 @@ async def _fill_step2(
         for n in nodes
     ]
     try:
-        place = deps.service.places.for_channel(meta.channel_id)
+        place = deps.places.for_channel(meta.channel_id)
         urgent_allowed = place is not None and place.policy.urgent is not None
         view = step2_view(meta, rows, external_id=external_id, urgent_allowed=urgent_allowed)
     except FormTooLarge as exc:

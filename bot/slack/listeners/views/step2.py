@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from bot.errors import Refusal
 from bot.restore.checks import PlanProblem
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.slack import payloads
@@ -25,7 +26,6 @@ from bot.slack.blocks.ids import INCIDENT_BLOCK, URGENT_BLOCK, URGENT_VALUE
 from bot.slack.blocks.modal import REASON_LIMIT
 from bot.slack.deps import Deps
 from bot.slack.listeners.views.step1 import SLOW
-from bot.workflow.requests import WorkflowRefused
 
 
 async def request_submitted(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
@@ -88,7 +88,7 @@ def _plan_from_step2(deps: Deps, meta: Step2Meta, values: dict[str, Any]) -> tup
         if not urgent_incident:
             return None, {INCIDENT_BLOCK: "An urgent request needs the incident reference (e.g. INC-9001)."}
     try:
-        plan = deps.service.new_plan(
+        plan = deps.desk.new_plan(
             source=NamedRef(id=meta.source[0], name=meta.source[1]),
             target=NamedRef(id=meta.target[0], name=meta.target[1]),
             restore_time_ms=meta.restore_time_ms,
@@ -97,7 +97,7 @@ def _plan_from_step2(deps: Deps, meta: Step2Meta, values: dict[str, Any]) -> tup
             channel_id=meta.channel_id,
             urgent_incident=urgent_incident,
         )
-    except WorkflowRefused as refused:  # the channel is in no environment (any more)
+    except Refusal as refused:  # the channel is in no environment (any more)
         return None, {REASON_BLOCK: refused.message}
     return plan, {}
 
@@ -112,10 +112,10 @@ def _checked(values: dict[str, Any], block: str) -> bool:
 async def _precheck(deps: Deps, plan: RestorePlan, user_id: str, channel_id: str) -> list[PlanProblem]:
     """Everything that can refuse the request, asked before the modal closes (no side effects)."""
     try:
-        await deps.service.precheck_create(plan, requester_id=user_id, channel_id=channel_id)
-    except WorkflowRefused as refused:
+        await deps.desk.precheck_create(plan, requester_id=user_id, channel_id=channel_id)
+    except Refusal as refused:
         return [PlanProblem(refused.field or "dn_map", refused.message)]
-    return await deps.service.check_plan_live(plan)
+    return await deps.desk.check_plan_live(plan)
 
 
 def _errors_on_blocks(problems: list[PlanProblem], meta: Step2Meta, fallback: str) -> dict[str, str]:
@@ -130,7 +130,7 @@ def _errors_on_blocks(problems: list[PlanProblem], meta: Step2Meta, fallback: st
 
 async def _create(deps: Deps, plan: RestorePlan, user_id: str, channel_id: str) -> None:
     try:
-        await deps.service.create(plan, requester_id=user_id, channel_id=channel_id)
-    except WorkflowRefused as refused:
+        await deps.desk.create(plan, requester_id=user_id, channel_id=channel_id)
+    except Refusal as refused:
         said = escape(refused.message) if refused.quotes_ddm else guard(refused.message)
         await deps.notifier.tell(user_id, channel_id, f"Your restore request was not created: {said}")

@@ -8,7 +8,6 @@ the one from `background()` (the job follower) waits for the next minute.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections import deque
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from bot.errors import DependencyError
 from bot.huawei.budget import BACKGROUND_WAIT_SECONDS, INTERACTIVE_WAIT_SECONDS, CallBudget, Reservation
 from bot.huawei.ddm import DdmClient
 from bot.huawei.errors import (
@@ -27,7 +27,7 @@ from bot.huawei.errors import (
     InvalidInput,
     OutcomeUnknown,
 )
-from bot.huawei.models import Job, RecoveryRequest, RelatedDataNode, TimeWindow, to_epoch_ms
+from bot.huawei.models import Job, RecoveryRequest, RelatedDataNode, TimeWindow, first_error, to_epoch_ms
 from bot.ports import DdmUnreachable
 from bot.restore.facts import (
     Accepted,
@@ -71,17 +71,21 @@ class HuaweiDdmGateway:
     """`wait_seconds`: how long a call may wait for a slot of the DDM call budget (the client's) before it
     fails with "DDM is busy"; the default suits people waiting on a form."""
 
-    def __init__(self, client: DdmClient, *, wait_seconds: float = INTERACTIVE_WAIT_SECONDS) -> None:
+    def __init__(
+        self,
+        client: DdmClient,
+        *,
+        wait_seconds: float = INTERACTIVE_WAIT_SECONDS,
+        reservations: _Reservations | None = None,
+    ) -> None:
         self.client = client
         self.wait_seconds = wait_seconds
-        self._reservations = _Reservations()
+        self._reservations = reservations if reservations is not None else _Reservations()  # shared with twins
 
     def background(self, wait_seconds: float = BACKGROUND_WAIT_SECONDS) -> HuaweiDdmGateway:
         """The same gateway (client, reservations) for work nobody is waiting on, e.g. the job follower: its
         calls wait for the next minute when this one's are spent (at most `wait_seconds`)."""
-        twin = copy.copy(self)
-        twin.wait_seconds = wait_seconds
-        return twin
+        return HuaweiDdmGateway(self.client, wait_seconds=wait_seconds, reservations=self._reservations)
 
     @property
     def region(self) -> str:
@@ -189,7 +193,7 @@ class HuaweiDdmGateway:
         try:
             body = RecoveryRequest.model_validate(plan.restore_body())
         except ValidationError as exc:
-            return NotSent("INVALID_INPUT", f"the restore request is not valid: {_first_error(exc)}")
+            return NotSent("INVALID_INPUT", f"the restore request is not valid: {first_error(exc)}")
         spending: AbstractContextManager[None] = nullcontext()
         if self.budget is not None:
             reservation = self._reservations.take(self.budget.now_ms())
@@ -236,7 +240,7 @@ class HuaweiDdmGateway:
             raise DdmUnreachable(f"DDM's answer can't be used: {exc}", code=BAD_ANSWER) from None
 
 
-class BadAnswer(ValueError):
+class BadAnswer(DependencyError, ValueError):
     """DDM answered something the domain can't hold (e.g. a job status we don't know)."""
 
 
@@ -289,12 +293,3 @@ def node_detail(node: RelatedDataNode) -> str:
         size = node.data_volume_size
         parts.append(f"{int(size) if float(size).is_integer() else size} GB")
     return ", ".join(parts) or "data node"
-
-
-def _first_error(exc: ValidationError) -> str:
-    errors = exc.errors()
-    if not errors:
-        return "invalid"
-    first = errors[0]
-    where = ".".join(str(part) for part in first.get("loc", ())) or "body"
-    return f"{where}: {first.get('msg', 'invalid')}"

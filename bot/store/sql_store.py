@@ -12,75 +12,74 @@ make the bot safe live here as single statements the database decides:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.errors import TargetBusy
-from bot.ports import ApprovalOutcome
+from bot.ports import ApprovalOutcome, ChangeObserver, TargetBusy
 from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
-from bot.restore.request import Approval, RequestState, RestoreRequest
+from bot.restore.request import ACTIVE_STATES, Approval, RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of
 from bot.store import schema
 from bot.store.approvals import ADD_APPROVAL
-from bot.store.audit_chain import (
-    GENESIS_HASH,
-    AuditRecord,
-    append_records,
-    audit_hash,
-    hashed_audit_record,
-    read_trail,
-)
+from bot.store.audit_chain import AuditRecord, append_records, read_trail
 from bot.store.changes import (
     EMPTY_ROW,
-    MOVE_VALUES,
     Effects,
     check_move_values,
     created,
     may_approve,
     move_changes,
     new_row,
+    stage_rule,
+    tell,
     write_approval,
     write_move,
 )
+from bot.store.database import Database
+from bot.store.engine import make_engine
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox, append_notices
-from bot.store.reads import RequestReads
 from bot.store.reviews import Reviews
-from bot.store.rows import LockedRequest, dt, lock_request, ms
-
-__all__ = [
-    "GENESIS_HASH",
-    "MOVE_VALUES",
-    "ApprovalOutcome",
-    "AuditRecord",
-    "RequestStore",
-    "TargetBusy",
-    "audit_hash",
-    "dt",
-    "hashed_audit_record",
-    "ms",
-]
+from bot.store.rows import LockedRequest, dt, get_request, load_requests, lock_request, ms
 
 r = schema.requests
 
 
-class RequestStore(RequestReads):
-    def __init__(self, engine: AsyncEngine) -> None:
+class RequestStore(Database):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        observers: Sequence[ChangeObserver] = (),
+        on_notices: Callable[[], None] = lambda: None,
+    ) -> None:
         super().__init__(engine)
         self.outbox = Outbox(self)
         self.leases = Leases(self)
-        self.reviews = Reviews(self, lambda: self.on_notices())
         # Called after a commit that wrote notices, so that this replica's announcer delivers them at once.
-        self.on_notices: Callable[[], None] = lambda: None
+        self.on_notices = on_notices
+        self.reviews = Reviews(self, on_notices)
+        self.observers = tuple(observers)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        observers: Sequence[ChangeObserver] = (),
+        on_notices: Callable[[], None] = lambda: None,
+        **engine_kwargs: Any,
+    ) -> Self:
+        return cls(make_engine(url, **engine_kwargs), observers=observers, on_notices=on_notices)
 
     # ---- changes -------------------------------------------------------------------------------------------
 
@@ -118,7 +117,9 @@ class RequestStore(RequestReads):
                     raise TargetBusy(holder) from None
                 continue  # an id collision: draw another
             self.on_notices()
-            return LockedRequest(EMPTY_ROW | row, ()).request()
+            request = LockedRequest(EMPTY_ROW | row, ()).request()
+            tell(self.observers, "create", request)
+            return request
         raise RuntimeError("could not allocate a request id")
 
     async def transition(
@@ -148,7 +149,9 @@ class RequestStore(RequestReads):
                 return None
             await self._finish(conn, effects, head=locked.chain_head)
         self.on_notices()
-        return moved.request()
+        request = moved.request()
+        tell(self.observers, event.value, request)
+        return request
 
     async def approve(
         self,
@@ -161,8 +164,8 @@ class RequestStore(RequestReads):
         stages_required: tuple[int, ...] | None = None,
         params: Mapping[str, ParamValue] | None = None,
     ) -> ApprovalOutcome:
-        """Record one approval for `stage` while the request is PENDING, unexpired, still has `fingerprint`, every
-        earlier stage is complete and this one still needs approvals (`stages_required`: each stage's count; by
+        """Record one approval for `stage` while the request is PENDING, unexpired, still has `fingerprint` and the
+        stage rule (bot.restore.stages) takes one for `stage` (`stages_required`: each named stage's count; by
         default one stage of the request's required_approvals); when it completes the last stage, move the
         request to APPROVED in the same transaction. `params` go with the thread's approval notice."""
         now_ms = ms(now)
@@ -173,16 +176,9 @@ class RequestStore(RequestReads):
             # count below is exact.
             locked = await lock_request(conn, request_id)
             assert locked is not None, f"no request {request_id}"
-            required_each = stages_required or (locked.values["required_approvals"],)
+            rule = stage_rule(locked, stages_required)
             added = False
-            if may_approve(
-                locked,
-                user_id=user_id,
-                fingerprint=fingerprint,
-                now_ms=now_ms,
-                stage=stage,
-                required_each=required_each,
-            ):
+            if may_approve(locked, user_id=user_id, fingerprint=fingerprint, now_ms=now_ms, stage=stage, rule=rule):
                 # The database still decides, in one statement, as if nothing had been read before.
                 result = await conn.execute(
                     ADD_APPROVAL[self.is_sqlite],
@@ -199,7 +195,13 @@ class RequestStore(RequestReads):
                 locked = locked.changed(approval=Approval(user_id=user_id, at=datetime_of(now_ms), stage=stage))
                 effects = Effects(request_id, now_ms)
                 last = write_approval(
-                    locked, effects, user_id=user_id, stage=stage, stages_required=stages_required, params=params
+                    locked,
+                    effects,
+                    user_id=user_id,
+                    stage=stage,
+                    rule=rule,
+                    named_stages=stages_required is not None,
+                    params=params,
                 )
                 if last:
                     moved = await self._move(
@@ -216,7 +218,10 @@ class RequestStore(RequestReads):
                 await self._finish(conn, effects, head=locked.chain_head)
         if added:
             self.on_notices()
-        return ApprovalOutcome(added=added, count=len(locked.approvals), request=locked.request(), approved=approved)
+        request = locked.request()
+        if approved:
+            tell(self.observers, Event.APPROVED.value, request)
+        return ApprovalOutcome(added=added, count=len(locked.approvals), request=request, approved=approved)
 
     async def set_message(
         self, request_id: str, *, channel_id: str, message_ts: str, permalink: str | None = None
@@ -253,6 +258,72 @@ class RequestStore(RequestReads):
         async with self.write() as conn:
             await append_notices(conn, request_id, notices, now_ms=ms(now))
         self.on_notices()
+
+    # ---- reads: single statements over the partial indexes, no locks ----------------------------------------
+
+    async def get(self, request_id: str) -> RestoreRequest | None:
+        async with self.read() as conn:
+            return await get_request(conn, request_id)
+
+    async def find_by_job_id(self, job_id: str) -> RestoreRequest | None:
+        async with self.read() as conn:
+            row = (await conn.execute(select(r.c.id).where(r.c.job_id == job_id).limit(1))).first()
+            return await get_request(conn, row.id) if row else None
+
+    async def active_for_target(self, target_instance_id: str) -> RestoreRequest | None:
+        async with self.read() as conn:
+            row = (
+                await conn.execute(
+                    select(r.c.id).where(r.c.target_instance_id == target_instance_id, text(schema.ACTIVE))
+                )
+            ).first()
+            return await get_request(conn, row.id) if row else None
+
+    async def in_states(self, states: Iterable[RequestState]) -> list[RestoreRequest]:
+        # Sorted here, not in SQL: an ORDER BY makes SQLite walk the created_ms index over the whole history.
+        wanted = set(states)
+        query = select(r).where(r.c.state.in_([s.value for s in wanted]))
+        if wanted <= ACTIVE_STATES:
+            query = query.where(text(schema.ACTIVE))  # lets SQLite read the active rows' partial index only
+        async with self.read() as conn:
+            found = await load_requests(conn, query)
+        return sorted(found, key=lambda req: req.created_at)
+
+    async def recent(
+        self, limit: int = 10, *, requester_id: str | None = None, channel_id: str | None = None
+    ) -> list[RestoreRequest]:
+        query = select(r).order_by(r.c.created_ms.desc()).limit(limit)
+        if requester_id:
+            query = query.where(r.c.requester_id == requester_id)
+        if channel_id:
+            query = query.where(r.c.channel_id == channel_id)
+        async with self.read() as conn:
+            return await load_requests(conn, query)
+
+    async def due_for_expiry(self, now: datetime) -> list[str]:
+        async with self.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(r.c.id).where(
+                        text(schema.ACTIVE), r.c.state == RequestState.PENDING.value, r.c.expires_ms <= ms(now)
+                    )
+                )
+            ).all()
+            return [row.id for row in rows]
+
+    async def count_by_state(self) -> dict[str, int]:
+        async with self.read() as conn:
+            rows = (await conn.execute(select(r.c.state, func.count()).group_by(r.c.state))).all()
+        return {str(state): int(count) for state, count in rows}
+
+    async def next_expiry(self) -> datetime | None:
+        async with self.read() as conn:
+            value = (
+                await conn.execute(
+                    select(func.min(r.c.expires_ms)).where(text(schema.ACTIVE), r.c.state == RequestState.PENDING.value)
+                )
+            ).scalar()
+            return dt(value)
 
     # ---- audit ---------------------------------------------------------------------------------------------
 

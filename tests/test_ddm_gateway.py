@@ -18,7 +18,7 @@ from bot.choices import ChoicesUnavailable, RestoreChoices
 from bot.huawei.auth import AkSkAuth
 from bot.huawei.budget import MINUTE_MS, CallBudget, credential_key, minute_of
 from bot.huawei.ddm import DdmClient, RetryPolicy, Timeouts
-from bot.huawei.gateway import HuaweiDdmGateway, job_report_of
+from bot.huawei.ddm_gateway import HuaweiDdmGateway, job_report_of
 from bot.huawei.models import Job
 from bot.ports import DdmUnreachable
 from bot.restore.facts import Accepted, JobStatus, NotSent, Refused, Unknown
@@ -26,7 +26,7 @@ from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import LEGACY_DDM_ID, ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, ORDERS_RESTORE_2_ID
 from bot.store.budget import BudgetTable
-from bot.store.requests import RequestStore
+from bot.store.sql_store import RequestStore
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 AK = "TESTAKEXAMPLE0000000"

@@ -1,5 +1,6 @@
-"""People's side of a request: create, approve, reject, cancel; and expiry. Every change is a lifecycle move in
-the store, which writes what people must hear into the outbox in the same transaction."""
+"""RestoreDesk: people's side of a request (bot.ports.RequestDesk): make a plan, create, approve, reject, cancel,
+review; and expiry. Every change is a lifecycle move in the store, which writes what people must hear into the
+outbox in the same transaction. Every no is raised as a Refusal (bot.errors), the one way a use case refuses."""
 
 from __future__ import annotations
 
@@ -7,67 +8,59 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from bot.errors import StoreUnavailable, TargetBusy
-from bot.ports import DdmGateway, RequestRepository, UserDirectory
+from bot.errors import Refusal, StoreUnavailable
+from bot.ports import RequestRepository, TargetBusy, UserDirectory
 from bot.restore.checks import TARGET, PlanProblem, named_by_ddm
 from bot.restore.ids import normalise_request_id
 from bot.restore.lifecycle import Event
-from bot.restore.notices import ParamValue
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
-from bot.restore.policy import ApprovalPolicy, Refusal, can_review, describe_who
-from bot.restore.request import RestoreRequest
+from bot.restore.policy import can_review
+from bot.restore.request import SYSTEM, RestoreRequest
 from bot.workflow.live import check_live
 from bot.workflow.places import Place, Places
 
 log = logging.getLogger(__name__)
-SYSTEM = "system"
 
 
-class WorkflowRefused(Exception):
-    """A request was refused; the message is for the person who asked, the field for the form."""
-
-    def __init__(self, message: str, *, field: str | None = None, quotes_ddm: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        # The message quotes names or reasons from DDM (a plan problem): shown as text, mentions and all.
-        self.quotes_ddm = quotes_ddm
-
-
-def _busy(plan: RestorePlan, holder: RestoreRequest) -> WorkflowRefused:
-    return WorkflowRefused(
-        f"{plan.target.label} is busy with {holder.id} ({holder.state.value.lower()}).", field=TARGET, quotes_ddm=True
+def _busy(plan: RestorePlan, holder: RestoreRequest) -> Refusal:
+    return Refusal(
+        "target_busy",
+        f"{plan.target.label} is busy with {holder.id} ({holder.state.value.lower()}).",
+        field=TARGET,
+        quotes_ddm=True,
     )
 
 
-class Requests:
+def _unknown(request_id: str) -> Refusal:
+    return Refusal("unknown_request", f"I know no request {request_id}.")
+
+
+def _plan_refusal(problem: PlanProblem) -> Refusal:
+    return Refusal(f"plan:{problem.field}", problem.message, field=problem.field, quotes_ddm=True)
+
+
+class RestoreDesk:
     def __init__(
         self,
         *,
         store: RequestRepository,
-        ddm: DdmGateway,
+        places: Places,
         directory: UserDirectory,
-        policy: ApprovalPolicy,
         clock: Callable[[], datetime],
         submit: Callable[[RestoreRequest], Awaitable[object]],
-        places: Places | None = None,
     ) -> None:
         self.store = store
+        self.places = places
         self.directory = directory
-        # Without environments (no configuration file): `ddm` and `policy` are the one for every channel.
-        self.places = places or Places.one(ddm, policy)
         self.clock = clock
         self._submit = submit
 
     def place_for(self, channel_id: str) -> Place:
-        """The environment of a channel; WorkflowRefused naming the channels that are set up when none."""
+        """The environment of a channel; a Refusal naming the channels that are set up when none."""
         place = self.places.for_channel(channel_id)
         if place is None:
-            raise WorkflowRefused(self.places.environments.not_set_up(channel_id))
+            raise Refusal("not_set_up", self.places.environments.not_set_up(channel_id))
         return place
-
-    def _place_of(self, request: RestoreRequest) -> Place | None:
-        return self.places.for_plan(request.plan) or self.places.for_channel(request.channel_id)
 
     def new_plan(
         self,
@@ -80,8 +73,6 @@ class Requests:
         channel_id: str = "",
         urgent_incident: str = "",
     ) -> RestorePlan:
-        """A plan for the environment of the channel: its name, project and region are part of what approvals
-        bind to. Raises WorkflowRefused in a channel that is in no environment."""
         env = self.place_for(channel_id).environment
         return RestorePlan(
             project_id=env.project_id,
@@ -96,38 +87,37 @@ class Requests:
         )
 
     async def check_plan_live(self, plan: RestorePlan) -> list[PlanProblem]:
-        """The one plan check against DDM now (what the form shows before it closes). Empty when possible."""
-        problems, _facts = await check_live(self._ddm_for(plan), plan)
+        place = self.places.for_plan(plan)
+        if place is None:
+            raise Refusal("no_environment", f"No environment restores in project {plan.project_id} ({plan.region}).")
+        problems, _facts = await check_live(place.ddm, plan)
         return problems
 
     async def precheck_create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
-        """Raise WorkflowRefused (with the field to blame) if `create` would refuse for who or where; changes
-        nothing. The live plan check is `check_plan_live`."""
         policy = self.place_for(channel_id).policy
         actor = await self.directory.actor(requester_id)
         if (refusal := policy.can_request(actor, channel_id)) is not None:
-            raise WorkflowRefused(refusal.message)
+            raise refusal
         holder = await self.store.active_for_target(plan.target.id)
         if holder is not None:
             raise _busy(plan, holder)
 
     async def create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> RestoreRequest:
-        """Check the plan once more against DDM and store it as a PENDING request, named as DDM names things;
-        the announcer posts its card. Raises WorkflowRefused (with a field) when it can't be."""
         place = self.place_for(channel_id)
         if self.places.for_plan(plan) is not place:
-            raise WorkflowRefused(f"This plan was made for another environment than {place.environment.label}.")
+            raise Refusal(
+                "other_environment", f"This plan was made for another environment than {place.environment.label}."
+            )
         actor = await self.directory.actor(requester_id)
         if (refusal := place.policy.can_request(actor, channel_id)) is not None:
-            raise WorkflowRefused(refusal.message)
+            raise refusal
         if plan.urgent_incident and place.policy.urgent is None:
-            raise WorkflowRefused(f"{place.environment.label} has no urgent (break-glass) path.")
+            raise Refusal("no_urgent_path", f"{place.environment.label} has no urgent (break-glass) path.")
         policy = place.policy.urgent_policy() if plan.urgent_incident else place.policy
         # The form's check moments ago asked the same: its answers are remembered (bot.workflow.cached).
         problems, facts = await check_live(place.ddm, plan)
         if problems or facts is None:
-            first = problems[0] if problems else PlanProblem(TARGET, "DDM could not confirm the plan.")
-            raise WorkflowRefused(first.message, field=first.field, quotes_ddm=True)
+            raise _plan_refusal(problems[0] if problems else PlanProblem(TARGET, "DDM could not confirm the plan."))
         now = self.clock()
         try:
             return await self.store.create(
@@ -142,54 +132,26 @@ class Requests:
         except TargetBusy as busy:
             raise _busy(plan, busy.holder) from None
 
-    def policy_of(self, request: RestoreRequest) -> ApprovalPolicy:
-        """The rules of the request's environment (nobody approves one whose environment is gone)."""
-        place = self._place_of(request)
-        return place.policy.for_request(request) if place is not None else ApprovalPolicy()
-
-    def _ddm_for(self, plan: RestorePlan) -> DdmGateway:
-        place = self.places.for_plan(plan)
-        if place is None:
-            raise WorkflowRefused(f"No environment restores in project {plan.project_id} ({plan.region}).")
-        return place.ddm
-
-    async def approve(self, request_id: str, user_id: str) -> Refusal | None:
-        """One approval click. Returns a refusal for the clicker, or None when it counted (and, when it was the
-        last one needed, after the submission)."""
-        request = await self.store.get(request_id)
-        if request is None:
-            return Refusal("unknown_request", f"I know no request {request_id}.")
-        policy = self.policy_of(request)
+    async def approve(self, request_id: str, user_id: str) -> None:
+        request = await self._get(request_id)
+        policy = self.places.policy_of(request)
         actor = await self.directory.actor(user_id)
         now = self.clock()
         if (refusal := policy.can_approve(actor, request, now)) is not None:
-            return refusal
+            raise refusal
         stage = policy.current_stage(request) or 1
-        stages_required: tuple[int, ...] | None = None
-        params: dict[str, ParamValue] | None = None
-        if policy.stages:
-            stages = policy.stages
-            stages_required = tuple(each.required for each in stages)
-            following = stages[stage] if stage < len(stages) else None
-            params = {
-                "stage_name": stages[stage - 1].name,
-                "next_stage_name": following.name if following else None,
-                "next_approvers": (
-                    describe_who(following.approver_user_ids, following.approver_group_ids) if following else None
-                ),
-            }
         outcome = await self.store.approve(
             request_id,
             user_id=user_id,
             fingerprint=request.fingerprint,
             now=now,
             stage=stage,
-            stages_required=stages_required,
-            params=params,
+            stages_required=policy.stage_rule.required if policy.stages else None,
+            params=policy.stage_notice(stage) or None,
         )
         if not outcome.added:
             # Lost a race: the request moved on (or this person's first click already counted).
-            return policy.can_approve(actor, outcome.request, now) or Refusal(
+            raise policy.can_approve(actor, outcome.request, now) or Refusal(
                 "not_counted", f"{request_id} is no longer awaiting approval."
             )
         if outcome.approved:
@@ -199,30 +161,26 @@ class Requests:
                 # The approval counted and is recorded: the clicker must not hear "nothing was recorded". The
                 # request waits as APPROVED (or SUBMITTING) for the sweeper, and its thread tells what happens.
                 log.warning("submitting %s after its approval: the database is unavailable", request_id)
-        return None
 
-    async def check_reject(self, request_id: str, user_id: str) -> Refusal | None:
-        """May this person reject? (Asked before opening the reason dialog.)"""
-        request = await self.store.get(request_id)
-        if request is None:
-            return Refusal("unknown_request", f"I know no request {request_id}.")
-        return self.policy_of(request).can_reject(await self.directory.actor(user_id), request, self.clock())
-
-    async def reject(self, request_id: str, user_id: str, reason: str) -> Refusal | None:
-        return await self._decide(request_id, user_id, Event.REJECT, reason)
-
-    async def cancel(self, request_id: str, user_id: str) -> Refusal | None:
-        return await self._decide(request_id, user_id, Event.CANCEL, None)
-
-    async def _decide(self, request_id: str, user_id: str, event: Event, note: str | None) -> Refusal | None:
-        request = await self.store.get(request_id)
-        if request is None:
-            return Refusal("unknown_request", f"I know no request {request_id}.")
+    async def check_reject(self, request_id: str, user_id: str) -> None:
+        request = await self._get(request_id)
         actor = await self.directory.actor(user_id)
-        policy = self.policy_of(request)
+        if (refusal := self.places.policy_of(request).can_reject(actor, request, self.clock())) is not None:
+            raise refusal
+
+    async def reject(self, request_id: str, user_id: str, reason: str) -> None:
+        await self._decide(request_id, user_id, Event.REJECT, reason)
+
+    async def cancel(self, request_id: str, user_id: str) -> None:
+        await self._decide(request_id, user_id, Event.CANCEL, None)
+
+    async def _decide(self, request_id: str, user_id: str, event: Event, note: str | None) -> None:
+        request = await self._get(request_id)
+        actor = await self.directory.actor(user_id)
+        policy = self.places.policy_of(request)
         check = policy.can_reject if event is Event.REJECT else policy.can_cancel
         if (refusal := check(actor, request, self.clock())) is not None:
-            return refusal
+            raise refusal
         done = await self.store.transition(
             request_id,
             event,
@@ -234,22 +192,23 @@ class Requests:
         if done is None:
             latest = await self.store.get(request_id)
             state = latest.state.value.lower() if latest else "gone"
-            return Refusal("not_pending", f"{request_id} is already {state}; nothing to decide.")
-        return None
+            raise Refusal("not_pending", f"{request_id} is already {state}; nothing to decide.")
 
-    async def review(self, request_id: str, user_id: str) -> Refusal | None:
-        """The [Reviewed] click on an urgent request's follow-up review (audited)."""
-        request = await self.store.get(request_id)
-        if request is None:
-            return Refusal("unknown_request", f"I know no request {request_id}.")
+    async def review(self, request_id: str, user_id: str) -> None:
+        request = await self._get(request_id)
         if (refusal := can_review(await self.directory.actor(user_id), request)) is not None:
-            return refusal
+            raise refusal
         if await self.store.reviews.mark_reviewed(request_id, user_id=user_id, now=self.clock()) is None:
             latest = await self.store.get(request_id)
-            return can_review(await self.directory.actor(user_id), latest or request) or Refusal(
+            raise can_review(await self.directory.actor(user_id), latest or request) or Refusal(
                 "not_counted", f"{request_id}'s review was already recorded."
             )
-        return None
+
+    async def _get(self, request_id: str) -> RestoreRequest:
+        request = await self.store.get(request_id)
+        if request is None:
+            raise _unknown(request_id)
+        return request
 
     async def remind_overdue_reviews(self) -> list[str]:
         """One reminder (thread and DMs to the reviewers) for each review past its time; returns their ids."""
