@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from bot.errors import DependencyError, PersonError
 from bot.restore.checks import PlanProblem
 from bot.restore.facts import Instance, JobReport, SourceDataNode, SubmitOutcome, TargetCandidate
+from bot.restore.figures import EnvironmentStats
 from bot.restore.lifecycle import Event
 from bot.restore.mapping import Candidate
 from bot.restore.notices import Notice, Outgoing, ParamValue
@@ -290,6 +291,11 @@ class RequestRepository(Protocol):
         """Newest first."""
         ...
 
+    async def finished_since(self, since: datetime) -> list[RestoreRequest]:
+        """The requests that finished (completed or failed: their finished_at is set) at or after `since`, in the
+        order they finished."""
+        ...
+
     async def due_for_expiry(self, now: datetime) -> list[str]: ...
     async def count_by_state(self) -> dict[str, int]: ...
     async def next_expiry(self) -> datetime | None: ...
@@ -356,4 +362,9 @@ class RequestDesk(Protocol):
 
     async def recent(self, limit: int = 10, *, channel_id: str | None = None) -> list[RestoreRequest]:
         """Newest first."""
+        ...
+
+    async def stats(self, days: int) -> list[EnvironmentStats]:
+        """The figures of the restores that finished in the last `days` days (1 to STATS_DAYS_MAX), by
+        environment (bot.restore.figures)."""
         ...

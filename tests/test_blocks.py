@@ -92,6 +92,7 @@ CARDS = {
         job_id="09902ee7866649b8908ec209bfee2747",
         job_progress=100,
         submitted_at=NOW,
+        job_started_at=NOW,
         finished_at=NOW + timedelta(minutes=3, seconds=12),
     ),
     "card_failed": make_request(

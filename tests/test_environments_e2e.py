@@ -105,6 +105,14 @@ async def test_each_channel_restores_in_its_own_project_with_its_own_credentials
         await h.command("policy", channel="CPROD")
         policy = await h.fake.wait_for("response_url:UALICE", since=since)
         assert "*Environment prod*" in policy.args["text"] and "1 of <@UBOB>" in policy.args["text"]
+        # stats sums up every environment's restores, wherever it is asked: one line each, by its label.
+        since = len(h.fake.calls)
+        await h.command("stats", channel="CSTAGE")
+        stats = str((await h.fake.wait_for("response_url:UALICE", since=since)).args["text"]).splitlines()
+        assert [line.split(" · ")[0] for line in stats[1:]] == [
+            "• *prod (cn-north-4)*: 1 completed, 0 failed",
+            "• *staging (ap-southeast-1)*: 1 completed, 0 failed",
+        ]
 
         # A channel in no environment is told which are set up.
         since = len(h.fake.calls)

@@ -55,7 +55,7 @@ from bot.store.migrate import (
 from bot.store.rows import ms
 from bot.store.sql_store import RequestStore
 
-ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
+ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
 AFTER_FIRST = ALL[1:]
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -497,10 +497,12 @@ def test_cli_migrate(
         "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
         "applied 0006: Each approval records the approval stage it counts for (environments with staged approvals).",
         "applied 0007: The follow-up review of urgent (break-glass) requests.",
+        "applied 0008: The figures of a restore: when it was approved and when its job started, and an index for "
+        "the finished ones.",
     ]
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out == "database is up to date (revision 0007)\n" and err == ""
+    assert out == "database is up to date (revision 0008)\n" and err == ""
 
 
 def test_cli_migrate_from_a_first_release_database(
@@ -519,6 +521,8 @@ def test_cli_migrate_from_a_first_release_database(
         "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
         "applied 0006: Each approval records the approval stage it counts for (environments with staged approvals).",
         "applied 0007: The follow-up review of urgent (break-glass) requests.",
+        "applied 0008: The figures of a restore: when it was approved and when its job started, and an index for "
+        "the finished ones.",
     ]
 
 
@@ -595,7 +599,7 @@ async def test_0005_fills_the_head_from_the_existing_chain(database_url: str) ->
     request_id = await on(database_url, write_first_release_data)
     await migrate(database_url, "0004")
     before = await last_record(database_url)
-    assert await migrate(database_url) == ["0005", "0006", "0007"]
+    assert await migrate(database_url) == ["0005", "0006", "0007", "0008"]
     assert await head_row(database_url) == before
 
     store = RequestStore.from_url(database_url)
@@ -610,5 +614,84 @@ async def test_0005_fills_the_head_from_the_existing_chain(database_url: str) ->
             await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0004"))
     finally:
         await store.close()
-    assert await migrate(database_url) == ["0005", "0006", "0007"]
+    assert await migrate(database_url) == ["0005", "0006", "0007", "0008"]
     assert await head_row(database_url) == after
+
+
+# ---- revision 0008: the figures' times -----------------------------------------------------------------------------
+
+
+def write_0007_history(conn: Connection) -> dict[str, str]:
+    """Requests as revision 0007 left them: one completed (two approvals, its job recorded), one running whose
+    history names no job_submitted or reconciled record, one rejected after an approval."""
+    the_plan = plan()
+    ids = {"completed": "R-DONE001", "running": "R-RUNN001", "rejected": "R-REJE001"}
+    rows: dict[str, dict[str, Any]] = {
+        "completed": dict(
+            state="COMPLETED", job_id="job-1", submitted_ms=ms(NOW) + 600_000, finished_ms=ms(NOW) + 900_000
+        ),
+        "running": dict(state="RUNNING", job_id="job-2", submitted_ms=ms(NOW) + 120_000),
+        "rejected": dict(state="REJECTED", decided_by="UCAROL"),
+    }
+    for index, (name, extra) in enumerate(rows.items()):
+        conn.execute(
+            insert(schema.requests).values(
+                id=ids[name],
+                fingerprint=the_plan.fingerprint(),
+                plan_json=the_plan.model_dump_json(),
+                source_instance_id=the_plan.source.id,
+                target_instance_id=f"tgt{index}in09",
+                requester_id="UALICE",
+                channel_id="C1",
+                required_approvals=2,
+                created_ms=ms(NOW),
+                expires_ms=ms(NOW + timedelta(hours=1)),
+                updated_ms=ms(NOW),
+                **extra,
+            )
+        )
+    approvals = [("completed", "UBOB", 60_000), ("completed", "UCAROL", 300_000), ("running", "UBOB", 30_000)]
+    approvals += [("running", "UCAROL", 90_000), ("rejected", "UBOB", 10_000)]
+    for name, user, after_ms in approvals:
+        conn.execute(
+            insert(schema.approvals).values(
+                request_id=ids[name], user_id=user, fingerprint=the_plan.fingerprint(), at_ms=ms(NOW) + after_ms
+            )
+        )
+    for seq, (name, action, after_ms) in enumerate(
+        [("completed", "job_submitted", 601_500), ("running", "outcome_unknown", 121_000)], start=1
+    ):
+        conn.execute(
+            insert(schema.audit).values(
+                seq=seq,
+                at_ms=ms(NOW) + after_ms,
+                request_id=ids[name],
+                actor="system",
+                action=action,
+                details="{}",
+                prev_hash=GENESIS_HASH,
+                hash=GENESIS_HASH,
+            )
+        )
+    return ids
+
+
+async def test_0008_fills_the_figures_times_of_earlier_requests_from_their_history(database_url: str) -> None:
+    await reset(database_url)
+    await migrate(database_url, "0007")
+    ids = await on(database_url, write_0007_history)
+    assert await migrate(database_url) == ["0008"]
+    store = RequestStore.from_url(database_url)
+    try:
+        completed, running, rejected = [await store.get(ids[name]) for name in ("completed", "running", "rejected")]
+    finally:
+        await store.close()
+    assert completed is not None and running is not None and rejected is not None
+    # Approved with its last approval; its job started when the job was recorded.
+    assert completed.approved_at == NOW + timedelta(minutes=5)
+    assert completed.job_started_at == NOW + timedelta(milliseconds=601_500)
+    # No job_submitted or reconciled record: the submission stands in for the job's start.
+    assert running.approved_at == NOW + timedelta(seconds=90)
+    assert running.job_started_at == NOW + timedelta(minutes=2)
+    # Never approved, whatever approvals it had; no job.
+    assert rejected.approved_at is None and rejected.job_started_at is None

@@ -125,6 +125,7 @@ def test_thread_texts_show_ddm_text_escaped() -> None:
         error_msg=f"restore failed {EVIL}",
         approvals=(Approval("UCAROL", NOW),),
         submitted_at=NOW,
+        job_started_at=NOW,
         finished_at=NOW + timedelta(seconds=45),
     )
     final = render_notice(failed, Notice.FINAL, {})
@@ -182,6 +183,7 @@ def test_notice_follow_trouble() -> None:
                 job_id="j1",
                 approvals=(Approval("UBOB", NOW),),
                 submitted_at=NOW,
+                job_started_at=NOW,
                 finished_at=NOW + timedelta(minutes=3, seconds=12),
             ),
             "✅ Restore completed in 3m12s. <@UALICE> <@UBOB> — orders-restore-1 `bbbb1111…in09` now holds "

@@ -5,8 +5,8 @@ call no metric themselves.
   remembered by the redactor);
 - Slack: a retry handler that never retries but sees every Web API attempt (bolt copies it into the clients it
   makes per request);
-- the store: a ChangeObserver it calls after each committed change of state (count, one log line, job
-  durations): the store knows only the observer port (bot.ports.ChangeObserver);
+- the store: a ChangeObserver it calls after each committed change of state (count, one log line, the figures
+  of each restore): the store knows only the observer port (bot.ports.ChangeObserver);
 - decisions: approvals and refusals by reason, in a decorator of the workflow's desk (bot.ports.RequestDesk).
 """
 
@@ -16,8 +16,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import httpx
+from prometheus_client import Histogram
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
@@ -31,6 +33,7 @@ from bot.observability.metrics import Metrics
 from bot.observability.redact import REDACTOR
 from bot.ports import RequestDesk
 from bot.restore.checks import PlanProblem
+from bot.restore.figures import EnvironmentStats, figures_of
 from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.request import RestoreRequest
@@ -135,7 +138,7 @@ class SlackCallObserver(AsyncRetryHandler):
 
 class ChangeLog:
     """A ChangeObserver of the store (bot.ports): after each committed change of state, its count, one log line,
-    and a finished job's duration."""
+    and the figures of the restore it made known (bot.restore.figures)."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
@@ -150,10 +153,24 @@ class ChangeLog:
                 request.state.value,
                 extra={"event": change, "state": request.state.value},
             )
-        if change in _JOB_ENDS and request.submitted_at and request.finished_at:
-            self.metrics.job_duration.labels(_JOB_ENDS[change]).observe(
-                max(0.0, (request.finished_at - request.submitted_at).total_seconds())
-            )
+        self._figures(change, request)
+
+    def _figures(self, change: str, request: RestoreRequest) -> None:
+        """Each figure of a restore once, at the change that makes it known (a change happens exactly once)."""
+        figures, m, env = figures_of(request), self.metrics, request.plan.environment
+        observed: list[tuple[Histogram, timedelta | None]] = []
+        if change == Event.APPROVED.value:
+            observed.append((m.to_approval.labels(env), figures.to_approval))
+        elif change == Event.SUBMIT.value:
+            observed.append((m.restore_point_lag.labels(env), figures.restore_point_lag))
+        elif change in (Event.JOB_SUBMITTED.value, Event.RECONCILED.value):
+            observed.append((m.to_job_start.labels(env), figures.to_job_start))
+        elif change in _JOB_ENDS:
+            observed.append((m.job_duration.labels(env, _JOB_ENDS[change]), figures.job))
+            observed.append((m.time_to_restore.labels(env), figures.time_to_restore))
+        for histogram, value in observed:
+            if value is not None:
+                histogram.observe(value.total_seconds())
 
 
 class MeasuredDesk:
@@ -222,6 +239,10 @@ class MeasuredDesk:
 
     async def recent(self, limit: int = 10, *, channel_id: str | None = None) -> list[RestoreRequest]:
         return await self._desk.recent(limit, channel_id=channel_id)
+
+    async def stats(self, days: int) -> list[EnvironmentStats]:
+        with self._refusals("stats"):
+            return await self._desk.stats(days)
 
     @contextmanager
     def _refusals(self, action: str) -> Iterator[None]:

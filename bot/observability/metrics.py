@@ -36,7 +36,27 @@ PREFIX = "ddm_restore_bot"
 SCRAPE_TIMEOUT_SECONDS = 5.0
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 DDM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-JOB_BUCKETS = (60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0)
+# The figures of a restore (bot.restore.figures): seconds (a prompt submit) to hours (approvals, jobs) and days
+# (an old restore point).
+FIGURE_BUCKETS = (
+    1.0,
+    5.0,
+    15.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    900.0,
+    1800.0,
+    3600.0,
+    7200.0,
+    14400.0,
+    28800.0,
+    86400.0,
+    259200.0,
+    604800.0,
+)
 
 
 class Metrics:
@@ -57,11 +77,40 @@ class Metrics:
         self.refusals = Counter(
             f"{p}_refusals", "Refused requests and clicks, by action and reason", ["action", "reason"], registry=r
         )
+        # The figures of each restore (bot.restore.figures), by environment ("" for the settings' one).
+        self.to_approval = Histogram(
+            f"{p}_request_to_approval_seconds",
+            "From a request to its last approval needed",
+            ["environment"],
+            buckets=FIGURE_BUCKETS,
+            registry=r,
+        )
+        self.to_job_start = Histogram(
+            f"{p}_approval_to_job_start_seconds",
+            "From the approval to DDM accepting the restore job",
+            ["environment"],
+            buckets=FIGURE_BUCKETS,
+            registry=r,
+        )
         self.job_duration = Histogram(
             f"{p}_job_duration_seconds",
-            "Restore jobs from submit to end, by outcome",
-            ["outcome"],
-            buckets=JOB_BUCKETS,
+            "Restore jobs from their start to their end, by outcome",
+            ["environment", "outcome"],
+            buckets=FIGURE_BUCKETS,
+            registry=r,
+        )
+        self.restore_point_lag = Histogram(
+            f"{p}_restore_point_lag_seconds",
+            "How far before its submission a restore's restore point was",
+            ["environment"],
+            buckets=FIGURE_BUCKETS,
+            registry=r,
+        )
+        self.time_to_restore = Histogram(
+            f"{p}_time_to_restore_seconds",
+            "Completed restores from the request to the job's end (the measured RTO)",
+            ["environment"],
+            buckets=FIGURE_BUCKETS,
             registry=r,
         )
         # ---- DDM -------------------------------------------------------------------------------------------

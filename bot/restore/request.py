@@ -42,8 +42,10 @@ class RestoreRequest:
     error_msg: str | None = None
     decided_by: str | None = None  # who rejected or cancelled
     decision_note: str | None = None  # the reject reason
-    submitted_at: datetime | None = None
-    finished_at: datetime | None = None
+    approved_at: datetime | None = None  # the move to APPROVED (the last approval needed)
+    submitted_at: datetime | None = None  # the move to SUBMITTING, right before the one POST
+    job_started_at: datetime | None = None  # DDM accepted the job (bot.restore.figures says which clock)
+    finished_at: datetime | None = None  # the job's end as DDM reports it, or when it failed before one
     review: Review | None = None  # urgent requests: the follow-up review
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot.restore.figures import STATS_DAYS_DEFAULT, STATS_DAYS_MAX
 from bot.restore.timeparse import TimeInputError, parse_restore_point
 from bot.slack.blocks.escaping import escape
 
@@ -15,6 +16,8 @@ USAGE = (
     "*`/ddm-restore list`* — recent requests.\n"
     "*`/ddm-restore status <request-id | job-id>`* — where a request stands.\n"
     "*`/ddm-restore policy`* — this channel's environment and who may request and approve.\n"
+    "*`/ddm-restore stats [days]`* — the measured time to restore (p50, p90) and the other figures of the restores "
+    f"finished in the last `days` days (1–{STATS_DAYS_MAX}, default {STATS_DAYS_DEFAULT}), by environment.\n"
     "*`/ddm-restore help`* — this help."
 )
 MAX_MAP_PAIRS = 32  # more data nodes than any DDM instance has; keeps the form's metadata small
@@ -51,7 +54,14 @@ class ShowPolicy:
     pass
 
 
-Command = OpenForm | ShowHelp | ListRequests | ShowStatus | ShowPolicy
+@dataclass(frozen=True)
+class ShowStats:
+    days: int = STATS_DAYS_DEFAULT
+
+
+Command = OpenForm | ShowHelp | ListRequests | ShowStatus | ShowPolicy | ShowStats
+# ASCII digits only, at most 4 (int() of a long run of digits is slow, and none is a number of days we take).
+_DAYS_RE = re.compile(r"^\d{1,4}$", re.ASCII)
 
 
 def parse_command(text: str) -> Command:
@@ -70,6 +80,8 @@ def parse_command(text: str) -> Command:
         if rest.strip():
             return ShowHelp(f"`policy` takes no arguments (got “{clip(rest)}”).")
         return ShowPolicy()
+    if keyword == "stats":
+        return _stats(rest.strip())
     if keyword == "status":
         reference = rest.strip()
         if not reference or " " in reference:
@@ -109,6 +121,14 @@ def parse_command(text: str) -> Command:
         if len(value) > 64:
             return ShowHelp(f"The {label} “{clip(value)}” is too long for a DDM instance name or id.")
     return OpenForm(source=source, time_text=time_text, target=target, mapping=mapping)
+
+
+def _stats(days: str) -> Command:
+    if not days:
+        return ShowStats()
+    if not _DAYS_RE.fullmatch(days) or not 1 <= int(days) <= STATS_DAYS_MAX:
+        return ShowHelp(f"`stats` takes a number of days from 1 to {STATS_DAYS_MAX} (got “{clip(days)}”).")
+    return ShowStats(int(days))
 
 
 def clip(text: str, limit: int = 80) -> str:

@@ -28,8 +28,20 @@ log = logging.getLogger(__name__)
 
 # What a move may write on the request besides its state (anything else is a programming error).
 MOVE_VALUES = frozenset(
-    {"job_id", "job_progress", "error_code", "error_msg", "decided_by", "decision_note", "submitted_ms", "finished_ms"}
+    {
+        "job_id",
+        "job_progress",
+        "error_code",
+        "error_msg",
+        "decided_by",
+        "decision_note",
+        "submitted_ms",
+        "job_started_ms",
+        "finished_ms",
+    }
 )
+# The time a move into a state stamps on the request, whoever makes it (the figures, bot.restore.figures).
+STAMPS = {RequestState.APPROVED: "approved_ms"}
 # A row with every column unset: what the database fills in for the columns an insert leaves out.
 EMPTY_ROW: dict[str, Any] = {column.name: None for column in schema.requests.columns}
 
@@ -116,11 +128,14 @@ def move_changes(
     locked: LockedRequest, event: Event, *, now_ms: int, values: Mapping[str, Any] | None = None
 ) -> dict[str, Any] | None:
     """What `event`'s move from the state the request was read in writes on its row, or None when the table
-    has no such move. An urgent request's review falls due with the move that ends it."""
+    has no such move. An urgent request's review falls due with the move that ends it; a move into a state of
+    STAMPS stamps its time."""
     move = LIFECYCLE.get((RequestState(locked.values["state"]), event))
     if move is None:
         return None
     changes = {"state": move.to.value, "updated_ms": now_ms, **(values or {})}
+    if move.to in STAMPS:
+        changes[STAMPS[move.to]] = now_ms
     if move.to in REVIEW_AFTER and locked.values.get("review_json"):
         review = Review.from_json(locked.values["review_json"])
         changes["review_due_ms"] = now_ms + int(review.within.total_seconds() * 1000)

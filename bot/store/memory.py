@@ -250,6 +250,16 @@ class MemoryStore:
         rows.sort(key=lambda row: row.values["created_ms"], reverse=True)
         return [row.request() for row in rows[:limit]]
 
+    async def finished_since(self, since: datetime) -> list[RestoreRequest]:
+        await self._turn()
+        rows = [
+            row
+            for row in self._rows.values()
+            if row.values["finished_ms"] is not None and row.values["finished_ms"] >= ms(since)
+        ]
+        rows.sort(key=lambda row: (row.values["finished_ms"], row.values["id"]))
+        return [row.request() for row in rows]
+
     async def due_for_expiry(self, now: datetime) -> list[str]:
         await self._turn()
         return [row.values["id"] for row in self._pending() if row.values["expires_ms"] <= ms(now)]

@@ -140,7 +140,9 @@ def request_of(row: Any, approvals: tuple[Approval, ...]) -> RestoreRequest:
         error_msg=row.error_msg,
         decided_by=row.decided_by,
         decision_note=row.decision_note,
+        approved_at=dt(row.approved_ms),
         submitted_at=dt(row.submitted_ms),
+        job_started_at=dt(row.job_started_ms),
         finished_at=dt(row.finished_ms),
         review=_review_of(row),
     )

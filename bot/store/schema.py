@@ -69,10 +69,15 @@ requests = Table(
     Column("review_reminded_ms", BigInteger),
     Column("reviewed_by", String(32)),
     Column("reviewed_ms", BigInteger),
+    # The figures of a restore (revision 0008, bot.restore.figures): when it was approved, when its job started.
+    Column("approved_ms", BigInteger),
+    Column("job_started_ms", BigInteger),
     Index("ix_requests_state_expires", "state", "expires_ms"),
     Index("ix_requests_job_id", "job_id"),
     Index("ix_requests_created", "created_ms"),
     Index("ix_requests_requester_created", "requester_id", "created_ms"),
+    # `/ddm-restore stats`: the requests finished in a window (revision 0008).
+    Index("ix_requests_finished", "finished_ms"),
     # At most one active request per target instance, enforced by the database itself.
     Index(
         "uq_requests_active_target",

@@ -300,6 +300,11 @@ class RequestStore(Database):
         async with self.read() as conn:
             return await load_requests(conn, query)
 
+    async def finished_since(self, since: datetime) -> list[RestoreRequest]:
+        query = select(r).where(r.c.finished_ms >= ms(since)).order_by(r.c.finished_ms, r.c.id)
+        async with self.read() as conn:
+            return await load_requests(conn, query)
+
     async def due_for_expiry(self, now: datetime) -> list[str]:
         async with self.read() as conn:
             rows = (

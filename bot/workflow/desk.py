@@ -1,16 +1,17 @@
 """RestoreDesk: people's side of a request (bot.ports.RequestDesk): make a plan, create, approve, reject, cancel,
-review; and expiry. Every change is a lifecycle move in the store, which writes what people must hear into the
+review; the figures of the restores made; and expiry. Every change is a lifecycle move in the store, which writes what people must hear into the
 outbox in the same transaction. Every no is raised as a Refusal (bot.errors), the one way a use case refuses."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.errors import Refusal, StoreUnavailable
 from bot.ports import RequestRepository, TargetBusy, UserDirectory
 from bot.restore.checks import TARGET, PlanProblem, named_by_ddm
+from bot.restore.figures import STATS_DAYS_MAX, EnvironmentStats, stats_by_environment
 from bot.restore.ids import normalise_request_id
 from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
@@ -236,3 +237,8 @@ class RestoreDesk:
 
     async def recent(self, limit: int = 10, *, channel_id: str | None = None) -> list[RestoreRequest]:
         return await self.store.recent(limit, channel_id=channel_id)
+
+    async def stats(self, days: int) -> list[EnvironmentStats]:
+        if not 1 <= days <= STATS_DAYS_MAX:
+            raise Refusal("stats_days", f"Give a number of days from 1 to {STATS_DAYS_MAX}, not {days}.")
+        return stats_by_environment(await self.store.finished_since(self.clock() - timedelta(days=days)))

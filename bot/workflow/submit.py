@@ -134,7 +134,8 @@ class Submitter:
                     Event.JOB_SUBMITTED,
                     actor=SYSTEM,
                     now=now,
-                    values={"job_id": job_id, "job_progress": 0},
+                    # The job's start: DDM's answer naming it, on our clock (bot.restore.figures).
+                    values={"job_id": job_id, "job_progress": 0, "job_started_ms": ms(now)},
                     details={"job_id": job_id},
                     params={"region": region},
                 )
@@ -195,7 +196,12 @@ class Submitter:
                 Event.RECONCILED,
                 actor=SYSTEM,
                 now=now,
-                values={"job_id": match.id, "job_progress": match.percent or 0},
+                # The answer was lost: the job started when DDM made it, as its job list says (else: now).
+                values={
+                    "job_id": match.id,
+                    "job_progress": match.percent or 0,
+                    "job_started_ms": match.created_ms or ms(now),
+                },
                 details={"job_id": match.id},
             )
         if now - submitted_at < self.reconcile_deadline:

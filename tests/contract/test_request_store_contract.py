@@ -20,6 +20,7 @@ from bot.restore.review import Review
 from bot.store.audit_chain import GENESIS_HASH, audit_hash
 from bot.store.budget import BudgetTable
 from bot.store.memory_queues import MemoryBudget
+from bot.store.rows import ms
 from tests.contract.conftest import Heard
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -311,6 +312,71 @@ async def test_the_reads(repo: RequestRepository) -> None:
     assert holder is not None and holder.id == second.id
     assert await repo.active_for_target("tgt3in09") is None  # cancelled: free
     assert await repo.count_by_state() == {"PENDING": 1, "RUNNING": 1, "CANCELLED": 1}
+
+
+async def test_the_times_of_the_figures_are_stamped_and_kept(repo: RequestRepository) -> None:
+    """approved_at is the move to APPROVED's own time, whoever makes it; the submit and the job's start are what
+    their moves name; each reads back as written."""
+    request = await create(repo, required=2)
+    await repo.approve(request.id, user_id="UBOB", fingerprint=request.fingerprint, now=NOW + timedelta(minutes=1))
+    one = await repo.get(request.id)
+    assert one is not None and one.approved_at is None  # not approved yet: one of two
+    two = await repo.approve(
+        request.id, user_id="UCAROL", fingerprint=request.fingerprint, now=NOW + timedelta(minutes=7)
+    )
+    assert two.approved and two.request.approved_at == NOW + timedelta(minutes=7)
+    await repo.transition(
+        request.id,
+        Event.SUBMIT,
+        actor="system",
+        now=NOW + timedelta(minutes=8),
+        values={"submitted_ms": ms(NOW + timedelta(minutes=8))},
+    )
+    moved = await repo.transition(
+        request.id,
+        Event.JOB_SUBMITTED,
+        actor="system",
+        now=NOW + timedelta(minutes=9),
+        values={"job_id": "job-1", "job_started_ms": ms(NOW + timedelta(minutes=8, seconds=30))},
+    )
+    assert moved is not None and moved == await repo.get(request.id)
+    assert moved.approved_at == NOW + timedelta(minutes=7)
+    assert moved.submitted_at == NOW + timedelta(minutes=8)
+    assert moved.job_started_at == NOW + timedelta(minutes=8, seconds=30)
+    assert moved.finished_at is None
+
+
+async def test_finished_since_reads_the_requests_finished_in_a_window_in_the_order_they_finished(
+    repo: RequestRepository,
+) -> None:
+    completed = await create(repo)
+    failed = await create(repo, target="tgt2in09")
+    still_running = await create(repo, target="tgt3in09")
+    cancelled = await create(repo, target="tgt4in09")
+    for each in (completed, still_running):
+        await running(repo, each, job_id=f"job-{each.id}")
+    await repo.transition(
+        completed.id,
+        Event.JOB_COMPLETED,
+        actor="system",
+        now=NOW + timedelta(hours=3),
+        values={"finished_ms": ms(NOW + timedelta(hours=2))},  # the job's end as DDM says: before we heard
+    )
+    await repo.approve(failed.id, user_id="UBOB", fingerprint=failed.fingerprint, now=NOW)
+    await repo.transition(
+        failed.id,
+        Event.REVALIDATION_FAILED,
+        actor="system",
+        now=NOW + timedelta(hours=1),
+        values={"error_code": "PLAN_STALE", "finished_ms": ms(NOW + timedelta(hours=1))},
+    )
+    await repo.transition(cancelled.id, Event.CANCEL, actor="UALICE", now=NOW + timedelta(hours=1))
+
+    assert [r.id for r in await repo.finished_since(NOW)] == [failed.id, completed.id]
+    assert [r.id for r in await repo.finished_since(NOW + timedelta(hours=1))] == [failed.id, completed.id]
+    found = await repo.finished_since(NOW + timedelta(hours=1, milliseconds=1))
+    assert found == [await repo.get(completed.id)]  # whole requests, as `get` reads them
+    assert await repo.finished_since(NOW + timedelta(hours=2, milliseconds=1)) == []
 
 
 async def test_expiry_queries(repo: RequestRepository) -> None:

@@ -29,7 +29,7 @@ from bot.slack.blocks.ids import (
     TARGET_BLOCK,
     TIME_BLOCK,
 )
-from bot.slack.blocks.messages import final_text, list_line, next_step, render_notice, status_text
+from bot.slack.blocks.messages import final_text, list_line, next_step, render_notice, stats_text, status_text
 from bot.slack.blocks.modal import (
     OUT_OF_DATE,
     FormOutOfDate,
@@ -86,6 +86,7 @@ __all__ = [
     "request_card",
     "restore_point_text",
     "slack_date",
+    "stats_text",
     "status_line",
     "status_text",
     "step1_view",

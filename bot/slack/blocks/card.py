@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.restore.figures import figures_of
 from bot.restore.plan import DataNodeMapping, RestorePlan, short_fingerprint
 from bot.restore.request import SYSTEM, RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text, iso_utc, utc_text
@@ -57,12 +58,8 @@ def status_line(request: RestoreRequest, stage_header: str = "") -> str:
     if state is RequestState.UNKNOWN:
         return "outcome unknown · looking for the job in DDM's job list"
     if state is RequestState.COMPLETED:
-        took = (
-            f" in {duration_text(request.finished_at - request.submitted_at)}"
-            if request.finished_at and request.submitted_at
-            else ""
-        )
-        return f"completed{took}"
+        job = figures_of(request).job
+        return "completed" + (f" in {duration_text(job)}" if job is not None else "")
     if state is RequestState.FAILED:
         return f"failed {escape(request.error_code or '', 100)}".strip()
     if state is RequestState.REJECTED:

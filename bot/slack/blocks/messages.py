@@ -1,4 +1,4 @@
-"""What people read in the card's thread, in ephemerals and in `/ddm-restore status|list`.
+"""What people read in the card's thread, in ephemerals and in `/ddm-restore status|list|stats`.
 
 `render_notice` is the contract with the workflow: a `Notice` (bot.restore.notices) with its params becomes one
 mrkdwn message. Strings from DDM and from people are escaped (bot.slack.blocks.escaping); mentions, request ids
@@ -7,11 +7,12 @@ and our own sentences are not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
+from bot.restore.figures import EnvironmentStats, Figures, figures_of
 from bot.restore.notices import Notice, ParamValue
 from bot.restore.plan import NamedRef, RestorePlan
 from bot.restore.request import RequestState, RestoreRequest
@@ -149,19 +150,39 @@ def final_text(request: RestoreRequest) -> str:
 
 def _finished(request: RestoreRequest) -> str:
     people = " ".join(mention(uid) for uid in dict.fromkeys([request.requester_id, *request.approver_ids]))
-    started, ended = request.submitted_at, request.finished_at
-    took = f" in {duration_text(ended - started)}" if started and ended else ""
+    figures = figures_of(request)
+    took = f" in {duration_text(figures.job)}" if figures.job is not None else ""
     plan = request.plan
     if request.state is RequestState.COMPLETED:
-        return (
+        text = (
             f"✅ Restore completed{took}. {people} — {_instance(plan, plan.target)} now holds "
             f"{_instance(plan, plan.source)} as of {utc_text(plan.restore_time_ms)}."
         )
-    reason = _sentence(request.error_msg) or "DDM gave no reason"
-    return (
-        f"🔴 Restore job {_job(request)} failed{took}: {reason}. {people} — {_instance(plan, plan.target)} may "
-        "hold partial data; check it in the console before using it or restoring onto it again."
-    )
+    else:
+        reason = _sentence(request.error_msg) or "DDM gave no reason"
+        text = (
+            f"🔴 Restore job {_job(request)} failed{took}: {reason}. {people} — {_instance(plan, plan.target)} may "
+            "hold partial data; check it in the console before using it or restoring onto it again."
+        )
+    return f"{text}\n{figures_text(figures)}" if figures.known else text
+
+
+def figures_text(figures: Figures) -> str:
+    """`⏱ Time to restore 15m02s · request → approval 5m10s · approval → job start 8s · job 9m44s · restore point
+    lag 2h03m00s`: the figures known (bot.restore.figures; the README defines each)."""
+    parts = [
+        (label, value)
+        for label, value in (
+            ("Time to restore", figures.time_to_restore),
+            ("request → approval", figures.to_approval),
+            ("approval → job start", figures.to_job_start),
+            ("job", figures.job),
+            ("restore point lag", figures.restore_point_lag),
+        )
+        if value is not None
+    ]
+    text = " · ".join(f"{label} {duration_text(value)}" for label, value in parts)
+    return f"⏱ {text[:1].upper()}{text[1:]}" if text else ""
 
 
 _NEXT_STEPS = {
@@ -208,6 +229,44 @@ def status_text(request: RestoreRequest) -> str:
         lines.append(f"DDM job {_job(request)}")
     if request.error_code:
         lines.append(f"Error `{escape(request.error_code, 100)}`: {escape(request.error_msg or '', DDM_TEXT_LIMIT)}")
+    if (figures := figures_of(request)).known:
+        lines.append(figures_text(figures))
+    return "\n".join(lines)
+
+
+# ---- `/ddm-restore stats` (ephemeral) ---------------------------------------------------------------------------
+
+
+def stats_text(stats: Sequence[EnvironmentStats], *, days: int, label: Callable[[str], str]) -> str:
+    """The figures of the restores finished in the last `days` days, one line per environment (`label` names an
+    environment for people, from its name in the plans)."""
+    window = f"the last {days} days" if days != 1 else "the last day"
+    if not stats:
+        return f"No restores finished in {window}."
+    lines = [f"*Restores finished in {window}* (figures over the completed ones; the README defines them)"]
+    for each in stats:
+        counts = f"{each.completed} completed, {each.failed} failed"
+        line = f"• *{escape(label(each.environment), 100)}*: {counts}"
+        if each.time_to_restore_p50 is not None and each.time_to_restore_p90 is not None:
+            line += (
+                f" · time to restore p50 {duration_text(each.time_to_restore_p50)},"
+                f" p90 {duration_text(each.time_to_restore_p90)}"
+            )
+            medians = [
+                f"{name} {duration_text(value)}"
+                for name, value in (
+                    ("request → approval", each.to_approval_p50),
+                    ("approval → job start", each.to_job_start_p50),
+                    ("job", each.job_p50),
+                    ("restore point lag", each.restore_point_lag_p50),
+                )
+                if value is not None
+            ]
+            if medians:
+                line += " · p50 " + ", ".join(medians)
+        else:
+            line += " · no completed restore to measure"
+        lines.append(line)
     return "\n".join(lines)
 
 

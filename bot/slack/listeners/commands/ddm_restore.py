@@ -1,4 +1,4 @@
-"""`/ddm-restore`: help, list, status, or the restore form (optionally pre-filled)."""
+"""`/ddm-restore`: help, list, status, stats, policy, or the restore form (optionally pre-filled)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,20 @@ from bot.slack.blocks import (
     list_line,
     message_view,
     option,
+    stats_text,
     status_text,
     step1_view,
 )
-from bot.slack.command_text import USAGE, ListRequests, OpenForm, ShowHelp, ShowPolicy, ShowStatus, parse_command
+from bot.slack.command_text import (
+    USAGE,
+    ListRequests,
+    OpenForm,
+    ShowHelp,
+    ShowPolicy,
+    ShowStats,
+    ShowStatus,
+    parse_command,
+)
 from bot.slack.deps import Deps
 from bot.slack.notifier import invite_hint
 from bot.slack.payloads import BadPayload
@@ -36,7 +46,7 @@ log = logging.getLogger(__name__)
 async def ddm_restore(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
-    """`/ddm-restore [help | list | status <id> | <source> at <time> to <target> [map …]]`."""
+    """`/ddm-restore [help | list | status <id> | stats [days] | policy | <source> at <time> to <target> [map …]]`."""
     user_id, channel_id = str(body.get("user_id") or ""), str(body.get("channel_id") or "")
     if not user_id or not channel_id:
         raise BadPayload("a command needs user_id and channel_id")
@@ -55,6 +65,8 @@ async def ddm_restore(
         deps.tasks.spawn(tell(text), name="policy")
     elif isinstance(command, ListRequests):
         spawn_answering(deps.tasks, _list(deps, tell, channel_id), name="list", tell=tell)
+    elif isinstance(command, ShowStats):
+        spawn_answering(deps.tasks, _stats(deps, tell, command.days), name="stats", tell=tell)
     elif isinstance(command, ShowStatus):
         spawn_answering(
             deps.tasks, _status(deps, tell, command.reference, user_id, channel_id), name="status", tell=tell
@@ -192,3 +204,12 @@ async def _status(
         await tell(f"I know no request or job “{escape(reference, 80)}” in this channel.")
         return
     await tell(status_text(request))
+
+
+async def _stats(deps: Deps, tell: Callable[[str], Awaitable[None]], days: int) -> None:
+    # Every environment's restores, wherever it is asked: counts and durations only, no request of anyone's.
+    def label(name: str) -> str:
+        environment = deps.places.environments.named(name)
+        return environment.label if environment is not None else name or "default"
+
+    await tell(stats_text(await deps.desk.stats(days), days=days, label=label))
