@@ -28,7 +28,7 @@ from bot.slack.command_text import USAGE, ListRequests, OpenForm, ShowHelp, Show
 from bot.slack.deps import Deps
 from bot.slack.notifier import invite_hint
 from bot.slack.payloads import BadPayload
-from bot.slack.step1 import Held, refresh_step1
+from bot.slack.step1_refresh import Held, refresh_step1
 
 log = logging.getLogger(__name__)
 
