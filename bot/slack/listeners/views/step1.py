@@ -14,9 +14,7 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.choices import ChoicesUnavailable
-from bot.restore.checks import TARGET, TIME, check_choice
 from bot.restore.mapping import Candidate, suggest_mapping
-from bot.restore.timeparse import TimeInputError, latest_of, parse_restore_point, picker_epoch_ms
 from bot.restore.wording import clause
 from bot.slack import payloads
 from bot.slack.blocks import (
@@ -30,7 +28,6 @@ from bot.slack.blocks import (
     SourceNodeRow,
     Step1Meta,
     Step2Meta,
-    clip,
     escape,
     loading_view,
     message_view,
@@ -38,13 +35,19 @@ from bot.slack.blocks import (
     step2_view,
 )
 from bot.slack.deps import Deps
+from bot.workflow.forms import Field, FieldProblems, Step1Entry, check_step1
 
 log = logging.getLogger(__name__)
 PUSH_SETTLE_TRIES = 10
 PUSH_SETTLE_DELAY = 0.2
 SLOW = "DDM is slow to answer right now; press the button again in a moment."
-ID_LIMIT = 150
-EXACT_LIMIT = 64
+# The block each field of step 1 (bot.workflow.forms) is shown on.
+BLOCKS = {
+    Field.SOURCE: SOURCE_BLOCK,
+    Field.PICKED_TIME: TIME_BLOCK,
+    Field.TYPED_TIME: EXACT_BLOCK,
+    Field.TARGET: TARGET_BLOCK,
+}
 
 
 async def step1_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps) -> None:
@@ -55,103 +58,32 @@ async def step1_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebC
     except FormOutOfDate:
         await ack(response_action="update", view=out_of_date_view())
         return
+    entry = Step1Entry(
+        source=_selected_value(values, SOURCE_BLOCK),
+        target=_selected_value(values, TARGET_BLOCK),
+        typed_time=payloads.text_value(values, EXACT_BLOCK),
+        picked_time=payloads.element(values, TIME_BLOCK).get("selected_date_time"),
+    )
     try:
-        outcome = await asyncio.wait_for(_check_step1(deps, values, meta.channel_id), deps.check_budget_seconds)
+        checked = await asyncio.wait_for(
+            check_step1(deps.choices_in(meta.channel_id), entry), deps.check_budget_seconds
+        )
     except TimeoutError:
         await ack(response_action="errors", errors={SOURCE_BLOCK: SLOW})
         return
-    if isinstance(outcome, dict):
-        await ack(response_action="errors", errors=outcome)
+    if isinstance(checked, FieldProblems):
+        await ack(response_action="errors", errors={BLOCKS[f]: m for f, m in checked.messages.items()})
         return
     external_id = f"ddm-restore-{uuid.uuid4().hex}"
     await ack(response_action="push", view=loading_view(external_id))
     step2 = Step2Meta(
         channel_id=meta.channel_id,
-        source=outcome[0],
-        target=outcome[1],
-        restore_time_ms=outcome[2],
+        source=(checked.source.id, checked.source.name),
+        target=(checked.target.id, checked.target.name),
+        restore_time_ms=checked.restore_time_ms,
         source_nodes={},
     )
     deps.tasks.spawn(_fill_step2_safely(deps, client, step2, meta.preferred_map, external_id), name="fill step 2")
-
-
-async def _check_step1(
-    deps: Deps, values: dict[str, Any], channel_id: str
-) -> dict[str, str] | tuple[tuple[str, str], tuple[str, str], int]:
-    """Field errors, or ((source id, name), (target id, name), restore time ms)."""
-    choices = deps.choices_in(channel_id)
-    errors: dict[str, str] = {}
-    source_value = _selected_value(values, SOURCE_BLOCK)
-    target_value = _selected_value(values, TARGET_BLOCK)
-    exact = payloads.text_value(values, EXACT_BLOCK)
-    picker = payloads.element(values, TIME_BLOCK).get("selected_date_time")
-    time_block = EXACT_BLOCK if exact else TIME_BLOCK
-    restore_ms: int | None = None
-    latest = False
-    if not source_value:
-        errors[SOURCE_BLOCK] = "Choose the source DDM instance."
-    if not target_value:
-        errors[TARGET_BLOCK] = "Choose the target DDM instance."
-    for block, value in ((SOURCE_BLOCK, source_value), (TARGET_BLOCK, target_value)):
-        if value is not None and len(value) > ID_LIMIT:
-            errors[block] = "That is not a DDM instance name or id (too long)."
-    if len(exact) > EXACT_LIMIT:
-        errors[EXACT_BLOCK] = f"An exact time has at most {EXACT_LIMIT} characters."
-    elif exact:
-        try:
-            point = parse_restore_point(exact)
-            latest, restore_ms = point.is_latest, point.epoch_ms
-        except TimeInputError as exc:
-            errors[EXACT_BLOCK] = str(exc)
-    elif picker is not None:
-        try:
-            restore_ms = picker_epoch_ms(picker)
-        except TimeInputError as exc:
-            errors[TIME_BLOCK] = str(exc)
-    else:
-        errors[TIME_BLOCK] = "Pick a restore point, or type an exact time (or latest) below."
-    if errors:
-        return errors
-    assert source_value and target_value
-    try:
-        source = await choices.resolve_instance(source_value)
-        if source is None:
-            return {SOURCE_BLOCK: f"No DDM instance is named or has the id “{clip(source_value, 80)}”."}
-        windows = await choices.windows(source.id)
-    except ChoicesUnavailable as exc:
-        return {SOURCE_BLOCK: f"DDM could not be asked: {exc}"}
-    if latest:
-        restore_ms = latest_of(windows)
-        if restore_ms is None:
-            return {time_block: "This instance has no restorable time window (no usable backups)."}
-    assert restore_ms is not None
-    try:
-        resolved = await choices.resolve_target(source.id, target_value)
-        targets = await choices.targets(source.id)
-    except ChoicesUnavailable as exc:
-        return {TARGET_BLOCK: f"DDM could not list the restore targets: {exc}"}
-    if isinstance(resolved, list):
-        ids = ", ".join(t.id for t in resolved)
-        return {
-            TARGET_BLOCK: f"Several instances are named “{clip(target_value, 80)}” ({clip(ids, 400)}); choose one by its id."
-        }
-    target = resolved
-    # The one plan check's first half; this form only maps its fields to blocks.
-    problems = check_choice(
-        source=source,
-        target_id=target.id if target else (source.id if target_value == source.name else target_value),
-        target_label=f"“{clip(target_value, 80)}”",
-        restore_time_ms=restore_ms,
-        windows=windows,
-        targets=targets,
-    )
-    blocks = {TIME: time_block, TARGET: TARGET_BLOCK}
-    for problem in problems:
-        errors.setdefault(blocks.get(problem.field, TARGET_BLOCK), problem.message)
-    if errors:
-        return errors
-    assert target is not None
-    return (source.id, source.name), (target.id, target.name), restore_ms
 
 
 async def _fill_step2_safely(

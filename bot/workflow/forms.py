@@ -1,0 +1,143 @@
+"""The restore form's use cases, in the form's own fields: step 1's check (source, restore point, target -> the
+choice step 2 starts from). DDM is read through RestoreChoices; nothing here knows Slack: the listeners map each
+`Field` to its block and show the messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from bot.choices import ChoicesUnavailable, RestoreChoices
+from bot.restore.checks import TARGET, TIME, check_choice
+from bot.restore.plan import NamedRef
+from bot.restore.timeparse import TimeInputError, latest_of, parse_restore_point, picker_epoch_ms
+
+ID_LIMIT = 150  # longer is no DDM instance name or id
+TYPED_TIME_LIMIT = 64
+
+
+class Field(Enum):
+    """Step 1's fields."""
+
+    SOURCE = "source"
+    PICKED_TIME = "picked time"  # the date-time picker
+    TYPED_TIME = "typed time"  # the exact time (ISO-8601, epoch ms or `latest`); it wins over the picker
+    TARGET = "target"
+
+
+@dataclass(frozen=True)
+class Step1Entry:
+    """Step 1 as the person sent it: any of it may be missing, too long or unreadable."""
+
+    source: str | None  # an instance id or name; None when none was chosen
+    target: str | None
+    typed_time: str = ""
+    picked_time: object = None  # the picker's value as sent (epoch seconds); None when nothing was picked
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Step 1 resolved against DDM: what step 2 starts from."""
+
+    source: NamedRef
+    target: NamedRef
+    restore_time_ms: int
+
+
+@dataclass(frozen=True)
+class FieldProblems:
+    """Why step 1 can't go on: a sentence for each field to show it on (in the order found)."""
+
+    messages: Mapping[Field, str]
+
+
+async def check_step1(choices: RestoreChoices, entry: Step1Entry) -> Choice | FieldProblems:
+    """What the form can tell before step 2: every field filled in and readable, the source and target known to
+    DDM, the restore point in a window and the target usable (the one plan check's first half)."""
+    found: dict[Field, str] = {}
+    source_text, target_text, typed = entry.source, entry.target, entry.typed_time
+    time_field = Field.TYPED_TIME if typed else Field.PICKED_TIME
+    restore_ms: int | None = None
+    latest = False
+    if not source_text:
+        found[Field.SOURCE] = "Choose the source DDM instance."
+    if not target_text:
+        found[Field.TARGET] = "Choose the target DDM instance."
+    for field, value in ((Field.SOURCE, source_text), (Field.TARGET, target_text)):
+        if value is not None and len(value) > ID_LIMIT:
+            found[field] = "That is not a DDM instance name or id (too long)."
+    if len(typed) > TYPED_TIME_LIMIT:
+        found[Field.TYPED_TIME] = f"An exact time has at most {TYPED_TIME_LIMIT} characters."
+    elif typed:
+        try:
+            point = parse_restore_point(typed)
+            latest, restore_ms = point.is_latest, point.epoch_ms
+        except TimeInputError as exc:
+            found[Field.TYPED_TIME] = str(exc)
+    elif entry.picked_time is not None:
+        try:
+            restore_ms = picker_epoch_ms(entry.picked_time)
+        except TimeInputError as exc:
+            found[Field.PICKED_TIME] = str(exc)
+    else:
+        found[Field.PICKED_TIME] = "Pick a restore point, or type an exact time (or latest) below."
+    if found:
+        return FieldProblems(found)
+    assert source_text and target_text
+    try:
+        source = await choices.resolve_instance(source_text)
+        if source is None:
+            return _problem(Field.SOURCE, f"No DDM instance is named or has the id {_quoted(source_text)}.")
+        windows = await choices.windows(source.id)
+    except ChoicesUnavailable as exc:
+        return _problem(Field.SOURCE, f"DDM could not be asked: {exc}")
+    if latest:
+        restore_ms = latest_of(windows)
+        if restore_ms is None:
+            return _problem(time_field, "This instance has no restorable time window (no usable backups).")
+    assert restore_ms is not None
+    try:
+        resolved = await choices.resolve_target(source.id, target_text)
+        targets = await choices.targets(source.id)
+    except ChoicesUnavailable as exc:
+        return _problem(Field.TARGET, f"DDM could not list the restore targets: {exc}")
+    if isinstance(resolved, list):
+        ids = ", ".join(t.id for t in resolved)
+        return _problem(
+            Field.TARGET,
+            f"Several instances are named {_quoted(target_text)} ({_clip(ids, 400)}); choose one by its id.",
+        )
+    target = resolved
+    problems = check_choice(
+        source=source,
+        target_id=target.id if target else (source.id if target_text == source.name else target_text),
+        target_label=_quoted(target_text),
+        restore_time_ms=restore_ms,
+        windows=windows,
+        targets=targets,
+    )
+    fields = {TIME: time_field, TARGET: Field.TARGET}
+    for problem in problems:
+        found.setdefault(fields.get(problem.field, Field.TARGET), problem.message)
+    if found:
+        return FieldProblems(found)
+    assert target is not None
+    return Choice(
+        source=NamedRef(id=source.id, name=source.name),
+        target=NamedRef(id=target.id, name=target.name),
+        restore_time_ms=restore_ms,
+    )
+
+
+def _problem(field: Field, message: str) -> FieldProblems:
+    return FieldProblems({field: message})
+
+
+def _quoted(text: str) -> str:
+    """What the person typed, quoted back (clipped: it may be anything up to the limits)."""
+    return f"“{_clip(text, 80)}”"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,116 @@
+"""The restore form's use cases (bot.workflow.forms) over the DDM simulator: step 1 resolved into the choice step 2
+starts from, or each problem on the field it belongs to."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.choices import RestoreChoices
+from bot.restore.plan import NamedRef
+from bot.simulator import Fault
+from bot.simulator.world import LEGACY_DDM_ID, ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, ORDERS_RESTORE_2_ID
+from bot.workflow.forms import Choice, Field, FieldProblems, Step1Entry, check_step1
+from tests.unit.conftest import Bench
+
+FILLED_IN = Step1Entry(source=ORDERS_PROD_ID, target=ORDERS_RESTORE_1_ID, typed_time="latest")
+
+
+async def step1(bench: Bench, **changes: object) -> Choice | FieldProblems:
+    return await check_step1(RestoreChoices(bench.ddm), replace(FILLED_IN, **changes))
+
+
+async def problems(bench: Bench, **entry: object) -> dict[Field, str]:
+    checked = await step1(bench, **entry)
+    assert isinstance(checked, FieldProblems), checked
+    return dict(checked.messages)
+
+
+async def test_latest_by_names_resolves_to_ids_names_and_the_window_end(bench: Bench) -> None:
+    windows = await bench.ddm.windows(ORDERS_PROD_ID)
+    checked = await step1(bench, source="orders-prod", target="ORDERS-RESTORE-1")
+    assert checked == Choice(
+        source=NamedRef(id=ORDERS_PROD_ID, name="orders-prod"),
+        target=NamedRef(id=ORDERS_RESTORE_1_ID, name="orders-restore-1"),
+        restore_time_ms=max(w.end_ms for w in windows),
+    )
+
+
+async def test_a_picked_minute_is_the_restore_point_and_a_typed_time_wins_over_it(bench: Bench) -> None:
+    end = max(w.end_ms for w in await bench.ddm.windows(ORDERS_PROD_ID))
+    picked = (end - 3_600_000) // 1000
+    checked = await step1(bench, typed_time="", picked_time=picked)
+    assert isinstance(checked, Choice) and checked.restore_time_ms == picked * 1000
+    typed = await step1(bench, typed_time=str(end - 60_000), picked_time=picked)
+    assert isinstance(typed, Choice) and typed.restore_time_ms == end - 60_000
+
+
+async def test_nothing_filled_in_is_said_on_each_field(bench: Bench) -> None:
+    assert await problems(bench, source=None, target=None, typed_time="") == {
+        Field.SOURCE: "Choose the source DDM instance.",
+        Field.TARGET: "Choose the target DDM instance.",
+        Field.PICKED_TIME: "Pick a restore point, or type an exact time (or latest) below.",
+    }
+    assert bench.sim.state.calls == []  # nothing to ask DDM
+
+
+async def test_unreadable_input_is_said_on_its_field_before_ddm_is_asked(bench: Bench) -> None:
+    found = await problems(bench, source="x" * 151, typed_time="2026-11-27 09:12")
+    assert found[Field.SOURCE] == "That is not a DDM instance name or id (too long)."
+    assert "has no time zone" in found[Field.TYPED_TIME] and set(found) == {Field.SOURCE, Field.TYPED_TIME}
+    assert await problems(bench, typed_time="1" * 65) == {Field.TYPED_TIME: "An exact time has at most 64 characters."}
+    assert Field.PICKED_TIME in await problems(bench, typed_time="", picked_time="soon")
+    assert bench.sim.state.calls == []
+
+
+async def test_an_unknown_source_is_on_the_source(bench: Bench) -> None:
+    assert await problems(bench, source="orders-qa") == {
+        Field.SOURCE: "No DDM instance is named or has the id “orders-qa”."
+    }
+
+
+async def test_a_restore_time_outside_the_window_is_on_the_time_field_it_was_given_in(bench: Bench) -> None:
+    typed = await problems(bench, typed_time="2020-01-01T00:00:00Z")
+    assert list(typed) == [Field.TYPED_TIME] and "is outside the restorable window" in typed[Field.TYPED_TIME]
+    picked = await problems(bench, typed_time="", picked_time=1_577_836_800)  # 2020-01-01, in seconds
+    assert list(picked) == [Field.PICKED_TIME] and "is outside the restorable window" in picked[Field.PICKED_TIME]
+
+
+async def test_latest_of_a_source_without_backups_is_on_the_time(bench: Bench) -> None:
+    assert await problems(bench, source=LEGACY_DDM_ID) == {
+        Field.TYPED_TIME: "This instance has no restorable time window (no usable backups)."
+    }
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (ORDERS_PROD_ID, "The target must be another DDM instance than the source."),
+        ("orders-prod", "The target must be another DDM instance than the source."),
+        ("orders-qa", "“orders-qa” is not a restore target for orders-prod."),
+    ],
+)
+async def test_a_target_that_is_no_restore_target_is_on_the_target(bench: Bench, target: str, message: str) -> None:
+    assert await problems(bench, target=target) == {Field.TARGET: message}
+
+
+async def test_a_target_ddm_calls_busy_is_on_the_target_with_ddm_reason(bench: Bench) -> None:
+    found = await problems(bench, target=ORDERS_RESTORE_2_ID)
+    assert list(found) == [Field.TARGET] and found[Field.TARGET].startswith("orders-restore-2 can't be used: ")
+
+
+@pytest.mark.parametrize(
+    ("route", "field", "said"),
+    [
+        ("list_instances", Field.SOURCE, "DDM could not be asked: "),
+        ("restorable_time_interval", Field.SOURCE, "DDM could not be asked: "),
+        ("restorable_instances", Field.TARGET, "DDM could not list the restore targets: "),
+    ],
+)
+async def test_ddm_unreachable_is_on_the_field_whose_question_failed(
+    bench: Bench, route: str, field: Field, said: str
+) -> None:
+    bench.sim.state.faults.add(Fault(route=route, kind="500"))
+    found = await problems(bench)
+    assert list(found) == [field] and found[field].startswith(said) and "DBS.200412" in found[field]
