@@ -1,15 +1,19 @@
 """The restore form's use cases, in the form's own fields: step 1's check (source, restore point, target -> the
-choice step 2 starts from). DDM is read through RestoreChoices; nothing here knows Slack: the listeners map each
-`Field` to its block and show the messages."""
+choice step 2 starts from) and step 2's choices (each source data node, its candidates, a suggested mapping).
+DDM is read through RestoreChoices; nothing here knows Slack: the listeners map each `Field` to its block and
+show the messages."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
 from bot.choices import ChoicesUnavailable, RestoreChoices
 from bot.restore.checks import TARGET, TIME, check_choice
+from bot.restore.facts import SourceDataNode
+from bot.restore.mapping import Candidate, suggest_mapping
 from bot.restore.plan import NamedRef
 from bot.restore.timeparse import TimeInputError, latest_of, parse_restore_point, picker_epoch_ms
 
@@ -128,6 +132,61 @@ async def check_step1(choices: RestoreChoices, entry: Step1Entry) -> Choice | Fi
         target=NamedRef(id=target.id, name=target.name),
         restore_time_ms=restore_ms,
     )
+
+
+@dataclass(frozen=True)
+class NodeChoices:
+    """A source data node at the restore point, the target data nodes DDM offers for it, and the one suggested."""
+
+    node: SourceDataNode
+    candidates: tuple[Candidate, ...]
+    suggested: str | None  # a candidate's id; None when none is available
+
+    @property
+    def mappable(self) -> bool:
+        return any(c.available for c in self.candidates)
+
+
+@dataclass(frozen=True)
+class MappingChoices:
+    """Step 2's choices: the source's data nodes at the restore point (none: DDM lists none)."""
+
+    nodes: tuple[NodeChoices, ...]
+
+    @property
+    def unmappable(self) -> tuple[NodeChoices, ...]:
+        """The nodes no available target data node can take: the mapping can't be made."""
+        return tuple(n for n in self.nodes if not n.mappable)
+
+
+async def mapping_choices(
+    choices: RestoreChoices, choice: Choice, preferred: Mapping[str, str] | None = None
+) -> MappingChoices:
+    """What step 2 offers for `choice`, with a suggestion that follows `preferred` (source -> target data node, by
+    name or id, as a command's `map` gives them) where it can. Raises ChoicesUnavailable when DDM can't say."""
+    source_id, restore_ms = choice.source.id, choice.restore_time_ms
+    nodes = await choices.source_nodes(source_id, restore_ms)
+    offered = await asyncio.gather(
+        *[
+            choices.candidates(source_id, target_id=choice.target.id, source_node_id=n.id, restore_time_ms=restore_ms)
+            for n in nodes
+        ]
+    )
+    candidates = {n.id: tuple(c) for n, c in zip(nodes, offered, strict=True)}
+    names = {n.id: n.name for n in nodes} | {c.id: c.name for cs in candidates.values() for c in cs}
+    suggestion = suggest_mapping([n.id for n in nodes], names, candidates, _by_id(preferred or {}, names))
+    return MappingChoices(tuple(NodeChoices(n, candidates[n.id], suggestion[n.id]) for n in nodes))
+
+
+def _by_id(preferred: Mapping[str, str], names: Mapping[str, str]) -> dict[str, str]:
+    """`map` pairs may use names or ids; turn them into ids."""
+    by_name = {name.lower(): node_id for node_id, name in names.items()}
+    resolved: dict[str, str] = {}
+    for source, target in preferred.items():
+        source_id = source if source in names else by_name.get(source.lower(), source)
+        target_id = target if target in names else by_name.get(target.lower(), target)
+        resolved[source_id] = target_id
+    return resolved
 
 
 def _problem(field: Field, message: str) -> FieldProblems:

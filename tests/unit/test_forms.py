@@ -1,5 +1,5 @@
 """The restore form's use cases (bot.workflow.forms) over the DDM simulator: step 1 resolved into the choice step 2
-starts from, or each problem on the field it belongs to."""
+starts from, or each problem on the field it belongs to; step 2's data nodes, candidates and suggested mapping."""
 
 from __future__ import annotations
 
@@ -7,11 +7,17 @@ from dataclasses import replace
 
 import pytest
 
-from bot.choices import RestoreChoices
+from bot.choices import ChoicesUnavailable, RestoreChoices
 from bot.restore.plan import NamedRef
 from bot.simulator import Fault
-from bot.simulator.world import LEGACY_DDM_ID, ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, ORDERS_RESTORE_2_ID
-from bot.workflow.forms import Choice, Field, FieldProblems, Step1Entry, check_step1
+from bot.simulator.world import (
+    LEGACY_DDM_ID,
+    ORDERS_PROD_ID,
+    ORDERS_RESTORE_1_ID,
+    ORDERS_RESTORE_2_ID,
+    ORDERS_RESTORE_3_ID,
+)
+from bot.workflow.forms import Choice, Field, FieldProblems, MappingChoices, Step1Entry, check_step1, mapping_choices
 from tests.unit.conftest import Bench
 
 FILLED_IN = Step1Entry(source=ORDERS_PROD_ID, target=ORDERS_RESTORE_1_ID, typed_time="latest")
@@ -114,3 +120,54 @@ async def test_ddm_unreachable_is_on_the_field_whose_question_failed(
     bench.sim.state.faults.add(Fault(route=route, kind="500"))
     found = await problems(bench)
     assert list(found) == [field] and found[field].startswith(said) and "DBS.200412" in found[field]
+
+
+# ---- step 2's choices -----------------------------------------------------------------------------------------
+
+
+async def mapping(
+    bench: Bench, preferred: dict[str, str] | None = None, target: str = ORDERS_RESTORE_1_ID
+) -> MappingChoices:
+    checked = await step1(bench, target=target)
+    assert isinstance(checked, Choice), checked
+    return await mapping_choices(RestoreChoices(bench.ddm), checked, preferred)
+
+
+def suggested_names(found: MappingChoices) -> dict[str, str | None]:
+    names = {c.id: c.name for n in found.nodes for c in n.candidates}
+    return {n.node.name: names.get(n.suggested or "") for n in found.nodes}
+
+
+async def test_each_source_data_node_gets_ddm_candidates_and_a_suggestion_by_its_number(bench: Bench) -> None:
+    found = await mapping(bench)
+    assert suggested_names(found) == {"orders-rds-0": "restore-rds-0", "orders-rds-1": "restore-rds-1"}
+    for node in found.nodes:
+        assert node.mappable and node.node.detail == "MySQL 8.0.28, 100 GB"
+        unavailable = {c.name: c.reason for c in node.candidates if not c.available}
+        assert unavailable["restore-rds-2"] == "The storage (40 GB) is smaller than the source's (100 GB)."
+    assert found.unmappable == ()
+
+
+async def test_a_preferred_mapping_by_names_in_any_case_is_followed_where_it_can_be(bench: Bench) -> None:
+    found = await mapping(bench, {"ORDERS-RDS-0": "Restore-Rds-6", "orders-rds-1": "restore-rds-2"})
+    # restore-rds-2 is too small: orders-rds-1 gets the one its number suggests.
+    assert suggested_names(found) == {"orders-rds-0": "restore-rds-6", "orders-rds-1": "restore-rds-1"}
+
+
+async def test_a_target_whose_data_nodes_none_can_reach_leaves_every_node_unmappable(bench: Bench) -> None:
+    target = bench.sim.state.world.ddm(ORDERS_RESTORE_3_ID)
+    assert target is not None
+    target.vpc_name = "vpc-qa"
+    found = await mapping(bench, target=ORDERS_RESTORE_3_ID)
+    assert [n.node.name for n in found.unmappable] == ["orders-rds-0", "orders-rds-1"]
+    assert all(n.suggested is None for n in found.nodes)
+    assert "not in the same VPC" in str(found.nodes[0].candidates[0].reason)
+
+
+@pytest.mark.parametrize("route", ["related_dn", "restorable_data_node"])
+async def test_ddm_unreachable_for_the_mapping_is_raised_for_the_form_to_say(bench: Bench, route: str) -> None:
+    checked = await step1(bench)
+    assert isinstance(checked, Choice)
+    bench.sim.state.faults.add(Fault(route=route, kind="500"))
+    with pytest.raises(ChoicesUnavailable, match=r"DBS\.200412"):
+        await mapping_choices(RestoreChoices(bench.ddm), checked)
