@@ -1,5 +1,5 @@
-"""The restore form's use cases, in the form's own fields: step 1's check (source, restore point, target -> the
-choice step 2 starts from) and step 2's choices (each source data node, its candidates, a suggested mapping).
+"""The restore form's use cases, in the form's own fields: the targets offered for a source, step 1's check
+(source, restore point, target -> the choice step 2 starts from) and step 2's choices (each source data node, its candidates, a suggested mapping).
 DDM is read through RestoreChoices; nothing here knows Slack: the listeners map each `Field` to its block and
 show the messages."""
 
@@ -12,7 +12,7 @@ from enum import Enum
 
 from bot.choices import ChoicesUnavailable, RestoreChoices
 from bot.restore.checks import TARGET, TIME, check_choice
-from bot.restore.facts import SourceDataNode
+from bot.restore.facts import SourceDataNode, TargetCandidate
 from bot.restore.mapping import Candidate, suggest_mapping
 from bot.restore.plan import NamedRef
 from bot.restore.timeparse import TimeInputError, latest_of, parse_restore_point, picker_epoch_ms
@@ -54,6 +54,20 @@ class FieldProblems:
     """Why step 1 can't go on: a sentence for each field to show it on (in the order found)."""
 
     messages: Mapping[Field, str]
+
+
+async def targets_offered(choices: RestoreChoices, source: str, query: str = "") -> list[TargetCandidate] | None:
+    """The restore targets a person may choose for `source` (an instance id or name): the available ones whose name
+    or id contains `query`; None when no instance is that source. Raises ChoicesUnavailable when DDM can't say."""
+    instance = await choices.resolve_instance(source)
+    if instance is None:
+        return None
+    needle = query.strip().lower()
+    return [
+        t
+        for t in await choices.targets(instance.id)
+        if t.available and (not needle or needle in t.name.lower() or needle in t.id.lower())
+    ]
 
 
 async def check_step1(choices: RestoreChoices, entry: Step1Entry) -> Choice | FieldProblems:

@@ -1,5 +1,5 @@
 """The restore form's use cases (bot.workflow.forms) over the DDM simulator: step 1 resolved into the choice step 2
-starts from, or each problem on the field it belongs to; step 2's data nodes, candidates and suggested mapping."""
+starts from, or each problem on the field it belongs to; the targets offered; step 2's data nodes, candidates and suggested mapping."""
 
 from __future__ import annotations
 
@@ -16,8 +16,18 @@ from bot.simulator.world import (
     ORDERS_RESTORE_1_ID,
     ORDERS_RESTORE_2_ID,
     ORDERS_RESTORE_3_ID,
+    ORDERS_RESTORE_4_ID,
 )
-from bot.workflow.forms import Choice, Field, FieldProblems, MappingChoices, Step1Entry, check_step1, mapping_choices
+from bot.workflow.forms import (
+    Choice,
+    Field,
+    FieldProblems,
+    MappingChoices,
+    Step1Entry,
+    check_step1,
+    mapping_choices,
+    targets_offered,
+)
 from tests.unit.conftest import Bench
 
 FILLED_IN = Step1Entry(source=ORDERS_PROD_ID, target=ORDERS_RESTORE_1_ID, typed_time="latest")
@@ -31,6 +41,19 @@ async def problems(bench: Bench, **entry: object) -> dict[Field, str]:
     checked = await step1(bench, **entry)
     assert isinstance(checked, FieldProblems), checked
     return dict(checked.messages)
+
+
+async def test_the_targets_offered_are_the_available_ones_matching_the_query(bench: Bench) -> None:
+    choices = RestoreChoices(bench.ddm)
+    offered = await targets_offered(choices, "orders-prod")
+    assert offered is not None
+    assert {t.id for t in offered} == {ORDERS_RESTORE_1_ID, ORDERS_RESTORE_3_ID, ORDERS_RESTORE_4_ID}
+    assert [t.name for t in await targets_offered(choices, ORDERS_PROD_ID, " Restore-3 ") or []] == ["orders-restore-3"]
+    assert [t.id for t in await targets_offered(choices, ORDERS_PROD_ID, ORDERS_RESTORE_4_ID[:8]) or []] == [
+        ORDERS_RESTORE_4_ID
+    ]
+    assert await targets_offered(choices, ORDERS_PROD_ID, "restore-2") == []  # busy: not offered
+    assert await targets_offered(choices, "orders-qa") is None
 
 
 async def test_latest_by_names_resolves_to_ids_names_and_the_window_end(bench: Bench) -> None:
