@@ -1,6 +1,6 @@
 """The restore form's use cases, in the form's own fields: the targets offered for a source, step 1's check
-(source, restore point, target -> the choice step 2 starts from) and step 2's choices (each source data node, its candidates, a suggested mapping).
-DDM is read through RestoreChoices; nothing here knows Slack: the listeners map each `Field` to its block and
+(source, restore point, target -> the choice step 2 starts from), step 2's choices (each source data node, its candidates, a suggested mapping) and
+the check of the request before the form closes. DDM is read through RestoreChoices; nothing here knows Slack: the listeners map each `Field` to its block and
 show the messages."""
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot.choices import ChoicesUnavailable, RestoreChoices
-from bot.restore.checks import TARGET, TIME, check_choice
+from bot.errors import Refusal
+from bot.ports import RequestDesk
+from bot.restore.checks import MAPPING, TARGET, TIME, PlanProblem, check_choice
 from bot.restore.facts import SourceDataNode, TargetCandidate
 from bot.restore.mapping import Candidate, suggest_mapping
-from bot.restore.plan import NamedRef
+from bot.restore.plan import NamedRef, RestorePlan
 from bot.restore.timeparse import TimeInputError, latest_of, parse_restore_point, picker_epoch_ms
 
 ID_LIMIT = 150  # longer is no DDM instance name or id
@@ -201,6 +203,18 @@ def _by_id(preferred: Mapping[str, str], names: Mapping[str, str]) -> dict[str, 
         target_id = target if target in names else by_name.get(target.lower(), target)
         resolved[source_id] = target_id
     return resolved
+
+
+async def check_request(
+    desk: RequestDesk, plan: RestorePlan, *, requester_id: str, channel_id: str
+) -> list[PlanProblem]:
+    """Everything that can refuse the request, asked before the form closes and changing nothing: who may ask
+    here, a target another request holds, and the one plan check against DDM now. Empty when it can be made."""
+    try:
+        await desk.precheck_create(plan, requester_id=requester_id, channel_id=channel_id)
+    except Refusal as refused:
+        return [PlanProblem(refused.field or MAPPING, refused.message)]
+    return await desk.check_plan_live(plan)
 
 
 def _problem(field: Field, message: str) -> FieldProblems:

@@ -8,6 +8,8 @@ from dataclasses import replace
 import pytest
 
 from bot.choices import ChoicesUnavailable, RestoreChoices
+from bot.playground.slack_api import FakeUser
+from bot.restore.checks import MAPPING, SOURCE, TARGET, PlanProblem
 from bot.restore.plan import NamedRef
 from bot.simulator import Fault
 from bot.simulator.world import (
@@ -24,11 +26,12 @@ from bot.workflow.forms import (
     FieldProblems,
     MappingChoices,
     Step1Entry,
+    check_request,
     check_step1,
     mapping_choices,
     targets_offered,
 )
-from tests.unit.conftest import Bench
+from tests.unit.conftest import CHANNEL, Bench
 
 FILLED_IN = Step1Entry(source=ORDERS_PROD_ID, target=ORDERS_RESTORE_1_ID, typed_time="latest")
 
@@ -194,3 +197,35 @@ async def test_ddm_unreachable_for_the_mapping_is_raised_for_the_form_to_say(ben
     bench.sim.state.faults.add(Fault(route=route, kind="500"))
     with pytest.raises(ChoicesUnavailable, match=r"DBS\.200412"):
         await mapping_choices(RestoreChoices(bench.ddm), checked)
+
+
+# ---- the request, before the form closes ----------------------------------------------------------------------
+
+
+async def test_a_plan_that_can_be_requested_has_no_problems_and_nothing_is_stored(bench: Bench) -> None:
+    plan = await bench.plan()
+    assert await check_request(bench.desk, plan, requester_id="UALICE", channel_id=CHANNEL) == []
+    assert await bench.store.recent(10) == []
+
+
+async def test_a_target_another_request_holds_is_on_the_target(bench: Bench) -> None:
+    holder = await bench.desk.create(await bench.plan(), requester_id="UALICE", channel_id=CHANNEL)
+    found = await check_request(bench.desk, await bench.plan(), requester_id="UBOB", channel_id=CHANNEL)
+    assert found == [PlanProblem(TARGET, f"{ORDERS_RESTORE_1_ID} is busy with {holder.id} (pending).")]
+
+
+async def test_who_may_not_request_is_said_on_the_mapping(bench: Bench) -> None:
+    bench.fake.add_user(FakeUser("UGUEST", "guest", is_restricted=True))
+    found = await check_request(bench.desk, await bench.plan(), requester_id="UGUEST", channel_id=CHANNEL)
+    assert found == [PlanProblem(MAPPING, "Guests can't request restores.")]
+
+
+async def test_what_ddm_says_now_is_on_its_field(bench: Bench) -> None:
+    busy = await check_request(
+        bench.desk, await bench.plan(target=ORDERS_RESTORE_2_ID), requester_id="UALICE", channel_id=CHANNEL
+    )
+    assert [p.field for p in busy] == [TARGET] and busy[0].message.startswith("orders-restore-2 can't be used: ")
+    plan = await bench.plan()
+    bench.sim.state.faults.add(Fault(route="list_instances", kind="500"))
+    unreachable = await check_request(bench.desk, plan, requester_id="UALICE", channel_id=CHANNEL)
+    assert [p.field for p in unreachable] == [SOURCE] and "DBS.200412" in unreachable[0].message
