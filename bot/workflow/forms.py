@@ -1,7 +1,8 @@
-"""The restore form's use cases, in the form's own fields: the targets offered for a source, step 1's check
-(source, restore point, target -> the choice step 2 starts from), step 2's choices (each source data node, its candidates, a suggested mapping) and
-the check of the request before the form closes. DDM is read through RestoreChoices; nothing here knows Slack: the listeners map each `Field` to its block and
-show the messages."""
+"""The restore form's use cases, in the form's own fields. Step 1: the targets offered for a source, and the check
+of source, restore point and target that resolves them into the choice step 2 starts from. Step 2: each source
+data node's candidates with a suggested mapping, and the check of the request before the form closes.
+
+DDM is read through RestoreChoices. Nothing here knows Slack: the listeners map each `Field` to its block."""
 
 from __future__ import annotations
 
@@ -23,8 +24,11 @@ ID_LIMIT = 150  # longer is no DDM instance name or id
 TYPED_TIME_LIMIT = 64
 
 
+# ---- step 1 ---------------------------------------------------------------------------------------------------
+
+
 class Field(Enum):
-    """Step 1's fields."""
+    """Step 1's fields, as the person knows them."""
 
     SOURCE = "source"
     PICKED_TIME = "picked time"  # the date-time picker
@@ -148,6 +152,9 @@ async def check_step1(choices: RestoreChoices, entry: Step1Entry) -> Choice | Fi
         target=NamedRef(id=target.id, name=target.name),
         restore_time_ms=restore_ms,
     )
+
+
+# ---- step 2 ---------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
