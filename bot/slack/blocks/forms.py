@@ -61,6 +61,7 @@ from bot.slack.blocks.modal import (
     meta_str,
     option,
 )
+from bot.workflow.forms import TYPED_TIME_LIMIT
 
 # --- step 1 ------------------------------------------------------------------------------------------------
 
@@ -153,7 +154,7 @@ def step1_view(
                 action_id=EXACT_BLOCK,
                 placeholder="2026-11-27T09:12:32.500+08:00 · 1795752174484 · latest",
                 initial_value=exact_time,
-                max_length=64,
+                max_length=TYPED_TIME_LIMIT,
             ),
             optional=True,
             hint="ISO-8601 with a zone, epoch milliseconds, or latest. Wins over the picker when filled.",

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import payloads
 from bot.slack.blocks import NO_SOURCE_VALUE, FormOutOfDate, Step1Meta, option
 from bot.slack.deps import Deps
-from bot.slack.step1 import Held, refresh_step1
+from bot.slack.step1_refresh import Held, refresh_step1
 
 
 async def source_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps) -> None:

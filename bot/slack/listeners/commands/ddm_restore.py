@@ -38,7 +38,8 @@ from bot.slack.command_text import (
 from bot.slack.deps import Deps
 from bot.slack.notifier import invite_hint
 from bot.slack.payloads import BadPayload
-from bot.slack.step1 import Held, refresh_step1
+from bot.slack.step1_refresh import Held, refresh_step1
+from bot.workflow.lookup import request_here, requests_here
 
 log = logging.getLogger(__name__)
 
@@ -179,14 +180,10 @@ MEMBERSHIP_CACHE_SECONDS = 60.0
 
 
 async def _list(deps: Deps, tell: Callable[[str], Awaitable[None]], channel_id: str) -> None:
-    # Requests of this channel (in its environment) only: a private channel's requests are not for everyone.
-    place = deps.places.for_channel(channel_id)
-    if place is None:
+    if deps.places.for_channel(channel_id) is None:
         await tell(deps.places.environments.not_set_up(channel_id))
         return
-    requests = [
-        r for r in await deps.desk.recent(10, channel_id=channel_id) if deps.places.for_plan(r.plan) in (place, None)
-    ]
+    requests = await requests_here(deps.desk, deps.places, channel_id)
     if not requests:
         await tell("No restore requests in this channel yet.")
         return
@@ -196,11 +193,8 @@ async def _list(deps: Deps, tell: Callable[[str], Awaitable[None]], channel_id: 
 async def _status(
     deps: Deps, tell: Callable[[str], Awaitable[None]], reference: str, user_id: str, channel_id: str
 ) -> None:
-    request = await deps.desk.find(reference)
-    place = deps.places.for_channel(channel_id)
-    if request is not None and deps.places.for_plan(request.plan) not in (place, None):
-        request = None  # another environment's request: not told here
-    if request is None or (request.channel_id != channel_id and request.requester_id != user_id):
+    request = await request_here(deps.desk, deps.places, reference, user_id=user_id, channel_id=channel_id)
+    if request is None:
         await tell(f"I know no request or job “{escape(reference, 80)}” in this channel.")
         return
     await tell(status_text(request))

@@ -20,6 +20,7 @@ from bot.slack import payloads
 from bot.slack.blocks import NO_SOURCE_VALUE, SOURCE_BLOCK, FormOutOfDate, Step1Meta, note_option, options
 from bot.slack.blocks.modal import id_label
 from bot.slack.deps import Deps
+from bot.workflow.forms import targets_offered
 
 # Options must be answered within Slack's 3 s, DDM's retries notwithstanding.
 OPTIONS_BUDGET_SECONDS = 2.3
@@ -41,19 +42,14 @@ async def source_options(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> Non
 async def target_options(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     source_text = selected_source(body.get("view") or {})
     choices = deps.choices_in(_channel_of(body.get("view") or {}))
-    query = _query(body).strip().lower()
+    query = _query(body)
 
     async def load() -> list[Option]:
         if not source_text:
             return [note_option("Choose a source first")]
-        source = await choices.resolve_instance(source_text)
-        if source is None:
+        usable = await targets_offered(choices, source_text, query)
+        if usable is None:
             return [note_option(f"No DDM instance “{source_text}”")]
-        usable = [
-            t
-            for t in await choices.targets(source.id)
-            if t.available and (not query or query in t.name.lower() or query in t.id.lower())
-        ]
         if not usable:
             return [note_option("No available target (see the list below)")]
         ids = short_ids(t.id for t in usable)

@@ -26,6 +26,7 @@ from bot.slack.blocks.ids import INCIDENT_BLOCK, URGENT_BLOCK, URGENT_VALUE
 from bot.slack.blocks.modal import REASON_LIMIT
 from bot.slack.deps import Deps
 from bot.slack.listeners.views.step1 import SLOW
+from bot.workflow.forms import check_request
 
 
 async def request_submitted(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
@@ -42,7 +43,10 @@ async def request_submitted(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> 
         await ack(response_action="errors", errors=errors or {first_block: "Choose the data node mapping."})
         return
     try:
-        problems = await asyncio.wait_for(_precheck(deps, plan, user_id, meta.channel_id), deps.check_budget_seconds)
+        problems = await asyncio.wait_for(
+            check_request(deps.desk, plan, requester_id=user_id, channel_id=meta.channel_id),
+            deps.check_budget_seconds,
+        )
     except TimeoutError:
         await ack(response_action="errors", errors={first_block: SLOW})
         return
@@ -107,15 +111,6 @@ def _checked(values: dict[str, Any], block: str) -> bool:
     if not isinstance(chosen, list):
         raise payloads.BadPayload(f"the options of {block} are not a list")
     return any(isinstance(each, dict) and each.get("value") == URGENT_VALUE for each in chosen)
-
-
-async def _precheck(deps: Deps, plan: RestorePlan, user_id: str, channel_id: str) -> list[PlanProblem]:
-    """Everything that can refuse the request, asked before the modal closes (no side effects)."""
-    try:
-        await deps.desk.precheck_create(plan, requester_id=user_id, channel_id=channel_id)
-    except Refusal as refused:
-        return [PlanProblem(refused.field or "dn_map", refused.message)]
-    return await deps.desk.check_plan_live(plan)
 
 
 def _errors_on_blocks(problems: list[PlanProblem], meta: Step2Meta, fallback: str) -> dict[str, str]:

@@ -28,9 +28,9 @@ from bot.slack.blocks import (
 )
 from bot.slack.blocks.modal import OPTION_VALUE_LIMIT, id_label
 from bot.slack.deps import Deps
+from bot.workflow.forms import TYPED_TIME_LIMIT
 
 log = logging.getLogger(__name__)
-EXACT_LIMIT = 64
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Held:
         """What the person has entered so far, from the view's state (anything unusable is dropped)."""
         return cls(
             target=_selected(values, TARGET_BLOCK),
-            exact=payloads.text_value(values, EXACT_BLOCK)[:EXACT_LIMIT] or None,
+            exact=payloads.text_value(values, EXACT_BLOCK)[:TYPED_TIME_LIMIT] or None,
             picker_seconds=_picker_seconds(values),
         )
 
