@@ -29,6 +29,14 @@ from bot.observability.logs import hide_secrets_of
 from bot.observability.metrics import Metrics
 from bot.restore.policy import ApprovalPolicy
 from bot.restore.request import RestoreRequest
+from bot.runtime.bounds import (
+    SLACK_ATTEMPT_SECONDS,
+    BoundedWebClient,
+    Bounds,
+    database_engine_options,
+    follower_budget_wait,
+)
+from bot.runtime.outages import outage_cause
 from bot.runtime.supervisor import Supervisor
 from bot.slack.announcer import Announcer
 from bot.slack.blocks.card import CardPeople
@@ -131,7 +139,9 @@ def slack_client_from(
     kwargs: dict[str, object] = {"session": session} if session is not None else {}
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
-    client = AsyncWebClient(token=token, **kwargs)  # type: ignore[arg-type]
+    # Each attempt within SLACK_ATTEMPT_SECONDS (the session's own timeout applies, not the client's), each call with
+    # its retries within SLACK_CALL_SECONDS (bot.runtime.bounds).
+    client = BoundedWebClient(token=token, timeout=int(SLACK_ATTEMPT_SECONDS), **kwargs)  # type: ignore[arg-type]
     # slack_sdk retries only connection errors by default; honour 429 Retry-After too (bolt copies these).
     client.retry_handlers = [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
     if metrics is not None:  # first: it sees every attempt and never retries
@@ -173,8 +183,14 @@ class Runtime:
         try:
             await self.sweeper.step()
             await self.sweeper.resume()
-        except Exception:
-            log.warning("catching up at start failed; the sweeper retries", exc_info=True)
+        except Exception as exc:
+            cause = outage_cause(exc)  # an outage is one line; anything else is a bug and gets its traceback
+            log.log(
+                logging.WARNING if cause else logging.ERROR,
+                "catching up at start failed (%s); the sweeper retries",
+                cause or type(exc).__name__,
+                exc_info=cause is None,
+            )
         self.supervisor.start()
 
     def health(self) -> tuple[bool, dict[str, object]]:
@@ -201,7 +217,13 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         _ = settings.huawei_auth_mode  # ConfigError naming the missing Huawei variable
     hide_secrets_of(settings)
     metrics = Metrics()
-    store = RequestStore.from_url(settings.database_url)
+    options = database_engine_options(settings.database_url)
+    if options:
+        # Migrations (and waiting for another replica's) may take longer than one statement of the bot's own.
+        from bot.store.migrate import migrate
+
+        await migrate(settings.database_url)
+    store = RequestStore.from_url(settings.database_url, **options)
     await store.create_schema()
     observe_transitions(store, metrics)
     # Each environment has its own DdmClient: its project, credentials, token cache and call budget.
@@ -215,13 +237,14 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
     )
     # The follower waits for the budget less than its lease lasts: a poll must not outlive the lease, or another
     # replica would take over and both would poll (it backs off and tries again instead).
-    follower_wait = max(1.0, settings.job_lease_seconds / 2)
+    follower_wait = follower_budget_wait(settings)
     following = Places(
         Place(setup.environment, gateway.background(follower_wait))
         for setup, gateway in zip(setups.all, gateways, strict=True)
     )
     ddm = gateways[0]
-    client = slack_client_from(settings, aiohttp.ClientSession(), metrics=metrics)
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_ATTEMPT_SECONDS))
+    client = slack_client_from(settings, session, metrics=metrics)
     policy = setups.all[0].environment.policy
     groups = frozenset().union(*(setup.environment.policy.groups_to_resolve for setup in setups.all))
     directory = SlackDirectory(client, group_ids=groups, cache_seconds=settings.usergroup_cache_seconds)
@@ -267,9 +290,11 @@ async def build_runtime(settings: Settings, *, sweep_interval: float | None = No
         clock=utc_now,
         lease_seconds=settings.job_lease_seconds,
     )
-    supervisor.every("announcer", announcer.interval, announcer.step)
-    supervisor.every("sweeper", sweeper.interval, sweeper.step)
-    supervisor.every("follower", follower.poll_interval, follower.step)
+    # Each step within a bound that covers its calls' timeouts and retries (bot.runtime.bounds): liveness.
+    bounds = Bounds.of(settings)
+    supervisor.every("announcer", announcer.interval, announcer.step, step_seconds=bounds.announcer)
+    supervisor.every("sweeper", sweeper.interval, sweeper.step, step_seconds=bounds.sweeper)
+    supervisor.every("follower", follower.poll_interval, follower.step, step_seconds=bounds.follower)
     store.on_notices = lambda: supervisor.wake("announcer")
     app = AsyncApp(
         client=client,

@@ -21,6 +21,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.runtime.bounds import WATCHDOG_STEP_SECONDS
 from bot.serving.preflight import StartupError
 from bot.serving.probes import add_probes
 from bot.serving.signature import refusal
@@ -207,7 +208,7 @@ async def _serve_socket_mode(runtime: Runtime, stop: asyncio.Event, on_ready: Ca
             return  # stopped while connecting
         log.info("connected to Slack in Socket Mode")
         # The watchdog is a supervisor loop: /healthz fails if it ever stops.
-        runtime.supervisor.every("socket_watchdog", handler.interval, handler.watch)
+        runtime.supervisor.every("socket_watchdog", handler.interval, handler.watch, step_seconds=WATCHDOG_STEP_SECONDS)
         runtime.supervisor.start()
         if on_ready is not None:
             on_ready()
