@@ -1,6 +1,7 @@
-"""Each Slack mode started exactly as the README says: `ddm-restore-bot run` as a real process with only the
-settings the README's "Socket Mode or HTTP mode" lists (read from README.md, so the two can't drift), against the
-fake Slack and the DDM simulator. The only additions are where Slack, DDM and IAM live, and a free PORT."""
+"""The bot started exactly as the README says: `ddm-restore-bot run` as a real process in each Slack mode with only
+the settings the README's "Socket Mode or HTTP mode" lists, and `run --simulate` with only those of the Quick
+start's first step (read from README.md, so the two can't drift), against the fake Slack and the DDM simulator.
+The only additions are where Slack, DDM and IAM live, and a free PORT."""
 
 from __future__ import annotations
 
@@ -47,6 +48,16 @@ def readme_settings(mode: str) -> dict[str, str]:
     return found
 
 
+def quick_start_step(number: int) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Quick start\n", 1)[1].split("\n## ", 1)[0]
+    return section.split(f"\n{number}. ", 1)[1].split(f"\n{number + 1}. ", 1)[0]
+
+
+def named(text: str) -> set[str]:
+    return set(re.findall(r"`([A-Z][A-Z0-9_]+)`", text))
+
+
 def filled(listed: dict[str, str]) -> dict[str, str]:
     """The README's list with the test's values for its placeholders; a concrete value is taken as written."""
     settings = {}
@@ -60,15 +71,15 @@ def filled(listed: dict[str, str]) -> dict[str, str]:
 
 
 class Process:
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
-        self.env, self.workdir = env, workdir
+    def __init__(self, env: dict[str, str], workdir: Path, *args: str) -> None:
+        self.env, self.workdir, self.args = env, workdir, args or ("run",)
         self.log_path = workdir / "bot.log"
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         with self.log_path.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", env=self.env, cwd=self.workdir, stdout=log, stderr=log
+                sys.executable, "-m", "bot", *self.args, env=self.env, cwd=self.workdir, stdout=log, stderr=log
             )
 
     def output(self) -> str:
@@ -186,3 +197,41 @@ def test_the_readme_lists_name_real_settings(mode: str) -> None:
 
     names = {name.upper() for name in Settings.model_fields}
     assert set(readme_settings(mode)) <= names
+
+
+async def test_the_quick_start_runs_against_the_simulator_with_its_first_step_only(
+    stand_ins: tuple[FakeSlack, RunningSimulator], tmp_path: Path
+) -> None:
+    fake, _sim = stand_ins
+    listed = named(quick_start_step(1))
+    # Step 2's command, as written there.
+    (command,) = re.findall(r"ddm-restore-bot (run[^#\n]*)", quick_start_step(2))
+    args = command.split()
+    assert args == ["run", "--simulate"], args
+    port = free_port()
+    env = clean_env() | {name: VALUES[name] for name in listed} | {"SLACK_API_URL": fake.base_url, "PORT": str(port)}
+    bot = Process(env, tmp_path, *args)
+    await bot.start()
+    try:
+        await bot.wait_for_output("ready: Socket Mode")
+        await fake.wait_socket_connected(timeout=10)
+        # The form lists the simulator's demo instances: DDM is there without a Huawei setting.
+        payload = sp.slash_command_payload(
+            text="", user_id="UALICE", channel_id=CHANNEL, response_url=fake.response_url("quick")
+        )
+        await fake.wait_socket_ack(await fake.socket_send("slash_commands", payload), timeout=10)
+        assert (await fake.wait_for("views.open")).args["view"]["callback_id"] == "ddm_restore_source"
+    finally:
+        code = await bot.stop()
+    assert code == 0, bot.output()
+    assert_clean(bot.output())
+
+
+def test_the_quick_start_names_what_make_run_asks_for() -> None:
+    from bot.config import Settings
+
+    # What `run` refuses to start without (the simulator aside): step 3 must name every one of those settings.
+    empty = Settings(_env_file=None, slack_bot_token="xoxb-x", slack_app_token="xapp-x", approver_user_ids="U1")  # type: ignore[call-arg]
+    wanted = set(re.findall(r"\b(HUAWEICLOUD_[A-Z_]+)\b", " ".join(empty.huawei_problems())))
+    assert wanted and wanted <= named(quick_start_step(3)), wanted - named(quick_start_step(3))
+    assert "make run" in quick_start_step(3)
