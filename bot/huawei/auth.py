@@ -50,6 +50,7 @@ class IamTokenProvider:
         domain: str,
         project_id: str,
         timeout: httpx.Timeout | None = None,
+        deadline: float | None = None,
         refresh_margin: timedelta = DEFAULT_REFRESH_MARGIN,
         clock: Clock = utc_now,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -63,7 +64,8 @@ class IamTokenProvider:
         self._clock = clock
         timeout = timeout or httpx.Timeout(10.0)
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
-        self._deadline = (timeout.connect or 10.0) + (timeout.read or 10.0) + 1.0
+        # The token call in all (httpx's timeouts bound each read, not an answer that trickles in).
+        self._deadline = deadline or (timeout.connect or 10.0) + (timeout.read or 10.0) + 1.0
         self._cached: _CachedToken | None = None
         self._lock = asyncio.Lock()
         self.refresh_count = 0
@@ -105,7 +107,6 @@ class IamTokenProvider:
             }
         }
         try:
-            # One try, bounded in all (httpx's timeouts bound each read, not a trickling answer).
             async with asyncio.timeout(self._deadline):
                 response = await self._http.post(self._url, params={"nocatalog": "true"}, json=body)
         except TimeoutError:
