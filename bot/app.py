@@ -27,6 +27,14 @@ from bot.observability.logs import hide_secrets_of
 from bot.observability.metrics import Metrics
 from bot.restore.policy import ApprovalPolicy
 from bot.restore.request import RestoreRequest
+from bot.runtime.bounds import (
+    SLACK_ATTEMPT_SECONDS,
+    BoundedWebClient,
+    Bounds,
+    database_engine_options,
+    follower_budget_wait,
+)
+from bot.runtime.outages import outage_cause
 from bot.runtime.supervisor import Supervisor
 from bot.slack.announcer import Announcer
 from bot.slack.blocks.card import CardPeople
@@ -131,12 +139,18 @@ def slack_client_from(
     kwargs: dict[str, object] = {"session": session} if session is not None else {}
     if settings.slack_api_url:
         kwargs["base_url"] = settings.slack_api_url.rstrip("/") + "/"
-    # A dropped connection is retried only for calls safe to repeat (never a post: it may be in Slack already),
-    # and a 429 is waited out (bolt copies these into the client of each listener). The observer goes first: it
-    # sees every attempt and never retries.
+    # Each attempt within SLACK_ATTEMPT_SECONDS (the session's own timeout applies, not the client's), each call with
+    # its retries within SLACK_CALL_SECONDS (bot.runtime.bounds). A dropped connection is retried only for calls safe
+    # to repeat (never a post: it may be in Slack already), and a 429 is waited out (bolt copies these into the
+    # client of each listener). The observer goes first: it sees every attempt and never retries.
     handlers: list[AsyncRetryHandler] = [SlackCallObserver(metrics)] if metrics is not None else []
     handlers += retry_handlers()
-    return AsyncWebClient(token=token, retry_handlers=handlers, **kwargs)  # type: ignore[arg-type]
+    return BoundedWebClient(
+        token=token,
+        timeout=int(SLACK_ATTEMPT_SECONDS),
+        retry_handlers=handlers,
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 def card_people(policy: ApprovalPolicy, request: RestoreRequest) -> CardPeople:
@@ -173,8 +187,14 @@ class Runtime:
         try:
             await self.sweeper.step()
             await self.sweeper.resume()
-        except Exception:
-            log.warning("catching up at start failed; the sweeper retries", exc_info=True)
+        except Exception as exc:
+            cause = outage_cause(exc)  # an outage is one line; anything else is a bug and gets its traceback
+            log.log(
+                logging.WARNING if cause else logging.ERROR,
+                "catching up at start failed (%s); the sweeper retries",
+                cause or type(exc).__name__,
+                exc_info=cause is None,
+            )
         self.supervisor.start()
 
     def health(self) -> tuple[bool, dict[str, object]]:
@@ -205,12 +225,19 @@ async def build_runtime(
         _ = settings.huawei_auth_mode  # ConfigError naming the missing Huawei variable
     hide_secrets_of(settings)
     metrics = Metrics()
+    options = database_engine_options(settings.database_url)
+    if options:
+        # Migrations (and waiting for another replica's) may take longer than one statement of the bot's own.
+        from bot.store.migrate import migrate
+
+        await migrate(settings.database_url)
     supervisor = Supervisor()
     store = RequestStore.from_url(
         settings.database_url,
         observers=[ChangeLog(metrics)],
         # A change that wrote notices wakes this replica's announcer: they are delivered at once.
         on_notices=lambda: supervisor.wake("announcer"),
+        **options,
     )
     await store.create_schema()
     # Each environment has its own DdmClient: its project, credentials, token cache and call budget.
@@ -224,13 +251,14 @@ async def build_runtime(
     )
     # The follower waits for the budget less than its lease lasts: a poll must not outlive the lease, or another
     # replica would take over and both would poll (it backs off and tries again instead).
-    follower_wait = max(1.0, settings.job_lease_seconds / 2)
+    follower_wait = follower_budget_wait(settings)
     following = Places(
         Place(setup.environment, gateway.background(follower_wait))
         for setup, gateway in zip(setups.all, gateways, strict=True)
     )
     ddm = gateways[0]
-    client = slack_client_from(settings, aiohttp.ClientSession(), metrics=metrics)
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_ATTEMPT_SECONDS))
+    client = slack_client_from(settings, session, metrics=metrics)
     groups = frozenset().union(*(setup.environment.policy.groups_to_resolve for setup in setups.all))
     directory = SlackDirectory(client, group_ids=groups, cache_seconds=settings.usergroup_cache_seconds)
     submitter = Submitter(
@@ -265,11 +293,13 @@ async def build_runtime(
         clock=utc_now,
         lease_seconds=settings.job_lease_seconds,
     )
-    supervisor.every("announcer", announcer.interval, announcer.step)
-    supervisor.every("sweeper", sweeper.interval, sweeper.step)
-    supervisor.every("follower", follower.poll_interval, follower.step)
+    # Each step within a bound that covers its calls' timeouts and retries (bot.runtime.bounds): liveness.
+    bounds = Bounds.of(settings)
+    supervisor.every("announcer", announcer.interval, announcer.step, step_seconds=bounds.announcer)
+    supervisor.every("sweeper", sweeper.interval, sweeper.step, step_seconds=bounds.sweeper)
+    supervisor.every("follower", follower.poll_interval, follower.step, step_seconds=bounds.follower)
     head_log = AuditHeadLog(lambda: current_head(store))  # the hourly `audit head` line (README: backing up)
-    supervisor.every("audit_head", head_log.interval, head_log.step)
+    supervisor.every("audit_head", head_log.interval, head_log.step, step_seconds=bounds.sweeper)
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",

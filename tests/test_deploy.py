@@ -1,5 +1,6 @@
 """The container image, compose file and Kubernetes manifests, checked without Docker or a cluster: they parse,
-follow the rules below, and name only settings that exist (a renamed setting can't silently drop out)."""
+follow the rules below, and name only settings that exist (a renamed setting can't silently drop out); and what
+the README's "Running in production" says of them holds."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ import pytest
 import yaml
 
 from bot.config import SECRET_SETTINGS, Settings
+from bot.envfile import parse_config
+from bot.runtime.bounds import WATCHDOG_STEP_SECONDS, Bounds
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "kubernetes"
+ENVIRONMENTS_EXAMPLE = ROOT / "deploy" / "environments" / "ddm-restore.example.toml"
 SETTINGS = {name.upper() for name in Settings.model_fields}
 FILE_SETTINGS = {f"{name.upper()}_FILE" for name in SECRET_SETTINGS}
 DEFAULTS = Settings(_env_file=None)  # type: ignore[call-arg]
@@ -132,10 +136,6 @@ def test_compose_has_postgres_two_replicas_and_the_simulator_as_an_option() -> N
     bot, simulator = services["bot"], services["simulator"]
     assert bot["deploy"]["replicas"] == 2
     assert bot["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert (
-        bot["environment"]["DATABASE_URL"].startswith("postgresql://")
-        and "@postgres:5432/" in bot["environment"]["DATABASE_URL"]
-    )
     assert simulator["profiles"] == ["simulator"] and "profiles" not in bot
     assert simulator["command"][0] == "simulator" and "0.0.0.0" in simulator["command"]
     assert bot["image"] == simulator["image"] and bot["build"] == simulator["build"] == "."
@@ -151,16 +151,111 @@ def test_compose_has_postgres_two_replicas_and_the_simulator_as_an_option() -> N
     assert named and named <= SETTINGS | FILE_SETTINGS, named - SETTINGS
 
 
+def test_compose_gives_the_database_url_as_a_secret_file() -> None:
+    (compose,) = load_yaml(ROOT / "compose.yaml")
+    services, secrets = compose["services"], compose["secrets"]
+    bot, postgres = services["bot"], services["postgres"]
+    # The README: secrets as files, never as variables (they show in `docker inspect` and process listings).
+    for name, service in services.items():
+        environment = service.get("environment", {})
+        given = {key for key, value in environment.items() if key.lower() in SECRET_SETTINGS and value}
+        assert not given, f"{name} passes {given} as plain variables"
+    assert bot["environment"]["DATABASE_URL"] == "", "blank: overrides a DATABASE_URL in .env (both would be refused)"
+    path = bot["environment"]["DATABASE_URL_FILE"]
+    assert path.startswith("/run/secrets/") and path.removeprefix("/run/secrets/") in bot["secrets"]
+    password = postgres["environment"]["POSTGRES_PASSWORD_FILE"]
+    assert (
+        password.removeprefix("/run/secrets/") in postgres["secrets"]
+        and "POSTGRES_PASSWORD" not in postgres["environment"]
+    )
+    for name in [*bot["secrets"], *postgres["secrets"]]:
+        assert set(secrets[name]) == {"file"}, name
+    assert "${POSTGRES_PASSWORD" not in (ROOT / "compose.yaml").read_text(encoding="utf-8")
+    # The commands that write those files (README and the compose file's comments) write the files compose reads.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in [*bot["secrets"], *postgres["secrets"]]:
+        assert f"> {secrets[name]['file'].removeprefix('./')}" in readme, name
+
+
+def test_compose_publishes_each_replicas_port_on_this_host_as_the_readme_curls_it() -> None:
+    (compose,) = load_yaml(ROOT / "compose.yaml")
+    bot = compose["services"]["bot"]
+    (published,) = bot["ports"]
+    host, ports, container = published.split(":")
+    first, last = (int(port) for port in ports.split("-"))
+    assert host == "127.0.0.1", "/metrics, /healthz and /readyz are not for the world"
+    assert int(container) == int(bot["environment"]["PORT"]) == DEFAULTS.port
+    assert last - first + 1 == bot["deploy"]["replicas"], "one host port per replica"
+    checked = production_section().split("### 2. Check it", 1)[1]
+    curled = {int(port) for port in re.findall(r"curl -s localhost:(\d+)/", checked)}
+    assert curled and curled <= set(range(first, last + 1)), curled
+
+
+def test_the_environments_file_is_mounted_in_compose_and_kubernetes() -> None:
+    example = ENVIRONMENTS_EXAMPLE.read_text(encoding="utf-8")
+    (compose,) = load_yaml(ROOT / "compose.yaml")
+    (mount,) = [v for v in compose["services"]["bot"]["volumes"] if v.get("target") == "/etc/ddm-restore-bot"]
+    assert (ROOT / mount["source"]).resolve() == ENVIRONMENTS_EXAMPLE.parent and mount["read_only"] is True
+
+    config_map = manifest("ConfigMap", "ddm-restore-bot-environments")
+    ((key, text),) = config_map["data"].items()
+    assert text == example, "the ConfigMap ships the same example as deploy/environments"
+    pod = manifest("Deployment")["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v.get("configMap", {}).get("name") == "ddm-restore-bot-environments"]
+    (container,) = pod["containers"]
+    (k8s_mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    assert k8s_mount["mountPath"] == mount["target"] and k8s_mount["readOnly"] is True
+    path = f"{k8s_mount['mountPath']}/{key}"
+    # Where both say to point DDM_RESTORE_CONFIG, and that the setting is there to set.
+    assert "DDM_RESTORE_CONFIG" in manifest("ConfigMap", "ddm-restore-bot")["data"]
+    for text_naming_it in ((K8S / "configmap.yaml").read_text(), (ROOT / "compose.yaml").read_text(), example):
+        assert path in text_naming_it
+
+    # The example is a valid environments file whose credentials the deployments provide (as NAME or NAME_FILE).
+    provided = {e["name"].removesuffix("_FILE") for e in container["env"]}
+    raw = tomllib.loads(example)
+    named = {value for env in raw["environment"] for value in env["credentials"].values()}
+    assert named <= provided, named - provided
+    (setup,) = parse_config(raw, dict.fromkeys(named, "x"), where=path)
+    assert setup.environment.project_id
+
+
+def test_the_configmap_holds_every_setting_of_either_huawei_sign_in() -> None:
+    config = manifest("ConfigMap", "ddm-restore-bot")["data"]
+    secret = set(manifest("Secret")["stringData"])
+    nothing = Settings(_env_file=None)  # type: ignore[call-arg]
+    wanted = set(re.findall(r"\b(HUAWEICLOUD_[A-Z_]+)\b", " ".join(nothing.huawei_problems())))
+    assert {"HUAWEICLOUD_IAM_USERNAME", "HUAWEICLOUD_IAM_DOMAIN", "HUAWEICLOUD_IAM_PASSWORD"} <= wanted
+    missing = {name for name in wanted if name not in config and name not in secret}
+    assert not missing, missing
+
+
 # ---- Kubernetes ------------------------------------------------------------------------------------------------
 
 
-def manifests() -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
+def manifest(kind: str, name: str | None = None) -> dict[str, Any]:
+    """The one manifest of `kind` (and `name`, where there are several)."""
+    found = [doc for doc in manifests_list() if doc["kind"] == kind]
+    if name is not None:
+        found = [doc for doc in found if doc["metadata"]["name"] == name]
+    (doc,) = found
+    return doc
+
+
+def manifests_list() -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
     for path in sorted(K8S.glob("*.yaml")):
         for doc in load_yaml(path):
             assert isinstance(doc, dict) and doc.get("kind"), path
-            found[doc["kind"]] = doc
+            found.append(doc)
     return found
+
+
+def manifests() -> dict[str, dict[str, Any]]:
+    """By kind; the ConfigMap is the settings' (the environments file's has its own test)."""
+    docs = {doc["kind"]: doc for doc in manifests_list() if doc["kind"] != "ConfigMap"}
+    docs["ConfigMap"] = manifest("ConfigMap", "ddm-restore-bot")
+    return docs
 
 
 def test_kubernetes_manifests_parse_and_hang_together() -> None:
@@ -218,3 +313,25 @@ def test_kubernetes_names_only_settings_that_exist() -> None:
             key = name.removesuffix("_FILE")
             assert path == f"{mounts[volume['name']]}/{key}" and key in keys, name
     assert {name.removesuffix("_FILE") for name in env if name.endswith("_FILE")} == keys
+
+
+# ---- what the README says of liveness --------------------------------------------------------------------------
+
+
+def production_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("## Running in production", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_gives_the_default_step_bounds_and_the_liveness_probe() -> None:
+    text = " ".join(production_section().split())
+    bounds = Bounds.of(DEFAULTS)
+    for loop, seconds in (
+        ("announcer", bounds.announcer),
+        ("follower", bounds.follower),
+        ("sweeper", bounds.sweeper),
+        ("watchdog", WATCHDOG_STEP_SECONDS),
+    ):
+        assert f"the {loop}'s {seconds:.0f} s" in text, (loop, seconds)
+    probe = manifests()["Deployment"]["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]
+    assert f"every {probe['periodSeconds']} s, {probe['failureThreshold']} failures" in text

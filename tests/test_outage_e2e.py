@@ -5,13 +5,16 @@ everything is as consistent as before."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bot.errors import NOTHING_RECORDED
 from bot.restore.request import RequestState
-from tests.support.harness import running_bot
+from tests.support.harness import running_bot, until
 from tests.support.pg_outage import outage_database
 
 S = RequestState
@@ -24,8 +27,11 @@ async def test_the_sweeper_outlives_an_outage_and_expires_on_time(tmp_path: Path
             await asyncio.sleep(4)  # several sweeps fail meanwhile
             async with httpx.AsyncClient() as http:
                 health = await http.get(h.url.replace("/slack/events", "/healthz"))
-            # The sweeper has not finished a cycle for several times its interval: not alive as it should be.
-            assert health.status_code == 503 and health.json()["loops"]["sweeper"]["failures"] >= 1
+                ready = await http.get(h.url.replace("/slack/events", "/readyz"))
+            # Failing for the database is alive (it backs off and tries again; a restart would cure nothing): the
+            # outage is readiness's to tell.
+            assert health.status_code == 200 and health.json()["loops"]["sweeper"]["failures"] >= 1
+            assert ready.status_code == 503 and not ready.json()["checks"]["database"]["ok"]
         expired = await h.wait_request(lambda r: r.state is S.EXPIRED, request_id=request.id, timeout=20)
         await h.wait_thread(expired, "expired", timeout=10)
         ok, loops = h.runtime.health()
@@ -50,3 +56,34 @@ async def test_a_click_during_an_outage_is_answered_and_changes_nothing(tmp_path
         await h.click("approve_request", request, user="UBOB")
         await h.wait_thread(request, "Restore completed", timeout=30)
         assert sum("approved (1/1)" in t for t in h.thread_texts(request)) == 1
+
+
+LOOPS = ("announcer", "sweeper", "follower")
+FAILURE_LINE = re.compile(r"^(\w+): the database is unreachable \((\w+)\); again in (\d+\.\d) s$")
+
+
+async def test_an_outage_is_one_line_per_loop_failure_and_no_traceback(
+    tmp_path: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with outage_database() as db, running_bot(tmp_path, database_url=db.url) as h:
+        request = await h.request_restore()
+        caplog.clear()
+        async with db.down():
+
+            def failed_twice() -> dict[str, object] | None:
+                loops = h.runtime.health()[1]
+                return loops if all(loops[name]["failures"] >= 2 for name in LOOPS) else None
+
+            await until(failed_twice, 20, lambda: f"the loops did not fail twice: {h.runtime.health()[1]}")
+            loops = h.runtime.health()[1]  # and the lines logged up to this very moment (no await between)
+            lines = [r for r in caplog.records if r.name == "bot.runtime.supervisor"]
+            for name in LOOPS:
+                said = [r.getMessage() for r in lines if r.getMessage().startswith(f"{name}: ")]
+                assert len(said) == loops[name]["failures"], (name, said, loops[name])
+                assert all(FAILURE_LINE.match(line) for line in said), said
+        await h.click("approve_request", request, user="UBOB")
+        await h.wait_thread(request, "Restore completed", timeout=30)
+    tracebacks = [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+    assert not tracebacks, [(r.name, r.getMessage()) for r in tracebacks]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text

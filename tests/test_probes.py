@@ -101,7 +101,8 @@ async def test_not_ready_when_the_database_is_behind_or_ddm_is_silent(tmp_path: 
         ready = await h.http.get(f"{base}/readyz")
         assert ready.status_code == 503
         checks = ready.json()["checks"]
-        assert checks["ddm"] == {"ok": False, "detail": "never answered"} and checks["database"]["ok"]
+        assert checks["ddm"]["ok"] is False and checks["database"]["ok"]
+        assert checks["ddm"]["detail"].startswith("no answer to a call") and "never answered" in checks["ddm"]["detail"]
         assert (await h.http.get(f"{base}/healthz")).status_code == 200  # liveness never waits on DDM
         skipped = await h.http.get(f"{base}/readyz", params={"skip": "ddm"})
         assert skipped.status_code == 200 and set(skipped.json()["checks"]) == {"database", "slack"}

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -226,6 +227,46 @@ async def test_http_mode_authenticates_first_and_stops_on_a_signal(world: World,
     assert await bot.stop_with(sig) < STOP_WITHIN_SECONDS
     output = bot.output()
     assert "Traceback" not in output and " ERROR " not in output, output
+
+
+async def test_http_mode_refuses_malformed_requests_in_one_warning_line_each(world: World) -> None:
+    env = world.env()
+    bot = await Bot(env, world.workdir).start()
+    await bot.wait_for_output("ready: HTTP on port")
+    url = f"http://127.0.0.1:{env['PORT']}/slack/events"
+    deep = "[" * 100_000 + "]" * 100_000
+    deep_event = '{"type": "event_callback", "event": ' + deep + "}"
+    deep_form = "payload=" + quote(deep)
+    now = str(int(time.time()))
+    cases: list[tuple[str, bytes, dict[str, str], int]] = [
+        (
+            "timestamp abc",
+            b"command=%2Fddm-restore",
+            {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=1"},
+            401,
+        ),
+        ("no signature, timestamp abc", b"command=%2Fddm-restore", {"X-Slack-Request-Timestamp": "abc"}, 401),
+        (
+            "not UTF-8, bogus signature",
+            b"\xff\xfe\xfd",
+            {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": "v0=1"},
+            401,
+        ),
+        ("signed, JSON 100,000 deep", deep_event.encode(), signed(deep_event), 400),
+        ("signed, a payload 100,000 deep", deep_form.encode(), signed(deep_form), 400),
+    ]
+    calls = len(world.fake.calls)
+    async with httpx.AsyncClient(timeout=10) as http:
+        for name, body, headers, status in cases:
+            answer = await http.post(url, content=body, headers=headers)
+            assert answer.status_code == status, (name, answer.status_code, answer.text)
+    await bot.stop_with(signal.SIGTERM)
+    output = bot.output()
+    assert "Traceback" not in output and " ERROR " not in output, output
+    refused = [line for line in output.splitlines() if "/slack/events was refused" in line]
+    assert len(refused) == len(cases) and all("WARNING" in line for line in refused), output
+    assert "timestamp" in refused[0].lower() and "signature" in refused[2] and "deep" in refused[3], refused
+    assert len(world.fake.calls) == calls  # nothing reached Slack: no listener ran
 
 
 def signed(body: str) -> dict[str, str]:

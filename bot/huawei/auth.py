@@ -50,6 +50,7 @@ class IamTokenProvider:
         domain: str,
         project_id: str,
         timeout: httpx.Timeout | None = None,
+        deadline: float | None = None,
         refresh_margin: timedelta = DEFAULT_REFRESH_MARGIN,
         clock: Clock = utc_now,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -61,7 +62,10 @@ class IamTokenProvider:
         self._project_id = project_id
         self._refresh_margin = refresh_margin
         self._clock = clock
-        self._http = httpx.AsyncClient(timeout=timeout or httpx.Timeout(10.0), transport=transport)
+        timeout = timeout or httpx.Timeout(10.0)
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        # The token call in all (httpx's timeouts bound each read, not an answer that trickles in).
+        self._deadline = deadline or (timeout.connect or 10.0) + (timeout.read or 10.0) + 1.0
         self._cached: _CachedToken | None = None
         self._lock = asyncio.Lock()
         self.refresh_count = 0
@@ -103,7 +107,10 @@ class IamTokenProvider:
             }
         }
         try:
-            response = await self._http.post(self._url, params={"nocatalog": "true"}, json=body)
+            async with asyncio.timeout(self._deadline):
+                response = await self._http.post(self._url, params={"nocatalog": "true"}, json=body)
+        except TimeoutError:
+            raise DdmUnavailable(f"IAM did not answer within {self._deadline:.0f} s to give a token") from None
         except httpx.HTTPError as exc:
             raise DdmUnavailable(f"IAM could not be reached to get a token: {type(exc).__name__}") from None
         if response.status_code != 201:

@@ -130,6 +130,11 @@ class CallBudget:
         wait as usual: one write for the re-check before the POST instead of one per call."""
         _SPENDING.set(_Spending(max_wait=self.default_wait, reservation=reservation, left=reservation.calls))
 
+    def current_wait(self) -> float:
+        """How long a call made here may wait for a slot (part of the call's deadline: bot.huawei.ddm)."""
+        spending = _SPENDING.get()
+        return self.default_wait if spending is None else spending.max_wait
+
     @staticmethod
     def lent() -> bool:
         """Whether calls made here are still paid by a lent reservation."""

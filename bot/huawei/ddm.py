@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -89,6 +90,16 @@ class Timeouts:
     def to_httpx(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.connect)
 
+    def read_deadline(self, wait: float = 0.0) -> float:
+        """The longest one read call (one page) may take in all: `wait` for a slot of the call budget, then two
+        tries at full timeouts and the backoff between them (further tries fit only when DDM fails fast)."""
+        return wait + 2 * (self.connect + self.read) + 1.0
+
+    @property
+    def submit_deadline(self) -> float:
+        """The longest the restore POST may take (a token refresh and a trickling answer included)."""
+        return self.connect + self.read + 5
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
@@ -119,7 +130,11 @@ class DdmClient:
         self.project_id = project_id
         self.region = region
         self.budget = budget
-        self.submit_deadline_seconds = timeouts.connect + timeouts.read + 5
+        self.timeouts = timeouts
+        self.submit_deadline_seconds = timeouts.submit_deadline
+        # When DDM last answered this client, and when a call of it last got no answer (monotonic; readiness).
+        self.answered_at: float | None = None
+        self.unanswered_at: float | None = None
         self._retry = retry
         self._clock = clock
         self._http = httpx.AsyncClient(
@@ -249,17 +264,21 @@ class DdmClient:
         except BudgetError as exc:
             raise DdmUnavailable(f"{exc}; the restore was not sent", call=call) from None
         except TimeoutError:
+            self.no_answer()
             raise OutcomeUnknown(
                 f"the restore request got no answer within {self.submit_deadline_seconds:.0f} s", call=call
             ) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            self.no_answer()
             raise DdmUnavailable(
                 f"DDM could not be reached, the restore was not sent ({type(exc).__name__})", call=call
             ) from None
         except httpx.HTTPError as exc:
+            self.no_answer()
             raise OutcomeUnknown(
                 f"the restore request was sent but no answer came back ({type(exc).__name__})", call=call
             ) from None
+        self._answer(response)
         if response.is_success:
             try:
                 return RecoveryAccepted.model_validate_json(response.content).job_id
@@ -318,6 +337,25 @@ class DdmClient:
                 return found
 
     async def _get(self, path: str, params: Mapping[str, Any] | None, model: type[ModelT]) -> ModelT:
+        """One read, retried as RetryPolicy says, within `Timeouts.read_deadline` in all."""
+        deadline = self.timeouts.read_deadline(self.budget.current_wait() if self.budget is not None else 0.0)
+        try:
+            async with asyncio.timeout(deadline):
+                return await self._get_tries(path, params, model)
+        except TimeoutError:
+            self.no_answer()
+            raise DdmUnavailable(
+                f"DDM did not answer within {deadline:.0f} s", call=CallInfo(method="GET", path=path)
+            ) from None
+        except DdmUnavailable:
+            self.no_answer()
+            raise
+        except DdmApiError as exc:
+            if exc.status >= 500:
+                self.no_answer()
+            raise
+
+    async def _get_tries(self, path: str, params: Mapping[str, Any] | None, model: type[ModelT]) -> ModelT:
         call = CallInfo(method="GET", path=path)
         attempts = max(1, self._retry.attempts)
         for attempt in range(1, attempts + 1):
@@ -330,6 +368,7 @@ class DdmClient:
                     ) from None
                 await asyncio.sleep(self._retry.backoff(attempt))
                 continue
+            self._answer(response)
             if response.status_code == 429 or response.status_code >= 500:
                 if attempt == attempts:
                     raise error_from_response(response)
@@ -352,6 +391,17 @@ class DdmClient:
                     call=call,
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _answer(self, response: httpx.Response) -> None:
+        # A 5xx is the gateway saying the service did not answer; a 429 is DDM answering "later".
+        if response.status_code < 500:
+            self.answered_at = time.monotonic()
+        else:
+            self.no_answer()
+
+    def no_answer(self) -> None:
+        """Record that a call got no answer (readiness reads it)."""
+        self.unanswered_at = time.monotonic()
 
     def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
         retry_after = _retry_after_seconds(response.headers.get("Retry-After"), self._clock)

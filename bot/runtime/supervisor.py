@@ -2,6 +2,12 @@
 
 It is the only task registry: listeners' post-ack work, submits and the loops (announcer, sweeper, follower)
 all run under it, and shutdown drains it. asyncio keeps only weak references to tasks, so ours are kept here.
+
+Liveness is "this process can still make progress": every loop's task is alive, and it is either in a step that
+has run no longer than the step's bound (which covers the timeouts and retries of the calls the step makes), or
+waiting no longer than the wait it asked for. A loop that fails because the database, DDM or Slack is away is
+alive: it backs off and tries again, and a restart would cure nothing (readiness tells of those). A step that
+runs past its bound is stopped and counts as a failure; one that can't be stopped makes the process unhealthy.
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.runtime.outages import outage_cause
+
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 60.0
-# A loop is unhealthy when its last finished cycle is older than this many intervals.
-STALE_AFTER_INTERVALS = 3
+# How late a loop may wake from the wait it asked for, or finish stopping a step past its bound, before it counts
+# as stuck: the event loop being busy for a moment is not a reason to restart.
+LATE_SECONDS = 5.0
 LOOP_STOP_SECONDS = 5.0  # how long shutdown waits for a loop to finish the step it is in
 
 
@@ -26,22 +35,31 @@ class LoopState:
     name: str
     interval: float
     step: Callable[[], Awaitable[float | None]]
+    step_seconds: float  # the longest one step may take: its calls' timeouts and retries
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     last_ok: float | None = None  # monotonic time of the last cycle that finished
-    last_delay: float = 0.0  # the wait that cycle asked for (a follower backing off from DDM asks for minutes)
+    step_started: float | None = None  # monotonic time the step under way began (None while waiting)
+    waiting_since: float = 0.0
+    wait: float = 0.0  # the wait asked for after the last step (a follower backing off from DDM asks for minutes)
     started: float = 0.0
     failures: int = 0
     last_error: str | None = None
 
     def health(self, now: float) -> dict[str, Any]:
         alive = self.task is not None and not self.task.done()
+        if self.step_started is not None:
+            busy = now - self.step_started
+            on_time = busy <= self.step_seconds + LATE_SECONDS
+        else:
+            busy = 0.0
+            on_time = now - self.waiting_since <= self.wait + LATE_SECONDS
         since = self.last_ok if self.last_ok is not None else self.started
-        allowed = max(STALE_AFTER_INTERVALS * self.interval, self.last_delay + self.interval, 1.0)
-        fresh = now - since <= allowed
         return {
-            "ok": alive and fresh,
+            "ok": alive and on_time,
             "alive": alive,
+            "in_step_seconds": round(busy, 3),
+            "step_bound_seconds": self.step_seconds,
             "seconds_since_cycle": round(now - since, 3),
             "failures": self.failures,
             "last_error": self.last_error,
@@ -49,17 +67,27 @@ class LoopState:
 
 
 class Supervisor:
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        outage: Callable[[BaseException], str | None] = outage_cause,
+    ) -> None:
+        """`outage`: the cause of an expected outage in a few words, None for a bug (bot.runtime.outages)."""
         self.clock = clock
+        self.outage = outage
         self.loops: dict[str, LoopState] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
 
     # ---- loops ---------------------------------------------------------------------------------------------
 
-    def every(self, name: str, interval: float, step: Callable[[], Awaitable[float | None]]) -> LoopState:
-        """Run `step` forever: again after the delay it returns (or `interval`), or sooner when woken."""
-        state = LoopState(name=name, interval=interval, step=step)
+    def every(
+        self, name: str, interval: float, step: Callable[[], Awaitable[float | None]], *, step_seconds: float
+    ) -> LoopState:
+        """Run `step` forever: again after the delay it returns (or `interval`), or sooner when woken. A step
+        may run `step_seconds` at most (it is stopped then, and counts as a failure)."""
+        state = LoopState(name=name, interval=interval, step=step, step_seconds=step_seconds)
         self.loops[name] = state
         return state
 
@@ -71,32 +99,56 @@ class Supervisor:
     def start(self) -> None:
         for state in self.loops.values():
             if state.task is None or state.task.done():
-                state.started = self.clock()
+                state.started = state.waiting_since = self.clock()
+                state.step_started, state.wait = None, 0.0
                 state.task = asyncio.get_running_loop().create_task(self._run(state), name=state.name)
 
     async def _run(self, state: LoopState) -> None:
         while not self._closing:
+            state.step_started = self.clock()
             try:
-                delay = await state.step()
-                state.last_ok = self.clock()
-                state.last_delay = delay if delay is not None else state.interval
-                state.failures = 0
-                state.last_error = None
+                delay = await self._step(state)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # A database or Slack outage must never end a loop: log, back off, go on.
+                # An outage must never end a loop: say so in one line, back off, go on. A bug gets its traceback.
                 state.failures += 1
-                state.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 delay = min(MAX_BACKOFF_SECONDS, state.interval * (2 ** min(state.failures - 1, 6)))
-                log.warning(
-                    "%s failed (%s); again in %.1f s", state.name, state.last_error, delay, exc_info=state.failures == 1
-                )
+                self._failed(state, exc, delay)
+            else:
+                state.last_ok = self.clock()
+                state.failures = 0
+                state.last_error = None
+            finally:
+                state.step_started = None
+            state.wait = delay
+            state.waiting_since = self.clock()
             if self._closing:
                 break
             state.wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(state.wake.wait(), timeout=delay if delay is not None else state.interval)
+                await asyncio.wait_for(state.wake.wait(), timeout=delay)
+
+    async def _step(self, state: LoopState) -> float:
+        bound = asyncio.timeout(state.step_seconds)
+        try:
+            async with bound:
+                delay = await state.step()
+        except TimeoutError:
+            if bound.expired():
+                raise StepOverrun(f"a step took longer than its bound of {state.step_seconds:.0f} s") from None
+            raise
+        return delay if delay is not None else state.interval
+
+    def _failed(self, state: LoopState, exc: Exception, delay: float) -> None:
+        cause = str(exc) if isinstance(exc, StepOverrun) else self.outage(exc)
+        before, state.last_error = state.last_error, (cause or f"{type(exc).__name__}: {exc}")[:300]
+        if cause is not None:
+            log.warning("%s: %s; again in %.1f s", state.name, cause, delay)
+        else:
+            # Not an outage we know of: a bug. Its traceback once; the same bug again is a line.
+            traceback = state.last_error != before
+            log.error("%s failed (%s); again in %.1f s", state.name, state.last_error, delay, exc_info=traceback)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         now = self.clock()
@@ -117,8 +169,13 @@ class Supervisor:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        cause = self.outage(exc)
+        if cause is not None:
+            log.warning("background task %s: %s", task.get_name(), cause)
+        else:
+            log.error("background task %s failed", task.get_name(), exc_info=exc)
 
     @property
     def busy(self) -> int:
@@ -145,3 +202,7 @@ class Supervisor:
         for task in left:
             task.cancel()
         await asyncio.gather(*left, return_exceptions=True)
+
+
+class StepOverrun(Exception):
+    """A loop's step ran past its bound and was stopped."""

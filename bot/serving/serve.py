@@ -20,10 +20,11 @@ from urllib.parse import parse_qs
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.signature import SignatureVerifier
 
+from bot.runtime.bounds import WATCHDOG_STEP_SECONDS
 from bot.serving.preflight import StartupError
 from bot.serving.probes import add_probes
+from bot.serving.signature import refusal
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -40,9 +41,19 @@ _T = TypeVar("_T")
 def web_app(runtime: Runtime, *, slack_events: bool | None = None) -> web.Application:
     """`GET /healthz`, `/readyz`, `/metrics`; and in HTTP mode (or with `slack_events`) `POST /slack/events`,
     where every request is authenticated on its raw body first. Socket Mode never serves the events path: there
-    may be no signing secret to check it with."""
+    may be no signing secret to check it with (the README asks for none)."""
+    app = web.Application()
+    if slack_events if slack_events is not None else runtime.settings.slack_mode == "http":
+        app.router.add_post(EVENTS_PATH, _events_handler(runtime))
+    add_probes(app, runtime)
+    return app
+
+
+def _events_handler(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Response]]:
     secret = runtime.settings.slack_signing_secret
-    verifier = SignatureVerifier(secret.get_secret_value() if secret else "")
+    if secret is None or not secret.get_secret_value():
+        raise StartupError("SLACK_SIGNING_SECRET is not set: HTTP mode must verify Slack's signatures.")
+    signing_key = secret.get_secret_value().encode("utf-8")
     ack_seconds = runtime.metrics.ack_latency
 
     async def events(request: web.Request) -> web.Response:
@@ -53,26 +64,31 @@ def web_app(runtime: Runtime, *, slack_events: bool | None = None) -> web.Applic
         return response
 
     async def _events(request: web.Request, raw: bytes) -> web.Response:
-        headers = {key.lower(): value for key, value in request.headers.items()}
-        # SignatureVerifier: v0 HMAC-SHA256 over "v0:{ts}:{body}", timestamps within 300 s.
-        if not verifier.is_valid_request(raw, headers):
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        why = refusal(signing_key, raw, headers, time.time())
+        if why is not None:
+            # Anybody can send this: one line, never the body.
+            log.warning("a request to %s was refused (401): %s (%d bytes)", EVENTS_PATH, why, len(raw))
             return web.Response(status=401, text="invalid signature")
         try:
             body = raw.decode("utf-8")
             parseable(body, request.content_type)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             # Signed with our secret yet unreadable: one line, without the body (it may hold user text).
-            reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
-            log.warning("a signed request to %s was refused (400): %s (%d bytes)", EVENTS_PATH, reason, len(raw))
+            log.warning("a signed request to %s was refused (400): %s (%d bytes)", EVENTS_PATH, _why(exc), len(raw))
             return web.Response(status=400, text="unparseable body")
         bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
         return await to_aiohttp_response(await runtime.app.async_dispatch(bolt_request))
 
-    app = web.Application()
-    if slack_events if slack_events is not None else runtime.settings.slack_mode == "http":
-        app.router.add_post(EVENTS_PATH, events)
-    add_probes(app, runtime)
-    return app
+    return events
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8"
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    return str(exc)
 
 
 def _kind(content_type: str, raw: bytes) -> str:
@@ -192,7 +208,7 @@ async def _serve_socket_mode(runtime: Runtime, stop: asyncio.Event, on_ready: Ca
             return  # stopped while connecting
         log.info("connected to Slack in Socket Mode")
         # The watchdog is a supervisor loop: /healthz fails if it ever stops.
-        runtime.supervisor.every("socket_watchdog", handler.interval, handler.watch)
+        runtime.supervisor.every("socket_watchdog", handler.interval, handler.watch, step_seconds=WATCHDOG_STEP_SECONDS)
         runtime.supervisor.start()
         if on_ready is not None:
             on_ready()
