@@ -299,7 +299,7 @@ async def build_runtime(
     supervisor.every("sweeper", sweeper.interval, sweeper.step, step_seconds=bounds.sweeper)
     supervisor.every("follower", follower.poll_interval, follower.step, step_seconds=bounds.follower)
     head_log = AuditHeadLog(lambda: current_head(store))  # the hourly `audit head` line (README: backing up)
-    supervisor.every("audit_head", head_log.interval, head_log.step, step_seconds=bounds.sweeper)
+    supervisor.every("audit_head", head_log.interval, head_log.step, step_seconds=bounds.audit_head)
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",

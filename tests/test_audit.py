@@ -754,7 +754,7 @@ async def test_the_head_is_logged_at_start_and_every_interval(
     await make_history(store)
     supervisor = Supervisor()
     head_log = AuditHeadLog(lambda: current_head(store), interval=0.1)
-    supervisor.every("audit_head", head_log.interval, head_log.step)
+    supervisor.every("audit_head", head_log.interval, head_log.step, step_seconds=5)
     supervisor.start()
     try:
         await until(lambda: len(head_lines(caplog)) >= 1, "the first line, at start")
@@ -803,7 +803,7 @@ async def test_a_database_outage_is_one_line_and_the_head_log_goes_on(
         await store.create_schema()
         supervisor = Supervisor()
         head_log = AuditHeadLog(lambda: current_head(store), interval=0.1, retry=0.1)
-        supervisor.every("audit_head", head_log.interval, head_log.step)
+        supervisor.every("audit_head", head_log.interval, head_log.step, step_seconds=5)
         supervisor.start()
         try:
             await until(lambda: bool(head_lines(caplog)), "the first line")

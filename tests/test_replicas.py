@@ -209,6 +209,14 @@ async def test_a_notice_a_dead_replica_posted_but_never_recorded_is_not_posted_a
         c.fake.set_delay("chat.postMessage", 6, after_processing=True)
         assert await c.click(c.replicas[0], request.id, request.message_ts or "", "UBOB") == 200
         await c.harness.wait_thread(request, "approved (1/1)", timeout=15)
+        # The notice and the restore POST race (the announcer is woken by the approval itself): die once both have
+        # gone out, so the job exists and the survivor can find it (a kill before the POST is another test's).
+        for _ in range(300):
+            if await c.harness.sim_calls("recovery"):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the restore POST never reached DDM")
         await c.replicas[0].kill()
         c.fake.set_delay("chat.postMessage", 0)
         survivor = BotProcess("replica-1", c.replicas[0].env, tmp_path)

@@ -87,6 +87,11 @@ class Bounds:
         """The database only (the submits it starts run beside it)."""
         return self._step(self.db_call)
 
+    @property
+    def audit_head(self) -> float:
+        """One read of the audit head in the database."""
+        return self._step(self.db_call)
+
 
 class BoundedWebClient(AsyncWebClient):
     """slack_sdk's client with every call, its retries and their waits included, within `call_seconds` in all
