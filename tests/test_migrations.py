@@ -695,3 +695,30 @@ async def test_0008_fills_the_figures_times_of_earlier_requests_from_their_histo
     assert running.job_started_at == NOW + timedelta(minutes=2)
     # Never approved, whatever approvals it had; no job.
     assert rejected.approved_at is None and rejected.job_started_at is None
+
+
+def test_cli_migrate_and_audit_read_database_url_file_as_the_bot_does(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Compose and Kubernetes give DATABASE_URL as a secret file (README): `migrate` and `audit` read it too."""
+    asyncio.run(reset(database_url))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    secret = tmp_path / "database_url"
+    secret.write_text(database_url + "\n", encoding="utf-8")
+    monkeypatch.setenv("DATABASE_URL_FILE", str(secret))
+    assert main(["migrate"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0].startswith("applied 0001") and err == ""
+    assert main(["audit", "verify"]) == 0
+    capsys.readouterr()
+
+    monkeypatch.setenv("DATABASE_URL", database_url)  # both: which was meant can't be known
+    assert main(["migrate"]) == 2
+    _, err = capsys.readouterr()
+    assert err == "ddm-restore-bot: DATABASE_URL and DATABASE_URL_FILE are both set: keep one.\n"
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.setenv("DATABASE_URL_FILE", str(tmp_path / "missing"))
+    assert main(["migrate"]) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith("ddm-restore-bot: DATABASE_URL_FILE: cannot read ") and len(err.splitlines()) == 1
