@@ -55,7 +55,7 @@ from bot.store.migrate import (
 from bot.store.rows import ms
 from bot.store.sql_store import RequestStore
 
-ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
+ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
 AFTER_FIRST = ALL[1:]
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -497,10 +497,11 @@ def test_cli_migrate(
         "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
         "applied 0006: Each approval records the approval stage it counts for (environments with staged approvals).",
         "applied 0007: The follow-up review of urgent (break-glass) requests.",
+        "applied 0008: States for the verification of a completed restore: VERIFYING, VERIFIED and VERIFY_FAILED.",
     ]
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out == "database is up to date (revision 0007)\n" and err == ""
+    assert out == "database is up to date (revision 0008)\n" and err == ""
 
 
 def test_cli_migrate_from_a_first_release_database(
@@ -519,6 +520,7 @@ def test_cli_migrate_from_a_first_release_database(
         "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
         "applied 0006: Each approval records the approval stage it counts for (environments with staged approvals).",
         "applied 0007: The follow-up review of urgent (break-glass) requests.",
+        "applied 0008: States for the verification of a completed restore: VERIFYING, VERIFIED and VERIFY_FAILED.",
     ]
 
 
@@ -595,7 +597,7 @@ async def test_0005_fills_the_head_from_the_existing_chain(database_url: str) ->
     request_id = await on(database_url, write_first_release_data)
     await migrate(database_url, "0004")
     before = await last_record(database_url)
-    assert await migrate(database_url) == ["0005", "0006", "0007"]
+    assert await migrate(database_url) == ALL[ALL.index("0005") :]
     assert await head_row(database_url) == before
 
     store = RequestStore.from_url(database_url)
@@ -610,5 +612,5 @@ async def test_0005_fills_the_head_from_the_existing_chain(database_url: str) ->
             await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0004"))
     finally:
         await store.close()
-    assert await migrate(database_url) == ["0005", "0006", "0007"]
+    assert await migrate(database_url) == ALL[ALL.index("0005") :]
     assert await head_row(database_url) == after
