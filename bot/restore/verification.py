@@ -67,7 +67,7 @@ def parse_expect(text: str) -> Expectation:
 # ---- the one-SELECT rule ------------------------------------------------------------------------------------
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
-_LOCKING = (("FOR", "UPDATE"), ("FOR", "SHARE"), ("LOCK", "IN"))
+_LOCKING = {("FOR", "UPDATE"): "FOR UPDATE", ("FOR", "SHARE"): "FOR SHARE", ("LOCK", "IN"): "LOCK IN SHARE MODE"}
 
 
 def select_problem(sql: str) -> str | None:
@@ -84,15 +84,15 @@ def select_problem(sql: str) -> str | None:
         return f"it starts with {words[0]}, not SELECT"
     if "INTO" in words:
         return "SELECT … INTO writes; only reading is accepted"
-    for first, second in itertools.pairwise(words):
-        if (first, second) in _LOCKING:
-            return f"{first} {second} locks rows; only plain reading is accepted"
+    for pair in itertools.pairwise(words):
+        if pair in _LOCKING:
+            return f"{_LOCKING[pair]} locks rows; only plain reading is accepted"
     return None
 
 
 def plain_select(sql: str) -> str:
     """The statement as it is sent: trimmed, without its one trailing semicolon (`select_problem` passed it)."""
-    return sql.strip().rstrip(";").rstrip()
+    return sql.strip().removesuffix(";").rstrip()
 
 
 def _code_of(sql: str) -> tuple[str, str | None]:
