@@ -87,9 +87,7 @@ async def restored(h: BotHarness, db: ReadOnlyDatabase, *, after_restore: str = 
     assert answer.status_code == 200, answer.text
     request = await h.request_restore()
     await h.click("approve_request", request, user="UBOB")
-    return await h.wait_request(
-        lambda r: r.state in (S.VERIFIED, S.VERIFY_FAILED), request_id=request.id, timeout=30
-    )
+    return await h.wait_request(lambda r: r.state in (S.VERIFIED, S.VERIFY_FAILED), request_id=request.id, timeout=30)
 
 
 def dms_to(h: BotHarness, user: str) -> list[str]:

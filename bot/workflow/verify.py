@@ -74,8 +74,9 @@ class Verifier:
         self.clock = clock
         self.poll_interval = poll_interval
         # The lease outlives a few missed polls and the longest check, then another replica takes over.
-        longest = max((p.environment.verify.timeout_seconds for p in places.all), default=0.0)
-        self.lease_seconds = max(lease_seconds, poll_interval * 3, longest + LEASE_MARGIN_SECONDS)
+        checked = [p.environment.verify for p in places.all if p.environment.verify.checks]
+        longest = max((rule.timeout_seconds + LEASE_MARGIN_SECONDS for rule in checked), default=0.0)
+        self.lease_seconds = max(lease_seconds, poll_interval * 3, longest)
         self.owner = owner or f"verifier-{uuid.uuid4().hex[:12]}"
         self.failures = 0
         self._troubled: dict[str, str] = {}  # request -> the kind of trouble its thread was told of

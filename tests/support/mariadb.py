@@ -55,4 +55,6 @@ async def read_only_database(orders: int) -> AsyncIterator[ReadOnlyDatabase]:
     try:
         yield ReadOnlyDatabase(HOST, PORT, name, name, password)
     finally:
-        await _root([*(f"DROP USER IF EXISTS '{name}'@'{host}'" for host in hosts), f"DROP DATABASE IF EXISTS `{name}`"])
+        await _root(
+            [*(f"DROP USER IF EXISTS '{name}'@'{host}'" for host in hosts), f"DROP DATABASE IF EXISTS `{name}`"]
+        )
