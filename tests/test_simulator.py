@@ -1177,7 +1177,10 @@ async def test_v1_errors_are_errcode_and_externalmessage(api: httpx.AsyncClient)
     assert unknown.json()["errCode"] == "DBS.280001" and "nosuchin09" in unknown.json()["externalMessage"]
     await api.post("/_sim/faults", json={"route": "databases", "kind": "500"})
     failed = await api.get(f"{V1}/{w.ORDERS_PROD_ID}/databases")
-    assert failed.status_code == 500 and failed.json() == {"errCode": "DBS.200412", "externalMessage": "Server failure."}
+    assert failed.status_code == 500 and failed.json() == {
+        "errCode": "DBS.200412",
+        "externalMessage": "Server failure.",
+    }
     await api.post("/_sim/faults", json={"route": "instance", "kind": "400", "error_code": "DBS.1", "error_msg": "no"})
     assert (await api.get(f"{V1}/{w.ORDERS_PROD_ID}")).json() == {"errCode": "DBS.1", "externalMessage": "no"}
     assert api_error(await api.get(f"{DDM}/jobs/nosuchjob")) == (400, "DBS.300400")  # V3 stays V3

@@ -165,7 +165,9 @@ def test_notice_outcome_unknown_and_reconciled() -> None:
 
 
 def test_the_verification_s_words() -> None:
-    done = dict(job_id="j1", approvals=(Approval("UBOB", NOW),), submitted_at=NOW, finished_at=NOW + timedelta(minutes=1))
+    done = dict(
+        job_id="j1", approvals=(Approval("UBOB", NOW),), submitted_at=NOW, finished_at=NOW + timedelta(minutes=1)
+    )
     verifying = make_request(RequestState.VERIFYING, **done)
     assert render_notice(verifying, Notice.JOB_DONE, {}) == (
         "✅ Restore completed in 1m00s. <@UALICE> <@UBOB> — orders-restore-1 `bbbb1111…in09` now holds "
