@@ -15,7 +15,7 @@ import pytest_asyncio
 from bot.restore.request import RequestState as S
 from bot.restore.request import RestoreRequest
 from bot.simulator.world import ORDERS_RESTORE_1_ID
-from tests.support.harness import CREDENTIALS, PROJECT, BotHarness, running_bot
+from tests.support.harness import CREDENTIALS, PROJECT, BotHarness, running_bot, until
 from tests.support.mariadb import ReadOnlyDatabase, read_only_database
 
 ENVIRONMENT = """
@@ -108,7 +108,10 @@ async def test_a_restore_ends_verified_with_ddm_s_facts_and_a_sql_check_passing(
         )
         card = await h.wait_card(done, "· verified")
         assert "and it checked out" in card and "will be overwritten" not in card
-        assert f"{orders.host}:{orders.port}" in next(t for t in dms_to(h, "UALICE") if done.id in t)
+        dm = await until(
+            lambda: next((t for t in dms_to(h, "UALICE") if done.id in t), None), 5, lambda: "no DM to the requester"
+        )
+        assert f"`{orders.host}:{orders.port}`" in dm and "restored and verified" in dm
         trail = await h.runtime.store.audit_trail(done.id)
         assert [r.action for r in trail][-2:] == ["job_completed", "verified"]
         facts = trail[-1].details
@@ -139,7 +142,9 @@ async def test_a_target_that_stays_abnormal_ends_as_verification_failed_named(
     async with running_bot(tmp_path, environments=environments(orders, ready_within_minutes=0.02)) as h:
         done = await restored(h, orders, after_restore="ABNORMAL")
         assert done.state is S.VERIFY_FAILED
-        assert done.error_msg == "orders-restore-1 is still ABNORMAL 0.02 min after its restore job ended"
+        assert done.error_msg == (
+            "orders-restore-1 is still ABNORMAL, not RUNNING within 0.02 min of its restore job's end"
+        )
         await h.wait_thread(done, "⚠️ Verification failed: orders-restore-1 is still ABNORMAL")
         assert await h.sim_calls("databases") == []  # never RUNNING: nothing more was asked
 
@@ -154,6 +159,7 @@ async def test_ddm_down_during_verification_is_said_in_the_thread_and_retried_wi
         assert done.state is S.VERIFIED, done.error_msg
         told = await h.wait_thread(done, "I can't verify")
         assert "DDM could not be asked about the target: DBS.200412" in told and "I keep trying until" in told
+        await h.wait_thread(done, "✅ Verified")
         texts = h.thread_texts(done)
         assert sum("I can't verify" in t for t in texts) == 1  # said once, not at every try
         assert texts.index(told) < next(i for i, t in enumerate(texts) if t.startswith("✅ Verified"))
@@ -170,4 +176,5 @@ async def test_an_account_the_target_refuses_fails_at_the_bound_saying_so(
         assert done.error_msg == f"the verification could not finish: {why}"
         told = await h.wait_thread(done, "I can't verify")
         assert why in told
+        await h.wait_thread(done, "⚠️ Verification failed: the verification could not finish")
         assert "not-the-password" not in json.dumps(h.thread_texts(done))

@@ -353,9 +353,12 @@ class Verdict:
         return found
 
 
-def not_ready(target: str, status: str | None, waited: timedelta) -> str:
-    minutes = waited.total_seconds() / 60
-    return f"{target} is still {status or 'without a status'} {minutes:.3g} min after its restore job ended"
+def not_ready(target: str, status: str | None, bound: timedelta) -> str:
+    """A target that was not RUNNING again within its bound (`ready_within`), named."""
+    minutes = bound.total_seconds() / 60
+    return (
+        f"{target} is still {status or 'without a status'}, not RUNNING within {minutes:g} min of its restore job's end"
+    )
 
 
 def could_not_finish(why: str) -> str:

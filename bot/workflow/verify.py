@@ -116,7 +116,7 @@ class Verifier:
                 if self.clock() < deadline:
                     return True  # not yet: looked at again next pass
                 target = request.plan.target.label
-                problem = not_ready(target, details.status, self.clock() - started)
+                problem = not_ready(target, details.status, rule.ready_within)
                 await self._end(request, Verdict(details, problems_before=(problem,)))
                 return True
             verdict = await self._verdict(place, rule, request, details)

@@ -176,7 +176,7 @@ def test_the_verdict_passes_only_when_everything_does() -> None:
 
     stuck = TargetDetails(status="ABNORMAL")
     late = not_ready("orders-restore-1", "ABNORMAL", timedelta(minutes=15))
-    assert late == "orders-restore-1 is still ABNORMAL 15 min after its restore job ended"
+    assert late == "orders-restore-1 is still ABNORMAL, not RUNNING within 15 min of its restore job's end"
     assert not Verdict(stuck, problems_before=(late,)).passed
     assert Verdict(stuck, problems_before=(late,)).params()["problems"] == late
 

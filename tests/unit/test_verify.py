@@ -96,10 +96,11 @@ async def test_a_target_that_stays_abnormal_fails_named_at_its_bound(bench: Benc
     await looking.step()
     failed = await state_of(bench, request)
     assert failed.state is S.VERIFY_FAILED and failed.error_code == "VERIFY_FAILED"
-    assert failed.error_msg == "orders-restore-1 is still ABNORMAL 2 min after its restore job ended"
+    assert failed.error_msg == "orders-restore-1 is still ABNORMAL, not RUNNING within 2 min of its restore job's end"
     await drain(bench)
     assert thread(bench, request)[-1] == (
-        "⚠️ Verification failed: orders-restore-1 is still ABNORMAL 2 min after its restore job ended. <@UALICE> <@UBOB>"
+        "⚠️ Verification failed: orders-restore-1 is still ABNORMAL, not RUNNING within 2 min of its restore job's "
+        "end. <@UALICE> <@UBOB>"
     )
     dms = [c.args for c in bench.fake.calls_of("chat.postMessage") if c.args.get("channel") == "UALICE"]
     assert len(dms) == 1 and "its verification failed" in str(dms[0]["text"])
