@@ -25,6 +25,7 @@ from bot.observability.audit_head import AuditHeadLog
 from bot.observability.instrument import ChangeLog, DdmObserver, MeasuredDesk, SlackCallObserver
 from bot.observability.logs import hide_secrets_of
 from bot.observability.metrics import Metrics
+from bot.observability.redact import REDACTOR
 from bot.restore.policy import ApprovalPolicy
 from bot.restore.request import RestoreRequest
 from bot.runtime.bounds import (
@@ -46,12 +47,14 @@ from bot.slack.retries import retry_handlers
 from bot.store.audit_chain import current_head
 from bot.store.budget import BudgetTable
 from bot.store.sql_store import RequestStore
+from bot.verify_sql.probe import MySqlProbe
 from bot.workflow.cached import CachedDdm
 from bot.workflow.desk import RestoreDesk
 from bot.workflow.follow import Follower
 from bot.workflow.places import Place, Places
 from bot.workflow.submit import Submitter
 from bot.workflow.sweep import Sweeper
+from bot.workflow.verify import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +156,15 @@ def slack_client_from(
     )
 
 
+def probe_of(setup: EnvironmentSetup) -> MySqlProbe | None:
+    """The SQL checks' runner of an environment (None: it has no checks); its password is hidden in the logs."""
+    if setup.verify_account is None:
+        return None
+    user, password = setup.verify_account
+    REDACTOR.add(password)
+    return MySqlProbe(user=user, password=password.get_secret_value())
+
+
 def card_people(policy: ApprovalPolicy, request: RestoreRequest) -> CardPeople:
     """Who approves a request, as its card shows it (its environment's stages)."""
     return CardPeople(policy.describe_approvers(), policy.stage_header(request), policy.stage_lines(request))
@@ -176,6 +188,7 @@ class Runtime:
     follower: Follower
     sweeper: Sweeper
     announcer: Announcer
+    verifier: Verifier
     metrics: Metrics = field(default_factory=Metrics)
     # Socket Mode: whether the connection to Slack is up (set while serving; None in HTTP mode).
     socket_connected: Callable[[], Awaitable[bool]] | None = None
@@ -208,6 +221,7 @@ class Runtime:
         await self.supervisor.close(grace_seconds=self.settings.submit_deadline_seconds + 5)
         await self.announcer.close()
         await self.follower.close()
+        await self.verifier.close()
         for gateway in self.gateways:
             await gateway.aclose()
         await self.store.close()
@@ -277,6 +291,19 @@ async def build_runtime(
         poll_interval=settings.job_poll_interval_seconds,
         lease_seconds=settings.job_lease_seconds,
     )
+    # The verifier reads DDM like the follower (within its lease) and runs each environment's SQL checks with the
+    # environment's read-only account.
+    verifying = Places(
+        Place(setup.environment, gateway.background(follower_wait), probe_of(setup))
+        for setup, gateway in zip(setups.all, gateways, strict=True)
+    )
+    verifier = Verifier(
+        store=store,
+        places=verifying,
+        clock=utc_now,
+        poll_interval=settings.job_poll_interval_seconds,
+        lease_seconds=settings.job_lease_seconds,
+    )
     sweeper = Sweeper(
         store=store,
         desk=desk,
@@ -298,6 +325,9 @@ async def build_runtime(
     supervisor.every("announcer", announcer.interval, announcer.step, step_seconds=bounds.announcer)
     supervisor.every("sweeper", sweeper.interval, sweeper.step, step_seconds=bounds.sweeper)
     supervisor.every("follower", follower.poll_interval, follower.step, step_seconds=bounds.follower)
+    supervisor.every(
+        "verifier", verifier.poll_interval, verifier.step, step_seconds=bounds.verifier(verifier.lease_seconds)
+    )
     head_log = AuditHeadLog(lambda: current_head(store))  # the hourly `audit head` line (README: backing up)
     supervisor.every("audit_head", head_log.interval, head_log.step, step_seconds=bounds.audit_head)
     app = AsyncApp(
@@ -335,5 +365,6 @@ async def build_runtime(
         follower=follower,
         sweeper=sweeper,
         announcer=announcer,
+        verifier=verifier,
         metrics=metrics,
     )

@@ -56,7 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "simulator":
             return asyncio.run(
-                _simulator(settings, args.host, args.port, getattr(args, "seed_file", None), args.job_seconds)
+                _simulator(
+                    settings,
+                    args.host,
+                    args.port,
+                    getattr(args, "seed_file", None),
+                    args.job_seconds,
+                    args.settle_seconds,
+                )
             )
         if command == "check":
             from bot.serving.check import check
@@ -91,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed-file", type=Path, default=argparse.SUPPRESS, help="world JSON (default: the built-in demo world)"
     )
     sim.add_argument("--job-seconds", type=float, default=20.0, help="how long a restore job runs")
+    sim.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=5.0,
+        help="how long a restored target shows RESTORE after its job completed, before it is RUNNING again",
+    )
     play = sub.add_parser(
         "playground",
         help="try the bot in a local web page standing in for Slack (needs no settings)",
@@ -198,7 +211,9 @@ def _secret(value: str):  # type: ignore[no-untyped-def]
     return SecretStr(value)
 
 
-async def _simulator(settings: Settings, host: str, port: int, seed_file: Path | None, job_seconds: float) -> int:
+async def _simulator(
+    settings: Settings, host: str, port: int, seed_file: Path | None, job_seconds: float, settle_seconds: float
+) -> int:
     from bot.serving.serve import bind
     from bot.simulator.server import serve
     from bot.simulator.world import WorldError, load_world
@@ -231,6 +246,7 @@ async def _simulator(settings: Settings, host: str, port: int, seed_file: Path |
         world=world,
         job_seconds=job_seconds,
         more=tuple((each, None) for each in more),
+        settle_seconds=settle_seconds,
     )
     return 0
 

@@ -20,6 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from bot.config import GROUP_ID, GROUP_ID_HINT, USER_ID, USER_ID_HINT, ConfigError, Settings, _regional
 from bot.restore.environment import Environment, Environments
 from bot.restore.policy import ApprovalPolicy, Stage, UrgentRule
+from bot.restore.verification import (
+    DEFAULT_CHECK_TIMEOUT_SECONDS,
+    DEFAULT_READY_WITHIN,
+    SqlCheck,
+    VerifyRule,
+    parse_expect,
+    plain_select,
+    select_problem,
+)
 
 DEFAULT_FILE = "ddm-restore.toml"
 
@@ -75,6 +84,39 @@ class UrgentConfig(_Strict):
     reviewers: Who
 
 
+class CheckConfig(_Strict):
+    """One SQL check on a restored target: a single SELECT; the first column of its first row against `expect`."""
+
+    name: str = Field(min_length=1, max_length=80)
+    database: str = Field(min_length=1, max_length=64)
+    sql: str = Field(min_length=1)
+    expect: str
+
+    @field_validator("sql")
+    @classmethod
+    def _one_select(cls, value: str) -> str:
+        problem = select_problem(value)
+        if problem is not None:
+            raise ValueError(f"only a single SELECT statement is accepted: {problem}")
+        return plain_select(value)
+
+    @field_validator("expect")
+    @classmethod
+    def _comparison(cls, value: str) -> str:
+        parse_expect(value)  # ValueError: what is accepted
+        return value
+
+
+class VerifyConfig(_Strict):
+    """How a completed restore is proven: DDM's view always; the SQL checks with a read-only account."""
+
+    user_env: str | None = None
+    password_env: str | None = None
+    timeout_seconds: float = Field(DEFAULT_CHECK_TIMEOUT_SECONDS, gt=0, le=3600)
+    ready_within_minutes: float = Field(DEFAULT_READY_WITHIN.total_seconds() / 60, gt=0, le=24 * 60)
+    check: list[CheckConfig] = Field(default_factory=list)
+
+
 class EnvironmentConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     channels: list[str] = Field(min_length=1)
@@ -88,6 +130,7 @@ class EnvironmentConfig(_Strict):
     allow_self_approval: bool = False
     stage: list[StageConfig] = Field(min_length=1)
     urgent: UrgentConfig | None = None
+    verify: VerifyConfig | None = None
 
 
 class ConfigFile(_Strict):
@@ -119,6 +162,7 @@ class EnvironmentSetup:
     iam_endpoint: str
     credentials: Credentials
     names: str = ""  # which variables hold the credentials (for `check`'s lines)
+    verify_account: tuple[str, SecretStr] | None = None  # the read-only account of the SQL checks
 
 
 @dataclass(frozen=True)
@@ -218,13 +262,17 @@ def parse_config(
                 problems.append(f"{key}.urgent.reviewers: name at least one user or user group")
         credentials, secret_problems = _credentials(f"{key}.credentials", env.credentials, environ)
         problems += secret_problems
-        setups.append(_setup(env, credentials))
+        account, verify_problems = _verify_account(f"{key}.verify", env.verify, environ)
+        problems += verify_problems
+        setups.append(_setup(env, credentials, account))
     if problems:
         raise ConfigError("\n".join(f"{where}: {line}" for line in problems))
     return tuple(setups)
 
 
-def _setup(env: EnvironmentConfig, credentials: Credentials) -> EnvironmentSetup:
+def _setup(
+    env: EnvironmentConfig, credentials: Credentials, account: tuple[str, SecretStr] | None = None
+) -> EnvironmentSetup:
     requesters = env.requesters or Who()
     stages = tuple(
         Stage(s.name, frozenset(s.approvers.users), frozenset(s.approvers.usergroups), s.required) for s in env.stage
@@ -256,12 +304,55 @@ def _setup(env: EnvironmentConfig, credentials: Credentials) -> EnvironmentSetup
     c = env.credentials
     names = f"{c.ak_env}/{c.sk_env}" if c.ak_env else f"{c.iam_username_env}/{c.iam_password_env}/{c.iam_domain_env}"
     return EnvironmentSetup(
-        environment=Environment(env.name, env.region, env.project_id, policy, frozenset(env.channels)),
+        environment=Environment(
+            env.name, env.region, env.project_id, policy, frozenset(env.channels), _verify_rule(env.verify)
+        ),
         ddm_endpoint=env.ddm_endpoint or _regional("ddm", env.region),
         iam_endpoint=env.iam_endpoint or _regional("iam", env.region),
         credentials=credentials,
         names=names,
+        verify_account=account,
     )
+
+
+def _verify_rule(config: VerifyConfig | None) -> VerifyRule:
+    if config is None:
+        return VerifyRule()
+    return VerifyRule(
+        ready_within=timedelta(minutes=config.ready_within_minutes),
+        timeout_seconds=config.timeout_seconds,
+        checks=tuple(SqlCheck(c.name, c.database, c.sql, parse_expect(c.expect)) for c in config.check),
+    )
+
+
+def _verify_account(
+    key: str, config: VerifyConfig | None, environ: Mapping[str, str]
+) -> tuple[tuple[str, SecretStr] | None, list[str]]:
+    """The read-only account the checks run with (named by variables, like every secret)."""
+    if config is None:
+        return None, []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, check in enumerate(config.check, start=1):
+        if check.name in seen:
+            problems.append(f"{key}.check[{index}].name: another check is named {check.name!r}")
+        seen.add(check.name)
+    if not config.check:
+        return None, problems
+    values: list[str | None] = []
+    for field, name in (("user_env", config.user_env), ("password_env", config.password_env)):
+        if not name:
+            problems.append(f"{key}.{field}: missing (name the variable of the checks' read-only account)")
+            values.append(None)
+            continue
+        value = read_secret(name, environ)
+        if value is None:
+            problems.append(f"{key}.{field}: {name} is not set (nor {name}_FILE)")
+        values.append(value)
+    user, password = values
+    if user is None or password is None:
+        return None, problems
+    return (user, SecretStr(password)), problems
 
 
 def _enough(key: str, who: Who, required: int) -> list[str]:

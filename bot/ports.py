@@ -21,6 +21,7 @@ from bot.restore.policy import Actor
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import Window
+from bot.restore.verification import CheckResult, SchemaDataNodes, SqlCheck, TargetDetails
 
 
 class DdmUnreachable(DependencyError):
@@ -62,6 +63,33 @@ class DdmGateway(Protocol):
     async def job(self, job_id: str) -> JobReport: ...
     async def jobs(self, start_ms: int, end_ms: int) -> list[JobReport]:
         """Every job created in [start_ms, end_ms] (DDM allows 30 days back)."""
+        ...
+
+    async def instance_details(self, instance_id: str) -> TargetDetails:
+        """A DDM instance's status, access address, version and nodes (what a restored target is verified by)."""
+        ...
+
+    async def schema_data_nodes(self, instance_id: str) -> SchemaDataNodes:
+        """The data nodes a DDM instance's logical schemas use (all pages)."""
+        ...
+
+
+class TargetUnreachable(DependencyError):
+    """The SQL checks could not run on the target (no connection, the account refused): try again later. The
+    message is fit for people and holds no secret."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TargetProbe(Protocol):
+    """Runs an environment's SQL checks on a restored target with its read-only account
+    (`bot.verify_sql.probe.MySqlProbe` is the real one)."""
+
+    async def run(self, host: str, port: int, check: SqlCheck, *, limit_seconds: float) -> CheckResult:
+        """One check within `limit_seconds`: its number judged, or why it has none (the query failed, took too
+        long). Raises TargetUnreachable when it could not be run at all."""
         ...
 
 

@@ -34,7 +34,7 @@ async def test_failed_approve_cancel_and_review_clicks_are_told_and_did_not_coun
         assert stored is not None and stored.state is S.PENDING and stored.approvals == ()
         # pressed again, it works
         await h.click("approve_request", request, user="UBOB")
-        await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=request.id)
+        await h.wait_request(lambda r: r.state is S.VERIFIED, request_id=request.id)
 
 
 async def test_a_failed_click_is_told_by_dm_when_the_ephemeral_fails_too(tmp_path: Path) -> None:

@@ -131,6 +131,27 @@ async def test_every_read_in_domain_terms(gateway: HuaweiDdmGateway) -> None:
     assert any(c.available for c in candidates) and all(c.available or c.reason for c in candidates)
 
 
+async def test_a_targets_details_and_schema_data_nodes_in_domain_terms(gateway: HuaweiDdmGateway) -> None:
+    details = await gateway.instance_details(ORDERS_PROD_ID)
+    assert details.running and details.address and details.port == 5066 and details.engine_version == "3.1.5"
+    assert len(details.nodes) == 2 and all(n.status == "RUNNING" and n.ip for n in details.nodes)
+    found = await gateway.schema_data_nodes(ORDERS_PROD_ID)
+    assert found.schemas == 2 and len(found.nodes) == 2  # two schemas on the same two data nodes: each once
+    assert all(n.id.endswith("in01") and n.name.startswith("orders-rds-") for n in found.nodes)
+    empty = await gateway.schema_data_nodes(ORDERS_RESTORE_1_ID)
+    assert (empty.schemas, empty.nodes) == (0, ())
+
+
+async def test_a_v1_error_is_read_with_ddms_code(sim: RunningSimulator, gateway: HuaweiDdmGateway) -> None:
+    with pytest.raises(DdmUnreachable) as unknown:
+        await gateway.instance_details("nosuchin09")
+    assert unknown.value.code == "DBS.280001" and "nosuchin09" in unknown.value.message
+    await fault(sim, route="databases", kind="500", count=3)
+    with pytest.raises(DdmUnreachable) as failing:
+        await gateway.schema_data_nodes(ORDERS_PROD_ID)
+    assert failing.value.code == "DBS.200412" and len(await calls(sim, "databases")) == 3  # retried, then said
+
+
 async def test_a_restore_from_submit_to_completed(sim: RunningSimulator, gateway: HuaweiDdmGateway) -> None:
     plan = await a_plan(gateway)
     started_ms = int(time.time() * 1000)

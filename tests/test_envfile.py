@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,91 @@ def test_a_missing_secret_variable_is_named_and_no_secret_is_shown() -> None:
     assert problem(PROD_AND_STAGING, environ) == (
         "envs.toml: environment.prod.credentials.sk_env: PROD_SK is not set (nor PROD_SK_FILE)"
     )
+
+
+VERIFY = """
+[environment.verify]
+user_env = "PROD_VERIFY_USER"
+password_env = "PROD_VERIFY_PASSWORD"
+timeout_seconds = 30
+ready_within_minutes = 0.5
+
+[[environment.verify.check]]
+name = "orders restored"
+database = "shop"
+sql = "SELECT COUNT(*) FROM orders;"
+expect = ">= 1"
+"""
+VERIFY_SECRETS = SECRETS | {"PROD_VERIFY_USER": "verifier", "PROD_VERIFY_PASSWORD": "s3cret-verify"}
+
+
+def with_verify(verify: str = VERIFY) -> str:
+    """The example file with `verify` in prod (before staging begins)."""
+    head, staging = PROD_AND_STAGING.split('\n[[environment]]\nname = "staging"')
+    return head + verify + '\n[[environment]]\nname = "staging"' + staging
+
+
+def test_the_verify_section_gives_the_rule_and_the_account() -> None:
+    prod, staging = parse(with_verify(), VERIFY_SECRETS)
+    rule = prod.environment.verify
+    assert rule.ready_within == timedelta(seconds=30) and rule.timeout_seconds == 30
+    (check,) = rule.checks
+    assert (check.name, check.database, check.sql, str(check.expect)) == (
+        "orders restored",
+        "shop",
+        "SELECT COUNT(*) FROM orders",
+        ">= 1",
+    )
+    assert prod.verify_account is not None and prod.verify_account[0] == "verifier"
+    assert prod.verify_account[1].get_secret_value() == "s3cret-verify"
+    # Without a section: DDM's level only, within the default bound.
+    assert staging.environment.verify.checks == () and staging.environment.verify.ready_within == timedelta(minutes=15)
+    assert staging.verify_account is None
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        (
+            ('sql = "SELECT COUNT(*) FROM orders;"', 'sql = "DELETE FROM orders"'),
+            "environment.prod.verify.check[1].sql: only a single SELECT statement is accepted: it starts with DELETE, "
+            "not SELECT",
+        ),
+        (
+            ('sql = "SELECT COUNT(*) FROM orders;"', 'sql = "SELECT 1; DROP TABLE orders"'),
+            "environment.prod.verify.check[1].sql: only a single SELECT statement is accepted: it holds more than one "
+            "statement (a ; inside it)",
+        ),
+        (
+            ('expect = ">= 1"', 'expect = "at least one"'),
+            "environment.prod.verify.check[1].expect: 'at least one' is not a comparison: write = N, >= N, > N, <= N "
+            'or < N (e.g. ">= 1")',
+        ),
+        (
+            ("ready_within_minutes = 0.5", "ready_within_minutes = 0"),
+            "environment.prod.verify.ready_within_minutes: Input should be greater than 0",
+        ),
+        (
+            ('user_env = "PROD_VERIFY_USER"\n', ""),
+            "environment.prod.verify.user_env: missing (name the variable of the checks' read-only account)",
+        ),
+        (
+            ('password_env = "PROD_VERIFY_PASSWORD"', 'password_env = "NOT_SET_ANYWHERE"'),
+            "environment.prod.verify.password_env: NOT_SET_ANYWHERE is not set (nor NOT_SET_ANYWHERE_FILE)",
+        ),
+        (("timeout_seconds = 30", "timeout_secs = 30"), "environment.prod.verify.timeout_secs: unknown key"),
+    ],
+)
+def test_a_bad_verify_section_is_refused_in_one_line_naming_the_key(change: tuple[str, str], line: str) -> None:
+    text = with_verify(VERIFY.replace(*change))
+    assert problem(text, VERIFY_SECRETS) == f"envs.toml: {line}"
+
+
+def test_two_checks_of_one_name_are_refused_and_no_secret_is_shown() -> None:
+    twice = VERIFY + VERIFY[VERIFY.index("[[environment.verify.check]]") :]
+    message = problem(with_verify(twice), VERIFY_SECRETS)
+    assert message == "envs.toml: environment.prod.verify.check[2].name: another check is named 'orders restored'"
+    assert "s3cret" not in message and "verifier" not in message
 
 
 def test_a_channel_in_two_environments() -> None:

@@ -70,14 +70,14 @@ async def test_each_channel_restores_in_its_own_project_with_its_own_credentials
         await h.click("approve_request", staged, user="UBOB")
         assert "Only <@UDAN> can approve." in await h.wait_ephemeral("UBOB", "can approve")
         await h.click("approve_request", staged, user="UDAN")
-        await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=staged.id)
+        await h.wait_request(lambda r: r.state is S.VERIFIED, request_id=staged.id)
         await h.wait_thread(staged, "submitted to DDM (ap-southeast-1).")
 
         prod = await h.request_restore(channel="CPROD")
         assert (prod.plan.environment, prod.plan.project_id) == ("prod", PROJECT)
         assert prod.fingerprint != staged.fingerprint
         await h.click("approve_request", prod, user="UBOB")
-        await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=prod.id)
+        await h.wait_request(lambda r: r.state is S.VERIFIED, request_id=prod.id)
 
         posts = await h.sim_calls("recovery")
         assert [(p["path"], p["auth"]) for p in posts] == [
@@ -167,7 +167,7 @@ async def test_stages_in_order_and_one_post_after_the_last(tmp_path: Path) -> No
 
         await h.click("approve_request", request, user="UDAN")
         await h.wait_thread(request, "<@UDAN> approved stage 2 (Service owner).")
-        done = await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=request.id)
+        done = await h.wait_request(lambda r: r.state is S.VERIFIED, request_id=request.id)
         assert [(a.user_id, a.stage) for a in done.approvals] == [("UCAROL", 1), ("UDAN", 2)]
         assert len(await h.sim_calls("recovery")) == 1
         trail = await h.runtime.store.audit_trail(request.id)
@@ -217,7 +217,7 @@ async def test_the_urgent_path_with_its_review_and_its_reminder(tmp_path: Path) 
         await h.click("approve_request", request, user="UCAROL")
         await h.wait_ephemeral("UCAROL", "Only <@UBOB> can approve.")
         await h.click("approve_request", request, user="UBOB")
-        await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=request.id)
+        await h.wait_request(lambda r: r.state is S.VERIFIED, request_id=request.id)
         assert len(await h.sim_calls("recovery")) == 1
 
         due = await h.wait_thread(request, "Follow-up review due by")

@@ -46,6 +46,11 @@ MINIMAL: dict[type[BaseModel], dict[str, Any]] = {
     models.Job: {"id": "f" * 32, "status": "Running"},
     models.JobAnswer: {"job": {"id": "f" * 32, "status": "Running"}},
     models.JobPage: {},
+    models.InstanceNode: {},
+    models.InstanceDetails: {"id": "a" * 32 + "in09", "status": "RUNNING"},
+    models.UsedRds: {"id": "c" * 32 + "in01"},
+    models.LogicalDatabase: {},
+    models.DatabasePage: {},
 }
 
 # Where a bad value must be refused, not read as unset: the values decisions rest on.
@@ -61,6 +66,9 @@ DECISIVE = [
     (models.RecoveryAccepted, "job_id"),
     (models.Job, "id"),
     (models.Job, "status"),
+    (models.InstanceDetails, "id"),
+    (models.InstanceDetails, "status"),
+    (models.UsedRds, "id"),
 ]
 
 UNSET_FORMS = {"missing": ..., "null": None, "empty string": "", "blank string": "  "}
@@ -157,3 +165,25 @@ async def test_running_job_with_empty_end_time_parses_through_the_client(sim: Ru
     async with httpx.AsyncClient(base_url=sim.base_url, auth=auth) as raw:
         wire = (await raw.get(f"/v3/{PROJECT}/jobs/{BUSY_JOB_ID}")).json()["job"]
     assert wire["end_time"] == "" and wire["fail_reason"] == "" and wire["status"] == "Running"
+
+
+def test_instance_details_read_as_ddm_writes_them() -> None:
+    from bot.huawei.models import DatabasePage, InstanceDetails
+
+    details = InstanceDetails.model_validate(
+        {
+            "id": "tgtin09",
+            "status": "RUNNING",
+            "access_ip": "",
+            "access_port": 5066,  # the SDK says string; a number is read as the string it stands for
+            "engine_version": None,
+            "nodes": [{"status": "RUNNING", "port": 5066, "ip": "10.0.0.5"}, {}],
+            "something_new": {"x": 1},
+        }
+    )
+    assert (details.access_ip, details.access_port, details.engine_version) == (None, "5066", None)
+    assert details.nodes[0].port == "5066" and details.nodes[1].status is None
+    page = DatabasePage.model_validate(
+        {"databases": [{"name": "shop", "used_rds": [{"id": "t0in01", "name": None, "status": "ACTIVE"}]}], "total": 1}
+    )
+    assert page.databases[0].used_rds[0].id == "t0in01" and page.databases[0].used_rds[0].name is None

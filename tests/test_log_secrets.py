@@ -129,7 +129,7 @@ async def test_the_whole_flow_at_debug_writes_no_secret(tmp_path: Path, auth: st
             if auth == "token":  # IAM forgets the tokens: the next call gets a 401 and a new token
                 await h.http.post(f"{h.sim.base_url}/_sim/revoke-tokens")
             await h.click("approve_request", request, user="UBOB")
-            await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=request.id, timeout=15)
+            await h.wait_request(lambda r: r.state is S.VERIFIED, request_id=request.id, timeout=15)
             await h.command(f"status {request.id}")
             tokens = issued_tokens(h.sim)
         logging.getLogger("test").debug(

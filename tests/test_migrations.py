@@ -55,7 +55,7 @@ from bot.store.migrate import (
 from bot.store.rows import ms
 from bot.store.sql_store import RequestStore
 
-ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
 AFTER_FIRST = ALL[1:]
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -499,10 +499,11 @@ def test_cli_migrate(
         "applied 0007: The follow-up review of urgent (break-glass) requests.",
         "applied 0008: The figures of a restore: when it was approved and when its job started, and an index for "
         "the finished ones.",
+        "applied 0009: States for the verification of a completed restore: VERIFYING, VERIFIED and VERIFY_FAILED.",
     ]
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out == "database is up to date (revision 0008)\n" and err == ""
+    assert out == "database is up to date (revision 0009)\n" and err == ""
 
 
 def test_cli_migrate_from_a_first_release_database(
@@ -523,6 +524,7 @@ def test_cli_migrate_from_a_first_release_database(
         "applied 0007: The follow-up review of urgent (break-glass) requests.",
         "applied 0008: The figures of a restore: when it was approved and when its job started, and an index for "
         "the finished ones.",
+        "applied 0009: States for the verification of a completed restore: VERIFYING, VERIFIED and VERIFY_FAILED.",
     ]
 
 
@@ -599,7 +601,7 @@ async def test_0005_fills_the_head_from_the_existing_chain(database_url: str) ->
     request_id = await on(database_url, write_first_release_data)
     await migrate(database_url, "0004")
     before = await last_record(database_url)
-    assert await migrate(database_url) == ["0005", "0006", "0007", "0008"]
+    assert await migrate(database_url) == ALL[ALL.index("0005") :]
     assert await head_row(database_url) == before
 
     store = RequestStore.from_url(database_url)
@@ -614,7 +616,7 @@ async def test_0005_fills_the_head_from_the_existing_chain(database_url: str) ->
             await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0004"))
     finally:
         await store.close()
-    assert await migrate(database_url) == ["0005", "0006", "0007", "0008"]
+    assert await migrate(database_url) == ALL[ALL.index("0005") :]
     assert await head_row(database_url) == after
 
 
@@ -680,7 +682,7 @@ async def test_0008_fills_the_figures_times_of_earlier_requests_from_their_histo
     await reset(database_url)
     await migrate(database_url, "0007")
     ids = await on(database_url, write_0007_history)
-    assert await migrate(database_url) == ["0008"]
+    assert await migrate(database_url) == ["0008", "0009"]
     store = RequestStore.from_url(database_url)
     try:
         completed, running, rejected = [await store.get(ids[name]) for name in ("completed", "running", "rejected")]

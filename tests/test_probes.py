@@ -50,7 +50,7 @@ async def test_http_mode_health_readiness_and_metrics_after_a_restore(tmp_path: 
         base = base_of(h.url)
         request = await h.request_restore()
         await h.click("approve_request", request, user="UBOB")
-        await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=request.id)
+        await h.wait_request(lambda r: r.state is S.VERIFIED, request_id=request.id)
         await h.command("help", user="UDAN")
         # A refused click: the requester can't approve their own request.
         await h.click("approve_request", request, user="UALICE")
@@ -65,7 +65,7 @@ async def test_http_mode_health_readiness_and_metrics_after_a_restore(tmp_path: 
         answer = await h.http.get(f"{base}/metrics")
         assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
         m = answer.text
-        assert sample(m, f"{P}_requests", state="COMPLETED") == 1.0
+        assert sample(m, f"{P}_requests", state="VERIFIED") == 1.0
         assert sample(m, f"{P}_requests", state="PENDING") == 0.0
         for event in ("create", "approved", "submit", "job_submitted", "job_completed"):
             assert sample(m, f"{P}_transitions_total", event=event) == 1.0, event

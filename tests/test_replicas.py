@@ -73,9 +73,18 @@ class Cluster:
 
 @asynccontextmanager
 async def cluster(
-    tmp_path: Path, database_url: str, *, replicas: int = 2, job_seconds: float = 1.0, **settings: str
+    tmp_path: Path,
+    database_url: str,
+    *,
+    replicas: int = 2,
+    job_seconds: float = 1.0,
+    settle_seconds: float = 0.0,
+    **settings: str,
 ) -> AsyncIterator[Cluster]:
-    async with FakeSlack() as fake, RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds) as sim:
+    async with (
+        FakeSlack() as fake,
+        RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds, settle_seconds=settle_seconds) as sim,
+    ):
         populate(fake)
         for user in MANY:
             fake.add_user(FakeUser(user, user.lower()))
@@ -140,7 +149,7 @@ async def test_fifty_clicks_over_two_replicas_post_once(tmp_path: Path, shared_d
         for once in ("create", "approved", "submit", "job_submitted", "job_completed"):
             assert actions.count(once) == 1, (once, actions)
         final = await c.store.get(request.id)
-        assert final is not None and final.state is S.COMPLETED
+        assert final is not None and final.state is S.VERIFIED
         assert actions.count("approve") == len(final.approvals) >= 1
 
 
@@ -155,7 +164,32 @@ async def test_sigkill_while_a_job_runs_the_other_replica_finishes_it(tmp_path: 
         assert sum("Restore completed" in t for t in c.harness.thread_texts(running)) == 1
         assert len(await c.harness.sim_calls("recovery")) == 1
         done = await c.store.get(request.id)
-        assert done is not None and done.state is S.COMPLETED and done.job_id == running.job_id
+        assert done is not None and done.state is S.VERIFIED and done.job_id == running.job_id
+
+
+async def test_sigkill_mid_verification_the_other_replica_finishes_it(tmp_path: Path, shared_db: str) -> None:
+    """The replica verifying a restore dies while the target still settles: the other takes the verifier lease
+    over and gives the verdict, once."""
+    async with cluster(tmp_path, shared_db, job_seconds=0.5, settle_seconds=3.0) as c:
+        request = await c.harness.request_restore()
+        c.replicas[1].signal(signal.SIGSTOP)  # frozen: replica 0 does everything, the verification included
+        try:
+            assert await c.click(c.replicas[0], request.id, request.message_ts or "", "UBOB") == 200
+            await c.harness.wait_request(lambda r: r.state is S.VERIFYING, request_id=request.id, timeout=20)
+            for _ in range(100):  # replica 0 has looked at the target (still RESTORE): it is verifying
+                if await c.harness.sim_calls("instance"):
+                    break
+                await asyncio.sleep(0.05)
+            assert await c.harness.sim_calls("instance")
+            await c.replicas[0].kill()
+        finally:
+            c.replicas[1].signal(signal.SIGCONT)
+        done = await c.harness.wait_request(lambda r: r.is_final, request_id=request.id, timeout=30)
+        assert done.state is S.VERIFIED, done.error_msg
+        await c.harness.wait_thread(request, "✅ Verified", timeout=20)
+        await asyncio.sleep(0.4)  # two polls: a straggler would have acted
+        assert sum("✅ Verified" in t for t in c.harness.thread_texts(request)) == 1
+        assert actions_of(await c.store.audit_trail(request.id)).count("verified") == 1
 
 
 async def test_sigkill_during_submit_is_reconciled_never_resent(tmp_path: Path, shared_db: str) -> None:
@@ -173,7 +207,7 @@ async def test_sigkill_during_submit_is_reconciled_never_resent(tmp_path: Path, 
         jobs = [j for j in c.sim.state.world.jobs if j.name == "RestoreInstance"]
         created = max(jobs, key=lambda j: j.created).id
         settled = await c.harness.wait_request(
-            lambda r: r.state in (S.RUNNING, S.COMPLETED), request_id=request.id, timeout=40
+            lambda r: r.state in (S.RUNNING, S.VERIFYING, S.VERIFIED), request_id=request.id, timeout=40
         )
         assert settled.job_id == created
         await c.harness.wait_thread(request, "Restore completed", timeout=20)

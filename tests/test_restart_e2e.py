@@ -35,7 +35,7 @@ async def test_restart_with_a_running_job_follows_it_to_the_end(tmp_path: Path) 
             async with serve_runtime(second) as url, httpx.AsyncClient(timeout=10) as http:
                 h2 = BotHarness(fake=fake, sim=sim, runtime=second, url=url, http=http)
                 await h2.wait_thread(running, "Restore completed", timeout=10)
-                done = await h2.wait_request(lambda r: r.state is RequestState.COMPLETED, request_id=request.id)
+                done = await h2.wait_request(lambda r: r.state is RequestState.VERIFIED, request_id=request.id)
                 assert done.job_id == running.job_id
                 await asyncio.sleep(0.5)
                 assert sum("Restore completed" in t for t in h2.thread_texts(done)) == 1

@@ -1118,3 +1118,69 @@ async def test_several_projects_one_world_each() -> None:
             for auth, project in ((first_auth, OTHER_PROJECT), (other_auth, PROJECT)):
                 answer = await client.get(f"/v3/{project}/instances", auth=auth)
                 assert answer.status_code in (401, 403), answer.text
+
+
+# ---- after a restore: the V1 calls the verification reads (fields as the SDK's ShowInstanceResponse) -------------
+
+V1 = f"/v1/{PROJECT}/instances"
+
+
+async def test_a_restored_target_shows_restore_then_settles_running_with_its_new_schemas() -> None:
+    clock = Clock()
+    async with (
+        RunningSimulator(credentials=CREDS, job_seconds=10, settle_seconds=5, clock=clock) as sim,
+        httpx.AsyncClient(base_url=sim.base_url, timeout=5.0) as api,
+    ):
+        api.headers["X-Auth-Token"] = await get_token(api)
+        target = f"{V1}/{w.ORDERS_RESTORE_1_ID}"
+        before = (await api.get(target)).json()
+        assert before["status"] == "RUNNING" and (await api.get(f"{target}/databases")).json() == {
+            "databases": [],
+            "total": 0,
+        }
+        started = await api.post(f"{SRC}/recovery", json=restore_body())
+        assert started.status_code == 202
+        assert (await api.get(target)).json()["status"] == "RESTORE"  # during the job
+        clock.now += timedelta(seconds=11)
+        assert (await api.get(target)).json()["status"] == "RESTORE"  # the job ended; still settling
+        clock.now += timedelta(seconds=5)
+        details = (await api.get(target)).json()
+        assert details["status"] == "RUNNING"
+        assert {"id", "name", "access_ip", "access_port", "engine_version", "nodes", "node_count"} <= set(details)
+        assert isinstance(details["access_port"], str) and len(details["nodes"]) == details["node_count"]
+        assert {"status", "port", "ip"} <= set(details["nodes"][0])
+        schemas = (await api.get(f"{target}/databases", params={"offset": 0, "limit": 128})).json()
+        assert [d["name"] for d in schemas["databases"]] == ["orders", "payments"] and schemas["total"] == 2
+        assert {r["id"] for r in schemas["databases"][0]["used_rds"]} == set(w.RESTORE_RDS_IDS[:2])
+
+
+async def test_a_target_told_to_stay_abnormal_does_and_its_address_can_be_pointed_elsewhere(
+    sim: RunningSimulator, api: httpx.AsyncClient
+) -> None:
+    target = f"/_sim/targets/{w.ORDERS_RESTORE_1_ID}"
+    assert (await api.post(f"{target}/after-restore", json={"status": "ABNORMAL"})).status_code == 200
+    assert (await api.post(f"{target}/access", json={"ip": "127.0.0.1", "port": 3306})).status_code == 200
+    job = (await api.post(f"{SRC}/recovery", json=restore_body())).json()["job_id"]
+    assert (await wait_for_job(api, job))["status"] == "Completed"
+    details = (await api.get(f"{V1}/{w.ORDERS_RESTORE_1_ID}")).json()
+    assert details["status"] == "ABNORMAL" and (details["access_ip"], details["access_port"]) == ("127.0.0.1", "3306")
+    assert (await api.post(f"{target}/access", json={"ip": None, "port": None})).json()["access_ip"] is None
+    refused = await api.post(f"{target}/access", json={"ip": "127.0.0.1", "port": 70000})
+    assert refused.status_code == 400 and "port must be 1..65535" in refused.json()["error"]
+    assert (await api.post(f"{target}/after-restore", json={"status": ""})).status_code == 400
+    assert (await api.post("/_sim/targets/nope/after-restore", json={"status": "RUNNING"})).status_code == 404
+
+
+async def test_v1_errors_are_errcode_and_externalmessage(api: httpx.AsyncClient) -> None:
+    unknown = await api.get(f"{V1}/nosuchin09")
+    assert unknown.status_code == 400
+    assert unknown.json()["errCode"] == "DBS.280001" and "nosuchin09" in unknown.json()["externalMessage"]
+    await api.post("/_sim/faults", json={"route": "databases", "kind": "500"})
+    failed = await api.get(f"{V1}/{w.ORDERS_PROD_ID}/databases")
+    assert failed.status_code == 500 and failed.json() == {
+        "errCode": "DBS.200412",
+        "externalMessage": "Server failure.",
+    }
+    await api.post("/_sim/faults", json={"route": "instance", "kind": "400", "error_code": "DBS.1", "error_msg": "no"})
+    assert (await api.get(f"{V1}/{w.ORDERS_PROD_ID}")).json() == {"errCode": "DBS.1", "externalMessage": "no"}
+    assert api_error(await api.get(f"{DDM}/jobs/nosuchjob")) == (400, "DBS.300400")  # V3 stays V3

@@ -165,6 +165,51 @@ def test_notice_outcome_unknown_and_reconciled() -> None:
     assert found == "Found it: restore job `j1` is in DDM's job list. Following it."
 
 
+def test_the_verification_s_words() -> None:
+    done = dict(
+        job_id="j1",
+        approvals=(Approval("UBOB", NOW),),
+        submitted_at=NOW,
+        job_started_at=NOW,
+        finished_at=NOW + timedelta(minutes=1),
+    )
+    verifying = make_request(RequestState.VERIFYING, **done)
+    said, figures = render_notice(verifying, Notice.JOB_DONE, {}).split("\n")
+    assert said == (
+        "✅ Restore completed in 1m00s. <@UALICE> <@UBOB> — orders-restore-1 `bbbb1111…in09` now holds "
+        "orders-prod `aaaa1111…in09` as of 2026-11-27 04:05:52.500 UTC. Verifying it now: DDM's view of the "
+        "target, then its checks."
+    )
+    assert figures.startswith("⏱ Time to restore ") and " · job 1m00s" in figures  # the job completed: it counts
+    trouble = render_notice(verifying, Notice.VERIFY_TROUBLE, {"problem": "DDM <!here>", "until_ms": 1_795_752_352_500})
+    assert trouble.startswith("⚠️ I can't verify orders-restore-1 `bbbb1111…in09` yet: DDM &lt;!here&gt;.")
+    assert "I keep trying until <!date^1795752352^" in trouble and trouble.endswith("the result follows here.")
+
+    verdict = {"status": "RUNNING", "address": "10.0.0.5:5066", "nodes": 2, "nodes_as_planned": 2}
+    verified = make_request(RequestState.VERIFIED, **done)
+    assert render_notice(verified, Notice.FINAL, verdict | {"checks": 1, "checks_passed": 1}) == (
+        "✅ Verified: orders-restore-1 is RUNNING at 10.0.0.5:5066 · 2/2 data nodes as planned · 1/1 checks passed"
+    )
+    assert render_notice(verified, Notice.FINAL, verdict | {"checks": 0, "checks_passed": 0}).endswith(
+        " · 2/2 data nodes as planned · no SQL checks set up"
+    )
+    assert render_notice(verified, Notice.TARGET_ADDRESS, verdict) == (
+        "R-7F3A2B: orders-restore-1 `bbbb1111…in09` is restored and verified; connect at `10.0.0.5:5066` "
+        "(MySQL protocol)."
+    )
+
+    failed = make_request(RequestState.VERIFY_FAILED, error_msg="stored text", **done)
+    problems = {"problems": "orders restored: got 0, expected >= 1; <@U1> *x*"}
+    assert render_notice(failed, Notice.FINAL, verdict | problems) == (
+        "⚠️ Verification failed: orders restored: got 0, expected &gt;= 1; &lt;@U1&gt; *x*. <@UALICE> <@UBOB>"
+    )
+    assert render_notice(failed, Notice.FINAL, {}) == "⚠️ Verification failed: stored text. <@UALICE> <@UBOB>"
+    assert render_notice(failed, Notice.TARGET_ADDRESS, {}) == (
+        "R-7F3A2B: orders-restore-1 `bbbb1111…in09` is restored but its verification failed (see the thread); DDM "
+        "shows no address for it."
+    )
+
+
 def test_notice_follow_trouble() -> None:
     running = make_request(RequestState.RUNNING, job_id="j1")
     text = render_notice(running, Notice.FOLLOW_TROUBLE, {"problem": "HTTP.502"})
@@ -420,6 +465,13 @@ def test_the_confirm_dialog_stays_within_300_characters_with_many_data_nodes() -
     ("state", "changes", "says"),
     [
         (RequestState.COMPLETED, {"job_id": "j1"}, "All data on orders-restore-1 was overwritten by this restore"),
+        (RequestState.VERIFYING, {"job_id": "j1"}, "overwritten by this restore.* Verifying it now…"),
+        (RequestState.VERIFIED, {"job_id": "j1"}, "overwritten by this restore, and it checked out.*"),
+        (
+            RequestState.VERIFY_FAILED,
+            {"job_id": "j1", "error_msg": "orders <b>: got 0, expected >= 1"},
+            "but its verification failed:* orders &lt;b&gt;: got 0, expected &gt;= 1. Look at it before",
+        ),
         (RequestState.REJECTED, {"decided_by": "UBOB"}, "Nothing was changed on orders-restore-1."),
         (RequestState.CANCELLED, {"decided_by": "UALICE"}, "Nothing was changed on orders-restore-1."),
         (RequestState.EXPIRED, {}, "Nothing was changed on orders-restore-1."),

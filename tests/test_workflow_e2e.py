@@ -38,9 +38,10 @@ async def test_happy_path_one_post_with_the_approved_body(tmp_path: Path) -> Non
 
         final = await h.wait_thread(request, "Restore completed")
         assert "<@UALICE>" in final and "<@UBOB>" in final
-        done = await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=request.id)
-        card = card_text(h, CHANNEL, request.message_ts or "")
-        assert "completed" in card and "approve_request" not in card
+        done = await h.wait_request(lambda r: r.state is S.VERIFIED, request_id=request.id)
+        await h.wait_thread(request, "✅ Verified: orders-restore-1 is RUNNING")
+        card = await h.wait_card(request, "· verified")
+        assert "approve_request" not in card
 
         posts = await h.sim_calls("recovery")
         assert len(posts) == 1
@@ -50,7 +51,7 @@ async def test_happy_path_one_post_with_the_approved_body(tmp_path: Path) -> Non
         assert (
             actions[:3] == ["create", "approve", "approved"]
             and "job_submitted" in actions
-            and actions[-1] == "job_completed"
+            and actions[-2:] == ["job_completed", "verified"]
         )
 
 
@@ -105,7 +106,7 @@ async def test_twenty_concurrent_approve_clicks_post_once(tmp_path: Path) -> Non
         await asyncio.sleep(0.3)
         assert len(await h.sim_calls("recovery")) == 1
         final = await h.runtime.store.get(request.id)
-        assert final is not None and final.state is S.COMPLETED and len(final.approvals) >= 1
+        assert final is not None and final.state is S.VERIFIED and len(final.approvals) >= 1
         thread = h.thread_texts(request)
         assert sum("submitted to DDM" in t for t in thread) == 1
         assert sum("Restore completed" in t for t in thread) == 1
@@ -247,9 +248,9 @@ async def test_timeout_after_sending_becomes_unknown_then_reconciled(tmp_path: P
         await h.wait_thread(request, "may or may not be running")
         reconciled = await h.wait_thread(request, "Found it: restore job")
         job_id = reconciled.split("`")[1]
-        await h.wait_thread(request, "Restore completed")
+        await h.wait_thread(request, "✅ Verified")
         done = await h.runtime.store.get(request.id)
-        assert done is not None and done.state is S.COMPLETED and done.job_id == job_id
+        assert done is not None and done.state is S.VERIFIED and done.job_id == job_id
         assert len(await h.sim_calls("recovery")) == 1  # never re-sent
         actions = [a.action for a in await h.runtime.store.audit_trail(request.id)]
         assert "outcome_unknown" in actions and "reconciled" in actions
@@ -511,12 +512,12 @@ async def test_a_rate_limited_slack_is_waited_out_and_each_message_posted_once(t
         since = len(h.fake.calls)
         h.fake.fail_next("chat.postMessage", "ratelimited", count=4, retry_after=1)
         await h.click("approve_request", request, user="UBOB")
-        await h.wait_thread(request, "Restore completed", timeout=20)
+        await h.wait_thread(request, "✅ Verified", timeout=20)
         posts = [c for c in h.fake.calls[since:] if c.method == "chat.postMessage"]
         assert posts[4].at - posts[3].at >= 1.0  # the announcer's own wait, after slack_sdk's three retries
         thread = h.thread_texts(request)
         assert sum("approved (1/1)" in t for t in thread) == 1
-        assert "approved (1/1)" in thread[0] and "Restore completed" in thread[-1]  # in order
+        assert "approved (1/1)" in thread[0] and "Restore completed" in thread[-2] and "Verified" in thread[-1]
 
 
 async def test_a_deleted_card_does_not_stop_the_thread(tmp_path: Path) -> None:

@@ -35,11 +35,14 @@ from bot.huawei.errors import (
     error_from_response,
 )
 from bot.huawei.models import (
+    DatabasePage,
     DdmInstance,
+    InstanceDetails,
     InstancePage,
     Job,
     JobAnswer,
     JobPage,
+    LogicalDatabase,
     RecoveryAccepted,
     RecoveryRequest,
     RelatedDataNodes,
@@ -64,6 +67,7 @@ Clock = Callable[[], datetime]
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 INSTANCE_PAGE_SIZE = 128  # the service's maximum
 CANDIDATE_PAGE_SIZE = 100
+DATABASE_PAGE_SIZE = 128  # V1 pages: 1..128
 JOB_PAGE_SIZE = 100
 JOB_LIST_MAX_AGE = timedelta(days=30)
 # Restore points up to this far ahead of our clock are allowed, so a slightly fast clock is not an error.
@@ -247,6 +251,22 @@ class DdmClient:
             JobPage,
             lambda page: page.jobs,
             JOB_PAGE_SIZE,
+        )
+
+    async def show_instance(self, instance_id: str) -> InstanceDetails:
+        """A DDM instance's details (V1): status, access address, engine version, nodes."""
+        _check_id("instance_id", instance_id)
+        return await self._get(f"/v1/{self.project_id}/instances/{instance_id}", None, InstanceDetails)
+
+    async def list_databases(self, instance_id: str) -> list[LogicalDatabase]:
+        """The logical schemas of a DDM instance with the RDS instances each uses (V1, all pages)."""
+        _check_id("instance_id", instance_id)
+        return await self._all_pages(
+            f"/v1/{self.project_id}/instances/{instance_id}/databases",
+            {},
+            DatabasePage,
+            lambda page: page.databases,
+            DATABASE_PAGE_SIZE,
         )
 
     # ---- the restore ---------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from bot.restore.facts import (
 from bot.restore.mapping import Candidate
 from bot.restore.plan import RestorePlan
 from bot.restore.timeparse import Window, datetime_of
+from bot.restore.verification import ComputeNode, SchemaDataNodes, TargetDetails, UsedDataNode
 
 log = logging.getLogger(__name__)
 BAD_ANSWER = "DDM.BAD_ANSWER"  # the client's code for an answer it could not read
@@ -162,6 +163,26 @@ class HuaweiDdmGateway:
             except BadAnswer as exc:
                 log.warning("job %s in DDM's job list can't be read: %s", job.id, exc)
         return reports
+
+    async def instance_details(self, instance_id: str) -> TargetDetails:
+        with self._reading():
+            found = await self.client.show_instance(instance_id)
+        return TargetDetails(
+            status=found.status,
+            access_ip=found.access_ip or None,
+            access_port=found.access_port or None,
+            engine_version=found.engine_version or None,
+            nodes=tuple(ComputeNode(status=n.status, ip=n.ip, port=n.port) for n in found.nodes),
+        )
+
+    async def schema_data_nodes(self, instance_id: str) -> SchemaDataNodes:
+        with self._reading():
+            schemas = await self.client.list_databases(instance_id)
+        nodes: dict[str, UsedDataNode] = {}
+        for schema in schemas:
+            for used in schema.used_rds:
+                nodes.setdefault(used.id, UsedDataNode(id=used.id, name=used.name or "", status=used.status))
+        return SchemaDataNodes(schemas=len(schemas), nodes=tuple(nodes.values()))
 
     # ---- the restore ---------------------------------------------------------------------------------------
 

@@ -203,6 +203,62 @@ class JobPage(_Answer):
     total: int | None = None
 
 
+# ---- after a restore: the target's details and its schemas (V1 calls) ----------------------------------------
+
+
+def _text(value: Any) -> Any:
+    """A port DDM documents as a string may come as a number: read it as the string it stands for."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+PortText = Annotated[str, BeforeValidator(_text)]
+
+
+class InstanceNode(_Answer):
+    """One DDM node of an instance (SDK: GetDetailfNodesInfo)."""
+
+    status: str | None = None
+    port: PortText | None = None
+    ip: str | None = None
+    node_id: str | None = None
+
+
+class InstanceDetails(_Answer):
+    """`GET /v1/{project_id}/instances/{instance_id}` (SDK: ShowInstanceResponse), the fields the bot reads."""
+
+    id: Decisive
+    status: Decisive
+    name: str | None = None
+    access_ip: str | None = None
+    access_port: PortText | None = None
+    engine_version: str | None = None
+    node_count: int | None = None
+    nodes: list[InstanceNode] = Field(default_factory=list)
+
+
+class UsedRds(_Answer):
+    """An RDS instance a logical schema uses (SDK: GetDatabaseUsedRds)."""
+
+    id: Decisive
+    name: str | None = None
+    status: str | None = None
+
+
+class LogicalDatabase(_Answer):
+    """A logical schema of a DDM instance (SDK: GetDatabaseInfo)."""
+
+    name: str | None = None
+    status: str | None = None
+    used_rds: list[UsedRds] = Field(default_factory=list)
+
+
+class DatabasePage(_Answer):
+    """`GET /v1/{project_id}/instances/{instance_id}/databases` (SDK: ListDatabasesResponse)."""
+
+    databases: list[LogicalDatabase] = Field(default_factory=list)
+    total: int | None = None
+
+
 # ---- the restore request body (the seed call) -------------------------------------------------------------
 
 

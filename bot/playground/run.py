@@ -97,7 +97,8 @@ class Playground:
         self.port = port
         self.job_seconds = job_seconds
         self.slack = PlaygroundSlack()
-        self.sim = RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds)
+        # A restored target shows RESTORE a few seconds more, then RUNNING: the verification is seen to wait.
+        self.sim = RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds, settle_seconds=3.0)
         self.url = ""
         self._tmp = tempfile.TemporaryDirectory(prefix="ddm-playground-")
         self._stop = asyncio.Event()

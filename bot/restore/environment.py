@@ -7,9 +7,10 @@ in none is not set up for restores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.restore.policy import ApprovalPolicy, Stage, describe_who
+from bot.restore.verification import VerifyRule
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,9 @@ class Environment:
     project_id: str
     policy: ApprovalPolicy
     channel_ids: frozenset[str] = frozenset()  # empty: every channel (only the settings' environment)
+    verify: VerifyRule = field(
+        default_factory=VerifyRule
+    )  # how a completed restore is proven (DDM level only by default)
 
     @property
     def label(self) -> str:

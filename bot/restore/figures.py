@@ -53,8 +53,15 @@ def span(start: datetime | None, end: datetime | None) -> timedelta | None:
     return max(end - start, _ZERO)
 
 
+# A job that completed: the restore is done whether or not its verification has ended (or passed); time to restore
+# ends at the job's end (the verification's own time is in its thread messages).
+JOB_COMPLETED_STATES = frozenset(
+    {RequestState.COMPLETED, RequestState.VERIFYING, RequestState.VERIFIED, RequestState.VERIFY_FAILED}
+)
+
+
 def figures_of(request: RestoreRequest) -> Figures:
-    completed = request.state is RequestState.COMPLETED
+    completed = request.state in JOB_COMPLETED_STATES
     return Figures(
         to_approval=span(request.created_at, request.approved_at),
         to_job_start=span(request.approved_at, request.job_started_at),
@@ -97,13 +104,13 @@ def stats_by_environment(requests: Iterable[RestoreRequest]) -> list[Environment
     """Finished requests (completed or failed; anything else is left out) by environment, named in order."""
     by_environment: dict[str, list[RestoreRequest]] = {}
     for request in requests:
-        if request.state in (RequestState.COMPLETED, RequestState.FAILED):
+        if request.state in JOB_COMPLETED_STATES or request.state is RequestState.FAILED:
             by_environment.setdefault(request.plan.environment, []).append(request)
     return [_stats(name, by_environment[name]) for name in sorted(by_environment)]
 
 
 def _stats(environment: str, requests: list[RestoreRequest]) -> EnvironmentStats:
-    completed = [figures_of(r) for r in requests if r.state is RequestState.COMPLETED]
+    completed = [figures_of(r) for r in requests if r.state in JOB_COMPLETED_STATES]
 
     def known(values: Iterable[timedelta | None]) -> list[timedelta]:
         return [value for value in values if value is not None]

@@ -18,7 +18,10 @@ class RequestState(StrEnum):
     SUBMITTING = "SUBMITTING"
     RUNNING = "RUNNING"
     UNKNOWN = "UNKNOWN"  # the POST may or may not have reached DDM
-    COMPLETED = "COMPLETED"
+    COMPLETED = "COMPLETED"  # before verification existed: no move reaches it now (old requests keep it)
+    VERIFYING = "VERIFYING"  # the job completed; the target is being verified (bot.restore.verification)
+    VERIFIED = "VERIFIED"
+    VERIFY_FAILED = "VERIFY_FAILED"  # the job completed but the target did not check out
     FAILED = "FAILED"
     REJECTED = "REJECTED"
     CANCELLED = "CANCELLED"
@@ -45,6 +48,8 @@ class Event(StrEnum):
     PROGRESS = "progress"  # the running job reached a progress milestone (bot.restore.progress)
     JOB_COMPLETED = "job_completed"
     JOB_FAILED = "job_failed"
+    VERIFIED = "verified"  # the target is RUNNING, its data nodes as planned, every check passed
+    VERIFY_FAILED = "verify_failed"  # it is not, or the verification could not finish within its bound
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class Move:
 
 
 _FINAL = (Notice.CARD, Notice.FINAL)
+# The verification's end: the thread hears the verdict, the requester gets the target's address by DM.
+_VERIFIED = (Notice.CARD, Notice.FINAL, Notice.TARGET_ADDRESS)
 _UNKNOWN = (Notice.CARD, Notice.OUTCOME_UNKNOWN)
 
 LIFECYCLE: dict[tuple[RequestState, Event], Move] = {
@@ -76,8 +83,11 @@ LIFECYCLE: dict[tuple[RequestState, Event], Move] = {
     (S.UNKNOWN, Event.RECONCILE_FAILED): Move(S.FAILED, _FINAL),
     # A move that stays: the milestone is told in the thread in the same transaction as the progress it is of.
     (S.RUNNING, Event.PROGRESS): Move(S.RUNNING, (Notice.CARD, Notice.PROGRESS)),
-    (S.RUNNING, Event.JOB_COMPLETED): Move(S.COMPLETED, _FINAL),
+    # The job's end is told at once; the final word waits for the verification.
+    (S.RUNNING, Event.JOB_COMPLETED): Move(S.VERIFYING, (Notice.CARD, Notice.JOB_DONE)),
     (S.RUNNING, Event.JOB_FAILED): Move(S.FAILED, _FINAL),
+    (S.VERIFYING, Event.VERIFIED): Move(S.VERIFIED, _VERIFIED),
+    (S.VERIFYING, Event.VERIFY_FAILED): Move(S.VERIFY_FAILED, _VERIFIED),
 }
 
 
@@ -94,7 +104,7 @@ class ReviewEvent(StrEnum):
 
 
 # The states whose arrival makes an urgent request's review due, and what people hear about each review move.
-REVIEW_AFTER = frozenset({RequestState.COMPLETED, RequestState.FAILED})
+REVIEW_AFTER = frozenset({RequestState.FAILED, RequestState.VERIFIED, RequestState.VERIFY_FAILED})
 REVIEW_MOVES: dict[ReviewEvent, tuple[Notice, ...]] = {
     ReviewEvent.DUE: (Notice.REVIEW_DUE, Notice.CARD),
     ReviewEvent.REMINDED: (Notice.REVIEW_REMINDER,),

@@ -19,7 +19,10 @@ class Notice(StrEnum):
     RECONCILED = "reconciled"  # thread: the job was found
     FOLLOW_TROUBLE = "follow_trouble"  # thread: the job can't be read; params problem
     PROGRESS = "progress"  # thread: a running job reached a milestone (25/50/75 %); params percent, elapsed_s
-    FINAL = "final"  # thread: how it ended, from the request's final state
+    JOB_DONE = "job_done"  # thread: the restore job completed; the target is being verified
+    VERIFY_TROUBLE = "verify_trouble"  # thread: the verification can't finish yet; params problem, until_ms
+    FINAL = "final"  # thread: how it ended, from the request's final state (a verification's: its params)
+    TARGET_ADDRESS = "target_address"  # DM to the requester: the verified target's address; params address
     CARD_NOT_POSTED = "card_not_posted"  # to the requester: the card could not be posted; params reason
     REVIEW_DUE = "review_due"  # thread: an urgent request ended; its follow-up review, with a Reviewed button
     REVIEW_REMINDER = "review_reminder"  # thread and DMs to the reviewers: the review is overdue

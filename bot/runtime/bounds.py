@@ -87,6 +87,11 @@ class Bounds:
         """The database only (the submits it starts run beside it)."""
         return self._step(self.db_call)
 
+    def verifier(self, longest_check_seconds: float) -> float:
+        """DDM's view of each target being verified (as the follower reads DDM), then its SQL checks, each within
+        its own time limit. The lease the verifier renews before each request covers the longest check."""
+        return self._step(max(self.ddm_read, self.db_call, longest_check_seconds))
+
     @property
     def audit_head(self) -> float:
         """One read of the audit head in the database."""

@@ -62,7 +62,7 @@ async def run_handler(handler: Handler, request: web.Request) -> web.StreamRespo
     try:
         return await handler(request)
     except ApiError as exc:
-        return ddm_error(exc)
+        return ddm_error(exc, v1=_is_v1(request))
     except IamError as exc:
         return json_answer(exc.body(), status=exc.status)
 
@@ -124,7 +124,7 @@ async def _apply_fault(fault: Fault, request: web.Request, handler: Handler) -> 
     rid = request[REQUEST_ID_KEY]
     log.info("simulator: injecting fault %s on %s", fault.kind, fault.route)
     if fault.kind == "400":
-        return json_answer({"error_code": fault.error_code, "error_msg": fault.error_msg}, status=400)
+        return ddm_error(ApiError(400, fault.error_code, fault.error_msg), v1=_is_v1(request))
     if fault.kind == "429":
         response = gateway_error(429, "APIGW.0308", THROTTLED_MSG, rid)
         response.headers["Retry-After"] = str(fault.retry_after)
@@ -147,7 +147,12 @@ async def _apply_fault(fault: Fault, request: web.Request, handler: Handler) -> 
         return gateway_error(504, "APIGW.0202", "Backend timeout.", rid)
     if fault.kind == "html":
         return web.Response(text=HTML_502, status=502, content_type="text/html")
-    return json_answer({"error_code": SERVER_FAILURE, "error_msg": "Server failure."}, status=500)
+    return ddm_error(ApiError(500, SERVER_FAILURE, "Server failure."), v1=_is_v1(request))
+
+
+def _is_v1(request: web.Request) -> bool:
+    """DDM's V1 (and V2) calls answer errors as `{"errCode","externalMessage"}`."""
+    return request.path.startswith(("/v1/", "/v2/"))
 
 
 @web.middleware

@@ -10,6 +10,10 @@
   ``GET /_sim/calls/count`` ``{"total", "by_route": {route: n}}`` (e.g. job-list calls a poller made);
 - ``POST /_sim/revoke-tokens``; ``GET /_sim/world``;
 - ``POST /_sim/targets/{instance_id}/outcome`` ``{"outcome": "Completed"|"Failed", "fail_reason"}``;
+- ``POST /_sim/targets/{instance_id}/after-restore`` ``{"status": "RUNNING"|"ABNORMAL"|…}``: the status the target
+  settles in after its next completed restore (anything but RUNNING: it stays abnormal, a verification drill);
+- ``POST /_sim/targets/{instance_id}/access`` ``{"ip": "127.0.0.1", "port": 3306}``: where the instance says it
+  speaks MySQL (e.g. a local MariaDB for the SQL checks); ``{"ip": null, "port": null}`` goes back to the default;
 - ``GET /healthz``.
 """
 
@@ -21,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.simulator.faults import ROUTE_NAMES, FaultSpecError, parse_fault, parse_latency
-from bot.simulator.model import JOB_COMPLETED, JOB_FAILED
+from bot.simulator.model import JOB_COMPLETED, JOB_FAILED, DdmInstance
 from bot.simulator.state import json_answer, state_of
 
 
@@ -143,6 +147,46 @@ async def sim_target_outcome(request: web.Request) -> web.StreamResponse:
     return json_answer({"instance_id": target.id, "outcome": target.restore_outcome, "fail_reason": target.fail_reason})
 
 
+def _target(request: web.Request) -> DdmInstance | None:
+    state = state_of(request)
+    instance_id = request.match_info["instance_id"]
+    return next((p.world.ddm(instance_id) for p in state.projects.values() if p.world.ddm(instance_id)), None)
+
+
+async def sim_target_after_restore(request: web.Request) -> web.StreamResponse:
+    target = _target(request)
+    if target is None:
+        return _refused(f"no DDM instance {request.match_info['instance_id']!r} in the world", status=404)
+    try:
+        data = await _read_json(request)
+    except FaultSpecError as exc:
+        return _refused(str(exc))
+    status = data.get("status") if isinstance(data, dict) else None
+    if not isinstance(status, str) or not status.strip():
+        return _refused(f"status must be a DDM status such as RUNNING or ABNORMAL, not {json.dumps(status)}")
+    target.after_restore = status.strip()
+    return json_answer({"instance_id": target.id, "after_restore": target.after_restore})
+
+
+async def sim_target_access(request: web.Request) -> web.StreamResponse:
+    target = _target(request)
+    if target is None:
+        return _refused(f"no DDM instance {request.match_info['instance_id']!r} in the world", status=404)
+    try:
+        data = await _read_json(request)
+    except FaultSpecError as exc:
+        return _refused(str(exc))
+    if not isinstance(data, dict) or set(data) - {"ip", "port"}:
+        return _refused('body must be {"ip": "…", "port": N}')
+    ip, port = data.get("ip"), data.get("port")
+    if ip is not None and (not isinstance(ip, str) or not ip.strip()):
+        return _refused(f"ip must be an address or null, not {json.dumps(ip)}")
+    if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536):
+        return _refused(f"port must be 1..65535 or null, not {json.dumps(port)}")
+    target.access_ip, target.access_port = (ip.strip() if ip else None), port
+    return json_answer({"instance_id": target.id, "access_ip": target.access_ip, "access_port": target.access_port})
+
+
 async def healthz(request: web.Request) -> web.StreamResponse:
     return json_answer({"status": "ok"})
 
@@ -160,4 +204,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/_sim/revoke-tokens", sim_revoke_tokens)
     router.add_get("/_sim/world", sim_world)
     router.add_post("/_sim/targets/{instance_id}/outcome", sim_target_outcome)
+    router.add_post("/_sim/targets/{instance_id}/after-restore", sim_target_after_restore)
+    router.add_post("/_sim/targets/{instance_id}/access", sim_target_access)
     router.add_get("/healthz", healthz)

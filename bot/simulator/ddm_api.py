@@ -9,7 +9,10 @@ a message naming the parameter (see ``rules.py``). Choices where the real behavi
 - paging: ``offset`` >= 0, ``limit`` 1..128 (default 128), else 400 ``DBS.280001``;
 - the job list needs both ``start_time`` and ``end_time`` (epoch ms), ``start_time`` at most 30 days back
   (plus 5 minutes of grace for clock drift); jobs whose created time is in the range, newest first, each with
-  the instance flattened into ``instance_id``/``instance_name``; the job detail has ``instance: {id, name}``.
+  the instance flattened into ``instance_id``/``instance_name``; the job detail has ``instance: {id, name}``;
+- the V1 calls after a restore (instance details, its logical schemas) answer errors as
+  ``{"errCode","externalMessage"}``; an unknown instance gets 400 ``DBS.280001``; each schema of an instance
+  uses every data node of it (``used_rds``), as a sharded schema spread over all of them does.
 """
 
 from __future__ import annotations
@@ -112,7 +115,7 @@ async def list_instances(request: web.Request) -> web.StreamResponse:
 
 
 def _instance_json(instance: DdmInstance, project_id: str) -> dict[str, Any]:
-    # Stable per instance (ids in a world file need not be hex).
+    # Stable per instance (ids in a world file need not be hex); a test may point it at a real server.
     host_part = sum(instance.id.encode()) % 200 + 10
     return {
         "id": instance.id,
@@ -125,8 +128,8 @@ def _instance_json(instance: DdmInstance, project_id: str) -> dict[str, Any]:
         "subnet_id": str(uuid.uuid5(uuid.NAMESPACE_OID, "subnet" + instance.vpc_id)),
         "security_group_id": str(uuid.uuid5(uuid.NAMESPACE_OID, "sg" + instance.vpc_id)),
         "node_count": instance.node_count,
-        "access_ip": f"192.168.1.{host_part}",
-        "access_port": "5066",
+        "access_ip": instance.access_ip or f"192.168.1.{host_part}",
+        "access_port": str(instance.access_port or 5066),
         "core_count": "4",
         "ram_capacity": "8",
         "node_status": "RUNNING" if instance.status == "RUNNING" else instance.status,
@@ -227,6 +230,51 @@ async def restorable_data_node(request: web.Request) -> web.StreamResponse:
     return json_answer({"target_data_nodes": items})
 
 
+# ---- after a restore: an instance's details and schemas (V1) ---------------------------------------------------
+
+
+async def show_instance(request: web.Request) -> web.StreamResponse:
+    """`GET /v1/{project_id}/instances/{instance_id}`: the fields of the SDK's ShowInstanceResponse."""
+    instance = _source(request)  # unknown: DBS.280001, answered V1-style
+    body = _instance_json(instance, request.match_info["project_id"])
+    host = body["access_ip"]
+    body["nodes"] = [
+        {
+            "status": body["node_status"],
+            "port": body["access_port"],
+            "ip": f"{host}{n}",
+            "node_id": f"{instance.id}no{n}",
+        }
+        for n in range(1, instance.node_count + 1)
+    ]
+    body["admin_user_name"] = "root"
+    body["enable_ssl"] = False
+    body["flavor_ref"] = "ddm.4xlarge.2"
+    return json_answer(body)
+
+
+async def list_databases(request: web.Request) -> web.StreamResponse:
+    """`GET /v1/{project_id}/instances/{instance_id}/databases`: each logical schema with the data nodes it uses
+    (the SDK's ListDatabasesResponse)."""
+    instance = _source(request)  # unknown: DBS.280001, answered V1-style
+    offset, limit = _paging(request)
+    nodes = _world(request).data_nodes_of(instance.id)
+    used = [{"id": n.id, "name": n.name, "status": n.status} for n in nodes]
+    items = [
+        {
+            "name": name,
+            "shard_mode": "cluster",
+            "shard_number": 8 * max(1, len(nodes)),
+            "status": "RUNNING",
+            "created": epoch_ms(instance.updated),
+            "used_rds": used,
+            "shard_unit": 8,
+        }
+        for name in instance.schemas
+    ]
+    return json_answer({"databases": items[offset : offset + limit], "total": len(items)})
+
+
 # ---- the restore and its jobs ---------------------------------------------------------------------------------
 
 
@@ -306,3 +354,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(backups + "/recovery", recovery, name="recovery")
     router.add_get(base + "/jobs/{job_id}", show_job, name="job")
     router.add_get(base + "/jobs", list_jobs, name="jobs")
+    v1 = "/v1/{project_id}/instances/{instance_id}"
+    router.add_get(v1, show_instance, name="instance")
+    router.add_get(v1 + "/databases", list_databases, name="databases")

@@ -35,6 +35,8 @@ ROUTE_NAMES = (
     "recovery",
     "job",
     "jobs",
+    "instance",
+    "databases",
 )
 ANY_ROUTE = "*"
 FAULT_KINDS = ("400", "500", "429", "timeout", "malformed", "html", "hold")

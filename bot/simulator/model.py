@@ -93,6 +93,13 @@ class DdmInstance:
     restorable_windows: list[RestorableWindow] = field(default_factory=list)
     restore_outcome: str = JOB_COMPLETED
     fail_reason: str | None = None
+    # Where it speaks MySQL (None: an address made up from its id); a test points it at a real MariaDB.
+    access_ip: str | None = None
+    access_port: int | None = None
+    # The status it settles in once a restore onto it completed (RUNNING; anything else: it stays abnormal),
+    # and when that happens (None: not settling).
+    after_restore: str = DDM_RUNNING
+    settles_at: datetime | None = None
 
 
 @dataclass

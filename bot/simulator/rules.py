@@ -48,7 +48,8 @@ REASON_HAS_ACCOUNTS = "The instance already has accounts."
 
 
 class ApiError(PersonError):
-    """A V3 DDM error answer: ``{"error_code", "error_msg"}`` with an HTTP status."""
+    """A DDM error answer with an HTTP status: V3 ``{"error_code", "error_msg"}``, V1 ``{"errCode",
+    "externalMessage"}`` (the gateway answers in the style of the call's version)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")

@@ -37,9 +37,11 @@ def build_app(
     token_ttl_seconds: int = 86400,
     clock: Clock | None = None,
     more: tuple[tuple[SimulatorCredentials, World | None], ...] = (),
+    settle_seconds: float = 0.0,
 ) -> web.Application:
     """The simulator as an aiohttp app (IAM and DDM on one server). ``clock`` is for tests; ``more`` serves
-    further projects (their identity and world) beside the first."""
+    further projects (their identity and world) beside the first; ``settle_seconds``: how long a restored target
+    shows RESTORE after its job completed."""
     app = web.Application(middlewares=[middleware])
     app[STATE_KEY] = SimulatorState(
         credentials=credentials,
@@ -48,6 +50,7 @@ def build_app(
         token_ttl_seconds=token_ttl_seconds,
         clock=clock,
         more=more,
+        settle_seconds=settle_seconds,
     )
     iam_api.add_routes(app.router)
     ddm_api.add_routes(app.router)
@@ -70,6 +73,7 @@ class RunningSimulator:
         clock: Clock | None = None,
         access_log: bool = False,
         more: tuple[tuple[SimulatorCredentials, World | None], ...] = (),
+        settle_seconds: float = 0.0,
     ) -> None:
         self.app = build_app(
             credentials=credentials,
@@ -78,6 +82,7 @@ class RunningSimulator:
             token_ttl_seconds=token_ttl_seconds,
             clock=clock,
             more=more,
+            settle_seconds=settle_seconds,
         )
         self.state: SimulatorState = self.app[STATE_KEY]
         self.host = host
@@ -116,6 +121,7 @@ async def serve(
     job_seconds: float,
     token_ttl_seconds: int = 86400,
     more: tuple[tuple[SimulatorCredentials, World | None], ...] = (),
+    settle_seconds: float = 0.0,
 ) -> None:
     """Run the simulator until cancelled. Logs where it listens and which auth modes are on (never secrets)."""
     async with RunningSimulator(
@@ -127,6 +133,7 @@ async def serve(
         port=port,
         access_log=True,
         more=more,
+        settle_seconds=settle_seconds,
     ) as sim:
         for extra, _world in more:
             log.info("also serving project %s; auth: %s", extra.project_id, extra.describe())
@@ -138,10 +145,11 @@ async def serve(
             credentials.describe(),
         )
         log.info(
-            "simulator world: %d DDM instances, %d RDS instances, %d jobs; restores take %.1f s",
+            "simulator world: %d DDM instances, %d RDS instances, %d jobs; restores take %.1f s, then %.1f s to settle",
             len(w.ddm_instances),
             len(w.rds_instances),
             len(w.jobs),
             job_seconds,
+            settle_seconds,
         )
         await asyncio.Event().wait()

@@ -69,6 +69,7 @@ class SimulatorState:
         token_ttl_seconds: int = 86400,
         clock: Clock | None = None,
         more: tuple[tuple[SimulatorCredentials, World | None], ...] = (),
+        settle_seconds: float = 0.0,
     ) -> None:
         self.clock: Clock = clock or utc_now
         self.primary = Project(credentials, world, token_ttl_seconds, self.clock())
@@ -80,6 +81,7 @@ class SimulatorState:
                 extra_credentials, extra_world, token_ttl_seconds, self.clock()
             )
         self.job_seconds = job_seconds
+        self.settle_seconds = settle_seconds  # how long a restored target shows RESTORE after its job completed
         self.faults = FaultBook()
         self.calls: list[CallRecord] = []
 
@@ -112,7 +114,7 @@ class SimulatorState:
     def advance(self) -> None:
         """Bring jobs up to date (they are evaluated lazily, at each look, from their start time)."""
         for project in self.projects.values():
-            project.world.advance(self.now(), self.job_seconds)
+            project.world.advance(self.now(), self.job_seconds, self.settle_seconds)
 
     def calls_for(self, route: str | None = None) -> list[CallRecord]:
         return [c for c in self.calls if route is None or c.route == route]
@@ -168,7 +170,10 @@ def json_answer(data: Any, status: int = 200, headers: dict[str, str] | None = N
     return web.json_response(data, status=status, headers=headers, dumps=dumps)
 
 
-def ddm_error(error: ApiError) -> web.Response:
+def ddm_error(error: ApiError, *, v1: bool = False) -> web.Response:
+    """DDM's error answer: V3 `{"error_code","error_msg"}`, V1 `{"errCode","externalMessage"}`."""
+    if v1:
+        return json_answer({"errCode": error.code, "externalMessage": error.message}, status=error.status)
     return json_answer({"error_code": error.code, "error_msg": error.message}, status=error.status)
 
 

@@ -14,7 +14,10 @@ World JSON format (``example_world.json`` is exactly :func:`demo_world`; errors 
         "schemas": ["orders"], "accounts": ["app"],       # optional; a restore target must have none
         "restorable_windows": [{"start": -604800, "end": -300}],   # optional; [] = no backups
         "restore_outcome": "Completed",       # optional: how a restore ONTO this instance ends
-        "fail_reason": null                   #   ("Failed" + a reason to drill failures)
+        "fail_reason": null,                  #   ("Failed" + a reason to drill failures)
+        "after_restore": "RUNNING",           # optional: the status it settles in after a completed restore
+                                              #   (e.g. "ABNORMAL": it stays abnormal, to drill verification)
+        "access_ip": null, "access_port": null  # optional: where it speaks MySQL (default: made up from the id)
       }],
       "rds_instances": [{
         "id": "<32 hex>in01", "name": "orders-rds-0",
@@ -41,13 +44,16 @@ keep being taken, so the demo world never goes stale); other relative times are 
 
 Consistency rules applied on load: an instance with a Running job on it shows status ``RESTORE``, and the job's
 target data nodes are attached to it (status ``RESTORING``), as while a real restore runs.
+
+After a completed restore the target keeps showing ``RESTORE`` for the server's ``settle_seconds``, then shows
+its ``after_restore`` status (``RUNNING`` unless a drill says otherwise).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -166,17 +172,26 @@ class World:
 
     # ---- time -----------------------------------------------------------------------------------------------
 
-    def advance(self, now: datetime, default_job_seconds: float) -> list[Job]:
-        """Finish every Running job that is due; returns the jobs that ended now."""
+    def advance(self, now: datetime, default_job_seconds: float, settle_seconds: float = 0.0) -> list[Job]:
+        """Finish every Running job that is due, and settle the targets whose time came; returns the jobs that
+        ended now."""
         ended: list[Job] = []
         for job in self.jobs:
             if job.status == JOB_RUNNING and now >= job.due(default_job_seconds):
-                self.finish(job, job.due(default_job_seconds))
+                self.finish(job, job.due(default_job_seconds), settle_seconds)
                 ended.append(job)
+        for instance in self.ddm_instances:
+            if instance.settles_at is not None and now >= instance.settles_at:
+                instance.status, instance.updated, instance.settles_at = (
+                    instance.after_restore,
+                    instance.settles_at,
+                    None,
+                )
         return ended
 
-    def finish(self, job: Job, at: datetime) -> None:
-        """End a restore job. Completed: the target keeps its new data nodes and is in service again.
+    def finish(self, job: Job, at: datetime, settle_seconds: float = 0.0) -> None:
+        """End a restore job. Completed: the target keeps its new data nodes and shows RESTORE for
+        `settle_seconds` more, then its `after_restore` status (RUNNING: in service again).
 
         Failed: the target is released (back to RUNNING, data nodes detached) so a drill can retry it.
         """
@@ -194,8 +209,11 @@ class World:
             if job.status == JOB_FAILED and node.ddm_instance_id == job.instance_id:
                 node.ddm_instance_id = None
         if target is not None:
-            target.status = DDM_RUNNING
             target.updated = at
+            if job.status == JOB_COMPLETED:
+                target.status, target.settles_at = DDM_RESTORE, at + timedelta(seconds=settle_seconds)
+            else:
+                target.status = DDM_RUNNING
             if job.status == JOB_COMPLETED and source is not None:
                 # The restored instance now carries the source's logical schemas and accounts.
                 target.schemas = list(source.schemas)

@@ -88,6 +88,9 @@ class DdmJson(_Strict):
     restorable_windows: list[WindowJson] = Field(default_factory=list)
     restore_outcome: Outcome = "Completed"
     fail_reason: str | None = None
+    after_restore: Text = DDM_RUNNING
+    access_ip: Text | None = None
+    access_port: Annotated[StrictInt, Field(ge=1, le=65535)] | None = None
 
     def to_instance(self, now: datetime, where: str) -> DdmInstance:
         windows = []
@@ -112,6 +115,9 @@ class DdmJson(_Strict):
             restorable_windows=windows,
             restore_outcome=self.restore_outcome,
             fail_reason=self.fail_reason,
+            after_restore=self.after_restore,
+            access_ip=self.access_ip,
+            access_port=self.access_port,
         )
 
     @classmethod
@@ -132,6 +138,9 @@ class DdmJson(_Strict):
             restorable_windows=[WindowJson(start=w.start, end=w.end) for w in i.restorable_windows],
             restore_outcome="Failed" if i.restore_outcome == "Failed" else "Completed",
             fail_reason=i.fail_reason,
+            after_restore=i.after_restore,
+            access_ip=i.access_ip,
+            access_port=i.access_port,
         )
 
 

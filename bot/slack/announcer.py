@@ -151,6 +151,10 @@ class Announcer:
                 return  # an earlier try's DM got through
             await tell(self.client, request.requester_id, request.channel_id, text, metadata=tag.metadata())
             return
+        if row.notice is Notice.TARGET_ADDRESS:  # the verified target's address, to the requester
+            tag = notice_tag(request.id, row.seq, to="requester")
+            await self._dm(request.requester_id, text, tag, retried=retried, oldest=oldest)
+            return
         if request.message_ts is None:
             log.warning("no card for %s; %s message dropped", request.id, row.notice.value)
             return

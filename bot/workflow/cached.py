@@ -19,6 +19,7 @@ from bot.restore.facts import Instance, JobReport, SourceDataNode, SubmitOutcome
 from bot.restore.mapping import Candidate
 from bot.restore.plan import RestorePlan
 from bot.restore.timeparse import Window
+from bot.restore.verification import SchemaDataNodes, TargetDetails
 
 T = TypeVar("T")
 READ_CACHE_SECONDS = 20.0
@@ -110,3 +111,9 @@ class CachedDdm:
 
     async def jobs(self, start_ms: int, end_ms: int) -> list[JobReport]:
         return await self.ddm.jobs(start_ms, end_ms)
+
+    async def instance_details(self, instance_id: str) -> TargetDetails:
+        return await self.ddm.instance_details(instance_id)  # what verifies a restore is always read live
+
+    async def schema_data_nodes(self, instance_id: str) -> SchemaDataNodes:
+        return await self.ddm.schema_data_nodes(instance_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.ports import DdmGateway
+from bot.ports import DdmGateway, TargetProbe
 from bot.restore.environment import Environment, Environments
 from bot.restore.plan import RestorePlan
 from bot.restore.policy import ApprovalPolicy
@@ -17,6 +17,7 @@ from bot.restore.request import RestoreRequest
 class Place:
     environment: Environment
     ddm: DdmGateway
+    probe: TargetProbe | None = None  # runs the environment's SQL checks (None: it has none)
 
     @property
     def policy(self) -> ApprovalPolicy:

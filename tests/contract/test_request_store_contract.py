@@ -436,17 +436,22 @@ async def test_an_urgent_requests_review_falls_due_with_its_end_is_reminded_once
     request = await create(repo, review=review)
     assert (await repo.reviews.mark_reviewed(request.id, user_id="UREV", now=NOW)) is None  # not due yet
     await running(repo, request)
-    done = await repo.transition(request.id, Event.JOB_COMPLETED, actor="system", now=NOW, values={"job_progress": 100})
+    verifying = await repo.transition(
+        request.id, Event.JOB_COMPLETED, actor="system", now=NOW, values={"job_progress": 100}
+    )
+    assert verifying is not None and verifying.review is not None and verifying.review.due_at is None  # not over
+    done = await repo.transition(request.id, Event.VERIFIED, actor="system", now=NOW, params={"checks": 0})
     assert done is not None and done.review is not None and done.review.due_at == NOW + timedelta(hours=1)
     assert done == await repo.get(request.id)
     trail = await repo.audit_trail(request.id)
-    assert [(r.action, r.to_state) for r in trail[-2:]] == [("job_completed", "COMPLETED"), ("review_due", "COMPLETED")]
+    assert [(r.action, r.to_state) for r in trail[-2:]] == [("verified", "VERIFIED"), ("review_due", "VERIFIED")]
     due_ms = int((NOW + timedelta(hours=1)).timestamp() * 1000)
     assert trail[-1].details == {"review_due_ms": due_ms}
-    tail = [(row.notice, row.params) for row in (await repo.outbox.pending(request.id))[-4:]]
+    tail = [(row.notice, row.params) for row in (await repo.outbox.pending(request.id))[-5:]]
     assert tail == [
-        (Notice.CARD, {}),
-        (Notice.FINAL, {}),
+        (Notice.CARD, {"checks": 0}),
+        (Notice.FINAL, {"checks": 0}),
+        (Notice.TARGET_ADDRESS, {"checks": 0}),
         (Notice.REVIEW_DUE, {"due_ms": due_ms}),
         (Notice.CARD, {"due_ms": due_ms}),
     ]
@@ -469,6 +474,41 @@ async def test_an_urgent_requests_review_falls_due_with_its_end_is_reminded_once
         (Notice.REVIEWED, {"user_id": "UREV"}),
         (Notice.CARD, {"user_id": "UREV"}),
     ]
+
+
+# ---- the verification of a completed restore ----------------------------------------------------------------
+
+
+async def test_a_verified_restore_holds_its_target_until_its_verdict_which_is_written_once(
+    repo: RequestRepository,
+) -> None:
+    request = await create(repo)
+    await running(repo, request)
+    verifying = await repo.transition(request.id, Event.JOB_COMPLETED, actor="system", now=NOW)
+    assert verifying is not None and verifying.state is S.VERIFYING and not verifying.is_final
+    with pytest.raises(TargetBusy):
+        await create(repo)  # the target is still being checked
+    holder = await repo.active_for_target("tgt1in09")
+    assert holder is not None and holder.id == request.id
+    assert [r.id for r in await repo.in_states([S.VERIFYING])] == [request.id]
+
+    verdicts = [
+        repo.transition(request.id, Event.VERIFIED, actor="system", now=NOW, details={"status": "RUNNING"}),
+        repo.transition(
+            request.id,
+            Event.VERIFY_FAILED,
+            actor="system",
+            now=NOW,
+            values={"error_code": "VERIFY_FAILED", "error_msg": "orders restored: got 0, expected >= 1"},
+        ),
+    ]
+    moved = [each for each in await asyncio.gather(*verdicts) if each is not None]
+    assert len(moved) == 1 and moved[0].is_final  # two replicas' verdicts: one wins
+    assert await repo.active_for_target("tgt1in09") is None
+    assert sum(r.action in ("verified", "verify_failed") for r in await repo.audit_trail(request.id)) == 1
+    if moved[0].state is S.VERIFY_FAILED:
+        assert moved[0].error_msg == "orders restored: got 0, expected >= 1"
+    await create(repo)  # free again
 
 
 # ---- the audit chain --------------------------------------------------------------------------------------------

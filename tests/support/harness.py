@@ -326,14 +326,18 @@ async def running_bot(
     sweep_interval: float = 0.2,
     more_projects: tuple[SimulatorCredentials, ...] = (),
     environments: str | None = None,
+    settle_seconds: float = 0.0,
     **overrides: Any,
 ) -> AsyncIterator[BotHarness]:
     """The bot, the fake Slack and the simulator. `more_projects` are further simulator projects (a demo world
-    each); `environments` is an environments file, `{sim}` standing for the simulator's URL."""
+    each); `environments` is an environments file, `{sim}` standing for the simulator's URL; `settle_seconds`:
+    how long a restored target shows RESTORE before it is RUNNING again."""
     more = tuple((creds, None) for creds in more_projects)
     async with (
         FakeSlack() as fake,
-        RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds, more=more) as sim,
+        RunningSimulator(
+            credentials=CREDENTIALS, job_seconds=job_seconds, more=more, settle_seconds=settle_seconds
+        ) as sim,
     ):
         populate(fake)
         if environments is not None:

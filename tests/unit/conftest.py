@@ -30,6 +30,7 @@ from bot.workflow.follow import Follower
 from bot.workflow.places import Places
 from bot.workflow.submit import Submitter
 from bot.workflow.sweep import Sweeper
+from bot.workflow.verify import Verifier
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 CREDS = SimulatorCredentials(project_id=PROJECT, ak="TESTAKEXAMPLE0000000", sk="test-secret-key")
@@ -64,6 +65,7 @@ class Bench:
     follower: Follower
     sweeper: Sweeper
     announcer: Announcer
+    verifier: Verifier
     spawned: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def desk_submitting_with(self, submit: Callable[[RestoreRequest], Awaitable[object]]) -> RestoreDesk:
@@ -144,6 +146,7 @@ async def bench() -> AsyncIterator[Bench]:
             follower=Follower(store=store, places=places, submitter=submitter, clock=clock, poll_interval=10),
             sweeper=Sweeper(store=store, desk=desk, submitter=submitter, clock=clock, interval=30, spawn=spawn),
             announcer=Announcer(store=store, client=client, render=render_notice, approvers="<@UBOB>", clock=clock),
+            verifier=Verifier(store=store, places=places, clock=clock, poll_interval=10),
             spawned=spawned,
         )
         try:

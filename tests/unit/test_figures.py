@@ -234,7 +234,7 @@ async def test_a_restore_s_figures_are_its_workflow_s_times(bench: Bench) -> Non
     bench.clock.advance(timedelta(seconds=30))
     await bench.follower.step()
     done = await bench.store.get(request_.id)
-    assert done is not None and done.state is S.COMPLETED
+    assert done is not None and done.state is S.VERIFYING  # the job completed; its verification follows
     assert (done.approved_at, done.submitted_at, done.job_started_at, done.finished_at) == (
         t0 + 4 * M,
         t0 + 4 * M + timedelta(seconds=7),
@@ -245,7 +245,7 @@ async def test_a_restore_s_figures_are_its_workflow_s_times(bench: Bench) -> Non
         "⏱ Time to restore 4m27s · request → approval 4m00s · approval → job start 7s · job 20s"
         " · restore point lag 10m07s"
     )
-    assert render_notice(done, Notice.FINAL, {}).endswith(f"\n{line}") and status_text(done).endswith(f"\n{line}")
+    assert render_notice(done, Notice.JOB_DONE, {}).endswith(f"\n{line}") and status_text(done).endswith(f"\n{line}")
 
     (stats,) = await bench.desk.stats(1)
     took = timedelta(seconds=267)

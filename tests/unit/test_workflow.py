@@ -44,10 +44,13 @@ async def test_approved_it_is_posted_once_and_followed_to_its_end_and_people_hea
 
     bench.clock.advance(timedelta(seconds=30))  # the simulator's job takes 20 s
     assert await bench.follower.step() == 10
+    completed = await bench.store.get(request.id)
+    assert completed is not None and completed.state is S.VERIFYING and completed.job_progress == 100
+    assert await bench.verifier.step() == 10  # the target is RUNNING again, its data nodes as planned
     done = await bench.store.get(request.id)
-    assert done is not None and done.state is S.COMPLETED and done.job_progress == 100
+    assert done is not None and done.state is S.VERIFIED
     actions = [a.action for a in await bench.store.audit_trail(request.id)]
-    assert actions == ["create", "approve", "approved", "submit", "job_submitted", "job_completed"]
+    assert actions == ["create", "approve", "approved", "submit", "job_submitted", "job_completed", "verified"]
 
     while await bench.announcer.step() == 0.0:  # drains the outbox, then waits its interval
         pass
@@ -55,8 +58,11 @@ async def test_approved_it_is_posted_once_and_followed_to_its_end_and_people_hea
     texts = thread(bench, posted)
     assert texts[0] == "<@UBOB> approved (1/1)."
     assert f"Restore job `{done.job_id}` submitted to DDM (cn-north-4)." in texts
-    assert "Restore completed" in texts[-1]
-    assert "completed" in json.dumps(bench.fake.message(CHANNEL, posted.message_ts)["blocks"])
+    assert "Restore completed" in texts[-2] and "Verifying it now" in texts[-2]
+    assert texts[-1].startswith("✅ Verified: orders-restore-1 is RUNNING at 192.168.1.")
+    assert texts[-1].endswith(" · 2/2 data nodes as planned · no SQL checks set up")
+    card = json.dumps(bench.fake.message(CHANNEL, posted.message_ts)["blocks"], ensure_ascii=False)
+    assert f"✅ *DDM restore request* `{request.id}` · verified" in card
 
 
 async def test_a_pending_request_expires_when_its_time_is_up(bench: Bench) -> None:

@@ -33,6 +33,9 @@ _STATUS_ICON = {
     RequestState.RUNNING: "🔵",
     RequestState.UNKNOWN: "🟠",
     RequestState.COMPLETED: "✅",
+    RequestState.VERIFYING: "🔵",
+    RequestState.VERIFIED: "✅",
+    RequestState.VERIFY_FAILED: "🟠",
     RequestState.FAILED: "🔴",
     RequestState.REJECTED: "⛔",
     RequestState.CANCELLED: "⚪",
@@ -57,9 +60,16 @@ def status_line(request: RestoreRequest, stage_header: str = "") -> str:
         return f"running {request.job_progress or 0}%"
     if state is RequestState.UNKNOWN:
         return "outcome unknown · looking for the job in DDM's job list"
+    job = figures_of(request).job
+    took = f" in {duration_text(job)}" if job is not None else ""
     if state is RequestState.COMPLETED:
-        job = figures_of(request).job
-        return "completed" + (f" in {duration_text(job)}" if job is not None else "")
+        return f"completed{took}"
+    if state is RequestState.VERIFYING:
+        return f"completed{took} · verifying"
+    if state is RequestState.VERIFIED:
+        return "verified"
+    if state is RequestState.VERIFY_FAILED:
+        return "completed, verification failed"
     if state is RequestState.FAILED:
         return f"failed {escape(request.error_code or '', 100)}".strip()
     if state is RequestState.REJECTED:
@@ -90,6 +100,16 @@ def target_line(request: RestoreRequest) -> str:
         )
     if state is RequestState.COMPLETED:
         return f"✅ *All data on {target} was overwritten by this restore.*"
+    if state is RequestState.VERIFYING:
+        return f"✅ *All data on {target} was overwritten by this restore.* Verifying it now…"
+    if state is RequestState.VERIFIED:
+        return f"✅ *All data on {target} was overwritten by this restore, and it checked out.*"
+    if state is RequestState.VERIFY_FAILED:
+        what = escape(clause(request.error_msg), 1000) or "no reason recorded"
+        return (
+            f"🟠 *All data on {target} was overwritten by this restore, but its verification failed:* {what}. "
+            "Look at it before anyone relies on it."
+        )
     if state is not RequestState.FAILED:  # rejected, cancelled, expired: never submitted
         return f"*Nothing was changed on {target}.*"
     said = f"“{escape(clause(request.error_msg), 300)}”" if clause(request.error_msg) else "no reason"

@@ -60,8 +60,22 @@ def render_notice(request: RestoreRequest, notice: Notice, params: Mapping[str, 
         elapsed = params.get("elapsed_s")
         after = f" after {duration_text(timedelta(seconds=elapsed))}" if isinstance(elapsed, int) and elapsed else ""
         return f"⏳ Restore job {_job(request)} is {params.get('percent')}% done{after}."
+    if notice is Notice.JOB_DONE:
+        return _with_figures(
+            request, _completed(request) + " Verifying it now: DDM's view of the target, then its checks."
+        )
+    if notice is Notice.VERIFY_TROUBLE:
+        problem = escape(params.get("problem") or "no answer", DDM_TEXT_LIMIT)
+        until = params.get("until_ms")
+        when = _when(until) if isinstance(until, int) else "its time limit"
+        return (
+            f"⚠️ I can't verify {_instance(request.plan, request.plan.target)} yet: {problem}. I keep trying until "
+            f"{when}; the result follows here."
+        )
     if notice is Notice.FINAL:
-        return final_text(request)
+        return final_text(request, params)
+    if notice is Notice.TARGET_ADDRESS:
+        return address_text(request, params)
     if notice is Notice.REVIEW_DUE:
         due = params.get("due_ms")
         when = _when(int(due)) if isinstance(due, int) else "soon"
@@ -112,9 +126,11 @@ def review_blocks(request: RestoreRequest, text: str) -> list[dict[str, object]]
     return [block.to_dict() for block in blocks]
 
 
-def final_text(request: RestoreRequest) -> str:
-    """How a request in a final state ended, from what the request records."""
+def final_text(request: RestoreRequest, params: Mapping[str, ParamValue] | None = None) -> str:
+    """How a request in a final state ended, from what the request records (a verification: its `params`)."""
     state = request.state
+    if state in (RequestState.VERIFIED, RequestState.VERIFY_FAILED):
+        return verdict_text(request, params or {})
     if state is RequestState.REJECTED:
         reason = f': "{escape(request.decision_note, 500)}"' if request.decision_note else ""
         return f"{mention(request.decided_by or '?')} rejected {request.id}{reason}. Nothing was restored."
@@ -148,23 +164,66 @@ def final_text(request: RestoreRequest) -> str:
     return f"🔴 DDM refused the restore: `{escape(code or '', 100)}` {error}. Nothing was restored. {next_step(code)}"
 
 
-def _finished(request: RestoreRequest) -> str:
-    people = " ".join(mention(uid) for uid in dict.fromkeys([request.requester_id, *request.approver_ids]))
+def _people(request: RestoreRequest) -> str:
+    """The requester and the approvers, mentioned."""
+    return " ".join(mention(uid) for uid in dict.fromkeys([request.requester_id, *request.approver_ids]))
+
+
+def _took(request: RestoreRequest) -> str:
+    job = figures_of(request).job
+    return f" in {duration_text(job)}" if job is not None else ""
+
+
+def _with_figures(request: RestoreRequest, text: str) -> str:
     figures = figures_of(request)
-    took = f" in {duration_text(figures.job)}" if figures.job is not None else ""
+    return f"{text}\n{figures_text(figures)}" if figures.known else text
+
+
+def _completed(request: RestoreRequest) -> str:
+    plan = request.plan
+    return (
+        f"✅ Restore completed{_took(request)}. {_people(request)} — {_instance(plan, plan.target)} now holds "
+        f"{_instance(plan, plan.source)} as of {utc_text(plan.restore_time_ms)}."
+    )
+
+
+def verdict_text(request: RestoreRequest, params: Mapping[str, ParamValue]) -> str:
+    """The verification's end: `✅ Verified: orders-restore-1 is RUNNING at 10.0.0.5:5066 · 2/2 data nodes as
+    planned · 1/1 checks passed`, or `⚠️ Verification failed: <what>` with the requester and approvers."""
+    if request.state is RequestState.VERIFY_FAILED:
+        problems = escape(str(params.get("problems") or clause(request.error_msg) or "no reason"), DDM_TEXT_LIMIT * 3)
+        return f"⚠️ Verification failed: {problems}. {_people(request)}"
+    address = params.get("address")
+    at = f" at {escape(str(address), 100)}" if address else ""
+    parts = [f"{_label(request.plan.target.label)} is {escape(str(params.get('status') or 'RUNNING'), 40)}{at}"]
+    if params.get("nodes") is not None:
+        parts.append(f"{params.get('nodes_as_planned')}/{params.get('nodes')} data nodes as planned")
+    checks = params.get("checks")
+    parts.append(f"{params.get('checks_passed')}/{checks} checks passed" if checks else "no SQL checks set up")
+    return "✅ Verified: " + " · ".join(parts)
+
+
+def address_text(request: RestoreRequest, params: Mapping[str, ParamValue]) -> str:
+    """The DM to the requester at the verification's end: where to connect."""
+    target = _instance(request.plan, request.plan.target)
+    address = params.get("address")
+    where = f"connect at `{escape(str(address), 100)}` (MySQL protocol)" if address else "DDM shows no address for it"
+    if request.state is RequestState.VERIFIED:
+        return f"{request.id}: {target} is restored and verified; {where}."
+    return f"{request.id}: {target} is restored but its verification failed (see the thread); {where}."
+
+
+def _finished(request: RestoreRequest) -> str:
+    took, people = _took(request), _people(request)
     plan = request.plan
     if request.state is RequestState.COMPLETED:
-        text = (
-            f"✅ Restore completed{took}. {people} — {_instance(plan, plan.target)} now holds "
-            f"{_instance(plan, plan.source)} as of {utc_text(plan.restore_time_ms)}."
-        )
-    else:
-        reason = _sentence(request.error_msg) or "DDM gave no reason"
-        text = (
-            f"🔴 Restore job {_job(request)} failed{took}: {reason}. {people} — {_instance(plan, plan.target)} may "
-            "hold partial data; check it in the console before using it or restoring onto it again."
-        )
-    return f"{text}\n{figures_text(figures)}" if figures.known else text
+        return _with_figures(request, _completed(request))
+    reason = _sentence(request.error_msg) or "DDM gave no reason"
+    return _with_figures(
+        request,
+        f"🔴 Restore job {_job(request)} failed{took}: {reason}. {people} — {_instance(plan, plan.target)} may "
+        "hold partial data; check it in the console before using it or restoring onto it again.",
+    )
 
 
 def figures_text(figures: Figures) -> str:
