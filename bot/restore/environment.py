@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.restore.policy import ApprovalPolicy, Stage, describe_who
+from bot.restore.flow import Stage, describe_who
+from bot.restore.policy import ApprovalPolicy
 
 
 @dataclass(frozen=True)
