@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from bot.restore.figures import figures_of, span
 from bot.restore.lifecycle import FINAL_STATES
 from bot.restore.request import RestoreRequest
-from bot.restore.timeparse import duration_text, utc_text
+from bot.restore.timeparse import duration_text
 from bot.slack.blocks.card import status_icon, status_line
 from bot.slack.blocks.escaping import escape, mention, slack_date
 
@@ -36,7 +36,7 @@ def history_text(
 def history_line(request: RestoreRequest) -> str:
     plan = request.plan
     made = request.created_at
-    when = slack_date(int(made.timestamp()), "{date_short} {time}", utc_text(int(made.timestamp() * 1000)))
+    when = slack_date(int(made.timestamp()), "{date_short} {time}", made.strftime("%Y-%m-%d %H:%M UTC"))
     parts = [
         f"• `{request.id}` {when} · {escape(plan.source.label, 100)} → {escape(plan.target.label, 100)}",
         f"by {mention(request.requester_id)} in <#{request.channel_id}>",
