@@ -195,9 +195,11 @@ class Runtime:
     closed: bool = field(default=False)
 
     async def start_background(self) -> None:
-        """Apply what passed while the bot was down (expiries, a lost submitter), submit what was approved but
-        never sent, then start every loop. A failure here is the loops' to retry: it never stops the start."""
+        """Freeze the flow of pending requests made before flows were frozen, apply what passed while the bot was
+        down (expiries, a lost submitter), submit what was approved but never sent, then start every loop. A failure
+        here is the loops' to retry: it never stops the start."""
         try:
+            await self.desk.freeze_flows()
             await self.sweeper.step()
             await self.sweeper.resume()
         except Exception as exc:

@@ -15,126 +15,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import SecretStr, ValidationError
 
-from bot.config import GROUP_ID, GROUP_ID_HINT, USER_ID, USER_ID_HINT, ConfigError, Settings, _regional
+from bot.config import ConfigError, Settings, _regional
+from bot.envfile_shape import ConfigFile, CredentialsConfig, EnvironmentConfig, RuleConfig, VerifyConfig, Who
 from bot.restore.environment import Environment, Environments
-from bot.restore.policy import ApprovalPolicy, Stage, UrgentRule
-from bot.restore.verification import (
-    DEFAULT_CHECK_TIMEOUT_SECONDS,
-    DEFAULT_READY_WITHIN,
-    SqlCheck,
-    VerifyRule,
-    parse_expect,
-    plain_select,
-    select_problem,
-)
+from bot.restore.flow import Stage
+from bot.restore.policy import ApprovalPolicy, UrgentRule
+from bot.restore.rules import Rule, unreachable
+from bot.restore.verification import SqlCheck, VerifyRule, parse_expect
 
 DEFAULT_FILE = "ddm-restore.toml"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Who(_Strict):
-    users: list[str] = Field(default_factory=list)
-    usergroups: list[str] = Field(default_factory=list)
-
-    @field_validator("users")
-    @classmethod
-    def _users(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if not USER_ID.fullmatch(v)]
-        if bad:
-            raise ValueError(f"{', '.join(map(repr, bad))} not a user ID; {USER_ID_HINT}")
-        return value
-
-    @field_validator("usergroups")
-    @classmethod
-    def _groups(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if not GROUP_ID.fullmatch(v)]
-        if bad:
-            raise ValueError(f"{', '.join(map(repr, bad))} not a user group ID; {GROUP_ID_HINT}")
-        return value
-
-    @property
-    def empty(self) -> bool:
-        return not self.users and not self.usergroups
-
-
-class CredentialsConfig(_Strict):
-    ak_env: str | None = None
-    sk_env: str | None = None
-    security_token_env: str | None = None
-    iam_username_env: str | None = None
-    iam_password_env: str | None = None
-    iam_domain_env: str | None = None
-
-
-class StageConfig(_Strict):
-    name: str = Field(min_length=1)
-    approvers: Who
-    required: int = Field(1, ge=1, le=10)
-
-
-class UrgentConfig(_Strict):
-    approvers: Who
-    required: int = Field(1, ge=1, le=10)
-    review_within_hours: float = Field(24, gt=0)
-    reviewers: Who
-
-
-class CheckConfig(_Strict):
-    """One SQL check on a restored target: a single SELECT; the first column of its first row against `expect`."""
-
-    name: str = Field(min_length=1, max_length=80)
-    database: str = Field(min_length=1, max_length=64)
-    sql: str = Field(min_length=1)
-    expect: str
-
-    @field_validator("sql")
-    @classmethod
-    def _one_select(cls, value: str) -> str:
-        problem = select_problem(value)
-        if problem is not None:
-            raise ValueError(f"only a single SELECT statement is accepted: {problem}")
-        return plain_select(value)
-
-    @field_validator("expect")
-    @classmethod
-    def _comparison(cls, value: str) -> str:
-        parse_expect(value)  # ValueError: what is accepted
-        return value
-
-
-class VerifyConfig(_Strict):
-    """How a completed restore is proven: DDM's view always; the SQL checks with a read-only account."""
-
-    user_env: str | None = None
-    password_env: str | None = None
-    timeout_seconds: float = Field(DEFAULT_CHECK_TIMEOUT_SECONDS, gt=0, le=3600)
-    ready_within_minutes: float = Field(DEFAULT_READY_WITHIN.total_seconds() / 60, gt=0, le=24 * 60)
-    check: list[CheckConfig] = Field(default_factory=list)
-
-
-class EnvironmentConfig(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    channels: list[str] = Field(min_length=1)
-    region: str = Field(min_length=1)
-    project_id: str = Field(min_length=1)
-    credentials: CredentialsConfig
-    ddm_endpoint: str | None = None
-    iam_endpoint: str | None = None
-    requesters: Who | None = None
-    approval_ttl_minutes: float = Field(60, gt=0)
-    allow_self_approval: bool = False
-    stage: list[StageConfig] = Field(min_length=1)
-    urgent: UrgentConfig | None = None
-    verify: VerifyConfig | None = None
-
-
-class ConfigFile(_Strict):
-    environment: list[EnvironmentConfig] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
@@ -256,6 +147,10 @@ def parse_config(
             owner.setdefault(channel, env.name)
         for index, stage in enumerate(env.stage, start=1):
             problems += _enough(f"{key}.stage[{index}]", stage.approvers, stage.required)
+        if len({stage.name for stage in env.stage}) < len(env.stage):
+            problems.append(f"{key}.stage: two stages have one name; rules name stages, so each needs its own")
+        rule_problems = _rule_problems(key, env)
+        problems += rule_problems
         if env.urgent is not None:
             problems += _enough(f"{key}.urgent", env.urgent.approvers, env.urgent.required)
             if env.urgent.reviewers.empty:
@@ -264,14 +159,18 @@ def parse_config(
         problems += secret_problems
         account, verify_problems = _verify_account(f"{key}.verify", env.verify, environ)
         problems += verify_problems
-        setups.append(_setup(env, credentials, account))
+        setups.append(_setup(env, credentials, account, with_rules=not rule_problems))
     if problems:
         raise ConfigError("\n".join(f"{where}: {line}" for line in problems))
     return tuple(setups)
 
 
 def _setup(
-    env: EnvironmentConfig, credentials: Credentials, account: tuple[str, SecretStr] | None = None
+    env: EnvironmentConfig,
+    credentials: Credentials,
+    account: tuple[str, SecretStr] | None = None,
+    *,
+    with_rules: bool = True,
 ) -> EnvironmentSetup:
     requesters = env.requesters or Who()
     stages = tuple(
@@ -300,6 +199,7 @@ def _setup(
         allowed_channel_ids=frozenset(env.channels),
         stages=stages,
         urgent=urgent,
+        rules=tuple(_rule(rule) for rule in env.rule) if with_rules else (),
     )
     c = env.credentials
     names = f"{c.ak_env}/{c.sk_env}" if c.ak_env else f"{c.iam_username_env}/{c.iam_password_env}/{c.iam_domain_env}"
@@ -353,6 +253,46 @@ def _verify_account(
     if user is None or password is None:
         return None, problems
     return (user, SecretStr(password)), problems
+
+
+def _rule(rule: RuleConfig) -> Rule:
+    return Rule(rule.name, rule.when.conditions(), tuple(rule.flow or ()), rule.refuse or "")
+
+
+def _rule_problems(key: str, env: EnvironmentConfig) -> list[str]:
+    """What makes an environment's routing rules wrong: one line each, naming the rule's key."""
+    problems: list[str] = []
+    stages = [stage.name for stage in env.stage]
+    names: set[str] = set()
+    for index, rule in enumerate(env.rule, start=1):
+        where = f"{key}.rule[{index}]"
+        if rule.name in names:
+            problems.append(f"{where}.name: another rule is named {rule.name!r}")
+        names.add(rule.name)
+        if (rule.flow is None) == (rule.refuse is None):
+            problems.append(f"{where}: give flow (stage names, in order) or refuse (a message), one of them")
+        elif rule.flow is not None:
+            unknown = [name for name in rule.flow if name not in stages]
+            if not rule.flow:
+                problems.append(f"{where}.flow: name at least one stage")
+            elif unknown:
+                problems.append(
+                    f"{where}.flow: {', '.join(map(repr, unknown))} not a stage of {env.name} "
+                    f"(its stages: {', '.join(map(repr, stages))})"
+                )
+            elif len(set(rule.flow)) < len(rule.flow):
+                problems.append(f"{where}.flow: a stage is named twice")
+        elif rule.refuse is not None and not rule.refuse.strip():
+            problems.append(f"{where}.refuse: give the message people are shown")
+        when = rule.when
+        if when.timezone is not None and when.weekdays is None and when.between is None:
+            problems.append(f"{where}.when.timezone: only used with weekdays or between")
+        if when.requester_in is not None and when.requester_in.empty:
+            problems.append(f"{where}.when.requester_in: name at least one user or user group")
+    if not problems:
+        rules = [_rule(rule) for rule in env.rule]
+        problems += [f"{key}.rule[{index + 1}]: no request can reach it: {why}" for index, why in unreachable(rules)]
+    return problems
 
 
 def _enough(key: str, who: Who, required: int) -> list[str]:

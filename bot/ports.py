@@ -4,7 +4,7 @@ people (RequestDesk; the Slack listeners call it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -13,6 +13,7 @@ from bot.errors import DependencyError, PersonError
 from bot.restore.checks import PlanProblem
 from bot.restore.facts import Instance, JobReport, SourceDataNode, SubmitOutcome, TargetCandidate
 from bot.restore.figures import EnvironmentStats
+from bot.restore.flow import Flow
 from bot.restore.lifecycle import Event
 from bot.restore.mapping import Candidate
 from bot.restore.notices import Notice, Outgoing, ParamValue
@@ -127,6 +128,14 @@ class ApprovalOutcome:
 
 
 @dataclass(frozen=True)
+class RequestPage:
+    """One page of requests, newest first, and how many there are on all the pages."""
+
+    requests: list[RestoreRequest]
+    total: int
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     """One notice waiting in the outbox."""
 
@@ -236,7 +245,8 @@ class RequestRepository(Protocol):
     wins; each change writes its audit records and its outbox rows with it, all or nothing; one active request
     per target instance (TargetBusy); approvals are unique per person, only while PENDING, unexpired and for the
     fingerprint, in stage order (bot.restore.stages), and the last one needed moves the request to APPROVED with
-    it. A database that can't be used raises StoreUnavailable and records nothing.
+    it. A request's approvals are held to the flow frozen into it when it was made (bot.restore.flow), never to the
+    configuration as it is now. A database that can't be used raises StoreUnavailable and records nothing.
 
     What an implementation is built with (construction, not this protocol): its ChangeObservers, told of each
     committed change of state, and an `on_notices` callback after each commit that wrote notices (so that this
@@ -260,8 +270,10 @@ class RequestRepository(Protocol):
         now: datetime,
         expires_at: datetime,
         review: Review | None = None,
+        flow: Flow | None = None,
     ) -> RestoreRequest:
-        """A new PENDING request and its card notice; TargetBusy when another active request holds the target."""
+        """A new PENDING request and its card notice, `flow` frozen into it (and into its fingerprint); TargetBusy
+        when another active request holds the target."""
         ...
 
     async def transition(
@@ -287,9 +299,13 @@ class RequestRepository(Protocol):
         fingerprint: str,
         now: datetime,
         stage: int = 1,
-        stages_required: tuple[int, ...] | None = None,
         params: Mapping[str, ParamValue] | None = None,
     ) -> ApprovalOutcome: ...
+
+    async def freeze_flow(self, request_id: str, flow: Flow, *, now: datetime) -> RestoreRequest | None:
+        """Freeze `flow` (backfilled: made after the request) into a PENDING request that has none, with its audit
+        record; None when it is not pending or already has one."""
+        ...
 
     async def set_message(
         self, request_id: str, *, channel_id: str, message_ts: str, permalink: str | None = None
@@ -317,6 +333,13 @@ class RequestRepository(Protocol):
         self, limit: int = 10, *, requester_id: str | None = None, channel_id: str | None = None
     ) -> list[RestoreRequest]:
         """Newest first."""
+        ...
+
+    async def made_since(
+        self, since: datetime, *, channel_ids: Collection[str] | None = None, limit: int = 10, offset: int = 0
+    ) -> RequestPage:
+        """The requests made at or after `since` (in `channel_ids`, when given), newest first: `limit` of them
+        after the first `offset`, and how many there are in all."""
         ...
 
     async def finished_since(self, since: datetime) -> list[RestoreRequest]:
@@ -365,9 +388,23 @@ class RequestDesk(Protocol):
         plan check is `check_plan_live`."""
         ...
 
+    async def flow_for(
+        self,
+        *,
+        source: NamedRef,
+        target: NamedRef,
+        restore_time_ms: int,
+        data_nodes: int,
+        requester_id: str,
+        channel_id: str,
+    ) -> Flow:
+        """The approval flow such a request would get if it were made now (what step 2 shows before submit); a
+        Refusal (field "flow") with the rule's message when a routing rule refuses it."""
+        ...
+
     async def create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> RestoreRequest:
-        """Check the plan once more against DDM and store it as a PENDING request, named as DDM names things;
-        the announcer posts its card."""
+        """Check the plan once more against DDM, choose its approval flow (the routing rules, now) and store it as
+        a PENDING request with that flow frozen into it, named as DDM names things; the announcer posts its card."""
         ...
 
     async def approve(self, request_id: str, user_id: str) -> None:
@@ -390,6 +427,11 @@ class RequestDesk(Protocol):
 
     async def recent(self, limit: int = 10, *, channel_id: str | None = None) -> list[RestoreRequest]:
         """Newest first."""
+        ...
+
+    async def history(self, days: int, *, channel_ids: Collection[str] | None, page: int = 1) -> RequestPage:
+        """Page `page` (from 1) of the requests made in the last `days` days (1 to STATS_DAYS_MAX) in `channel_ids`
+        (None: any channel), newest first."""
         ...
 
     async def stats(self, days: int) -> list[EnvironmentStats]:

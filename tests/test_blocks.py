@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Option
 
+from bot.restore.flow import Flow, Stage
 from bot.restore.mapping import Candidate
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.request import Approval, RequestState, RestoreRequest
@@ -27,6 +28,7 @@ from bot.slack.blocks import (
     step1_view,
     step2_view,
 )
+from bot.workflow.forms import FlowPreview
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
@@ -205,8 +207,25 @@ def test_modal_step2_and_small_views() -> None:
         )
         for m in PLAN.mappings
     ]
-    view = step2_view(meta, rows, external_id="ddm-restore-x").to_dict()
+    flow = Flow(
+        (
+            Stage("DBA lead", approver_group_ids=frozenset({"SLEADS"})),
+            Stage("Service <owner>", approver_user_ids=frozenset({"UOWNER"})),
+        ),
+        rule="old restore point",
+    )
+    view = step2_view(meta, rows, external_id="ddm-restore-x", approval=FlowPreview(flow=flow)).to_dict()
     check_golden("modal_step2", view)
+    # Who will be asked, before the submit (the environments file's names escaped); or the rule's refusal.
+    (line,) = [b["text"]["text"] for b in view["blocks"] if b.get("block_id") == "approval_flow"]
+    assert line == (
+        "*This request needs:* DBA lead (1 of <!subteam^SLEADS>), then Service &lt;owner&gt; (<@UOWNER>) — rule "
+        "*old restore point*"
+    )
+    refused = step2_view(meta, rows, external_id="x", approval=FlowPreview(refused="Frozen at weekends.")).to_dict()
+    assert [b["text"]["text"] for b in refused["blocks"] if b.get("block_id") == "approval_flow"] == [
+        "⛔ *This request can't be made now:* Frozen at weekends."
+    ]
     assert [b["block_id"] for b in view["blocks"] if b["type"] == "input"] == [
         f"dn_map:{PLAN.mappings[0].source.id}",
         f"dn_map:{PLAN.mappings[1].source.id}",

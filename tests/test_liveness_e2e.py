@@ -90,10 +90,10 @@ async def test_healthz_stays_200_while_ddm_hangs_and_slack_is_late(tmp_path: Pat
 
 async def every_restore_completes_once(h: BotHarness, ids: list[str]) -> None:
     for request_id in ids:
-        done = await h.wait_request(lambda r: r.state is S.COMPLETED, request_id=request_id, timeout=30)
+        done = await h.wait_request(lambda r: r.state is S.VERIFIED, request_id=request_id, timeout=30)
         await h.wait_thread(done, "Restore completed", timeout=30)
     await asyncio.sleep(0.3)  # a second "completed" would be on its way by now
     for request_id in ids:
         request = await h.runtime.store.get(request_id)
-        assert request is not None and request.state is S.COMPLETED
+        assert request is not None and request.state is S.VERIFIED
         assert sum("Restore completed" in text for text in h.thread_texts(request)) == 1

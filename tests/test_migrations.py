@@ -37,8 +37,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from bot.cli import main
+from bot.huawei.auth import AkSkAuth
+from bot.huawei.ddm import DdmClient
+from bot.huawei.ddm_gateway import HuaweiDdmGateway
+from bot.restore.flow import Flow, Stage
 from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan, canonical_json
+from bot.restore.policy import ApprovalPolicy
 from bot.restore.request import RequestState
 from bot.store import schema
 from bot.store.audit import verify_chain
@@ -54,8 +59,10 @@ from bot.store.migrate import (
 )
 from bot.store.rows import ms
 from bot.store.sql_store import RequestStore
+from bot.workflow.desk import RestoreDesk
+from bot.workflow.places import Places
 
-ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
+ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"]
 AFTER_FIRST = ALL[1:]
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -500,10 +507,12 @@ def test_cli_migrate(
         "applied 0008: The figures of a restore: when it was approved and when its job started, and an index for "
         "the finished ones.",
         "applied 0009: States for the verification of a completed restore: VERIFYING, VERIFIED and VERIFY_FAILED.",
+        "applied 0010: Each request keeps the approval flow it was made with: its stages, their approvers, the rule "
+        "that chose them.",
     ]
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out == "database is up to date (revision 0009)\n" and err == ""
+    assert out == "database is up to date (revision 0010)\n" and err == ""
 
 
 def test_cli_migrate_from_a_first_release_database(
@@ -525,6 +534,8 @@ def test_cli_migrate_from_a_first_release_database(
         "applied 0008: The figures of a restore: when it was approved and when its job started, and an index for "
         "the finished ones.",
         "applied 0009: States for the verification of a completed restore: VERIFYING, VERIFIED and VERIFY_FAILED.",
+        "applied 0010: Each request keeps the approval flow it was made with: its stages, their approvers, the rule "
+        "that chose them.",
     ]
 
 
@@ -682,7 +693,7 @@ async def test_0008_fills_the_figures_times_of_earlier_requests_from_their_histo
     await reset(database_url)
     await migrate(database_url, "0007")
     ids = await on(database_url, write_0007_history)
-    assert await migrate(database_url) == ["0008", "0009"]
+    assert await migrate(database_url) == ["0008", "0009", "0010"]
     store = RequestStore.from_url(database_url)
     try:
         completed, running, rejected = [await store.get(ids[name]) for name in ("completed", "running", "rejected")]
@@ -724,3 +735,79 @@ def test_cli_migrate_and_audit_read_database_url_file_as_the_bot_does(
     assert main(["migrate"]) == 2
     _, err = capsys.readouterr()
     assert err.startswith("ddm-restore-bot: DATABASE_URL_FILE: cannot read ") and len(err.splitlines()) == 1
+
+
+# ---- revision 0010: the frozen approval flow ------------------------------------------------------------------------
+
+
+def write_0008_requests(conn: Connection) -> dict[str, str]:
+    """As revision 0008 left them: a pending request of two stages with its first approval, and a completed one."""
+    the_plan = plan()
+    ids = {"pending": "R-PEND001", "completed": "R-DONE001"}
+    for index, (name, state) in enumerate((("pending", "PENDING"), ("completed", "COMPLETED"))):
+        conn.execute(
+            insert(schema.requests).values(
+                id=ids[name],
+                state=state,
+                fingerprint=the_plan.fingerprint(),
+                plan_json=the_plan.model_dump_json(),
+                source_instance_id=the_plan.source.id,
+                target_instance_id=f"tgt{index}in09",
+                requester_id="UALICE",
+                channel_id="C1",
+                required_approvals=2,
+                created_ms=ms(NOW),
+                expires_ms=ms(NOW + timedelta(hours=1)),
+                updated_ms=ms(NOW),
+            )
+        )
+        conn.execute(
+            insert(schema.approvals).values(
+                request_id=ids[name], user_id="UBOB", fingerprint=the_plan.fingerprint(), at_ms=ms(NOW), stage=1
+            )
+        )
+    return ids
+
+
+async def test_0010_and_the_start_freeze_the_environments_stages_into_pending_requests_made_before(
+    database_url: str,
+) -> None:
+    await reset(database_url)
+    await migrate(database_url, "0009")
+    ids = await on(database_url, write_0008_requests)
+    assert await migrate(database_url) == ["0010"]
+    store = RequestStore.from_url(database_url)
+    lead, owner = Stage("DBA lead", frozenset({"UBOB"})), Stage("Service owner", frozenset({"UDAN"}))
+    gateway = HuaweiDdmGateway(
+        DdmClient(
+            endpoint="http://127.0.0.1:9",  # never called: freezing a flow asks nothing of DDM
+            project_id="p1",
+            auth=AkSkAuth(ak="AK", sk="SK", project_id="p1"),
+            region="cn-north-4",
+        )
+    )
+    try:
+        pending = await store.get(ids["pending"])
+        assert pending is not None and pending.flow is None  # the database alone does not know the stages
+        # The bot starts with the environment as it was: its stages are frozen into the pending request.
+        policy = ApprovalPolicy(stages=(lead, owner))
+        desk = RestoreDesk(
+            store=store,
+            places=Places.one(gateway, policy),
+            directory=None,
+            clock=lambda: NOW,
+            submit=None,  # type: ignore[arg-type]
+        )
+        assert await desk.freeze_flows() == [ids["pending"]]
+        frozen = await store.get(ids["pending"])
+        assert frozen is not None and frozen.flow == Flow((lead, owner), backfilled=True)
+        assert frozen.fingerprint == pending.fingerprint and frozen.fingerprint_matches_plan
+        assert (await store.get(ids["completed"])).flow is None  # type: ignore[union-attr]
+        assert [r.action for r in await store.audit_trail(ids["pending"])] == ["flow_frozen"]
+        assert (await verify_chain(store)).ok
+        # Its approval from before counts in stage 1; the owner completes stage 2.
+        done = await store.approve(ids["pending"], user_id="UDAN", fingerprint=pending.fingerprint, now=NOW, stage=2)
+        assert done.added and done.approved
+    finally:
+        await gateway.aclose()
+        await store.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -31,9 +31,10 @@ from bot.huawei.errors import REQUEST_ID_HEADERS
 from bot.observability.context import about_request
 from bot.observability.metrics import Metrics
 from bot.observability.redact import REDACTOR
-from bot.ports import RequestDesk
+from bot.ports import RequestDesk, RequestPage
 from bot.restore.checks import PlanProblem
 from bot.restore.figures import EnvironmentStats, figures_of
+from bot.restore.flow import Flow
 from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.request import RestoreRequest
@@ -209,6 +210,26 @@ class MeasuredDesk:
         with self._refusals("request"):
             await self._desk.precheck_create(plan, requester_id=requester_id, channel_id=channel_id)
 
+    async def flow_for(
+        self,
+        *,
+        source: NamedRef,
+        target: NamedRef,
+        restore_time_ms: int,
+        data_nodes: int,
+        requester_id: str,
+        channel_id: str,
+    ) -> Flow:
+        # A rule's refusal here is shown in the form, and counted when the person submits it anyway.
+        return await self._desk.flow_for(
+            source=source,
+            target=target,
+            restore_time_ms=restore_time_ms,
+            data_nodes=data_nodes,
+            requester_id=requester_id,
+            channel_id=channel_id,
+        )
+
     async def create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> RestoreRequest:
         with self._refusals("request"):
             return await self._desk.create(plan, requester_id=requester_id, channel_id=channel_id)
@@ -239,6 +260,10 @@ class MeasuredDesk:
 
     async def recent(self, limit: int = 10, *, channel_id: str | None = None) -> list[RestoreRequest]:
         return await self._desk.recent(limit, channel_id=channel_id)
+
+    async def history(self, days: int, *, channel_ids: Collection[str] | None, page: int = 1) -> RequestPage:
+        with self._refusals("history"):
+            return await self._desk.history(days, channel_ids=channel_ids, page=page)
 
     async def stats(self, days: int) -> list[EnvironmentStats]:
         with self._refusals("stats"):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.restore.policy import ApprovalPolicy, Stage, describe_who
+from bot.restore.flow import Stage, describe_who
+from bot.restore.policy import ApprovalPolicy
 from bot.restore.verification import VerifyRule
 
 

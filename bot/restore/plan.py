@@ -3,7 +3,7 @@
 The fingerprint is the identity approvals bind to: sha256 over the project, the source instance (it is part of
 the URL), the canonical restore body, the environment's name and the urgent path's incident (when set: plans
 made before environments, and in the settings' one environment, hash as they always did). Names are for people and are not
-part of it.
+part of it. A request's fingerprint also covers the approval flow frozen into it (bot.restore.request).
 """
 
 from __future__ import annotations
@@ -59,13 +59,16 @@ class RestorePlan(BaseModel):
             ],
         }
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, *, flow: dict[str, Any] | None = None) -> str:
+        """The plan's identity; with `flow` (bot.restore.flow.Flow.identity), the request's: the approval flow
+        frozen into it is part of what its approvals bind to."""
         return fingerprint_of(
             self.project_id,
             self.source.id,
             self.restore_body(),
             environment=self.environment,
             urgent_incident=self.urgent_incident,
+            flow=flow,
         )
 
     def short_ids(self) -> dict[str, str]:
@@ -103,13 +106,21 @@ def canonical_json(value: Any) -> str:
 
 
 def fingerprint_of(
-    project_id: str, source_instance_id: str, body: dict[str, Any], *, environment: str = "", urgent_incident: str = ""
+    project_id: str,
+    source_instance_id: str,
+    body: dict[str, Any],
+    *,
+    environment: str = "",
+    urgent_incident: str = "",
+    flow: dict[str, Any] | None = None,
 ) -> str:
     identity: dict[str, Any] = {"project_id": project_id, "instance_id": source_instance_id, "body": body}
     if environment:
         identity["environment"] = environment
     if urgent_incident:
         identity["urgent_incident"] = urgent_incident
+    if flow is not None:
+        identity["flow"] = flow
     material = canonical_json(identity)
     return hashlib.sha256(material.encode("ascii")).hexdigest()
 

@@ -11,10 +11,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.errors import Refusal
+from bot.restore.flow import Flow, describe_who, join_or
+from bot.restore.flow import Stage as Stage  # where it was first defined
 from bot.restore.notices import ParamValue
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.review import Review
+from bot.restore.rules import RequestFacts, Rule, first_match
 from bot.restore.stages import StageRule
+
+# The form's field a routing rule's refusal is shown on (step 2's "This request needs" line).
+FLOW = "flow"
 
 
 @dataclass(frozen=True)
@@ -22,16 +28,6 @@ class Actor:
     user_id: str
     is_guest: bool = False
     group_ids: frozenset[str] = frozenset()  # the configured groups this person belongs to
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One approval stage: its approvers and how many of them must approve. Stages run in order."""
-
-    name: str
-    approver_user_ids: frozenset[str] = frozenset()
-    approver_group_ids: frozenset[str] = frozenset()
-    required: int = 1
 
 
 @dataclass(frozen=True)
@@ -63,12 +59,16 @@ class ApprovalPolicy:
     # Named stages in order (a configuration file's); empty: one stage, the approvers above.
     stages: tuple[Stage, ...] = ()
     urgent: UrgentRule | None = None
+    # Routing rules (bot.restore.rules): first match chooses the flow among the stages above, or refuses.
+    rules: tuple[Rule, ...] = ()
 
     @property
     def groups_to_resolve(self) -> frozenset[str]:
         groups = self.approver_group_ids | self.requester_group_ids
         for stage in self.stages:
             groups |= stage.approver_group_ids
+        for rule in self.rules:
+            groups |= rule.when.requester_group_ids
         if self.urgent is not None:
             groups |= self.urgent.approver_group_ids | self.urgent.reviewer_group_ids
         return groups
@@ -95,14 +95,51 @@ class ApprovalPolicy:
             if not allowed:
                 who = [f"<@{u}>" for u in sorted(self.requester_user_ids)]
                 who += [f"members of <!subteam^{g}>" for g in sorted(self.requester_group_ids)]
-                return Refusal("not_requester", f"Only {_join_or(who)} can request restores.")
+                return Refusal("not_requester", f"Only {join_or(who)} can request restores.")
         return None
 
     def for_request(self, request: RestoreRequest) -> ApprovalPolicy:
-        """The rules a request is decided by: an urgent one (where allowed) needs only the urgent approvers."""
+        """The rules a request is decided by: its frozen flow's approvers (bot.restore.flow), whatever the
+        configuration says now. A request from before frozen flows: an urgent one (where allowed) needs only the
+        urgent approvers, any other the environment's stages."""
+        if request.flow is not None:
+            return self.with_flow(request.flow)
         if request.plan.urgent_incident and self.urgent is not None:
             return self.urgent_policy()
         return self
+
+    def with_flow(self, flow: Flow) -> ApprovalPolicy:
+        """This environment's rules, with `flow`'s stages and approvers."""
+        first = flow.stages[0]
+        return replace(
+            self,
+            approver_user_ids=first.approver_user_ids,
+            approver_group_ids=first.approver_group_ids,
+            required_approvals=first.required,
+            stages=flow.stages if flow.named else (),
+            rules=(),
+        )
+
+    # ---- which flow a new request gets ----------------------------------------------------------------------
+
+    @property
+    def flow(self) -> Flow:
+        """The environment's own flow: every stage, in order (no rule chose it)."""
+        return Flow(self.stage_list)
+
+    def urgent_flow(self) -> Flow:
+        return self.urgent_policy().flow
+
+    def route(self, facts: RequestFacts) -> Flow | Refusal:
+        """The flow a new (not urgent) request gets: the first routing rule that holds chooses it, or refuses the
+        request (field "flow"); none holds: the environment's stages."""
+        rule = first_match(self.rules, facts)
+        if rule is None:
+            return self.flow
+        if rule.refuse:
+            return Refusal("rule_refused", rule.refuse, field=FLOW, quotes_ddm=True)
+        by_name = {stage.name: stage for stage in self.stages}
+        return Flow(tuple(by_name[name] for name in rule.flow), rule=rule.name)
 
     def urgent_policy(self) -> ApprovalPolicy:
         assert self.urgent is not None
@@ -156,7 +193,8 @@ class ApprovalPolicy:
         return f"stage {current} of {len(self.stages)}"
 
     def stage_lines(self, request: RestoreRequest) -> str:
-        """ "✅ DBA lead — <@bob>   ⏳ Service owner — waiting for <@owner> (0/1)"; "" without named stages."""
+        """ "✅ DBA lead — <@bob>   ⏳ Service owner — waiting for <@owner> (0/1)", then "— rule *old restore point*"
+        when a routing rule chose them; "" without named stages. The names are the configuration file's."""
         if not self.stages:
             return ""
         parts = []
@@ -168,7 +206,8 @@ class ApprovalPolicy:
             else:
                 waiting = describe_who(stage.approver_user_ids, stage.approver_group_ids)
                 parts.append(f"⏳ {stage.name} — waiting for {waiting} ({len(done)}/{stage.required})")
-        return "   ".join(parts)
+        rule = request.flow.rule if request.flow is not None else ""
+        return "   ".join(parts) + (f"   — rule *{rule}*" if rule else "")
 
     def _stages_of(self, actor: Actor) -> list[int]:
         return [
@@ -242,17 +281,3 @@ def _still_pending(request: RestoreRequest, now: datetime) -> Refusal | None:
     if request.state is not RequestState.PENDING:
         return Refusal("not_pending", f"{request.id} is already {request.state.value.lower()}; nothing to decide.")
     return None
-
-
-def describe_who(user_ids: frozenset[str], group_ids: frozenset[str]) -> str:
-    parts = [f"<@{uid}>" for uid in sorted(user_ids)]
-    parts += [f"members of <!subteam^{gid}>" for gid in sorted(group_ids)]
-    if not parts:
-        return "nobody (no approvers are configured)"
-    return _join_or(parts)
-
-
-def _join_or(parts: list[str]) -> str:
-    if len(parts) == 1:
-        return parts[0]
-    return ", ".join(parts[:-1]) + " or " + parts[-1]

@@ -5,11 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.restore.flow import Flow
 from bot.restore.lifecycle import ACTIVE_STATES, FINAL_STATES, RequestState
 from bot.restore.plan import RestorePlan
 from bot.restore.review import Review
 
-__all__ = ["ACTIVE_STATES", "FINAL_STATES", "SYSTEM", "Approval", "RequestState", "RestoreRequest"]
+__all__ = [
+    "ACTIVE_STATES",
+    "FINAL_STATES",
+    "SYSTEM",
+    "Approval",
+    "RequestState",
+    "RestoreRequest",
+    "request_fingerprint",
+]
 
 # The actor of what the bot does on its own (expiry, the submit, following the job), in the audit trail.
 SYSTEM = "system"
@@ -47,6 +56,9 @@ class RestoreRequest:
     job_started_at: datetime | None = None  # DDM accepted the job (bot.restore.figures says which clock)
     finished_at: datetime | None = None  # the job's end as DDM reports it, or when it failed before one
     review: Review | None = None  # urgent requests: the follow-up review
+    # The approval flow frozen when it was made (bot.restore.flow); None: made before flows were frozen and never
+    # pending since (its environment's stages stand in).
+    flow: Flow | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -62,4 +74,10 @@ class RestoreRequest:
 
     @property
     def fingerprint_matches_plan(self) -> bool:
-        return self.plan.fingerprint() == self.fingerprint
+        """Does the stored plan, with the flow frozen with it, still hash to what approvals bound to?"""
+        return request_fingerprint(self.plan, self.flow) == self.fingerprint
+
+
+def request_fingerprint(plan: RestorePlan, flow: Flow | None) -> str:
+    """The fingerprint of a request: its plan's, covering its flow too (unless that was frozen afterwards)."""
+    return plan.fingerprint(flow=flow.identity() if flow is not None and not flow.backfilled else None)

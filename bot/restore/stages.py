@@ -1,17 +1,20 @@
 """The stage rule: approvals count in stages, in order, each needing its number of approvals.
 
 One rule for everyone who asks: the policy (whose turn it is, what the card shows), the workflow (which stage a
-click counts for, what the thread says) and the store, which enforces it under the request's lock. A request
-without named stages has one stage of its required approvals.
+click counts for, what the thread says) and the store, which enforces it under the request's lock. The rule of a
+request is its frozen flow's (bot.restore.flow); a request without one has one stage of its required approvals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.restore.notices import ParamValue
-from bot.restore.request import Approval
+
+if TYPE_CHECKING:  # the request module holds its flow (bot.restore.flow), which holds this rule
+    from bot.restore.request import Approval
 
 
 @dataclass(frozen=True)

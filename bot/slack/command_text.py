@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from bot.restore.figures import STATS_DAYS_DEFAULT, STATS_DAYS_MAX
 from bot.restore.timeparse import TimeInputError, parse_restore_point
 from bot.slack.blocks.escaping import escape
+from bot.workflow.desk import HISTORY_PAGE_SIZE
 
+HISTORY_DAYS_DEFAULT = 30
 USAGE = (
     "*`/ddm-restore`* — open the restore form.\n"
     "*`/ddm-restore <source> at <time> to <target> [map <src_dn>=<tgt_dn> …]`* — the same form, pre-filled "
@@ -18,6 +20,9 @@ USAGE = (
     "*`/ddm-restore policy`* — this channel's environment and who may request and approve.\n"
     "*`/ddm-restore stats [days]`* — the measured time to restore (p50, p90) and the other figures of the restores "
     f"finished in the last `days` days (1–{STATS_DAYS_MAX}, default {STATS_DAYS_DEFAULT}), by environment.\n"
+    "*`/ddm-restore history [days] [page]`* — this channel's environment's requests of the last `days` days "
+    f"(default {HISTORY_DAYS_DEFAULT}), newest first, {HISTORY_PAGE_SIZE} a page: who asked and approved, how "
+    "each ended and how long it took.\n"
     "*`/ddm-restore help`* — this help."
 )
 MAX_MAP_PAIRS = 32  # more data nodes than any DDM instance has; keeps the form's metadata small
@@ -59,7 +64,13 @@ class ShowStats:
     days: int = STATS_DAYS_DEFAULT
 
 
-Command = OpenForm | ShowHelp | ListRequests | ShowStatus | ShowPolicy | ShowStats
+@dataclass(frozen=True)
+class ShowHistory:
+    days: int = HISTORY_DAYS_DEFAULT
+    page: int = 1
+
+
+Command = OpenForm | ShowHelp | ListRequests | ShowStatus | ShowPolicy | ShowStats | ShowHistory
 # ASCII digits only, at most 4 (int() of a long run of digits is slow, and none is a number of days we take).
 _DAYS_RE = re.compile(r"^\d{1,4}$", re.ASCII)
 
@@ -82,6 +93,8 @@ def parse_command(text: str) -> Command:
         return ShowPolicy()
     if keyword == "stats":
         return _stats(rest.strip())
+    if keyword == "history":
+        return _history(rest.split())
     if keyword == "status":
         reference = rest.strip()
         if not reference or " " in reference:
@@ -129,6 +142,17 @@ def _stats(days: str) -> Command:
     if not _DAYS_RE.fullmatch(days) or not 1 <= int(days) <= STATS_DAYS_MAX:
         return ShowHelp(f"`stats` takes a number of days from 1 to {STATS_DAYS_MAX} (got “{clip(days)}”).")
     return ShowStats(int(days))
+
+
+def _history(words: list[str]) -> Command:
+    if len(words) > 2:
+        return ShowHelp(f"`history` takes a number of days and a page number (got “{clip(' '.join(words))}”).")
+    days, page = [*words, "", ""][:2]
+    if days and (not _DAYS_RE.fullmatch(days) or not 1 <= int(days) <= STATS_DAYS_MAX):
+        return ShowHelp(f"`history` takes a number of days from 1 to {STATS_DAYS_MAX} (got “{clip(days)}”).")
+    if page and (not _DAYS_RE.fullmatch(page) or int(page) < 1):
+        return ShowHelp(f"`history`'s page is a number from 1 (got “{clip(page)}”).")
+    return ShowHistory(int(days) if days else HISTORY_DAYS_DEFAULT, int(page) if page else 1)
 
 
 def clip(text: str, limit: int = 80) -> str:

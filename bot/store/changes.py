@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.ports import ChangeObserver
+from bot.restore.flow import Flow
 from bot.restore.lifecycle import LIFECYCLE, REVIEW_AFTER, REVIEW_MOVES, Event, ReviewEvent
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
-from bot.restore.request import SYSTEM, RequestState, RestoreRequest
+from bot.restore.request import SYSTEM, RequestState, RestoreRequest, request_fingerprint
 from bot.restore.review import Review
 from bot.restore.stages import StageRule
 from bot.store import schema
@@ -83,12 +84,13 @@ def new_row(
     now_ms: int,
     expires_ms: int,
     review: Review | None,
+    flow: Flow | None,
 ) -> dict[str, Any]:
-    """The columns a new PENDING request is inserted with."""
+    """The columns a new PENDING request is inserted with; its fingerprint covers its flow."""
     return {
         "id": request_id,
         "state": RequestState.PENDING.value,
-        "fingerprint": plan.fingerprint(),
+        "fingerprint": request_fingerprint(plan, flow),
         "plan_json": plan.model_dump_json(),
         "source_instance_id": plan.source.id,
         "target_instance_id": plan.target.id,
@@ -99,12 +101,16 @@ def new_row(
         "expires_ms": expires_ms,
         "updated_ms": now_ms,
         "review_json": review.to_json() if review is not None else None,
+        "flow_json": flow.to_json() if flow is not None else None,
     }
 
 
 def created(row: Mapping[str, Any]) -> Effects:
-    """The audit record and the card notice of a new request."""
+    """The audit record (with the flow frozen into the request) and the card notice of a new request."""
     effects = Effects(row["id"], row["created_ms"], notices=[Outgoing(Notice.CARD)])
+    details: dict[str, Any] = {"plan": json.loads(row["plan_json"]), "channel_id": row["channel_id"]}
+    if row.get("flow_json"):
+        details["flow"] = json.loads(row["flow_json"])
     effects.records.append(
         audit_record(
             request_id=row["id"],
@@ -113,7 +119,7 @@ def created(row: Mapping[str, Any]) -> Effects:
             from_state=None,
             to_state=RequestState.PENDING.value,
             fingerprint=row["fingerprint"],
-            details={"plan": json.loads(row["plan_json"]), "channel_id": row["channel_id"]},
+            details=details,
             at_ms=row["created_ms"],
             permalink=None,
         )
@@ -183,9 +189,21 @@ def write_move(
 # ---- approvals -------------------------------------------------------------------------------------------------
 
 
-def stage_rule(locked: LockedRequest, stages_required: Sequence[int] | None) -> StageRule:
-    """The stage rule an approval is held to: the named stages' counts, or one stage of the request's own."""
-    return StageRule(tuple(stages_required or (locked.values["required_approvals"],)))
+def frozen_flow(locked: LockedRequest) -> Flow | None:
+    raw = locked.values.get("flow_json")
+    return Flow.from_json(raw) if raw else None
+
+
+def stage_rule(locked: LockedRequest) -> StageRule:
+    """The stage rule an approval is held to: the request's frozen flow's (never the configuration's now); a
+    request without one has one stage of its required approvals."""
+    flow = frozen_flow(locked)
+    return flow.stage_rule if flow is not None else StageRule((locked.values["required_approvals"],))
+
+
+def named_stages(locked: LockedRequest) -> bool:
+    flow = frozen_flow(locked)
+    return flow is not None and flow.named
 
 
 def may_approve(
@@ -242,6 +260,38 @@ def write_approval(
     if not last:
         effects.notices.append(Outgoing(Notice.CARD))
     return last
+
+
+# ---- freezing the flow of a request made before flows were frozen -----------------------------------------------
+
+
+def may_freeze(locked: LockedRequest) -> bool:
+    return locked.values["state"] == RequestState.PENDING.value and not locked.values.get("flow_json")
+
+
+def freeze_changes(flow: Flow) -> dict[str, Any]:
+    """What freezing `flow` (marked backfilled) into a pending request writes on its row: the flow, and the count
+    of approvals it needs."""
+    return {"flow_json": flow.to_json(), "required_approvals": flow.total_required}
+
+
+def write_freeze(locked: LockedRequest, flow: Flow, effects: Effects) -> LockedRequest:
+    """The audit record of a flow frozen into a request after it was made; returns the request as changed."""
+    state = locked.values["state"]
+    effects.records.append(
+        audit_record(
+            request_id=locked.values["id"],
+            actor=SYSTEM,
+            action="flow_frozen",
+            from_state=state,
+            to_state=state,
+            fingerprint=locked.values["fingerprint"],
+            details={"flow": flow.identity(), "backfilled": True},
+            at_ms=effects.now_ms,
+            permalink=locked.values["permalink"],
+        )
+    )
+    return locked.changed(freeze_changes(flow))
 
 
 # ---- reviews ---------------------------------------------------------------------------------------------------

@@ -12,12 +12,13 @@ operation raise StoreUnavailable, as an outage of the database does.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreUnavailable
-from bot.ports import ApprovalOutcome, ChangeObserver, RequestRepository, TargetBusy
+from bot.ports import ApprovalOutcome, ChangeObserver, RequestPage, RequestRepository, TargetBusy
+from bot.restore.flow import Flow
 from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import ACTIVE_STATES, REVIEW_MOVES, Event, ReviewEvent
 from bot.restore.notices import Notice, Outgoing, ParamValue
@@ -33,12 +34,15 @@ from bot.store.changes import (
     check_move_values,
     created,
     may_approve,
+    may_freeze,
     move_changes,
+    named_stages,
     new_row,
     review_record,
     stage_rule,
     tell,
     write_approval,
+    write_freeze,
     write_move,
 )
 from bot.store.memory_queues import MemoryLeases, MemoryOutbox
@@ -90,6 +94,7 @@ class MemoryStore:
         now: datetime,
         expires_at: datetime,
         review: Review | None = None,
+        flow: Flow | None = None,
     ) -> RestoreRequest:
         await self._turn()
         holder = self._active_for_target(plan.target.id)
@@ -107,6 +112,7 @@ class MemoryStore:
             now_ms=ms(now),
             expires_ms=ms(expires_at),
             review=review,
+            flow=flow,
         )
         row = LockedRequest(values, ())
         self._commit(request_id, row, created(values))
@@ -146,14 +152,13 @@ class MemoryStore:
         fingerprint: str,
         now: datetime,
         stage: int = 1,
-        stages_required: tuple[int, ...] | None = None,
         params: Mapping[str, ParamValue] | None = None,
     ) -> ApprovalOutcome:
         now_ms = ms(now)
         await self._turn()
         row = self._rows.get(request_id)
         assert row is not None, f"no request {request_id}"
-        rule = stage_rule(row, stages_required)
+        rule = stage_rule(row)
         if not may_approve(row, user_id=user_id, fingerprint=fingerprint, now_ms=now_ms, stage=stage, rule=rule):
             return ApprovalOutcome(added=False, count=len(row.approvals), request=row.request())
         row = row.changed(approval=Approval(user_id=user_id, at=datetime_of(now_ms), stage=stage))
@@ -164,7 +169,7 @@ class MemoryStore:
             user_id=user_id,
             stage=stage,
             rule=rule,
-            named_stages=stages_required is not None,
+            named_stages=named_stages(row),
             params=params,
         )
         changes = move_changes(row, Event.APPROVED, now_ms=now_ms) if last else None
@@ -177,6 +182,16 @@ class MemoryStore:
         return ApprovalOutcome(
             added=True, count=len(row.approvals), request=row.request(), approved=changes is not None
         )
+
+    async def freeze_flow(self, request_id: str, flow: Flow, *, now: datetime) -> RestoreRequest | None:
+        await self._turn()
+        row = self._rows.get(request_id)
+        if row is None or not may_freeze(row):
+            return None
+        effects = Effects(request_id, ms(now))
+        frozen = write_freeze(row, flow, effects)
+        self._commit(request_id, frozen, effects)
+        return frozen.request()
 
     async def set_message(
         self, request_id: str, *, channel_id: str, message_ts: str, permalink: str | None = None
@@ -249,6 +264,19 @@ class MemoryStore:
         ]
         rows.sort(key=lambda row: row.values["created_ms"], reverse=True)
         return [row.request() for row in rows[:limit]]
+
+    async def made_since(
+        self, since: datetime, *, channel_ids: Collection[str] | None = None, limit: int = 10, offset: int = 0
+    ) -> RequestPage:
+        await self._turn()
+        rows = [
+            row
+            for row in self._rows.values()
+            if row.values["created_ms"] >= ms(since)
+            and (channel_ids is None or row.values["channel_id"] in channel_ids)
+        ]
+        rows.sort(key=lambda row: (row.values["created_ms"], row.values["id"]), reverse=True)
+        return RequestPage([row.request() for row in rows[offset : offset + limit]], len(rows))
 
     async def finished_since(self, since: datetime) -> list[RestoreRequest]:
         await self._turn()

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
+from bot.restore.flow import Flow
 from bot.restore.plan import RestorePlan
 from bot.restore.request import Approval, RequestState, RestoreRequest
 from bot.restore.review import Review
@@ -145,7 +146,13 @@ def request_of(row: Any, approvals: tuple[Approval, ...]) -> RestoreRequest:
         job_started_at=dt(row.job_started_ms),
         finished_at=dt(row.finished_ms),
         review=_review_of(row),
+        flow=_flow_of(row),
     )
+
+
+def _flow_of(row: Any) -> Flow | None:
+    raw = getattr(row, "flow_json", None)
+    return Flow.from_json(raw) if raw else None
 
 
 def _review_of(row: Any) -> Review | None:

@@ -72,6 +72,9 @@ requests = Table(
     # The figures of a restore (revision 0008, bot.restore.figures): when it was approved, when its job started.
     Column("approved_ms", BigInteger),
     Column("job_started_ms", BigInteger),
+    # The approval flow frozen into the request when it was made (revision 0010, bot.restore.flow): its stages,
+    # their approvers and the routing rule that chose them.
+    Column("flow_json", Text),
     Index("ix_requests_state_expires", "state", "expires_ms"),
     Index("ix_requests_job_id", "job_id"),
     Index("ix_requests_created", "created_ms"),

@@ -12,7 +12,7 @@ make the bot safe live here as single statements the database decides:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self
 
@@ -20,7 +20,8 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.ports import ApprovalOutcome, ChangeObserver, TargetBusy
+from bot.ports import ApprovalOutcome, ChangeObserver, RequestPage, TargetBusy
+from bot.restore.flow import Flow
 from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, Outgoing, ParamValue
@@ -36,12 +37,16 @@ from bot.store.changes import (
     Effects,
     check_move_values,
     created,
+    freeze_changes,
     may_approve,
+    may_freeze,
     move_changes,
+    named_stages,
     new_row,
     stage_rule,
     tell,
     write_approval,
+    write_freeze,
     write_move,
 )
 from bot.store.database import Database
@@ -93,9 +98,11 @@ class RequestStore(Database):
         now: datetime,
         expires_at: datetime,
         review: Review | None = None,
+        flow: Flow | None = None,
     ) -> RestoreRequest:
         """Store a new PENDING request and its card notice; raises TargetBusy when another active request holds
-        the target. An urgent request carries its follow-up `review` (due when it ends)."""
+        the target. An urgent request carries its follow-up `review` (due when it ends). `flow` is frozen into
+        it (its approvals are held to its stages; its fingerprint covers it)."""
         for _ in range(5):
             row = new_row(
                 new_request_id(),
@@ -106,6 +113,7 @@ class RequestStore(Database):
                 now_ms=ms(now),
                 expires_ms=ms(expires_at),
                 review=review,
+                flow=flow,
             )
             try:
                 async with self.write() as conn:
@@ -161,13 +169,12 @@ class RequestStore(Database):
         fingerprint: str,
         now: datetime,
         stage: int = 1,
-        stages_required: tuple[int, ...] | None = None,
         params: Mapping[str, ParamValue] | None = None,
     ) -> ApprovalOutcome:
         """Record one approval for `stage` while the request is PENDING, unexpired, still has `fingerprint` and the
-        stage rule (bot.restore.stages) takes one for `stage` (`stages_required`: each named stage's count; by
-        default one stage of the request's required_approvals); when it completes the last stage, move the
-        request to APPROVED in the same transaction. `params` go with the thread's approval notice."""
+        stage rule (bot.restore.stages) of its frozen flow takes one for `stage` (without a flow: one stage of the
+        request's required_approvals); when it completes the last stage, move the request to APPROVED in the same
+        transaction. `params` go with the thread's approval notice."""
         now_ms = ms(now)
         approved = False
         async with self.write() as conn:
@@ -176,7 +183,7 @@ class RequestStore(Database):
             # count below is exact.
             locked = await lock_request(conn, request_id)
             assert locked is not None, f"no request {request_id}"
-            rule = stage_rule(locked, stages_required)
+            rule = stage_rule(locked)
             added = False
             if may_approve(locked, user_id=user_id, fingerprint=fingerprint, now_ms=now_ms, stage=stage, rule=rule):
                 # The database still decides, in one statement, as if nothing had been read before.
@@ -200,7 +207,7 @@ class RequestStore(Database):
                     user_id=user_id,
                     stage=stage,
                     rule=rule,
-                    named_stages=stages_required is not None,
+                    named_stages=named_stages(locked),
                     params=params,
                 )
                 if last:
@@ -222,6 +229,25 @@ class RequestStore(Database):
         if approved:
             tell(self.observers, Event.APPROVED.value, request)
         return ApprovalOutcome(added=added, count=len(locked.approvals), request=request, approved=approved)
+
+    async def freeze_flow(self, request_id: str, flow: Flow, *, now: datetime) -> RestoreRequest | None:
+        """Freeze `flow` (marked backfilled) into a pending request that has none, with its audit record; None when
+        the request is not pending or has a flow already (another replica froze it first)."""
+        async with self.write() as conn:
+            locked = await lock_request(conn, request_id)
+            if locked is None or not may_freeze(locked):
+                return None
+            result = await conn.execute(
+                update(r)
+                .where(r.c.id == request_id, r.c.state == locked.values["state"], r.c.flow_json.is_(None))
+                .values(**freeze_changes(flow))
+            )
+            if result.rowcount != 1:
+                return None
+            effects = Effects(request_id, ms(now))
+            frozen = write_freeze(locked, flow, effects)
+            await self._finish(conn, effects, head=locked.chain_head)
+        return frozen.request()
 
     async def set_message(
         self, request_id: str, *, channel_id: str, message_ts: str, permalink: str | None = None
@@ -299,6 +325,17 @@ class RequestStore(Database):
             query = query.where(r.c.channel_id == channel_id)
         async with self.read() as conn:
             return await load_requests(conn, query)
+
+    async def made_since(
+        self, since: datetime, *, channel_ids: Collection[str] | None = None, limit: int = 10, offset: int = 0
+    ) -> RequestPage:
+        where = [r.c.created_ms >= ms(since)]
+        if channel_ids is not None:
+            where.append(r.c.channel_id.in_(sorted(channel_ids)))
+        query = select(r).where(*where).order_by(r.c.created_ms.desc(), r.c.id.desc()).limit(limit).offset(offset)
+        async with self.read() as conn:
+            total = (await conn.execute(select(func.count()).select_from(r).where(*where))).scalar_one()
+            return RequestPage(await load_requests(conn, query), int(total))
 
     async def finished_since(self, since: datetime) -> list[RestoreRequest]:
         query = select(r).where(r.c.finished_ms >= ms(since)).order_by(r.c.finished_ms, r.c.id)

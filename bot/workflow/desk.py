@@ -1,26 +1,33 @@
-"""RestoreDesk: people's side of a request (bot.ports.RequestDesk): make a plan, create, approve, reject, cancel,
-review; the figures of the restores made; and expiry. Every change is a lifecycle move in the store, which writes what people must hear into the
+"""RestoreDesk: people's side of a request (bot.ports.RequestDesk): make a plan, choose its approval flow (the
+environment's routing rules), create, approve, reject, cancel, review; the history and the figures of the restores
+made; and expiry. Every change is a lifecycle move in the store, which writes what people must hear into the
 outbox in the same transaction. Every no is raised as a Refusal (bot.errors), the one way a use case refuses."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.errors import Refusal, StoreUnavailable
-from bot.ports import RequestRepository, TargetBusy, UserDirectory
+from bot.ports import RequestPage, RequestRepository, TargetBusy, UserDirectory
 from bot.restore.checks import TARGET, PlanProblem, named_by_ddm
 from bot.restore.figures import STATS_DAYS_MAX, EnvironmentStats, stats_by_environment
+from bot.restore.flow import Flow
 from bot.restore.ids import normalise_request_id
 from bot.restore.lifecycle import Event
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
-from bot.restore.policy import can_review
-from bot.restore.request import SYSTEM, RestoreRequest
+from bot.restore.policy import Actor, can_review
+from bot.restore.request import SYSTEM, RequestState, RestoreRequest
+from bot.restore.rules import RequestFacts
+from bot.restore.timeparse import datetime_of
 from bot.workflow.live import check_live
 from bot.workflow.places import Place, Places
 
 log = logging.getLogger(__name__)
+# `/ddm-restore history [days] [page]`: requests per page.
+HISTORY_PAGE_SIZE = 10
 
 
 def _busy(plan: RestorePlan, holder: RestoreRequest) -> Refusal:
@@ -95,13 +102,43 @@ class RestoreDesk:
         return problems
 
     async def precheck_create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> None:
-        policy = self.place_for(channel_id).policy
+        place = self.place_for(channel_id)
         actor = await self.directory.actor(requester_id)
-        if (refusal := policy.can_request(actor, channel_id)) is not None:
+        if (refusal := place.policy.can_request(actor, channel_id)) is not None:
             raise refusal
+        self._flow(place, plan, actor, len(plan.mappings), self.clock())
         holder = await self.store.active_for_target(plan.target.id)
         if holder is not None:
             raise _busy(plan, holder)
+
+    async def flow_for(
+        self,
+        *,
+        source: NamedRef,
+        target: NamedRef,
+        restore_time_ms: int,
+        data_nodes: int,
+        requester_id: str,
+        channel_id: str,
+    ) -> Flow:
+        """The approval flow a request of these would get if it were made now (its environment's routing rules,
+        bot.restore.rules); a Refusal (field "flow") when a rule refuses it."""
+        place = self.place_for(channel_id)
+        actor = await self.directory.actor(requester_id)
+        facts = _facts(source, target, restore_time_ms, data_nodes, actor, self.clock())
+        routed = place.policy.route(facts)
+        if isinstance(routed, Refusal):
+            raise routed
+        return routed
+
+    def _flow(self, place: Place, plan: RestorePlan, actor: Actor, data_nodes: int, now: datetime) -> Flow:
+        """The flow `plan` gets now: the urgent approvers on the urgent path, else what the rules choose."""
+        if plan.urgent_incident and place.policy.urgent is not None:
+            return place.policy.urgent_flow()
+        routed = place.policy.route(_facts(plan.source, plan.target, plan.restore_time_ms, data_nodes, actor, now))
+        if isinstance(routed, Refusal):
+            raise routed
+        return routed
 
     async def create(self, plan: RestorePlan, *, requester_id: str, channel_id: str) -> RestoreRequest:
         place = self.place_for(channel_id)
@@ -114,7 +151,9 @@ class RestoreDesk:
             raise refusal
         if plan.urgent_incident and place.policy.urgent is None:
             raise Refusal("no_urgent_path", f"{place.environment.label} has no urgent (break-glass) path.")
-        policy = place.policy.urgent_policy() if plan.urgent_incident else place.policy
+        policy = place.policy
+        # Chosen (the routing rules are evaluated) when the request is made, and frozen into it.
+        flow = self._flow(place, plan, actor, len(plan.mappings), self.clock())
         # The form's check moments ago asked the same: its answers are remembered (bot.workflow.cached).
         problems, facts = await check_live(place.ddm, plan)
         if problems or facts is None:
@@ -125,10 +164,11 @@ class RestoreDesk:
                 plan=named_by_ddm(plan, facts),
                 requester_id=requester_id,
                 channel_id=channel_id,
-                required_approvals=policy.total_required,
+                required_approvals=flow.total_required,
                 now=now,
                 expires_at=now + policy.ttl,
                 review=policy.urgent.review() if plan.urgent_incident and policy.urgent else None,
+                flow=flow,
             )
         except TargetBusy as busy:
             raise _busy(plan, busy.holder) from None
@@ -147,7 +187,6 @@ class RestoreDesk:
             fingerprint=request.fingerprint,
             now=now,
             stage=stage,
-            stages_required=policy.stage_rule.required if policy.stages else None,
             params=policy.stage_notice(stage) or None,
         )
         if not outcome.added:
@@ -219,6 +258,23 @@ class RestoreDesk:
                 reminded.append(request_id)
         return reminded
 
+    async def freeze_flows(self) -> list[str]:
+        """Freeze its environment's stages, as they are now, into each pending request made before flows were
+        frozen (revision 0010); returns their ids. Run when the bot starts: from then on a configuration change
+        reaches none of them."""
+        frozen: list[str] = []
+        for request in await self.store.in_states([RequestState.PENDING]):
+            place = self.places.for_plan(request.plan) or self.places.for_channel(request.channel_id)
+            if request.flow is not None or place is None:
+                continue
+            flow = replace(place.policy.for_request(request).flow, backfilled=True)
+            if await self.store.freeze_flow(request.id, flow, now=self.clock()) is not None:
+                log.info(
+                    "froze the approval flow of %s, made before flows were frozen: %s", request.id, flow.describe()
+                )
+                frozen.append(request.id)
+        return frozen
+
     async def expire_due(self) -> list[str]:
         """Expire every pending request whose time is up; returns their ids."""
         expired: list[str] = []
@@ -238,7 +294,35 @@ class RestoreDesk:
     async def recent(self, limit: int = 10, *, channel_id: str | None = None) -> list[RestoreRequest]:
         return await self.store.recent(limit, channel_id=channel_id)
 
+    async def history(self, days: int, *, channel_ids: Collection[str] | None, page: int = 1) -> RequestPage:
+        if not 1 <= days <= STATS_DAYS_MAX:
+            raise Refusal("history_days", f"Give a number of days from 1 to {STATS_DAYS_MAX}, not {days}.")
+        if page < 1:
+            raise Refusal("history_page", f"Pages are numbered from 1, not {page}.")
+        return await self.store.made_since(
+            self.clock() - timedelta(days=days),
+            channel_ids=channel_ids,
+            limit=HISTORY_PAGE_SIZE,
+            offset=(page - 1) * HISTORY_PAGE_SIZE,
+        )
+
     async def stats(self, days: int) -> list[EnvironmentStats]:
         if not 1 <= days <= STATS_DAYS_MAX:
             raise Refusal("stats_days", f"Give a number of days from 1 to {STATS_DAYS_MAX}, not {days}.")
         return stats_by_environment(await self.store.finished_since(self.clock() - timedelta(days=days)))
+
+
+def _facts(
+    source: NamedRef, target: NamedRef, restore_time_ms: int, data_nodes: int, actor: Actor, now: datetime
+) -> RequestFacts:
+    return RequestFacts(
+        source_id=source.id,
+        source_name=source.name,
+        target_id=target.id,
+        target_name=target.name,
+        restore_time=datetime_of(restore_time_ms),
+        data_nodes=data_nodes,
+        requester_id=actor.user_id,
+        requester_group_ids=actor.group_ids,
+        now=now,
+    )

@@ -1,6 +1,7 @@
 """The restore form's use cases, in the form's own fields. Step 1: the targets offered for a source, and the check
 of source, restore point and target that resolves them into the choice step 2 starts from. Step 2: each source
-data node's candidates with a suggested mapping, and the check of the request before the form closes.
+data node's candidates with a suggested mapping, who the request would be asked of (its approval flow), and the
+check of the request before the form closes.
 
 DDM is read through RestoreChoices. Nothing here knows Slack: the listeners map each `Field` to its block."""
 
@@ -16,6 +17,7 @@ from bot.errors import Refusal
 from bot.ports import RequestDesk
 from bot.restore.checks import MAPPING, TARGET, TIME, PlanProblem, check_choice
 from bot.restore.facts import SourceDataNode, TargetCandidate
+from bot.restore.flow import Flow
 from bot.restore.mapping import Candidate, suggest_mapping
 from bot.restore.plan import NamedRef, RestorePlan
 from bot.restore.timeparse import TimeInputError, latest_of, parse_restore_point, picker_epoch_ms
@@ -212,11 +214,40 @@ def _by_id(preferred: Mapping[str, str], names: Mapping[str, str]) -> dict[str, 
     return resolved
 
 
+@dataclass(frozen=True)
+class FlowPreview:
+    """Who a request would be asked of, shown in step 2 before it is submitted: the flow the routing rules choose,
+    or the message of the rule that refuses it."""
+
+    flow: Flow | None = None
+    refused: str | None = None
+
+
+async def flow_preview(
+    desk: RequestDesk, choice: Choice, data_nodes: int, *, requester_id: str, channel_id: str
+) -> FlowPreview:
+    """The approval flow a request of `choice` with `data_nodes` source data nodes would get now (the same
+    routing the request gets when it is made)."""
+    try:
+        flow = await desk.flow_for(
+            source=choice.source,
+            target=choice.target,
+            restore_time_ms=choice.restore_time_ms,
+            data_nodes=data_nodes,
+            requester_id=requester_id,
+            channel_id=channel_id,
+        )
+    except Refusal as refused:
+        return FlowPreview(refused=refused.message)
+    return FlowPreview(flow=flow)
+
+
 async def check_request(
     desk: RequestDesk, plan: RestorePlan, *, requester_id: str, channel_id: str
 ) -> list[PlanProblem]:
     """Everything that can refuse the request, asked before the form closes and changing nothing: who may ask
-    here, a target another request holds, and the one plan check against DDM now. Empty when it can be made."""
+    here, a routing rule that refuses it (field "flow"), a target another request holds, and the one plan check
+    against DDM now. Empty when it can be made."""
     try:
         await desk.precheck_create(plan, requester_id=requester_id, channel_id=channel_id)
     except Refusal as refused:

@@ -12,6 +12,7 @@ import pytest
 
 from bot.errors import PersonError
 from bot.ports import RequestRepository, TargetBusy
+from bot.restore.flow import Flow, Stage
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, Outgoing
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
@@ -47,15 +48,17 @@ async def create(
     channel_id: str = "C1",
     requester_id: str = "UALICE",
     review: Review | None = None,
+    flow: Flow | None = None,
 ) -> RestoreRequest:
     return await store.create(
         plan=make_plan(target),
         requester_id=requester_id,
         channel_id=channel_id,
-        required_approvals=required,
+        required_approvals=flow.total_required if flow is not None else required,
         now=now,
         expires_at=now + ttl,
         review=review,
+        flow=flow,
     )
 
 
@@ -196,13 +199,19 @@ async def test_concurrent_approvals_stop_at_the_required_count(repo: RequestRepo
     assert [a.action for a in await repo.audit_trail(request.id)].count("approve") == 3
 
 
+TWO_STAGES = Flow(
+    (
+        Stage("DBA lead", approver_group_ids=frozenset({"SLEADS"}), required=2),
+        Stage("Service owner", approver_user_ids=frozenset({"UOWNER"})),
+    ),
+    rule="old restore point",
+)
+
+
 async def test_stages_are_approved_in_order(repo: RequestRepository) -> None:
-    request = await create(repo, required=3)
-    stages = (2, 1)
+    request = await create(repo, flow=TWO_STAGES)
     fingerprint = request.fingerprint
-    early = await repo.approve(
-        request.id, user_id="UOWNER", fingerprint=fingerprint, now=NOW, stage=2, stages_required=stages
-    )
+    early = await repo.approve(request.id, user_id="UOWNER", fingerprint=fingerprint, now=NOW, stage=2)
     assert not early.added  # stage 1 is not complete yet
     lead = await repo.approve(
         request.id,
@@ -210,17 +219,14 @@ async def test_stages_are_approved_in_order(repo: RequestRepository) -> None:
         fingerprint=fingerprint,
         now=NOW,
         stage=1,
-        stages_required=stages,
         params={"stage_name": "DBA lead"},
     )
     assert lead.added and not lead.approved and lead.request.approvals[0].stage == 1
-    second = await repo.approve(request.id, user_id="UERIN", fingerprint=fingerprint, now=NOW, stages_required=stages)
+    second = await repo.approve(request.id, user_id="UERIN", fingerprint=fingerprint, now=NOW)
     assert second.added and not second.approved
-    third = await repo.approve(request.id, user_id="UDAN", fingerprint=fingerprint, now=NOW, stages_required=stages)
+    third = await repo.approve(request.id, user_id="UDAN", fingerprint=fingerprint, now=NOW)
     assert not third.added  # stage 1 has its two
-    owner = await repo.approve(
-        request.id, user_id="UOWNER", fingerprint=fingerprint, now=NOW, stage=2, stages_required=stages
-    )
+    owner = await repo.approve(request.id, user_id="UOWNER", fingerprint=fingerprint, now=NOW, stage=2)
     assert owner.added and owner.approved and owner.request.state is S.APPROVED
     assert [a.stage for a in owner.request.approvals] == [1, 1, 2]
     approvals = [row.params for row in await repo.outbox.pending(request.id) if row.notice is Notice.APPROVAL]
@@ -240,6 +246,53 @@ async def test_stages_are_approved_in_order(repo: RequestRepository) -> None:
         {"stage": 1},
         {"stage": 2},
     ]
+
+
+async def test_the_flow_is_frozen_into_the_request_its_fingerprint_and_its_audit(repo: RequestRepository) -> None:
+    request = await create(repo, flow=TWO_STAGES)
+    again = await repo.get(request.id)
+    assert again == request and again.flow == TWO_STAGES and again.required_approvals == 3
+    # The fingerprint covers the flow: the same plan with another flow (or none) is another request.
+    assert request.fingerprint == make_plan().fingerprint(flow=TWO_STAGES.identity()) != make_plan().fingerprint()
+    assert request.fingerprint_matches_plan
+    (record,) = await repo.audit_trail(request.id)
+    assert record.details["flow"] == TWO_STAGES.identity()
+    assert record.details["flow"]["rule"] == "old restore point"
+    # Without a flow (requests made before flows were frozen): one stage of the required approvals.
+    old = await create(repo, "tgt2in09", required=2)
+    assert old.flow is None and old.fingerprint == make_plan("tgt2in09").fingerprint()
+    first = await repo.approve(old.id, user_id="UBOB", fingerprint=old.fingerprint, now=NOW)
+    assert first.added and not first.approved
+    assert "flow" not in (await repo.audit_trail(old.id))[0].details
+
+
+async def test_a_flow_is_frozen_once_into_a_pending_request_made_without_one(repo: RequestRepository) -> None:
+    old = await create(repo, required=1)
+    later = NOW + timedelta(minutes=5)
+    backfilled = Flow(TWO_STAGES.stages, backfilled=True)
+    frozen = await repo.freeze_flow(old.id, backfilled, now=later)
+    assert frozen is not None and frozen == await repo.get(old.id)
+    assert frozen.flow == backfilled and frozen.required_approvals == 3
+    # Not in the fingerprint: approvals already given bound to the one it had.
+    assert frozen.fingerprint == old.fingerprint and frozen.fingerprint_matches_plan
+    record = (await repo.audit_trail(old.id))[-1]
+    assert (record.action, record.actor, record.from_state, record.to_state) == (
+        "flow_frozen",
+        "system",
+        "PENDING",
+        "PENDING",
+    )
+    assert record.details == {"flow": backfilled.identity(), "backfilled": True} and record.at_ms == ms(later)
+    # Once only, and only while pending.
+    assert await repo.freeze_flow(old.id, Flow((Stage("x"),), backfilled=True), now=later) is None
+    assert (await repo.get(old.id)).flow == backfilled  # type: ignore[union-attr]
+    cancelled = await create(repo, "tgt2in09")
+    await repo.transition(cancelled.id, Event.CANCEL, actor="UALICE", now=NOW)
+    assert await repo.freeze_flow(cancelled.id, backfilled, now=later) is None
+    assert (await repo.get(cancelled.id)).flow is None  # type: ignore[union-attr]
+    # Its approvals follow the frozen stages now.
+    lead = await repo.approve(old.id, user_id="UCAROL", fingerprint=old.fingerprint, now=later)
+    assert lead.added and not lead.approved
 
 
 async def test_what_approve_and_transition_return_is_what_the_store_holds(repo: RequestRepository) -> None:
@@ -377,6 +430,28 @@ async def test_finished_since_reads_the_requests_finished_in_a_window_in_the_ord
     found = await repo.finished_since(NOW + timedelta(hours=1, milliseconds=1))
     assert found == [await repo.get(completed.id)]  # whole requests, as `get` reads them
     assert await repo.finished_since(NOW + timedelta(hours=2, milliseconds=1)) == []
+
+
+async def test_made_since_pages_the_requests_of_some_channels_newest_first(repo: RequestRepository) -> None:
+    made = []
+    for index in range(5):
+        channel = "C1" if index != 2 else "C2"
+        made.append(await create(repo, f"tgt{index}in09", now=NOW + timedelta(minutes=index), channel_id=channel))
+    for request in made:  # none stays active: the targets are free again
+        await repo.transition(request.id, Event.CANCEL, actor="UALICE", now=NOW + timedelta(hours=1))
+    ids = [r.id for r in made]
+    everything = await repo.made_since(NOW, limit=10)
+    assert [r.id for r in everything.requests] == ids[::-1] and everything.total == 5
+    first = await repo.made_since(NOW, channel_ids={"C1"}, limit=2)
+    assert [r.id for r in first.requests] == [ids[4], ids[3]] and first.total == 4
+    second = await repo.made_since(NOW, channel_ids={"C1"}, limit=2, offset=2)
+    assert [r.id for r in second.requests] == [ids[1], ids[0]] and second.total == 4
+    assert (await repo.made_since(NOW, channel_ids={"C1"}, limit=2, offset=4)).requests == []
+    recent = await repo.made_since(NOW + timedelta(minutes=3), channel_ids={"C1", "C2"}, limit=10)
+    assert [r.id for r in recent.requests] == [ids[4], ids[3]] and recent.total == 2
+    assert (await repo.made_since(NOW, channel_ids=set(), limit=10)).total == 0
+    # The requests come whole: their decisions and approvals, as get() reads them.
+    assert everything.requests[0] == await repo.get(ids[4])
 
 
 async def test_expiry_queries(repo: RequestRepository) -> None:

@@ -47,6 +47,10 @@ FIELD_LIMIT = 2000
 CONFIRM_LIMIT = 300
 
 
+def status_icon(state: RequestState) -> str:
+    return _STATUS_ICON[state]
+
+
 def status_line(request: RestoreRequest, stage_header: str = "") -> str:
     state = request.state
     if state is RequestState.PENDING:

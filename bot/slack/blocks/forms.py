@@ -34,6 +34,7 @@ from bot.slack.blocks.ids import (
     DN_MAP_PREFIX,
     DN_TARGET_ACTION,
     EXACT_BLOCK,
+    FLOW_BLOCK,
     INCIDENT_BLOCK,
     REASON_BLOCK,
     REQUEST_CALLBACK,
@@ -61,7 +62,7 @@ from bot.slack.blocks.modal import (
     meta_str,
     option,
 )
-from bot.workflow.forms import TYPED_TIME_LIMIT
+from bot.workflow.forms import TYPED_TIME_LIMIT, FlowPreview
 
 # --- step 1 ------------------------------------------------------------------------------------------------
 
@@ -264,10 +265,16 @@ class SourceNodeRow:
 
 
 def step2_view(
-    meta: Step2Meta, rows: Sequence[SourceNodeRow], *, external_id: str, urgent_allowed: bool = False
+    meta: Step2Meta,
+    rows: Sequence[SourceNodeRow],
+    *,
+    external_id: str,
+    urgent_allowed: bool = False,
+    approval: FlowPreview | None = None,
 ) -> View:
     """Step 2. FormTooLarge when the data nodes do not fit in one Slack form. With `urgent_allowed` (the
-    channel's environment has a break-glass path) it offers "Urgent (break-glass)" and the incident reference."""
+    channel's environment has a break-glass path) it offers "Urgent (break-glass)" and the incident reference.
+    `approval` says who the request will be asked of (or the routing rule's refusal), before it is submitted."""
     # Every id in the form, shown long enough to tell apart (two candidates may differ only in their last digits).
     ids = short_ids(
         [meta.source[0], meta.target[0], *(row.id for row in rows), *(c.id for row in rows for c in row.candidates)]
@@ -287,6 +294,11 @@ def step2_view(
         ),
     ]
     tail: list[Block] = [
+        *(
+            [SectionBlock(block_id=FLOW_BLOCK, text=MarkdownTextObject(text=approval_text(approval)))]
+            if approval
+            else []
+        ),
         InputBlock(
             block_id=REASON_BLOCK,
             label="Reason / ticket",
@@ -337,6 +349,16 @@ def step2_view(
         private_metadata=meta.dump(),
         blocks=[*head, *body, *tail],
     )
+
+
+def approval_text(approval: FlowPreview) -> str:
+    """ "This request needs: DBA lead (1 of @db-leads), then Service owner (@owner) — rule *old restore point*", or
+    the refusal of the rule that refuses it. Names and messages are the environments file's: escaped."""
+    if approval.refused is not None:
+        return f"⛔ *This request can't be made now:* {escape(approval.refused, 1000)}"
+    if approval.flow is None:
+        return "Who approves is decided when you submit."
+    return f"*This request needs:* {approval.flow.describe(lambda name: escape(name, 100))}"
 
 
 def _urgent_blocks() -> list[Block]:

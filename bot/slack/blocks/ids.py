@@ -20,6 +20,8 @@ REASON_BLOCK = "reason"
 URGENT_BLOCK = "urgent"
 URGENT_VALUE = "urgent"
 INCIDENT_BLOCK = "incident"
+# Step 2's line saying who the request will be asked of (its approval flow, bot.restore.rules).
+FLOW_BLOCK = "approval_flow"
 REVIEW_ACTION = "review_request"  # the follow-up review's [Reviewed] button (value = request id)
 APPROVE_ACTION = "approve_request"
 REJECT_ACTION = "reject_request"

@@ -284,6 +284,8 @@ def status_text(request: RestoreRequest) -> str:
         "Data nodes: " + ", ".join(node_pair(m, ids) for m in plan.mappings[:50]),
         f"Fingerprint `{request.fingerprint}`",
     ]
+    if request.flow is not None:  # as frozen when it was made, whatever the configuration says now
+        lines.append(f"Approval flow: {request.flow.describe(lambda name: escape(name, 100))}")
     if request.job_id:
         lines.append(f"DDM job {_job(request)}")
     if request.error_code:

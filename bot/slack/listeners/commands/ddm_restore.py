@@ -1,4 +1,4 @@
-"""`/ddm-restore`: help, list, status, stats, policy, or the restore form (optionally pre-filled)."""
+"""`/ddm-restore`: help, list, status, stats, history, policy, or the restore form (optionally pre-filled)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,13 @@ from bot.slack.blocks import (
     status_text,
     step1_view,
 )
+from bot.slack.blocks.history import history_text
 from bot.slack.command_text import (
     USAGE,
     ListRequests,
     OpenForm,
     ShowHelp,
+    ShowHistory,
     ShowPolicy,
     ShowStats,
     ShowStatus,
@@ -39,7 +41,8 @@ from bot.slack.deps import Deps
 from bot.slack.notifier import invite_hint
 from bot.slack.payloads import BadPayload
 from bot.slack.step1_refresh import Held, refresh_step1
-from bot.workflow.lookup import request_here, requests_here
+from bot.workflow.desk import HISTORY_PAGE_SIZE
+from bot.workflow.lookup import history_here, request_here, requests_here
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,8 @@ log = logging.getLogger(__name__)
 async def ddm_restore(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
-    """`/ddm-restore [help | list | status <id> | stats [days] | policy | <source> at <time> to <target> [map …]]`."""
+    """`/ddm-restore [help | list | status <id> | stats [days] | history [days] [page] | policy | <source> at <time>
+    to <target> [map …]]`."""
     user_id, channel_id = str(body.get("user_id") or ""), str(body.get("channel_id") or "")
     if not user_id or not channel_id:
         raise BadPayload("a command needs user_id and channel_id")
@@ -68,6 +72,8 @@ async def ddm_restore(
         spawn_answering(deps.tasks, _list(deps, tell, channel_id), name="list", tell=tell)
     elif isinstance(command, ShowStats):
         spawn_answering(deps.tasks, _stats(deps, tell, command.days), name="stats", tell=tell)
+    elif isinstance(command, ShowHistory):
+        spawn_answering(deps.tasks, _history(deps, tell, channel_id, command), name="history", tell=tell)
     elif isinstance(command, ShowStatus):
         spawn_answering(
             deps.tasks, _status(deps, tell, command.reference, user_id, channel_id), name="status", tell=tell
@@ -198,6 +204,20 @@ async def _status(
         await tell(f"I know no request or job “{escape(reference, 80)}” in this channel.")
         return
     await tell(status_text(request))
+
+
+async def _history(deps: Deps, tell: Callable[[str], Awaitable[None]], channel_id: str, asked: ShowHistory) -> None:
+    place = deps.places.for_channel(channel_id)
+    if place is None:
+        await tell(deps.places.environments.not_set_up(channel_id))
+        return
+    found = await history_here(deps.desk, place, deps.places, asked.days, asked.page)
+    where = escape(place.environment.label, 100) if place.environment.name else "this workspace"
+    await tell(
+        history_text(
+            found.requests, total=found.total, days=asked.days, page=asked.page, per_page=HISTORY_PAGE_SIZE, where=where
+        )
+    )
 
 
 async def _stats(deps: Deps, tell: Callable[[str], Awaitable[None]], days: int) -> None:

@@ -36,7 +36,7 @@ from bot.slack.blocks import (
     step2_view,
 )
 from bot.slack.deps import Deps
-from bot.workflow.forms import Choice, Field, FieldProblems, Step1Entry, check_step1, mapping_choices
+from bot.workflow.forms import Choice, Field, FieldProblems, Step1Entry, check_step1, flow_preview, mapping_choices
 
 log = logging.getLogger(__name__)
 PUSH_SETTLE_TRIES = 10
@@ -77,15 +77,16 @@ async def step1_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebC
         return
     external_id = f"ddm-restore-{uuid.uuid4().hex}"
     await ack(response_action="push", view=loading_view(external_id))
-    deps.tasks.spawn(_fill_step2_safely(deps, client, meta, checked, external_id), name="fill step 2")
+    user_id = payloads.user_id(body)
+    deps.tasks.spawn(_fill_step2_safely(deps, client, meta, checked, external_id, user_id), name="fill step 2")
 
 
 async def _fill_step2_safely(
-    deps: Deps, client: AsyncWebClient, meta: Step1Meta, choice: Choice, external_id: str
+    deps: Deps, client: AsyncWebClient, meta: Step1Meta, choice: Choice, external_id: str, user_id: str
 ) -> None:
     """Never leave the person on "Loading…": any failure becomes a message in the form."""
     try:
-        await _fill_step2(deps, client, meta, choice, external_id)
+        await _fill_step2(deps, client, meta, choice, external_id, user_id)
     except Exception as exc:
         log.exception("filling step 2 failed")
         text = f"⚠️ Something went wrong preparing the mapping ({type(exc).__name__}). Go back and try again."
@@ -97,7 +98,9 @@ async def _fill_step2_safely(
             log.warning("could not show the error in the form either")
 
 
-async def _fill_step2(deps: Deps, client: AsyncWebClient, meta: Step1Meta, choice: Choice, external_id: str) -> None:
+async def _fill_step2(
+    deps: Deps, client: AsyncWebClient, meta: Step1Meta, choice: Choice, external_id: str, user_id: str
+) -> None:
     try:
         found = await mapping_choices(deps.choices_in(meta.channel_id), choice, meta.preferred_map)
     except ChoicesUnavailable as exc:
@@ -141,10 +144,12 @@ async def _fill_step2(deps: Deps, client: AsyncWebClient, meta: Step1Meta, choic
         )
         for n in found.nodes
     ]
+    # Who will be asked (or the routing rule that refuses it), shown before the request is submitted.
+    approval = await flow_preview(deps.desk, choice, len(found.nodes), requester_id=user_id, channel_id=meta.channel_id)
     try:
         place = deps.places.for_channel(meta.channel_id)
         urgent_allowed = place is not None and place.policy.urgent is not None
-        view = step2_view(step2, rows, external_id=external_id, urgent_allowed=urgent_allowed)
+        view = step2_view(step2, rows, external_id=external_id, urgent_allowed=urgent_allowed, approval=approval)
     except FormTooLarge as exc:
         view = message_view("Too many data nodes", f"⚠️ {exc}", close="Back", external_id=external_id)
     await _update_pushed(client, external_id, view)

@@ -11,6 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from bot.errors import Refusal
 from bot.restore.checks import PlanProblem
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
+from bot.restore.policy import FLOW
 from bot.slack import payloads
 from bot.slack.answers import spawn_answering
 from bot.slack.blocks import (
@@ -117,6 +118,9 @@ def _errors_on_blocks(problems: list[PlanProblem], meta: Step2Meta, fallback: st
     present = {f"{DN_MAP_PREFIX}{sid}" for sid in meta.source_nodes} | {REASON_BLOCK}
     errors: dict[str, str] = {}
     for problem in problems:
+        if problem.field == FLOW:  # a routing rule refuses the request: nothing to go back for
+            errors[REASON_BLOCK] = problem.message
+            continue
         block = problem.field if problem.field in present else fallback
         prefix = "" if problem.field in present else "Go back: "
         errors[block] = (errors[block] + " " if block in errors else "") + prefix + problem.message
