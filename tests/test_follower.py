@@ -199,9 +199,10 @@ async def test_progress_milestones_reach_the_thread_once_each(sim: RunningSimula
     await store.create_schema()
     request_id = await running_request(store, 0)
     gateway = HuaweiDdmGateway(client_for(sim.base_url)).background()
-    submitter = Submitter(store=store, ddm=gateway, clock=utc_now)
+    places = Places.one(gateway)
+    submitter = Submitter(store=store, places=places, clock=utc_now)
     first, second = (
-        Follower(store=store, ddm=gateway, submitter=submitter, clock=utc_now, poll_interval=10, owner=name)
+        Follower(store=store, places=places, submitter=submitter, clock=utc_now, poll_interval=10, owner=name)
         for name in ("replica-a", "replica-b")
     )
 
