@@ -5,14 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from bot.runtime.supervisor import Supervisor
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import DrivenClock
+from tests.support.harness import until
 
 
 async def test_a_failing_loop_is_retried_and_reported_then_recovers() -> None:
@@ -41,7 +35,7 @@ async def test_a_failing_loop_is_retried_and_reported_then_recovers() -> None:
 
 
 async def test_health_follows_cycles_and_asked_for_waits() -> None:
-    clock = Clock()
+    clock = DrivenClock()
     supervisor = Supervisor(clock=clock)
     fail = False
     cycles = 0
@@ -55,15 +49,15 @@ async def test_health_follows_cycles_and_asked_for_waits() -> None:
 
     state = supervisor.every("follower", 1.0, step)
     supervisor.start()
-    await asyncio.sleep(0.05)
+    await until(lambda: state.last_ok, 5, lambda: "the first cycle never finished")
     assert supervisor.health()[0]
-    clock.now += 50  # within the wait the loop asked for
+    clock.advance(50)  # within the wait the loop asked for
     assert supervisor.health()[0]
-    clock.now += 60  # past it, and no cycle finished
+    clock.advance(60)  # past it, and no cycle has finished since
     assert not supervisor.health()[0]
     fail = True
     state.wake.set()
-    await asyncio.sleep(0.05)
+    await until(lambda: state.failures or None, 5, lambda: "the failing cycle never ran")
     ok, loops = supervisor.health()
     assert not ok and loops["follower"]["failures"] == 1 and "boom" in loops["follower"]["last_error"]
     await supervisor.close()

@@ -7,12 +7,12 @@ all run under it, and shutdown drains it. asyncio keeps only weak references to 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
+
+from bot.runtime.clock import WALL_CLOCK, Clock
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 60.0
@@ -49,8 +49,8 @@ class LoopState:
 
 
 class Supervisor:
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
+    def __init__(self, *, clock: Clock = WALL_CLOCK) -> None:
+        self.clock = clock  # loops wait on it, and health measures their cycles with it
         self.loops: dict[str, LoopState] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -71,14 +71,14 @@ class Supervisor:
     def start(self) -> None:
         for state in self.loops.values():
             if state.task is None or state.task.done():
-                state.started = self.clock()
+                state.started = self.clock.monotonic()
                 state.task = asyncio.get_running_loop().create_task(self._run(state), name=state.name)
 
     async def _run(self, state: LoopState) -> None:
         while not self._closing:
             try:
                 delay = await state.step()
-                state.last_ok = self.clock()
+                state.last_ok = self.clock.monotonic()
                 state.last_delay = delay if delay is not None else state.interval
                 state.failures = 0
                 state.last_error = None
@@ -95,11 +95,10 @@ class Supervisor:
             if self._closing:
                 break
             state.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(state.wake.wait(), timeout=delay if delay is not None else state.interval)
+            await self.clock.sleep(delay if delay is not None else state.interval, state.wake)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        now = self.clock()
+        now = self.clock.monotonic()
         loops = {name: state.health(now) for name, state in self.loops.items()}
         return all(entry["ok"] for entry in loops.values()), loops
 

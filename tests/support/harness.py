@@ -25,6 +25,7 @@ from bot.restore.request import RestoreRequest
 from bot.serving.serve import web_app
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID
+from tests.support.clock import DrivenClock
 
 T = TypeVar("T")
 SECRET = "test-signing-secret"
@@ -80,6 +81,7 @@ class BotHarness:
     runtime: Runtime
     url: str
     http: httpx.AsyncClient
+    clock: DrivenClock = field(default_factory=DrivenClock)  # the bot's and the simulator's time
     top_view: dict[str, str | None] = field(default_factory=dict)
 
     # ---- raw requests ------------------------------------------------------------------------------------
@@ -331,9 +333,10 @@ async def running_bot(
     """The bot, the fake Slack and the simulator. `more_projects` are further simulator projects (a demo world
     each); `environments` is an environments file, `{sim}` standing for the simulator's URL."""
     more = tuple((creds, None) for creds in more_projects)
+    clock = DrivenClock()
     async with (
         FakeSlack() as fake,
-        RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds, more=more) as sim,
+        RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds, more=more, clock=clock.now) as sim,
     ):
         populate(fake)
         if environments is not None:
@@ -341,10 +344,10 @@ async def running_bot(
             path.write_text(environments.replace("{sim}", sim.base_url), encoding="utf-8")
             overrides["ddm_restore_config"] = str(path)
         settings = harness_settings(fake, sim, tmp_path / "bot.sqlite3", **overrides)
-        runtime = await build_runtime(settings, sweep_interval=sweep_interval)
+        runtime = await build_runtime(settings, sweep_interval=sweep_interval, clock=clock)
         await runtime.start_background()
         try:
             async with serve_runtime(runtime) as url, httpx.AsyncClient(timeout=10) as http:
-                yield BotHarness(fake=fake, sim=sim, runtime=runtime, url=url, http=http)
+                yield BotHarness(fake=fake, sim=sim, runtime=runtime, url=url, http=http, clock=clock)
         finally:
             await runtime.close()
