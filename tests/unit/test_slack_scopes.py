@@ -31,7 +31,7 @@ from bot.playground.slack_scopes import (
 from bot.slack.retries import NOT_REPEATABLE, REPEATABLE
 from tests.support.harness import CHANNEL, running_bot, until
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # The fake side of Slack and DDM: not the bot.
 NOT_THE_BOT = ("bot/playground/", "bot/simulator/")
 # What slack_bolt and slack_sdk call on the bot's behalf: bolt authorizes with auth.test; Socket Mode opens its

@@ -26,7 +26,7 @@ from bot.huawei.errors import BudgetError, BudgetSpent
 from bot.store.budget import BudgetTable
 from bot.store.sql_store import RequestStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CRED = credential_key(ak="TESTAKEXAMPLE0000000")
 MINUTE = minute_of(1_796_000_000_000)
 

@@ -29,7 +29,7 @@ CREDS = SimulatorCredentials(
     password="Corr3ct-Horse!",
     domain="acme",
 )
-EXAMPLE_WORLD = Path(__file__).resolve().parents[1] / "bot" / "simulator" / "example_world.json"
+EXAMPLE_WORLD = Path(__file__).resolve().parents[2] / "bot" / "simulator" / "example_world.json"
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")
 DDM = f"/v3/{PROJECT}"

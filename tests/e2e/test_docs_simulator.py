@@ -21,7 +21,7 @@ import pytest_asyncio
 from bot.cli import DEMO_AK, DEMO_IAM_DOMAIN, DEMO_IAM_PASSWORD, DEMO_IAM_USERNAME, DEMO_PROJECT_ID, DEMO_SK
 from tests.support.processes import clean_env, free_port
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "simulator.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
 DOC_URL = "http://127.0.0.1:9000"
 DOC_WAIT = "sleep 21"
 # Every curl of the page goes through this: it also reports each answer's status on stderr.

@@ -1,4 +1,4 @@
-"""RequestStore's own, beyond the contract every repository keeps (tests/contract): what only a database shared
+"""RequestStore's own, beyond the contract every repository keeps (tests/integration/contract): what only a database shared
 by several processes can show."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import asyncio
 
 from bot.restore.lifecycle import Event
 from bot.store.sql_store import RequestStore
-from tests.contract.test_request_store_contract import NOW, create
+from tests.integration.contract.test_request_store_contract import NOW, create
 
 
 async def test_the_chain_head_is_the_last_record_after_concurrent_appends_from_two_stores(

@@ -150,7 +150,7 @@ def test_the_readme_names_only_metrics_that_exist() -> None:
     from bot.observability.metrics import PREFIX, Metrics
 
     families = {family.name for family in Metrics().registry.collect()}
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("### Metrics and the alerts worth setting", 1)[1].split("\n### ", 1)[0]
     first_columns = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
     listed = {name for column in first_columns for name in re.findall(r"`([a-z_]+)`", column)}

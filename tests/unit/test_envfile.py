@@ -162,7 +162,7 @@ def test_without_a_file_the_settings_are_the_one_environment(tmp_path: Path, mon
 
 
 def test_the_environment_is_part_of_the_fingerprint_only_when_named() -> None:
-    from tests.test_domain import plan
+    from tests.unit.test_domain import plan
 
     unnamed = plan()
     # Plans from before environments hash as they always did (their approvals still verify).
@@ -178,8 +178,8 @@ async def test_check_checks_each_environment(
 ) -> None:
     from bot.playground.slack_api import FakeSlack
     from bot.simulator import RunningSimulator, SimulatorCredentials
+    from tests.e2e.test_cli import line_of, run_check
     from tests.support.harness import CREDENTIALS, PROJECT
-    from tests.test_cli import line_of, run_check
 
     staging = SimulatorCredentials(project_id="f" * 32, username="st", password="St-Pass!", domain="acme")
     monkeypatch.chdir(tmp_path)

@@ -1,5 +1,5 @@
 """The request repository's contract (bot.ports.RequestRepository), one set of tests for every implementation:
-the in-memory store, and the SQL store on SQLite and on PostgreSQL (tests/contract/conftest.py). Lifecycle moves
+the in-memory store, and the SQL store on SQLite and on PostgreSQL (tests/integration/contract/conftest.py). Lifecycle moves
 and their races, approvals and stages with their consequence, the target lock, the audit chain, the outbox and
 its claims, leases, urgent reviews, the reads, and the DDM call budget's counters."""
 
@@ -20,7 +20,7 @@ from bot.restore.review import Review
 from bot.store.audit_chain import GENESIS_HASH, audit_hash
 from bot.store.budget import BudgetTable
 from bot.store.memory_queues import MemoryBudget
-from tests.contract.conftest import Heard
+from tests.integration.contract.conftest import Heard
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 S = RequestState

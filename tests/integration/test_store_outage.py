@@ -13,8 +13,8 @@ from bot.restore.request import RequestState
 from bot.store import engine as engine_module
 from bot.store.sql_store import RequestStore
 from tests.conftest import REQUIRE_POSTGRES
+from tests.integration.test_store import NOW, create
 from tests.support.pg_outage import OutageDatabase, outage_database
-from tests.test_store import NOW, create
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ import yaml
 
 from bot.config import SECRET_SETTINGS, Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "kubernetes"
 SETTINGS = {name.upper() for name in Settings.model_fields}
 FILE_SETTINGS = {f"{name.upper()}_FILE" for name in SECRET_SETTINGS}

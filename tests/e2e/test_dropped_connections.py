@@ -25,8 +25,8 @@ from bot.playground import slack_payloads as sp
 from bot.playground.slack_api import FakeSlack, FakeUser
 from bot.restore.request import RequestState
 from bot.slack.retries import RepeatSafeConnectionRetry
+from tests.e2e.test_environments_e2e import CHECKED, URGENT
 from tests.support.harness import CHANNEL, CREDENTIALS, SECRET, BotHarness, running_bot, until
-from tests.test_environments_e2e import CHECKED, URGENT
 
 S = RequestState
 

@@ -19,7 +19,7 @@ from bot.playground.run import Playground
 from tests.support.processes import clean_env
 
 T = TypeVar("T")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STAGES = REPO / "docs" / "playground-stages.toml"
 # A production environments file, as one finds in the folder the bot runs from: its secrets are not set here.
 PROD_FILE = """

@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import ConfigError, Settings, load_settings, normalise_database_url
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def settings(**values: object) -> Settings:

@@ -1,5 +1,5 @@
 """Golden-JSON tests of the card and the modal. Regenerate after a deliberate change with
-`UPDATE_GOLDEN=1 pytest tests/test_blocks.py` and review the diff like code."""
+`UPDATE_GOLDEN=1 pytest tests/unit/test_blocks.py` and review the diff like code."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from bot.slack.blocks import (
     step2_view,
 )
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 PLAN = RestorePlan(
     project_id="0123456789abcdef0123456789abcdef",

@@ -20,7 +20,7 @@ import pytest
 from bot.huawei import signer
 
 VECTORS_ENV = "DDM_SIGNER_VECTORS"
-DEFAULT_VECTORS_PATH = Path(__file__).resolve().parent / "data" / "huaweicloud-signer-vectors.json"
+DEFAULT_VECTORS_PATH = Path(__file__).resolve().parents[1] / "data" / "huaweicloud-signer-vectors.json"
 
 # The fake credentials the vectors were generated with. The file itself does not carry the secret key; a vector
 # may name its own with "ak"/"sk" fields.

@@ -343,7 +343,7 @@ def test_readme_lifecycle_diagram_is_generated_from_the_table() -> None:
 
     from bot.restore.lifecycle import mermaid_diagram
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     begin, end = readme.index("<!-- lifecycle:begin"), readme.index("<!-- lifecycle:end -->")
     block = readme[begin:end]
     shown = block[block.index("```mermaid\n") + len("```mermaid\n") : block.rindex("```")].rstrip("\n")

@@ -57,7 +57,7 @@ from bot.store.sql_store import RequestStore
 
 ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
 AFTER_FIRST = ALL[1:]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
