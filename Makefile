@@ -1,12 +1,12 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run    — install (once) and run the bot with the settings in .env
-#   make test   — install (once) and run the whole test suite
+#   make test   — install (once) and run the whole test suite (tests/unit, tests/integration, tests/e2e)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo simulator test test-browser lint check clean
+.PHONY: run demo simulator test test-fast test-browser lint check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ simulator: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The unit layer only (no database, no process): seconds, for the edit-test loop.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
 
 # The browser test (tests/browser) drives the playground page in headless Chromium (/usr/bin/chromium).
 test-browser: $(STAMP)

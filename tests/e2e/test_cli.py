@@ -12,7 +12,8 @@ import pytest
 
 from bot.cli import main
 from bot.playground.slack_api import FakeSlack
-from bot.simulator import RunningSimulator
+from bot.simulator import RunningSimulator, SimulatorCredentials
+from tests.support.cli import check_env, line_of, run_check
 from tests.support.harness import CREDENTIALS, PROJECT
 from tests.support.processes import clean_env, free_port
 
@@ -71,36 +72,6 @@ async def test_check_catches_swapped_slack_tokens_by_their_prefix(
             assert await asyncio.to_thread(main, ["run"]) == 2
         err = capsys.readouterr().err
         assert "SLACK_BOT_TOKEN: this is an app-level token" in err and "test-app" not in err
-
-
-def check_env(fake: FakeSlack, sim: RunningSimulator, **overrides: str) -> dict[str, str]:
-    return {
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_APP_TOKEN": "xapp-test",
-        "SLACK_API_URL": fake.base_url,
-        "APPROVER_USER_IDS": "UBOB",
-        "APPROVER_USERGROUP_IDS": "STWO",
-        "HUAWEICLOUD_SDK_PROJECT_ID": PROJECT,
-        "HUAWEICLOUD_SDK_AK": CREDENTIALS.ak or "",
-        "HUAWEICLOUD_SDK_SK": CREDENTIALS.sk or "",
-        "HUAWEICLOUD_DDM_ENDPOINT": sim.base_url,
-    } | overrides
-
-
-async def run_check(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str]
-) -> tuple[int, list[str]]:
-    with monkeypatch.context() as scoped:
-        for name, value in env.items():
-            scoped.setenv(name, value)
-        code = await asyncio.to_thread(main, ["check"])
-    return code, capsys.readouterr().out.splitlines()
-
-
-def line_of(lines: list[str], start: str) -> str:
-    found = [line for line in lines if line.startswith(start)]
-    assert len(found) == 1, lines
-    return found[0]
 
 
 async def test_check_against_the_simulator_and_fake_slack(
@@ -210,3 +181,67 @@ def test_version_and_help_with_defaults(capsys: pytest.CaptureFixture[str]) -> N
         with pytest.raises(SystemExit):
             main([*command, "--help"])
         assert shown in capsys.readouterr().out
+
+
+async def test_check_checks_each_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    staging = SimulatorCredentials(project_id="f" * 32, username="st", password="St-Pass!", domain="acme")
+    monkeypatch.chdir(tmp_path)
+    async with (
+        FakeSlack(bot_token="xoxb-test", app_token="xapp-test") as fake,
+        RunningSimulator(credentials=CREDENTIALS, more=((staging, None),)) as sim,
+    ):
+        config = tmp_path / "envs.toml"
+        config.write_text(
+            f"""
+[[environment]]
+name = "prod"
+channels = ["CPROD"]
+region = "cn-north-4"
+project_id = "{PROJECT}"
+ddm_endpoint = "{sim.base_url}"
+credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
+[[environment.stage]]
+name = "Leads"
+approvers = {{ users = ["UBOB"] }}
+
+[[environment]]
+name = "staging"
+channels = ["CSTAGE"]
+region = "ap-southeast-1"
+project_id = "{"f" * 32}"
+ddm_endpoint = "{sim.base_url}"
+iam_endpoint = "{sim.base_url}"
+credentials = {{ iam_username_env = "ST_USER", iam_password_env = "ST_PASSWORD", iam_domain_env = "ST_DOMAIN" }}
+[[environment.stage]]
+name = "Team"
+approvers = {{ users = ["UDAN"] }}
+"""
+        )
+        env = {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_APP_TOKEN": "xapp-test",
+            "SLACK_API_URL": fake.base_url,
+            "DDM_RESTORE_CONFIG": str(config),
+            "PROD_AK": CREDENTIALS.ak or "",
+            "PROD_SK": CREDENTIALS.sk or "",
+            "ST_USER": "st",
+            "ST_PASSWORD": "St-Pass!",
+            "ST_DOMAIN": "acme",
+        }
+        code, lines = await run_check(monkeypatch, capsys, env)
+        assert code == 0, lines
+        assert "project " + PROJECT in line_of(lines, "✓ prod: environment.prod.credentials (PROD_AK/PROD_SK)")
+        line_of(lines, "✓ staging: environment.staging.credentials (ST_USER/ST_PASSWORD/ST_DOMAIN) accepted (token)")
+
+        code, lines = await run_check(monkeypatch, capsys, env | {"ST_PASSWORD": "Not-The-Pass-42"})
+        assert code == 1
+        line_of(lines, "✓ prod:")
+        assert "Not-The-Pass-42" not in line_of(lines, "✗ environment.staging.credentials (ST_USER/")
+
+        code, lines = await run_check(monkeypatch, capsys, {k: v for k, v in env.items() if k != "PROD_SK"})
+        assert code == 1
+        assert line_of(lines, f"✗ {config}") == (
+            f"✗ {config}: environment.prod.credentials.sk_env: PROD_SK is not set (nor PROD_SK_FILE)"
+        )

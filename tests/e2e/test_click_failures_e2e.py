@@ -10,8 +10,8 @@ from pathlib import Path
 from bot.playground import slack_payloads as sp
 from bot.restore.request import Approval, RequestState
 from bot.slack.answers import APPROVE, failure_outcome
+from tests.support.card_request import make_request
 from tests.support.harness import SECRET, running_bot
-from tests.unit.test_blocks import make_request
 
 S = RequestState
 NOT_COUNTED = "It did not count and nothing was recorded"

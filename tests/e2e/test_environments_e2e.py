@@ -8,41 +8,9 @@ import pytest
 
 from bot.playground import slack_payloads as sp
 from bot.restore.request import RequestState as S
-from bot.simulator import SimulatorCredentials
 from bot.simulator.world import ORDERS_PROD_ID
+from tests.support.environments import CHECKED, ENVIRONMENTS, STAGED, STAGING, STAGING_PROJECT, URGENT
 from tests.support.harness import CREDENTIALS, PROJECT, SECRET, running_bot, until
-
-STAGING_PROJECT = "fedcba9876543210fedcba9876543210"
-STAGING = SimulatorCredentials(
-    project_id=STAGING_PROJECT, username="ddm-bot-staging", password="Staging-Pass!", domain="acme"
-)
-ENVIRONMENTS = f"""
-[[environment]]
-name = "prod"
-channels = ["CPROD"]
-region = "cn-north-4"
-project_id = "{PROJECT}"
-ddm_endpoint = "{{sim}}"
-iam_endpoint = "{{sim}}"
-credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
-
-[[environment.stage]]
-name = "DBA lead"
-approvers = {{ users = ["UBOB"] }}
-
-[[environment]]
-name = "staging"
-channels = ["CSTAGE"]
-region = "ap-southeast-1"
-project_id = "{STAGING_PROJECT}"
-ddm_endpoint = "{{sim}}"
-iam_endpoint = "{{sim}}"
-credentials = {{ iam_username_env = "ST_USER", iam_password_env = "ST_PASSWORD", iam_domain_env = "ST_DOMAIN" }}
-
-[[environment.stage]]
-name = "Team"
-approvers = {{ users = ["UDAN"] }}
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -115,26 +83,6 @@ async def test_each_channel_restores_in_its_own_project_with_its_own_credentials
         )
 
 
-STAGED = f"""
-[[environment]]
-name = "prod"
-channels = ["CPROD"]
-region = "cn-north-4"
-project_id = "{PROJECT}"
-ddm_endpoint = "{{sim}}"
-iam_endpoint = "{{sim}}"
-credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
-
-[[environment.stage]]
-name = "DBA lead"
-approvers = {{ usergroups = ["SLEADS"] }}
-
-[[environment.stage]]
-name = "Service owner"
-approvers = {{ users = ["UDAN"] }}
-"""
-
-
 async def test_stages_in_order_and_one_post_after_the_last(tmp_path: Path) -> None:
     async with running_bot(tmp_path, environments=STAGED) as h:
         h.fake.add_channel("CPROD", "prod")
@@ -167,19 +115,6 @@ async def test_stages_in_order_and_one_post_after_the_last(tmp_path: Path) -> No
             ("approve", 1),
             ("approve", 2),
         ]
-
-
-URGENT = (
-    STAGED
-    + """
-[environment.urgent]
-approvers = { users = ["UBOB"] }
-required = 1
-review_within_hours = 0.0005
-reviewers = { users = ["UCAROL", "UERIN"] }
-"""
-)
-CHECKED = {"type": "checkboxes", "selected_options": [{"value": "urgent", "text": {"type": "plain_text", "text": "u"}}]}
 
 
 async def test_the_urgent_path_with_its_review_and_its_reminder(tmp_path: Path) -> None:

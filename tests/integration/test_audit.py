@@ -31,7 +31,6 @@ from bot.store import schema
 from bot.store.audit import export_jsonl, parse_expected_head, parse_since, verify_chain
 from bot.store.audit_chain import GENESIS_HASH, AuditHead, audit_hash, current_head, hashed_audit_record
 from bot.store.sql_store import RequestStore
-from tests.support.harness import running_bot
 from tests.support.pg_outage import outage_database
 
 S = RequestState
@@ -782,16 +781,6 @@ async def test_the_head_is_logged_at_start_and_every_interval(
     finally:
         await supervisor.close()
     assert supervisor.health()[1]["audit_head"]["failures"] == 0
-
-
-async def test_the_bot_logs_the_head_when_it_starts(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger=HEAD_LOGGER)
-    async with running_bot(tmp_path) as bot:
-        await until(lambda: bool(head_lines(caplog)), "the head line at start")
-        assert "audit_head" in bot.runtime.supervisor.loops
-        head = await current_head(bot.runtime.store)
-        assert head is not None
-        assert head_lines(caplog)[0].getMessage() == f"audit head seq={head.seq or 0} hash={head.hash}"
 
 
 async def test_a_database_outage_is_one_line_and_the_head_log_goes_on(

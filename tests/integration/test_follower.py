@@ -22,7 +22,7 @@ from bot.store.sql_store import RequestStore
 from bot.workflow.follow import Follower
 from bot.workflow.places import Places
 from bot.workflow.submit import Submitter
-from tests.unit.test_ddm_gateway import CREDS, client_for
+from tests.support.ddm import CREDS, client_for
 
 JOBS = 10
 

@@ -7,7 +7,7 @@ import asyncio
 
 from bot.restore.lifecycle import Event
 from bot.store.sql_store import RequestStore
-from tests.integration.contract.test_request_store_contract import NOW, create
+from tests.support.stores import NOW, create
 
 
 async def test_the_chain_head_is_the_last_record_after_concurrent_appends_from_two_stores(

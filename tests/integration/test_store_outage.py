@@ -12,15 +12,16 @@ from bot.errors import StoreUnavailable
 from bot.restore.request import RequestState
 from bot.store import engine as engine_module
 from bot.store.sql_store import RequestStore
-from tests.conftest import REQUIRE_POSTGRES
-from tests.integration.test_store import NOW, create
-from tests.support.pg_outage import OutageDatabase, outage_database
+from tests.support.pg_outage import OutageDatabase, outage_database, outage_powers
+from tests.support.stores import NOW, create
 
 
 @pytest.fixture(autouse=True)
-def _postgres_reachable(postgres_url: str) -> None:
-    """These tests need PostgreSQL (the session fixture skips, or fails under DDM_REQUIRE_POSTGRES=1)."""
-    assert postgres_url or not REQUIRE_POSTGRES
+async def _outages_can_be_made(postgres_url: str) -> None:
+    """These tests need PostgreSQL (the session fixture skips, or fails under DDM_REQUIRE_POSTGRES=1), and a role
+    there that can make an outage: said plainly here rather than as a permission error in the middle of a test."""
+    missing = await outage_powers()
+    assert not missing, f"the tests' PostgreSQL role can't make an outage: it lacks {', '.join(missing)}"
 
 
 async def test_reads_and_writes_raise_store_unavailable_and_recover() -> None:

@@ -335,7 +335,7 @@ async def running_bot(
     more = tuple((creds, None) for creds in more_projects)
     clock = DrivenClock()
     async with (
-        FakeSlack() as fake,
+        FakeSlack(clock=lambda: clock.now().timestamp()) as fake,
         RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds, more=more, clock=clock.now) as sim,
     ):
         populate(fake)

@@ -162,7 +162,7 @@ def test_without_a_file_the_settings_are_the_one_environment(tmp_path: Path, mon
 
 
 def test_the_environment_is_part_of_the_fingerprint_only_when_named() -> None:
-    from tests.unit.test_domain import plan
+    from tests.support.domain_request import plan
 
     unnamed = plan()
     # Plans from before environments hash as they always did (their approvals still verify).
@@ -171,75 +171,6 @@ def test_the_environment_is_part_of_the_fingerprint_only_when_named() -> None:
     )
     prod, staging = (unnamed.model_copy(update={"environment": name}) for name in ("prod", "staging"))
     assert len({unnamed.fingerprint(), prod.fingerprint(), staging.fingerprint()}) == 3
-
-
-async def test_check_checks_each_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from bot.playground.slack_api import FakeSlack
-    from bot.simulator import RunningSimulator, SimulatorCredentials
-    from tests.e2e.test_cli import line_of, run_check
-    from tests.support.harness import CREDENTIALS, PROJECT
-
-    staging = SimulatorCredentials(project_id="f" * 32, username="st", password="St-Pass!", domain="acme")
-    monkeypatch.chdir(tmp_path)
-    async with (
-        FakeSlack(bot_token="xoxb-test", app_token="xapp-test") as fake,
-        RunningSimulator(credentials=CREDENTIALS, more=((staging, None),)) as sim,
-    ):
-        config = tmp_path / "envs.toml"
-        config.write_text(
-            f"""
-[[environment]]
-name = "prod"
-channels = ["CPROD"]
-region = "cn-north-4"
-project_id = "{PROJECT}"
-ddm_endpoint = "{sim.base_url}"
-credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
-[[environment.stage]]
-name = "Leads"
-approvers = {{ users = ["UBOB"] }}
-
-[[environment]]
-name = "staging"
-channels = ["CSTAGE"]
-region = "ap-southeast-1"
-project_id = "{"f" * 32}"
-ddm_endpoint = "{sim.base_url}"
-iam_endpoint = "{sim.base_url}"
-credentials = {{ iam_username_env = "ST_USER", iam_password_env = "ST_PASSWORD", iam_domain_env = "ST_DOMAIN" }}
-[[environment.stage]]
-name = "Team"
-approvers = {{ users = ["UDAN"] }}
-"""
-        )
-        env = {
-            "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_APP_TOKEN": "xapp-test",
-            "SLACK_API_URL": fake.base_url,
-            "DDM_RESTORE_CONFIG": str(config),
-            "PROD_AK": CREDENTIALS.ak or "",
-            "PROD_SK": CREDENTIALS.sk or "",
-            "ST_USER": "st",
-            "ST_PASSWORD": "St-Pass!",
-            "ST_DOMAIN": "acme",
-        }
-        code, lines = await run_check(monkeypatch, capsys, env)
-        assert code == 0, lines
-        assert "project " + PROJECT in line_of(lines, "✓ prod: environment.prod.credentials (PROD_AK/PROD_SK)")
-        line_of(lines, "✓ staging: environment.staging.credentials (ST_USER/ST_PASSWORD/ST_DOMAIN) accepted (token)")
-
-        code, lines = await run_check(monkeypatch, capsys, env | {"ST_PASSWORD": "Not-The-Pass-42"})
-        assert code == 1
-        line_of(lines, "✓ prod:")
-        assert "Not-The-Pass-42" not in line_of(lines, "✗ environment.staging.credentials (ST_USER/")
-
-        code, lines = await run_check(monkeypatch, capsys, {k: v for k, v in env.items() if k != "PROD_SK"})
-        assert code == 1
-        assert line_of(lines, f"✗ {config}") == (
-            f"✗ {config}: environment.prod.credentials.sk_env: PROD_SK is not set (nor PROD_SK_FILE)"
-        )
 
 
 def test_the_simulator_serves_each_environments_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,7 +36,7 @@ from bot.slack.blocks import (
     step2_view,
 )
 from bot.slack.blocks.escaping import guard
-from tests.unit.test_blocks import NOW, PLAN, make_request
+from tests.support.card_request import NOW, PLAN, make_request
 
 EVIL = "<!channel> <https://evil|click> <@UEVIL>"
 EVIL_SHOWN = "&lt;!channel&gt; &lt;https://evil|click&gt; &lt;@UEVIL&gt;"

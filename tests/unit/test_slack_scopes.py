@@ -1,13 +1,11 @@
 """Scopes: every Web API method the bot can call is mapped to its scope and granted by manifest.yml; FakeSlack
-grants exactly the manifest's and refuses the rest as Slack does; a missing history scope never means a post
-made twice."""
+grants exactly the manifest's and refuses the rest as Slack does (what a missing scope does to the running bot:
+tests/e2e/test_slack_scopes_e2e.py)."""
 
 from __future__ import annotations
 
 import ast
-import asyncio
 import inspect
-import logging
 import re
 from pathlib import Path
 
@@ -29,7 +27,6 @@ from bot.playground.slack_scopes import (
     scope_needed,
 )
 from bot.slack.retries import NOT_REPEATABLE, REPEATABLE
-from tests.support.harness import CHANNEL, running_bot, until
 
 ROOT = Path(__file__).resolve().parents[2]
 # The fake side of Slack and DDM: not the bot.
@@ -164,40 +161,3 @@ async def test_a_method_without_its_scope_is_refused_as_slack_does() -> None:
                 view={"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": []},
             )
         )["ok"]
-
-
-async def test_without_channels_history_a_retried_card_waits_and_says_which_scope(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The card's answer is lost; the look-up that must come before posting it again is refused (missing_scope):
-    no second card, an ERROR naming channels:history on each try, and once the scope is granted the card is found
-    where it is and the request goes on."""
-    caplog.set_level(logging.INFO)
-    async with running_bot(tmp_path) as h:
-        h.fake.scopes = manifest_scopes() - {"channels:history"}
-        h.fake.drop_next("chat.postMessage", when=lambda args: args["metadata"]["event_type"] == "ddm_restore_card")
-        view_id = await h.open_form()
-        await h.choose_source(view_id)
-        await h.submit_step1(view_id)
-        pushed = h.top_view[view_id]
-        assert pushed
-        await h.submit_view(pushed, h.suggested_state(await h.wait_step2(pushed)))
-        await h.fake.wait_for("conversations.history", lambda c: c.error == "missing_scope")
-
-        def scope_errors() -> list[str]:
-            return [
-                r.getMessage()
-                for r in caplog.records
-                if r.levelno == logging.ERROR and "channels:history" in r.getMessage()
-            ]
-
-        await until(lambda: scope_errors() or None, 5, lambda: "no ERROR naming channels:history")
-        assert "Slack refused conversations.history: the app lacks the channels:history scope" in scope_errors()[0]
-        await asyncio.sleep(0.3)
-        assert len(h.fake.messages[CHANNEL]) == 1  # the card, once: never posted blind
-        pending = await h.runtime.store.recent(1)
-        assert pending[0].message_ts is None
-
-        h.fake.scopes = manifest_scopes()
-        request = await h.wait_request(lambda r: r.message_ts is not None, timeout=15)
-        assert [m["ts"] for m in h.fake.messages[CHANNEL]] == [request.message_ts]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.restore.policy import Actor, ApprovalPolicy, Stage
 from bot.restore.request import Approval
-from tests.unit.test_domain import NOW, request
+from tests.support.domain_request import NOW, request
 
 STAGED = ApprovalPolicy(
     stages=(

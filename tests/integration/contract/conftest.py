@@ -4,39 +4,17 @@ with what it must tell (`heard`): its change observers and its notices callback.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from bot.ports import RequestRepository
-from bot.restore.request import RestoreRequest
 from bot.store.budget import BudgetTable
 from bot.store.memory import MemoryStore
 from bot.store.memory_queues import MemoryBudget
 from bot.store.sql_store import RequestStore
-from tests.support.stores import fresh_store
-
-
-@dataclass
-class Heard:
-    """What a store told: each committed change of state (change, request id, state), and how many times it
-    said notices were written. With `slipping`, its first observer raises (a broken observer)."""
-
-    changes: list[tuple[str, str, str]] = field(default_factory=list)
-    notices: int = 0
-    slipping: bool = False
-
-    def slip(self, change: str, request: RestoreRequest) -> None:
-        if self.slipping:
-            raise RuntimeError(f"an observer's bug at {change}")
-
-    def change(self, change: str, request: RestoreRequest) -> None:
-        self.changes.append((change, request.id, request.state.value))
-
-    def notice(self) -> None:
-        self.notices += 1
+from tests.support.stores import Heard, fresh_store
 
 
 @pytest.fixture

@@ -14,48 +14,14 @@ from bot.errors import PersonError
 from bot.ports import RequestRepository, TargetBusy
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, Outgoing
-from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.store.audit_chain import GENESIS_HASH, audit_hash
 from bot.store.budget import BudgetTable
 from bot.store.memory_queues import MemoryBudget
-from tests.integration.contract.conftest import Heard
+from tests.support.stores import NOW, Heard, create, make_plan
 
-NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 S = RequestState
-
-
-def make_plan(target: str = "tgt1in09", time_ms: int = 1_795_000_000_000) -> RestorePlan:
-    return RestorePlan(
-        project_id="p1",
-        source=NamedRef(id="srcin09", name="orders-prod"),
-        target=NamedRef(id=target, name="orders-restore-1"),
-        restore_time_ms=time_ms,
-        mappings=(DataNodeMapping(source=NamedRef(id="s1in01", name="rds-0"), target=NamedRef(id="t1in01")),),
-    )
-
-
-async def create(
-    store: RequestRepository,
-    target: str = "tgt1in09",
-    ttl: timedelta = timedelta(hours=1),
-    required: int = 1,
-    *,
-    now: datetime = NOW,
-    channel_id: str = "C1",
-    requester_id: str = "UALICE",
-    review: Review | None = None,
-) -> RestoreRequest:
-    return await store.create(
-        plan=make_plan(target),
-        requester_id=requester_id,
-        channel_id=channel_id,
-        required_approvals=required,
-        now=now,
-        expires_at=now + ttl,
-        review=review,
-    )
 
 
 async def running(store: RequestRepository, request: RestoreRequest, job_id: str = "job-1") -> None:
