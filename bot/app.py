@@ -98,6 +98,7 @@ def ddm_client_from(
         timeouts=timeouts,
         transport=transport,
         clock=clock.now,
+        sleep=clock.sleep,
         region=env.region,
         budget=budget,
         event_hooks=DdmObserver(metrics).hooks(),
@@ -252,7 +253,7 @@ async def build_runtime(
         store=store,
         places=background,
         clock=clock.now,
-        stale_submitting_after=timedelta(seconds=settings.submit_stale_seconds),
+        stale_submitting_after=timedelta(seconds=settings.submitter_lost_after_seconds),
         reconcile_deadline=timedelta(seconds=settings.reconcile_deadline_seconds),
     )
     desk = RestoreDesk(store=store, places=form_places, directory=directory, clock=clock.now, submit=submitter.submit)

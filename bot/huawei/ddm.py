@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -105,6 +105,7 @@ class DdmClient:
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = _utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         region: str | None = None,
         budget: CallBudget | None = None,
         event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
@@ -122,6 +123,7 @@ class DdmClient:
         self.submit_deadline_seconds = timeouts.connect + timeouts.read + 5
         self._retry = retry
         self._clock = clock
+        self._sleep = sleep  # the waits between a read's tries (on the bot's clock)
         self._http = httpx.AsyncClient(
             base_url=endpoint.rstrip("/"),
             auth=auth,
@@ -328,12 +330,12 @@ class DdmClient:
                     raise DdmUnavailable(
                         f"DDM could not be reached after {attempts} tries ({type(exc).__name__})", call=call
                     ) from None
-                await asyncio.sleep(self._retry.backoff(attempt))
+                await self._sleep(self._retry.backoff(attempt))
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 if attempt == attempts:
                     raise error_from_response(response)
-                await asyncio.sleep(self._retry_delay(response, attempt))
+                await self._sleep(self._retry_delay(response, attempt))
                 continue
             if response.status_code >= 400:
                 raise error_from_response(response)
@@ -342,7 +344,7 @@ class DdmClient:
             except ValidationError as exc:
                 if attempt < attempts and _is_malformed_json(exc):
                     # A truncated body is usually a transient transport fault; reading is safe to repeat.
-                    await asyncio.sleep(self._retry.backoff(attempt))
+                    await self._sleep(self._retry.backoff(attempt))
                     continue
                 raise DdmApiError(
                     status=response.status_code,

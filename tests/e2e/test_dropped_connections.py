@@ -8,7 +8,7 @@ tests/unit/test_slack_retries.py.
 
 from __future__ import annotations
 
-import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 
 from bot.playground import slack_payloads as sp
 from bot.restore.request import RequestState
-from tests.support.environments import CHECKED, URGENT
+from tests.support.environments import CHECKED, REVIEW_WITHIN, URGENT
 from tests.support.harness import CHANNEL, CREDENTIALS, SECRET, BotHarness, running_bot, until
 
 S = RequestState
@@ -27,16 +27,6 @@ def is_card(args: dict[str, Any]) -> bool:
 
 
 # ---- the bot, end to end: one drop per kind of post -----------------------------------------------------------
-
-
-async def settle(h: BotHarness) -> None:
-    """Let the announcer drain what is left (a straggler would post now)."""
-    for _ in range(100):
-        depth, _oldest = await h.runtime.store.outbox.depth()
-        if depth == 0:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.3)
 
 
 def cards_of(h: BotHarness, request_id: str) -> list[dict[str, Any]]:
@@ -58,12 +48,12 @@ async def test_the_card(tmp_path: Path, after_processing: bool) -> None:
     live buttons). Lost before Slack saw it: posted by the next try, once."""
     async with running_bot(tmp_path) as h:
         h.fake.drop_next("chat.postMessage", when=is_card, after_processing=after_processing)
-        request = await h.request_restore()
+        request = await h.fast_forward(h.request_restore())  # the card's next try comes after a backoff
         assert [c["ts"] for c in cards_of(h, request.id)] == [request.message_ts]
         await h.click("approve_request", request, user="UBOB")
         await h.wait_thread(request, "Restore completed")
         await h.wait_card(request, "completed")
-        await settle(h)
+        await h.quiet()
         assert len(cards_of(h, request.id)) == 1
         assert sum("approved (1/1)" in t for t in h.thread_texts(request)) == 1
 
@@ -99,9 +89,10 @@ async def test_a_card_found_again_is_redrawn_with_what_happened_meanwhile(tmp_pa
         )
         assert answer.status_code == 200
         await h.wait_request(lambda r: len(r.approvals) == 1, request_id=request_id)
-        request = await h.wait_request(lambda r: r.message_ts is not None, request_id=request_id, timeout=15)
+        # The tries after the failed look-ups come after backoffs: time runs ahead meanwhile.
+        request = await h.fast_forward(h.wait_request(lambda r: r.message_ts is not None, request_id=request_id))
         assert [c["ts"] for c in cards_of(h, request_id)] == [request.message_ts]
-        await h.wait_card(request, "awaiting approval (1/2)", timeout=10)
+        await h.fast_forward(h.wait_card(request, "awaiting approval (1/2)"))
 
 
 async def test_a_thread_message(tmp_path: Path) -> None:
@@ -110,7 +101,7 @@ async def test_a_thread_message(tmp_path: Path) -> None:
         h.fake.drop_next("chat.postMessage", when=lambda args: "approved (1/1)" in args["text"])
         await h.click("approve_request", request, user="UBOB")
         await h.wait_thread(request, "Restore completed")
-        await settle(h)
+        await h.quiet()
         thread = h.thread_texts(request)
         assert sum("approved (1/1)" in t for t in thread) == 1, thread
         assert sum("submitted to DDM" in t for t in thread) == 1 and "approved (1/1)" in thread[0]
@@ -135,7 +126,7 @@ async def test_a_dm_to_the_requester(tmp_path: Path) -> None:
         await submit_the_form(h)
         await h.wait_request(lambda r: r.state is S.CANCELLED)
         await until(lambda: dms_to(h, "UALICE") or None, 8, lambda: "no DM to the requester")
-        await settle(h)
+        await h.quiet()
         told = dms_to(h, "UALICE")
         assert len(told) == 1 and "was not created" in told[0] and "/invite @ddm-restore" in told[0]
         assert [c.dropped for c in h.fake.calls_of("chat.postMessage") if c.args["channel"] == "UALICE"] == [True]
@@ -154,7 +145,7 @@ async def test_an_ephemeral_to_the_requester(tmp_path: Path) -> None:
         assert pushed
         await h.submit_view(pushed, h.suggested_state(await h.wait_step2(pushed)))
         await h.wait_ephemeral("UALICE", "was not created")
-        await settle(h)
+        await h.quiet()
         assert sum("was not created" in t for t in h.ephemerals_for("UALICE")) == 1
         assert dms_to(h, "UALICE") == []
 
@@ -167,7 +158,7 @@ async def test_a_card_update_is_sent_again_at_once(tmp_path: Path) -> None:
         await h.click("approve_request", request, user="UBOB")
         await h.wait_thread(request, "Restore completed")
         await h.wait_card(request, "completed")
-        await settle(h)
+        await h.quiet()
         updates = h.fake.calls_of("chat.update")
         assert updates[0].dropped and updates[1].args == updates[0].args and not updates[1].dropped
         assert updates[1].at - updates[0].at < 2.0  # slack_sdk's own resend, not the announcer's next try
@@ -185,7 +176,7 @@ async def test_the_dms_to_the_requester_when_the_thread_is_gone(tmp_path: Path) 
             15,
             lambda: f"the requester never heard the end: {dms_to(h, 'UALICE')}",
         )
-        await settle(h)
+        await h.quiet()
         told = dms_to(h, "UALICE")
         assert len(told) == len(set(told)), told
         assert sum("approved (1/1)" in t for t in told) == 1
@@ -205,9 +196,11 @@ async def test_the_dms_to_reviewers(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         }
         request = await h.request_restore(channel="CPROD", extra_state=incident)
         await h.click("approve_request", request, user="UBOB")
-        await h.wait_thread(request, "is overdue", timeout=15)
+        await h.wait_thread(request, "Follow-up review due by")
+        h.clock.advance(REVIEW_WITHIN + timedelta(minutes=1))
+        await h.wait_thread(request, "is overdue")
         await until(lambda: (dms_to(h, "UCAROL") and dms_to(h, "UERIN")) or None, 8, lambda: "no DM to a reviewer")
-        await settle(h)
+        await h.quiet()
         assert [len(dms_to(h, u)) for u in ("UCAROL", "UERIN")] == [1, 1]
         assert "overdue" in dms_to(h, "UCAROL")[0]
         assert sum("is overdue" in t for t in h.thread_texts(request)) == 1

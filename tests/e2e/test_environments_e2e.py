@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from bot.playground import slack_payloads as sp
 from bot.restore.request import RequestState as S
 from bot.simulator.world import ORDERS_PROD_ID
-from tests.support.environments import CHECKED, ENVIRONMENTS, STAGED, STAGING, STAGING_PROJECT, URGENT
+from tests.support.environments import CHECKED, ENVIRONMENTS, REVIEW_WITHIN, STAGED, STAGING, STAGING_PROJECT, URGENT
 from tests.support.harness import CREDENTIALS, PROJECT, SECRET, running_bot, until
 
 
@@ -155,7 +156,8 @@ async def test_the_urgent_path_with_its_review_and_its_reminder(tmp_path: Path) 
         )
         assert "review_request" in str(review_message.get("blocks"))
         # Overdue: a reminder in the thread, and a DM to each reviewer.
-        await h.wait_thread(request, "is overdue", timeout=10)
+        h.clock.advance(REVIEW_WITHIN + timedelta(minutes=1))
+        await h.wait_thread(request, "is overdue")
         await until(
             lambda: {c.args.get("channel") for c in h.fake.calls_of("chat.postMessage")} >= {"UCAROL", "UERIN"} or None,
             5,

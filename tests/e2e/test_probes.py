@@ -200,8 +200,15 @@ async def test_watchdog_reconnects_a_silent_connection(tmp_path: Path) -> None:
 
 
 async def test_watchdog_keeps_a_connection_slack_pings(tmp_path: Path) -> None:
-    async with socket_bot(tmp_path, socket_mode_watchdog_seconds=1.5, ping_interval=0.3) as (fake, runtime, _base):
-        await asyncio.sleep(4)
+    async with socket_bot(tmp_path, socket_mode_watchdog_seconds=0.6, ping_interval=0.1) as (fake, runtime, _base):
+        # The watchdog looks again at a moment when a silent connection would have been replaced twice over.
+        watchdog = await until(lambda: runtime.supervisor.loops.get("socket_watchdog"), 10, lambda: "no watchdog loop")
+        past_the_limit = runtime.supervisor.clock.monotonic() + 2 * 0.6
+        await until(
+            lambda: True if (watchdog.last_ok or 0) > past_the_limit else None,
+            10,
+            lambda: "the watchdog stopped looking",
+        )
         # (A ping answered late may make the fake drop the connection: that reconnect is slack_sdk's, not ours.)
         assert runtime.metrics.socket_reconnects.labels("watchdog")._value.get() == 0
         assert fake.socket_connection_count == 1

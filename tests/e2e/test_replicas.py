@@ -1,7 +1,9 @@
 """Several replicas sharing one database, as real processes: nothing lost, nothing run twice.
 
 Two `ddm-restore-bot run` processes in HTTP mode share PostgreSQL (and, to show it works on one host, one
-SQLite file); the fake Slack and the DDM simulator run in the test process.
+SQLite file); the fake Slack and the DDM simulator run in the test process. The replicas keep the wall clock,
+with short leases and a short SUBMIT_STALE_SECONDS; the simulator's clock is the test's, so a restore job ends
+when the test moves it (never after a real wait).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bot.playground.slack_api import FakeSlack, FakeUser
 from bot.restore.request import RequestState
 from bot.simulator import RunningSimulator
 from bot.store.sql_store import RequestStore
+from tests.support.clock import DrivenClock
 from tests.support.harness import CHANNEL, CREDENTIALS, GROUP, PROJECT, SECRET, BotHarness, populate
 from tests.support.processes import BotProcess
 
@@ -51,6 +54,7 @@ class Cluster:
     store: RequestStore
     replicas: list[BotProcess]
     harness: BotHarness
+    clock: DrivenClock  # the simulator's
 
     async def click(
         self, replica: BotProcess, request_id: str, ts: str, user: str, action: str = "approve_request"
@@ -70,12 +74,23 @@ class Cluster:
         answer = await self.harness.http.post(replica.url, content=body, headers=headers)
         return answer.status_code
 
+    async def quiet(self, timeout: float = 15.0) -> None:
+        """Every notice delivered: nothing is left that any replica could still post."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (depth := await self.store.outbox.depth()) != (0, None):
+            assert asyncio.get_running_loop().time() < deadline, f"notices never all delivered: {depth}"
+            await asyncio.sleep(0.05)
+
 
 @asynccontextmanager
 async def cluster(
     tmp_path: Path, database_url: str, *, replicas: int = 2, job_seconds: float = 1.0, **settings: str
 ) -> AsyncIterator[Cluster]:
-    async with FakeSlack() as fake, RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds) as sim:
+    clock = DrivenClock()
+    async with (
+        FakeSlack() as fake,
+        RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds, clock=clock.now) as sim,
+    ):
         populate(fake)
         for user in MANY:
             fake.add_user(FakeUser(user, user.lower()))
@@ -97,6 +112,8 @@ async def cluster(
             "JOB_POLL_INTERVAL_SECONDS": "0.2",
             "JOB_LEASE_SECONDS": "1.5",
             "SWEEP_INTERVAL_SECONDS": "0.3",
+            # A submit is taken for lost this long after it began (the POST's deadline here is 1 + 1 + 5 s).
+            "SUBMIT_STALE_SECONDS": "7.5",
             "LOG_LEVEL": "INFO",
         } | settings
         processes = [BotProcess(f"replica-{i}", env, tmp_path) for i in range(replicas)]
@@ -112,7 +129,7 @@ async def cluster(
                     url=processes[0].url,
                     http=http,  # type: ignore[arg-type]
                 )
-                yield Cluster(fake=fake, sim=sim, store=store, replicas=processes, harness=harness)
+                yield Cluster(fake=fake, sim=sim, store=store, replicas=processes, harness=harness, clock=clock)
         finally:
             await asyncio.gather(*[p.stop() for p in processes], return_exceptions=True)
             await store.close()
@@ -131,7 +148,18 @@ async def test_fifty_clicks_over_two_replicas_post_once(tmp_path: Path, shared_d
         )
         assert set(statuses) == {200}
         await c.harness.wait_thread(request, "Restore completed", timeout=20)
-        await asyncio.sleep(1.0)  # let any straggler act
+
+        async def every_click_answered() -> bool:
+            # Each click either counted or was told why not: then no click's work is still on its way.
+            final = await c.store.get(request.id)
+            told = [user for user in MANY if c.harness.ephemerals_for(user)]
+            return final is not None and len(told) + len(final.approvals) == len(MANY)
+
+        deadline = asyncio.get_running_loop().time() + 15
+        while not await every_click_answered():
+            assert asyncio.get_running_loop().time() < deadline, "some clicks were never answered"
+            await asyncio.sleep(0.05)
+        await c.quiet()
         assert len(await c.harness.sim_calls("recovery")) == 1
         thread = c.harness.thread_texts(request)
         assert sum("submitted to DDM" in t for t in thread) == 1
@@ -145,13 +173,14 @@ async def test_fifty_clicks_over_two_replicas_post_once(tmp_path: Path, shared_d
 
 
 async def test_sigkill_while_a_job_runs_the_other_replica_finishes_it(tmp_path: Path, shared_db: str) -> None:
-    async with cluster(tmp_path, shared_db, job_seconds=4.0) as c:
+    async with cluster(tmp_path, shared_db, job_seconds=600) as c:
         request = await c.harness.request_restore()
         assert await c.click(c.replicas[0], request.id, request.message_ts or "", "UBOB") == 200
         running = await c.harness.wait_request(lambda r: r.state is S.RUNNING, request_id=request.id, timeout=15)
         await c.replicas[0].kill()
+        c.clock.advance(600)  # the job ends now, its follower dead
         await c.harness.wait_thread(running, "Restore completed", timeout=30)
-        await asyncio.sleep(1.0)
+        await c.quiet()
         assert sum("Restore completed" in t for t in c.harness.thread_texts(running)) == 1
         assert len(await c.harness.sim_calls("recovery")) == 1
         done = await c.store.get(request.id)
@@ -189,7 +218,7 @@ async def test_sigterm_finishes_the_in_flight_submit(tmp_path: Path, shared_db: 
         assert await c.click(c.replicas[0], request.id, request.message_ts or "", "UBOB") == 200
         await c.harness.wait_request(lambda r: r.state is S.SUBMITTING, request_id=request.id, timeout=15)
         c.replicas[0].signal(signal.SIGTERM)
-        await asyncio.sleep(0.5)
+        await c.replicas[0].wait_for_log("SIGTERM: stopping")  # it is stopping, the POST still unanswered
         await c.harness.http.post(f"{c.sim.base_url}/_sim/release")
         assert await c.replicas[0].wait(30) == 0
         after = await c.store.get(request.id)
@@ -201,21 +230,22 @@ async def test_sigterm_finishes_the_in_flight_submit(tmp_path: Path, shared_db: 
 async def test_a_notice_a_dead_replica_posted_but_never_recorded_is_not_posted_again(
     tmp_path: Path, shared_db: str
 ) -> None:
-    """Replica 0 posts "approved (1/1)" and dies before it can record that it did; replica 1 takes over its
-    claim when the lease runs out, finds the message in the thread by its metadata and does not post it again;
-    the rest of the request's notices are delivered by replica 1, once each."""
+    """Replica 0 posts "approved (1/1)" and dies before it can record that it did (its restore submitted
+    meanwhile); replica 1 takes over its claim when the lease runs out, finds the message in the thread by its
+    metadata and does not post it again; the rest of the request's notices are delivered by replica 1, once each."""
     async with cluster(tmp_path, shared_db, replicas=1, JOB_LEASE_SECONDS="1.5") as c:
         request = await c.harness.request_restore()
         c.fake.set_delay("chat.postMessage", 6, after_processing=True)
         assert await c.click(c.replicas[0], request.id, request.message_ts or "", "UBOB") == 200
         await c.harness.wait_thread(request, "approved (1/1)", timeout=15)
+        await c.harness.wait_request(lambda r: r.job_id is not None, request_id=request.id, timeout=5)
         await c.replicas[0].kill()
         c.fake.set_delay("chat.postMessage", 0)
         survivor = BotProcess("replica-1", c.replicas[0].env, tmp_path)
         await survivor.start()
         try:
             await c.harness.wait_thread(request, "Restore completed", timeout=40)
-            await asyncio.sleep(1.0)
+            await c.quiet()
             thread = c.harness.thread_texts(request)
             assert sum("approved (1/1)" in t for t in thread) == 1, thread
             assert sum("Restore completed" in t for t in thread) == 1, thread

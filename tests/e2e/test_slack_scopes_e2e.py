@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -39,11 +38,12 @@ async def test_without_channels_history_a_retried_card_waits_and_says_which_scop
 
         await until(lambda: scope_errors() or None, 5, lambda: "no ERROR naming channels:history")
         assert "Slack refused conversations.history: the app lacks the channels:history scope" in scope_errors()[0]
-        await asyncio.sleep(0.3)
-        assert len(h.fake.messages[CHANNEL]) == 1  # the card, once: never posted blind
+        # Another try, refused again (its backoff passes on the bot's clock): still one card, never posted blind.
+        await h.fast_forward(until(lambda: scope_errors()[1:] or None, 5, lambda: "no second try"))
+        assert len(h.fake.messages[CHANNEL]) == 1
         pending = await h.runtime.store.recent(1)
         assert pending[0].message_ts is None
 
         h.fake.scopes = manifest_scopes()
-        request = await h.wait_request(lambda r: r.message_ts is not None, timeout=15)
+        request = await h.fast_forward(h.wait_request(lambda r: r.message_ts is not None))
         assert [m["ts"] for m in h.fake.messages[CHANNEL]] == [request.message_ts]

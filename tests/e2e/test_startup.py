@@ -288,6 +288,7 @@ async def test_a_signal_stops_the_bot_reconnecting_to_a_slack_that_went_away(wor
         bot = await Bot(world.env(SLACK_MODE="socket", SLACK_API_URL=gone.base_url), world.workdir).start()
         await gone.wait_socket_connected(timeout=20)
         await bot.wait_for_output("ready: Socket Mode")
-    await asyncio.sleep(2)  # slack_sdk is reconnecting to nothing now
+    await bot.wait_for_output("Reconnecting")  # slack_sdk saw Slack go ...
+    await bot.wait_for_output("Cannot connect to host")  # ... and is reconnecting to nothing now
     await bot.stop_with(signal.SIGTERM)
     assert "Traceback" not in bot.output(), bot.output()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ async def test_refused_approvals_change_nothing(tmp_path: Path, user: str, messa
         before = h.fake.message(CHANNEL, request.message_ts or "")["blocks"]
         await h.click("approve_request", request, user=user)
         assert await h.wait_ephemeral(user, message) == message
-        await asyncio.sleep(0.3)
+        await h.quiet()
         after = await h.runtime.store.get(request.id)
         assert after is not None and after.state is S.PENDING and after.approvals == ()
         assert h.fake.message(CHANNEL, request.message_ts or "")["blocks"] == before
@@ -102,7 +103,7 @@ async def test_twenty_concurrent_approve_clicks_post_once(tmp_path: Path) -> Non
         approvers = GROUP_MEMBERS[2:22]
         await asyncio.gather(*[h.click("approve_request", request, user=u) for u in approvers])
         await h.wait_thread(request, "Restore completed")
-        await asyncio.sleep(0.3)
+        await h.quiet()
         assert len(await h.sim_calls("recovery")) == 1
         final = await h.runtime.store.get(request.id)
         assert final is not None and final.state is S.COMPLETED and len(final.approvals) >= 1
@@ -153,8 +154,9 @@ async def test_requester_cannot_reject_and_only_requester_cancels(tmp_path: Path
 
 
 async def test_expiry_updates_the_card_and_refuses_late_clicks(tmp_path: Path) -> None:
-    async with running_bot(tmp_path, approval_ttl_minutes=0.02) as h:  # 1.2 s
+    async with running_bot(tmp_path) as h:
         request = await h.request_restore()
+        h.clock.advance(timedelta(minutes=61))  # past the approval TTL (60 min)
         expired = await h.wait_request(lambda r: r.state is S.EXPIRED, request_id=request.id)
         assert expired.state is S.EXPIRED
         await h.wait_thread(request, "expired without the required approvals")
@@ -223,13 +225,14 @@ async def test_options_are_live_and_searchable(tmp_path: Path) -> None:
 
 async def test_ddm_500_on_submit_is_unknown_and_never_resent(tmp_path: Path) -> None:
     # A 5xx does not prove that nothing ran: the bot looks for the job instead of declaring failure at once.
-    async with running_bot(tmp_path, reconcile_deadline_seconds=1.5) as h:
+    async with running_bot(tmp_path) as h:
         request = await h.request_restore()
         await h.sim_fault(route="recovery", kind="500")
         await h.click("approve_request", request, user="UBOB")
         await h.wait_thread(request, "may or may not be running")
         assert (await h.runtime.store.active_for_target(ORDERS_RESTORE_1_ID)) is not None  # target stays held
-        failed = await h.wait_request(lambda r: r.state is S.FAILED, request_id=request.id)
+        # The job is looked for until RECONCILE_DEADLINE_SECONDS (15 min) have passed on the bot's clock.
+        failed = await h.fast_forward(h.wait_request(lambda r: r.state is S.FAILED, request_id=request.id), step=60)
         assert failed.error_code == "NO_JOB" and "DBS.200412" in (failed.error_msg or "")
         text = await h.wait_thread(request, "No restore job for this target appeared")
         assert "DBS.200412" in text
@@ -296,7 +299,7 @@ async def test_forged_signature_is_refused_and_nothing_recorded(tmp_path: Path) 
         )
         answer = await h.http.post(h.url, content=body, headers=sp.forged_signature(body))
         assert answer.status_code == 401
-        await asyncio.sleep(0.2)
+        await h.quiet()
         assert [c.method for c in h.fake.calls if c.method != "auth.test"] == []
         assert await h.runtime.store.recent(5) == []
         assert await h.runtime.store.audit_trail() == []
@@ -375,7 +378,8 @@ async def test_slack_failing_during_approval_does_not_stall_the_restore(tmp_path
         h.fake.fail_next("chat.postMessage", "internal_error", count=2)  # "approved (1/1)" and "checking…"
         h.fake.fail_next("chat.update", "internal_error")
         await h.click("approve_request", request, user="UBOB")
-        await h.wait_thread(request, "Restore completed")
+        await h.wait_request(lambda r: r.job_id is not None, request_id=request.id)
+        await h.fast_forward(h.wait_thread(request, "Restore completed"))  # the announcer's backoffs pass
         assert len(await h.sim_calls("recovery")) == 1
 
 
@@ -405,9 +409,9 @@ async def test_final_message_lost_to_a_slack_error_is_posted_later(tmp_path: Pat
         opened = await h.fake.wait_for("views.open", since=since)
         view_id = str(opened.args["view"].get("id") or sorted(h.fake.views)[-1])
         await h.submit_view(view_id, {"reason": {"reason": sp.plain_text_input("not now")}}, user="UBOB")
-        text = await h.wait_thread(request, "rejected R-", timeout=10)  # retried by the sweeper
+        text = await h.fast_forward(h.wait_thread(request, "rejected R-"))  # retried after a backoff
         assert "not now" in text
-        await asyncio.sleep(2.5)
+        await h.quiet()
         assert sum("rejected R-" in t for t in h.thread_texts(request)) == 1
 
 
@@ -439,15 +443,17 @@ async def test_ambiguous_target_name_is_refused(tmp_path: Path) -> None:
 
 
 async def test_a_job_that_cannot_be_read_is_reported_once_and_still_followed(tmp_path: Path) -> None:
-    async with running_bot(tmp_path, job_seconds=1.0) as h:
+    async with running_bot(tmp_path, job_seconds=600) as h:
         request = await h.request_restore()
         # The follower reads every running job through the job list: it fails (with its retries) for a while.
         await h.sim_fault(route="jobs", kind="html", count=30)
         await h.click("approve_request", request, user="UBOB")
-        trouble = await h.wait_thread(request, "I can't read job", timeout=20)
+        await h.wait_request(lambda r: r.state is S.RUNNING, request_id=request.id)
+        # Its backoffs and retries pass on the bot's clock: the test moves it on.
+        trouble = await h.fast_forward(h.wait_thread(request, "I can't read job"))
         assert "stays reserved" in trouble
         await h.http.delete(f"{h.sim.base_url}/_sim/faults")
-        await h.wait_thread(request, "Restore completed", timeout=30)
+        await h.fast_forward(h.wait_thread(request, "Restore completed"))
         assert sum("I can't read job" in t for t in h.thread_texts(request)) == 1
 
 
@@ -463,12 +469,12 @@ async def test_ddm_failing_while_the_form_loads_is_said_in_the_form(tmp_path: Pa
     async with running_bot(tmp_path) as h:
         view_id = await h.open_form()
         await h.sim_fault(route="list_instances", kind="html", count=10)
-        options = await h.options(view_id, "source_instance")
+        options = await h.fast_forward(h.options(view_id, "source_instance"))  # through the client's retries
         assert len(options) == 1 and options[0]["text"]["text"].startswith("⚠️ DDM error: HTTP.502")
         assert options[0]["value"] == "__choose_source_first__"  # not a choice that can be submitted
         await h.http.delete(f"{h.sim.base_url}/_sim/faults")
         await h.sim_fault(route="restorable_time_interval", kind="500", count=10)
-        answer = await h.submit_step1(view_id)
+        answer = await h.fast_forward(h.submit_step1(view_id))
         assert answer["errors"]["source_instance"].startswith("DDM could not be asked: DBS.200412")
         assert await h.runtime.store.recent(5) == []
 

@@ -3,6 +3,8 @@ URL): two projects in two channels, approval stages, and the urgent path with it
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.simulator import SimulatorCredentials
 from tests.support.harness import PROJECT
 
@@ -57,13 +59,14 @@ name = "Service owner"
 approvers = {{ users = ["UDAN"] }}
 """
 
+REVIEW_WITHIN = timedelta(hours=4)  # URGENT's follow-up review: tests move the clock past it
 URGENT = (
     STAGED
     + """
 [environment.urgent]
 approvers = { users = ["UBOB"] }
 required = 1
-review_within_hours = 0.0005
+review_within_hours = 4
 reviewers = { users = ["UCAROL", "UERIN"] }
 """
 )

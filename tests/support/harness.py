@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,6 +285,42 @@ class BotHarness:
             timeout,
             lambda: f"no ephemeral {needle!r} for {user}: {self.ephemerals_for(user)}",
         )
+
+    async def quiet(self, timeout: float = 10.0) -> None:
+        """Nothing is left to happen: no listener's or submit's task runs, every notice is delivered, and so it
+        stays through one more cycle of the announcer (a second post, were one coming, would be made by then).
+        Tests that show something does NOT happen wait for this instead of sleeping."""
+        supervisor = self.runtime.supervisor
+        announcer = supervisor.loops["announcer"]
+        deadline = asyncio.get_running_loop().time() + timeout
+
+        async def settled() -> bool:
+            return supervisor.busy == 0 and await self.runtime.store.outbox.depth() == (0, None)
+
+        async def until_settled() -> None:
+            while not await settled():
+                if asyncio.get_running_loop().time() > deadline:
+                    depth = await self.runtime.store.outbox.depth()
+                    raise AssertionError(f"never quiet: {supervisor.busy} task(s) running, outbox {depth}")
+                await asyncio.sleep(0.02)
+
+        await until_settled()
+        cycle = announcer.last_ok
+        supervisor.wake("announcer")
+        while announcer.last_ok == cycle:
+            assert asyncio.get_running_loop().time() < deadline, "the announcer never ran again"
+            await asyncio.sleep(0.02)
+        await until_settled()
+
+    async def fast_forward(self, waiting: Awaitable[T], *, step: float = 5.0) -> T:
+        """Await `waiting` while the clock runs ahead, `step` seconds every few milliseconds: the waits on the
+        bot's clock (a follower backing off, a DDM read's retries, a loop's interval) pass at once. Only once
+        what must happen first in real time is done (a submit judges an approval's age by the clock)."""
+        task = asyncio.ensure_future(waiting)
+        while not task.done():
+            self.clock.advance(step)
+            await asyncio.wait({task}, timeout=0.02)
+        return task.result()
 
     async def sim_calls(self, route: str) -> list[dict[str, Any]]:
         answer = await self.http.get(f"{self.sim.base_url}/_sim/calls", params={"route": route})

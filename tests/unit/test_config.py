@@ -152,3 +152,15 @@ def test_log_level_is_a_known_one() -> None:
     assert settings(log_level="debug").log_level == "DEBUG"
     with pytest.raises(ConfigError, match="LOG_LEVEL: not a log level: use one of DEBUG"):
         load_settings(_env_file=None, log_level="verbose")
+
+
+def test_a_lost_submitter_is_told_from_a_slow_one_after_the_posts_deadline() -> None:
+    """SUBMIT_STALE_SECONDS: by default twice the POST's deadline plus 10 s; set shorter (tests, impatient
+    operators) it must still be longer than the deadline, or a slow POST would be taken for a lost one."""
+    assert settings().submitter_lost_after_seconds == 2 * (5 + 30 + 5) + 10
+    quick = dict(huaweicloud_connect_timeout_seconds=1, huaweicloud_read_timeout_seconds=1)
+    assert settings(**quick, submit_stale_seconds=7.5).submitter_lost_after_seconds == 7.5
+    with pytest.raises(
+        ConfigError, match=r"^SUBMIT_STALE_SECONDS: must be longer than the restore POST's deadline, 7 s"
+    ):
+        load_settings(_env_file=None, **quick, submit_stale_seconds=7)
