@@ -23,12 +23,16 @@ demo: $(STAMP)
 simulator: $(STAMP)
 	$(BIN)/ddm-restore-bot simulator --port 9000
 
+# One test process per core (pytest-xdist): much of an end-to-end test is waiting on a process or a socket.
+# `pytest path/to/test_x.py` alone runs in one process, as usual.
+PARALLEL := -n auto --dist worksteal
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 # The unit layer only (no database, no process): seconds, for the edit-test loop.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest $(PARALLEL) tests/unit
 
 # The browser test (tests/browser) drives the playground page in headless Chromium (/usr/bin/chromium).
 test-browser: $(STAMP)

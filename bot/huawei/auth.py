@@ -18,6 +18,7 @@ import httpx
 from bot.huawei import signer
 from bot.huawei.errors import DdmApiError, DdmUnavailable, error_from_response
 from bot.huawei.models import parse_api_time
+from bot.huawei.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,9 @@ class IamTokenProvider:
         self._project_id = project_id
         self._refresh_margin = refresh_margin
         self._clock = clock
-        self._http = httpx.AsyncClient(timeout=timeout or httpx.Timeout(10.0), transport=transport)
+        self._http = httpx.AsyncClient(
+            timeout=timeout or httpx.Timeout(10.0), transport=transport, verify=tls_context()
+        )
         self._cached: _CachedToken | None = None
         self._lock = asyncio.Lock()
         self.refresh_count = 0

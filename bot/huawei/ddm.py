@@ -51,6 +51,7 @@ from bot.huawei.models import (
     first_error,
     to_epoch_ms,
 )
+from bot.huawei.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ class DdmClient:
         self._clock = clock
         self._sleep = sleep  # the waits between a read's tries (on the bot's clock)
         self._http = httpx.AsyncClient(
+            verify=tls_context(),
             base_url=endpoint.rstrip("/"),
             auth=auth,
             timeout=timeouts.to_httpx(),

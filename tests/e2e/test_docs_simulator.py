@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 
 from bot.cli import DEMO_AK, DEMO_IAM_DOMAIN, DEMO_IAM_PASSWORD, DEMO_IAM_USERNAME, DEMO_PROJECT_ID, DEMO_SK
+from tests.support.http import local_http
 from tests.support.processes import clean_env, free_port
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
@@ -64,7 +65,7 @@ async def simulator(tmp_path: Path) -> AsyncIterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(timeout=1) as http:
+        async with local_http(timeout=1) as http:
             for _ in range(300):
                 try:
                     if (await http.get(f"{base}/healthz")).status_code == 200:
@@ -147,7 +148,7 @@ async def test_every_curl_on_the_page_works(simulator: str) -> None:
         assert words in out, f"{words!r} not in:\n{out}"
     job_id = re.search(r"^job: ([0-9a-f]{32})$", out, flags=re.M)
     assert job_id is not None, out
-    async with httpx.AsyncClient(base_url=simulator) as http:
+    async with local_http(base_url=simulator) as http:
         world = (await http.get("/_sim/world")).json()
         calls = (await http.get("/_sim/calls")).json()
     # After the page's reset: the seed's two jobs only, and an empty call log.

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from bot.app import build_runtime
@@ -34,6 +33,7 @@ from tests.support.harness import (
     populate,
     serve_runtime,
 )
+from tests.support.http import local_http
 from tests.support.processes import clean_env, free_port
 
 BOT_TOKEN = "xoxb-4242-4343-SecretBotTokenValue"
@@ -115,7 +115,7 @@ async def bot(tmp_path: Path, auth: str, **overrides: Any) -> AsyncIterator[BotH
         runtime = await build_runtime(settings, sweep_interval=0.2)
         await runtime.start_background()
         try:
-            async with serve_runtime(runtime) as url, httpx.AsyncClient(timeout=10) as http:
+            async with serve_runtime(runtime) as url, local_http(timeout=10) as http:
                 yield BotHarness(fake=fake, sim=sim, runtime=runtime, url=url, http=http)
         finally:
             await runtime.close()
@@ -195,7 +195,7 @@ async def test_check_and_run_at_debug_write_no_secret(tmp_path: Path) -> None:
                 text="help", user_id="UALICE", channel_id=CHANNEL, response_url=fake.response_url("p")
             )
             await fake.wait_socket_ack(await fake.socket_send("slash_commands", payload), timeout=10)
-            async with httpx.AsyncClient(timeout=10) as http:
+            async with local_http(timeout=10) as http:
                 ready = await http.get(f"http://127.0.0.1:{env['PORT']}/readyz")  # asks DDM: an IAM token
                 assert ready.status_code == 200, ready.text
         finally:

@@ -7,11 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
-
 from bot.errors import NOTHING_RECORDED
 from bot.restore.request import RequestState
 from tests.support.harness import running_bot, until
+from tests.support.http import local_http
 from tests.support.pg_outage import outage_database
 
 S = RequestState
@@ -24,7 +23,7 @@ async def test_the_sweeper_outlives_an_outage_and_expires_on_time(tmp_path: Path
             sweeper = h.runtime.supervisor.loops["sweeper"]
             await until(lambda: sweeper.failures or None, 10, lambda: "the sweeper never failed")
             h.clock.advance(timedelta(minutes=61))  # the request's TTL (60 min) runs out in the outage
-            async with httpx.AsyncClient() as http:
+            async with local_http() as http:
                 health = await http.get(h.url.replace("/slack/events", "/healthz"))
             # The sweeper has not finished a cycle for an hour: not alive as it should be.
             assert health.status_code == 503 and health.json()["loops"]["sweeper"]["failures"] >= 1

@@ -16,6 +16,7 @@ import pytest_asyncio
 
 from bot.cli import main
 from bot.playground.run import Playground
+from tests.support.http import local_http
 from tests.support.processes import clean_env
 
 T = TypeVar("T")
@@ -38,7 +39,7 @@ approvers = { usergroups = ["S0LEADS"] }
 
 @pytest_asyncio.fixture
 async def playground() -> AsyncIterator[tuple[Playground, httpx.AsyncClient]]:
-    async with Playground(port=0, job_seconds=0.5) as running, httpx.AsyncClient(base_url=running.url) as http:
+    async with Playground(port=0, job_seconds=0.5) as running, local_http(base_url=running.url) as http:
         yield running, http
 
 
@@ -148,7 +149,7 @@ async def test_cli_starts_with_no_settings_and_ignores_the_environment(tmp_path:
         line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
         assert line.startswith("Playground: open http://127.0.0.1:"), line
         url = line.split()[2]
-        async with httpx.AsyncClient(base_url=url) as http:
+        async with local_http(base_url=url) as http:
             assert (await http.post("/api/command", json={"user": "UALICE", "text": "/ddm-restore list"})).json() == {
                 "ok": True
             }
@@ -170,7 +171,7 @@ async def policy_seen_by_alice(http: httpx.AsyncClient) -> str:
 async def test_a_ddm_restore_toml_where_it_runs_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ddm-restore.toml").write_text(PROD_FILE)
-    async with Playground(port=0, job_seconds=0.5) as running, httpx.AsyncClient(base_url=running.url) as http:
+    async with Playground(port=0, job_seconds=0.5) as running, local_http(base_url=running.url) as http:
         policy = await policy_seen_by_alice(http)
     assert policy.startswith("*Restores here*: project `"), policy  # the playground's own environment
     assert "prod" not in policy and "S0LEADS" not in policy
@@ -181,7 +182,7 @@ async def test_config_file_gives_stages_and_the_urgent_path(tmp_path: Path, monk
     (tmp_path / "ddm-restore.toml").write_text(PROD_FILE)
     async with (
         Playground(port=0, job_seconds=0.5, config=STAGES) as running,
-        httpx.AsyncClient(base_url=running.url) as http,
+        local_http(base_url=running.url) as http,
     ):
         policy = await policy_seen_by_alice(http)
     lines = policy.splitlines()

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import text
 
 from bot.app import Runtime, build_runtime
@@ -20,6 +19,7 @@ from bot.restore.request import RequestState as S
 from bot.serving.serve import bind, serve
 from bot.simulator import RunningSimulator
 from tests.support.harness import CHANNEL, CREDENTIALS, harness_settings, populate, running_bot, until
+from tests.support.http import local_http
 
 P = "ddm_restore_bot"
 
@@ -137,7 +137,7 @@ async def socket_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[tuple[Fa
 
 
 async def test_socket_mode_serves_health_readiness_and_metrics(tmp_path: Path) -> None:
-    async with socket_bot(tmp_path) as (fake, runtime, base), httpx.AsyncClient(timeout=10) as http:
+    async with socket_bot(tmp_path) as (fake, runtime, base), local_http(timeout=10) as http:
         payload = sp.slash_command_payload(
             text="help", user_id="UALICE", channel_id=CHANNEL, response_url=fake.response_url("socket")
         )
@@ -169,7 +169,7 @@ async def test_socket_mode_serves_health_readiness_and_metrics(tmp_path: Path) -
 
 
 async def test_socket_mode_not_ready_while_disconnected(tmp_path: Path) -> None:
-    async with socket_bot(tmp_path) as (_fake, runtime, base), httpx.AsyncClient(timeout=10) as http:
+    async with socket_bot(tmp_path) as (_fake, runtime, base), local_http(timeout=10) as http:
 
         async def down() -> bool:
             return False
@@ -189,7 +189,7 @@ async def test_watchdog_reconnects_a_silent_connection(tmp_path: Path) -> None:
             lambda: "the watchdog never asked for a new connection",
         )
         await fake.wait_socket_connected(timeout=10)
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with local_http(timeout=10) as http:
             m = (await http.get(f"{base}/metrics")).text
         assert (sample(m, f"{P}_socket_mode_reconnects_total", reason="watchdog") or 0) >= 1.0
         # Envelopes still reach the bot over the new connection.

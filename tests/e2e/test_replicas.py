@@ -17,7 +17,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 
@@ -28,6 +27,7 @@ from bot.simulator import RunningSimulator
 from bot.store.sql_store import RequestStore
 from tests.support.clock import DrivenClock
 from tests.support.harness import CHANNEL, CREDENTIALS, GROUP, PROJECT, SECRET, BotHarness, populate
+from tests.support.http import local_http
 from tests.support.processes import BotProcess
 
 S = RequestState
@@ -121,7 +121,7 @@ async def cluster(
         await asyncio.gather(*[p.start() for p in processes[1:]])
         store = RequestStore.from_url(database_url)
         try:
-            async with httpx.AsyncClient(timeout=15) as http:
+            async with local_http(timeout=15) as http:
                 harness = BotHarness(
                     fake=fake,
                     sim=sim,
@@ -212,7 +212,9 @@ async def test_sigkill_during_submit_is_reconciled_never_resent(tmp_path: Path, 
 
 
 async def test_sigterm_finishes_the_in_flight_submit(tmp_path: Path, shared_db: str) -> None:
-    async with cluster(tmp_path, shared_db, job_seconds=1.0) as c:
+    # The held POST is answered once the replica is stopping: well within its read timeout, however loaded.
+    slow_answers = {"HUAWEICLOUD_READ_TIMEOUT_SECONDS": "5", "SUBMIT_STALE_SECONDS": "30"}
+    async with cluster(tmp_path, shared_db, job_seconds=1.0, **slow_answers) as c:
         request = await c.harness.request_restore()
         await c.harness.sim_fault(route="recovery", kind="hold")
         assert await c.click(c.replicas[0], request.id, request.message_ts or "", "UBOB") == 200

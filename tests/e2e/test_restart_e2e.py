@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
-
 from bot.app import build_runtime
 from bot.playground.slack_api import FakeSlack
 from bot.restore.request import RequestState
 from bot.simulator import RunningSimulator
 from tests.support.clock import DrivenClock
 from tests.support.harness import CREDENTIALS, BotHarness, harness_settings, populate, serve_runtime
+from tests.support.http import local_http
 
 
 async def test_restart_with_a_running_job_follows_it_to_the_end(tmp_path: Path) -> None:
@@ -27,7 +26,7 @@ async def test_restart_with_a_running_job_follows_it_to_the_end(tmp_path: Path) 
         settings = harness_settings(fake, sim, db)
         first = await build_runtime(settings, sweep_interval=0.2, clock=clock)
         await first.start_background()
-        async with serve_runtime(first) as url, httpx.AsyncClient(timeout=10) as http:
+        async with serve_runtime(first) as url, local_http(timeout=10) as http:
             h = BotHarness(fake=fake, sim=sim, runtime=first, url=url, http=http, clock=clock)
             request = await h.request_restore()
             await h.click("approve_request", request, user="UBOB")
@@ -39,7 +38,7 @@ async def test_restart_with_a_running_job_follows_it_to_the_end(tmp_path: Path) 
         await second.start_background()
         clock.advance(600)  # the job, still running at the restart, ends
         try:
-            async with serve_runtime(second) as url, httpx.AsyncClient(timeout=10) as http:
+            async with serve_runtime(second) as url, local_http(timeout=10) as http:
                 h2 = BotHarness(fake=fake, sim=sim, runtime=second, url=url, http=http, clock=clock)
                 await h2.wait_thread(running, "Restore completed", timeout=10)
                 done = await h2.wait_request(lambda r: r.state is RequestState.COMPLETED, request_id=request.id)
@@ -62,7 +61,7 @@ async def test_pending_request_whose_ttl_passed_while_down_expires_at_start(tmp_
         settings = harness_settings(fake, sim, db)  # the approval TTL: 60 min
         first = await build_runtime(settings, sweep_interval=60, clock=clock)
         await first.start_background()  # the announcer posts the card; the bot stops well before the TTL ends
-        async with serve_runtime(first) as url, httpx.AsyncClient(timeout=10) as http:
+        async with serve_runtime(first) as url, local_http(timeout=10) as http:
             h = BotHarness(fake=fake, sim=sim, runtime=first, url=url, http=http, clock=clock)
             request = await h.request_restore()
         await first.close()

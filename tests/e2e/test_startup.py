@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
 from slack_sdk.signature import SignatureVerifier
@@ -21,6 +20,7 @@ from bot.simulator import RunningSimulator
 
 # FakeSlack through the harness: it knows where the fake lives.
 from tests.support.harness import CREDENTIALS, GROUP, PROJECT, SECRET, FakeSlack, populate
+from tests.support.http import local_http
 from tests.support.processes import clean_env, free_port
 
 PREFIX = "ddm-restore-bot: "
@@ -207,7 +207,7 @@ async def test_http_mode_authenticates_first_and_stops_on_a_signal(world: World,
     bot = await Bot(env, world.workdir).start()
     await bot.wait_for_output("ready: HTTP on port")
     url = f"http://127.0.0.1:{env['PORT']}/slack/events"
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with local_http(timeout=5) as http:
         health = await http.get(f"http://127.0.0.1:{env['PORT']}/healthz")
         assert health.status_code == 200 and health.json()["mode"] == "http"
         assert (await http.post(url, content=b"\x00garbage")).status_code == 401

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 
@@ -23,6 +22,7 @@ from bot.workflow.follow import Follower
 from bot.workflow.places import Places
 from bot.workflow.submit import Submitter
 from tests.support.ddm import CREDS, client_for
+from tests.support.http import local_http
 
 JOBS = 10
 
@@ -83,7 +83,7 @@ async def running_request(store: RequestStore, n: int) -> str:
 
 
 async def call_counts(sim: RunningSimulator) -> dict[str, int]:
-    async with httpx.AsyncClient() as http:
+    async with local_http() as http:
         answer = await http.get(f"{sim.base_url}/_sim/calls/count")
     return dict(answer.json()["by_route"])
 

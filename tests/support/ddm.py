@@ -6,8 +6,6 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-import httpx
-
 from bot.huawei.auth import AkSkAuth
 from bot.huawei.budget import CallBudget
 from bot.huawei.ddm import DdmClient, RetryPolicy, Timeouts
@@ -15,6 +13,7 @@ from bot.huawei.ddm_gateway import HuaweiDdmGateway
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID
+from tests.support.http import local_http
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 AK = "TESTAKEXAMPLE0000000"
@@ -37,13 +36,13 @@ def client_for(endpoint: str, budget: CallBudget | None = None, **kwargs: Any) -
 
 
 async def fault(sim: RunningSimulator, **spec: Any) -> None:
-    async with httpx.AsyncClient() as http:
+    async with local_http() as http:
         answer = await http.post(f"{sim.base_url}/_sim/faults", json=spec)
         assert answer.status_code < 300, answer.text
 
 
 async def calls(sim: RunningSimulator, route: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient() as http:
+    async with local_http() as http:
         return list((await http.get(f"{sim.base_url}/_sim/calls", params={"route": route})).json())
 
 

@@ -26,6 +26,7 @@ from bot.serving.serve import web_app
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID
 from tests.support.clock import DrivenClock
+from tests.support.http import local_http
 
 T = TypeVar("T")
 SECRET = "test-signing-secret"
@@ -360,7 +361,7 @@ async def serve_runtime(runtime: Runtime) -> AsyncIterator[str]:
 async def running_bot(
     tmp_path: Path,
     *,
-    job_seconds: float = 0.5,
+    job_seconds: float = 0.2,
     sweep_interval: float = 0.2,
     more_projects: tuple[SimulatorCredentials, ...] = (),
     environments: str | None = None,
@@ -383,7 +384,7 @@ async def running_bot(
         runtime = await build_runtime(settings, sweep_interval=sweep_interval, clock=clock)
         await runtime.start_background()
         try:
-            async with serve_runtime(runtime) as url, httpx.AsyncClient(timeout=10) as http:
+            async with serve_runtime(runtime) as url, local_http(timeout=10) as http:
                 yield BotHarness(fake=fake, sim=sim, runtime=runtime, url=url, http=http, clock=clock)
         finally:
             await runtime.close()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.http import local_http
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -48,7 +50,7 @@ class BotProcess:
         )
         log.close()
         deadline = asyncio.get_running_loop().time() + timeout
-        async with httpx.AsyncClient(timeout=1) as http:
+        async with local_http(timeout=1) as http:
             while True:
                 if self.process.returncode is not None:
                     raise AssertionError(f"{self.name} exited at start:\n{self.log()}")

@@ -19,6 +19,7 @@ from bot.huawei.errors import DdmApiError, DdmUnavailable, InvalidInput, Outcome
 from bot.huawei.models import RecoveryRequest, to_epoch_ms
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import LEGACY_DDM_ID, ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, ORDERS_RESTORE_2_ID
+from tests.support.http import local_http
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 CREDS = SimulatorCredentials(
@@ -66,13 +67,13 @@ def make_client(sim: RunningSimulator, mode: str = "token", **kwargs: Any) -> Dd
 
 
 async def fault(sim: RunningSimulator, **spec: Any) -> None:
-    async with httpx.AsyncClient() as http:
+    async with local_http() as http:
         answer = await http.post(f"{sim.base_url}/_sim/faults", json=spec)
         assert answer.status_code < 300, answer.text
 
 
 async def calls(sim: RunningSimulator, route: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient() as http:
+    async with local_http() as http:
         answer = await http.get(f"{sim.base_url}/_sim/calls", params={"route": route})
         return list(answer.json())
 
@@ -213,7 +214,7 @@ async def test_token_single_flight_and_refresh_on_401(sim: RunningSimulator) -> 
         await asyncio.gather(*[client.restorable_windows(ORDERS_PROD_ID) for _ in range(20)])
         assert provider.refresh_count == 1
         assert len(await calls(sim, "iam_token")) == 1
-        async with httpx.AsyncClient() as http:
+        async with local_http() as http:
             await http.post(f"{sim.base_url}/_sim/revoke-tokens")
         await client.restorable_windows(ORDERS_PROD_ID)
         assert provider.refresh_count == 2
@@ -247,7 +248,7 @@ async def test_wrong_password_is_a_clear_error(sim: RunningSimulator) -> None:
 async def test_restore_post_after_revoked_token_is_repeated_once(sim: RunningSimulator) -> None:
     async with make_client(sim) as client:
         body = await restore_body(client)
-        async with httpx.AsyncClient() as http:
+        async with local_http() as http:
             await http.post(f"{sim.base_url}/_sim/revoke-tokens")
         job_id = await client.restore(ORDERS_PROD_ID, body)
     recovery = await calls(sim, "recovery")
@@ -295,7 +296,7 @@ async def test_reads_give_up_with_a_clear_error(sim: RunningSimulator) -> None:
 
 
 async def test_added_latency_is_survived(sim: RunningSimulator) -> None:
-    async with httpx.AsyncClient() as http:
+    async with local_http() as http:
         await http.post(f"{sim.base_url}/_sim/latency", json={"route": "*", "seconds": 0.2})
     async with make_client(sim) as client:
         started = asyncio.get_running_loop().time()

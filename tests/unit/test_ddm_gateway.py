@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 
@@ -23,6 +22,7 @@ from bot.restore.plan import NamedRef
 from bot.simulator import RunningSimulator
 from bot.simulator.world import LEGACY_DDM_ID, ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, ORDERS_RESTORE_2_ID
 from tests.support.ddm import CREDS, FAST_RETRY, PROJECT, a_plan, calls, client_for, closed_port_url, fault
+from tests.support.http import local_http
 
 
 @pytest_asyncio.fixture
@@ -251,7 +251,7 @@ async def test_submit_after_a_revoked_token_is_repeated_once_by_the_client(sim: 
     try:
         plan = await a_plan(gateway)
         await gateway.prepare()
-        async with httpx.AsyncClient() as http:
+        async with local_http() as http:
             await http.post(f"{sim.base_url}/_sim/revoke-tokens")
         outcome = await gateway.submit(plan)
     finally:

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 from pydantic import BaseModel, ValidationError
@@ -18,6 +17,7 @@ from bot.huawei.auth import AkSkAuth
 from bot.huawei.ddm import DdmClient
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import BUSY_JOB_ID, ORDERS_RESTORE_2_ID
+from tests.support.http import local_http
 
 ANSWER_MODELS: list[type[BaseModel]] = sorted(
     (
@@ -154,6 +154,6 @@ async def test_running_job_with_empty_end_time_parses_through_the_client(sim: Ru
     assert job.target_instance_id == ORDERS_RESTORE_2_ID and job.percent is not None
     assert [j.id for j in listed if j.status == "Running"] == [BUSY_JOB_ID]
     # What the client read was the simulator's "" (not null, not missing): the case this test is about.
-    async with httpx.AsyncClient(base_url=sim.base_url, auth=auth) as raw:
+    async with local_http(base_url=sim.base_url, auth=auth) as raw:
         wire = (await raw.get(f"/v3/{PROJECT}/jobs/{BUSY_JOB_ID}")).json()["job"]
     assert wire["end_time"] == "" and wire["fail_reason"] == "" and wire["status"] == "Running"

@@ -19,6 +19,7 @@ from bot.huawei import signer
 from bot.simulator import RunningSimulator, SimulatorCredentials, World, WorldError, demo_world_json, load_world
 from bot.simulator import world as w
 from bot.simulator.world import world_from_json
+from tests.support.http import local_http
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 CREDS = SimulatorCredentials(
@@ -54,7 +55,7 @@ async def sim() -> AsyncIterator[RunningSimulator]:
 
 @pytest_asyncio.fixture
 async def client(sim: RunningSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sim.base_url, timeout=5.0) as http:
+    async with local_http(base_url=sim.base_url, timeout=5.0) as http:
         yield http
 
 
@@ -221,7 +222,7 @@ async def test_expired_token_is_refused() -> None:
     clock = Clock()
     async with (
         RunningSimulator(credentials=CREDS, token_ttl_seconds=60, clock=clock) as sim,
-        httpx.AsyncClient(base_url=sim.base_url) as client,
+        local_http(base_url=sim.base_url) as client,
     ):
         client.headers["X-Auth-Token"] = await get_token(client)
         assert (await client.get(f"{DDM}/instances")).status_code == 200
@@ -302,7 +303,7 @@ async def test_aksk_with_a_security_token() -> None:
     temporary = SimulatorCredentials(project_id=PROJECT, ak="TMPAK", sk="tmp-sk", security_token="sts-token-value")
     async with (
         RunningSimulator(credentials=temporary) as sim,
-        httpx.AsyncClient(base_url=sim.base_url) as client,
+        local_http(base_url=sim.base_url) as client,
     ):
 
         def request(token: str | None) -> httpx.Request:
@@ -489,7 +490,7 @@ async def test_failed_outcome_from_the_world_json() -> None:
     target.update(restore_outcome="Failed", fail_reason="RDS instance crashed during restore")
     async with (
         RunningSimulator(credentials=CREDS, world=world_from_json(data), job_seconds=0.1) as sim,
-        httpx.AsyncClient(base_url=sim.base_url) as api,
+        local_http(base_url=sim.base_url) as api,
     ):
         api.headers["X-Auth-Token"] = await get_token(api)
         job_id = (await api.post(f"{SRC}/recovery", json=restore_body())).json()["job_id"]
@@ -924,7 +925,7 @@ async def test_world_loaded_from_the_example_json() -> None:
     assert isinstance(world, World)
     async with (
         RunningSimulator(credentials=CREDS, world=world, job_seconds=0.1) as sim,
-        httpx.AsyncClient(base_url=sim.base_url) as api,
+        local_http(base_url=sim.base_url) as api,
     ):
         api.headers["X-Auth-Token"] = await get_token(api)
         page = (await api.get(f"{DDM}/instances")).json()
@@ -1029,7 +1030,7 @@ async def test_reset_of_a_given_world_goes_back_to_that_world() -> None:
     data["ddm_instances"] = [i for i in data["ddm_instances"] if i["id"] != w.ORDERS_RESTORE_4_ID]
     async with (
         RunningSimulator(credentials=CREDS, world=world_from_json(data), job_seconds=0.1) as sim,
-        httpx.AsyncClient(base_url=sim.base_url) as api,
+        local_http(base_url=sim.base_url) as api,
     ):
         api.headers["X-Auth-Token"] = await get_token(api)
         assert (await api.post(f"{SRC}/recovery", json=restore_body())).status_code == 202
@@ -1106,7 +1107,7 @@ async def test_several_projects_one_world_each() -> None:
         finally:
             await provider.aclose()
         other_auth = AkSkAuth(ak=other.ak or "", sk=other.sk or "", project_id=OTHER_PROJECT)
-        async with httpx.AsyncClient(base_url=sim.base_url) as client:
+        async with local_http(base_url=sim.base_url) as client:
             source = f"/v3/{OTHER_PROJECT}/instances/{w.ORDERS_PROD_ID}/backups"
             answer = await client.post(f"{source}/recovery", json=restore_body(), auth=other_auth)
             assert answer.status_code == 202, answer.text
