@@ -105,24 +105,23 @@ PROCESS_SCRIPT = textwrap.dedent(
     from bot.store.budget import BudgetTable
     from bot.store.sql_store import RequestStore
 
-    async def main(url: str, minute: int, calls: int, limit: int, start: float) -> None:
+    async def main(url: str, minute: int, calls: int, limit: int) -> None:
         store = RequestStore.from_url(url)
         table = BudgetTable(store)
         await table.take("ak-warm-up", minute, 1_000)  # connect before the start, so both start together
-        await asyncio.sleep(max(0.0, start - time.time()))
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)  # the test says go once both are ready
         taken = await asyncio.gather(*[table.take("ak-proc", minute, limit) for _ in range(calls)])
         await store.close()
         print(sum(taken))
 
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
     """
 )
 
 
 async def test_two_processes_never_exceed_the_limit(store: RequestStore, database_url: str) -> None:
-    start = time.time() + 3
-
-    async def run() -> int:
+    async def started() -> asyncio.subprocess.Process:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -131,16 +130,23 @@ async def test_two_processes_never_exceed_the_limit(store: RequestStore, databas
             str(MINUTE),
             "100",
             "150",
-            str(start),
             cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await process.communicate()
+        assert process.stdout is not None
+        ready = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert ready == b"ready\n", ready + (await process.communicate())[1]
+        return process
+
+    async def counted(process: asyncio.subprocess.Process) -> int:
+        out, err = await process.communicate(b"go\n")
         assert process.returncode == 0, err.decode()
         return int(out.decode().strip())
 
-    counts = await asyncio.gather(run(), run())
+    processes = await asyncio.gather(started(), started())  # both connected: they start together
+    counts = await asyncio.gather(*[counted(process) for process in processes])
     # 200 tries for 150 slots: exactly the limit together, whichever process was quicker.
     assert sum(counts) == 150 and min(counts) >= 50
     assert await BudgetTable(store).used("ak-proc", MINUTE) == 150

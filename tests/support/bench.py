@@ -37,8 +37,9 @@ CHANNEL = "COPS"
 TTL = timedelta(minutes=5)  # within the simulator's allowance for a signature's clock skew
 
 
-class Clock:
-    """The time the workflow and the simulator see; it moves when the test says so."""
+class ManualClock:
+    """The time the workflow and the simulator see; it stands still until the test moves it (the use cases take
+    a callable `now`; the running bot's clock, which also sleeps, is tests/support/clock.DrivenClock)."""
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -52,7 +53,7 @@ class Clock:
 
 @dataclass
 class Bench:
-    clock: Clock
+    clock: ManualClock
     store: MemoryStore
     sim: RunningSimulator
     fake: FakeSlack
@@ -104,7 +105,7 @@ class Bench:
 
 @asynccontextmanager
 async def running_bench() -> AsyncIterator[Bench]:
-    clock = Clock()
+    clock = ManualClock()
     store = MemoryStore()
     async with FakeSlack() as fake, RunningSimulator(credentials=CREDS, job_seconds=20, clock=clock) as sim:
         fake.add_user(FakeUser("UALICE", "alice"))
