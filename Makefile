@@ -1,12 +1,12 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run    — install (once) and run the bot with the settings in .env
-#   make test   — install (once) and run the whole test suite
+#   make test   — install (once) and run the whole test suite (tests/unit, tests/integration, tests/e2e)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo simulator test test-browser lint check clean
+.PHONY: run demo simulator test test-fast test-browser lint check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,16 @@ demo: $(STAMP)
 simulator: $(STAMP)
 	$(BIN)/ddm-restore-bot simulator --port 9000
 
+# One test process per core (pytest-xdist): much of an end-to-end test is waiting on a process or a socket.
+# `pytest path/to/test_x.py` alone runs in one process, as usual.
+PARALLEL := -n auto --dist worksteal
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
+
+# The unit layer only (no database, no process): seconds, for the edit-test loop.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest $(PARALLEL) tests/unit
 
 # The browser test (tests/browser) drives the playground page in headless Chromium (/usr/bin/chromium).
 test-browser: $(STAMP)

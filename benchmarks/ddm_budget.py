@@ -13,7 +13,7 @@ scenario starts a fresh bot, database and simulator. DDM calls are counted by th
 and its call log, which stamps every call).
 
 Running jobs: the simulator's world holds N long restore jobs and the bot's store N RUNNING requests following
-them (seeded through the store's own moves, as tests/test_follower.py does). The job poll interval is scaled
+them (seeded through the store's own moves, as tests/integration/test_follower.py does). The job poll interval is scaled
 down to `--poll` seconds and the bot observed for `--observe` seconds after its first poll: calls per poll, and
 calls per minute at the default 10 s poll (calls per poll × 6).
 
@@ -170,7 +170,7 @@ def most_in_a_minute(stamps: list[float]) -> int:
 
 
 async def running_request(store: RequestStore, n: int) -> str:
-    """A RUNNING request following job n, through the store's own moves (as tests/test_follower.py does)."""
+    """A RUNNING request following job n, through the store's own moves (as tests/integration/test_follower.py does)."""
     plan = RestorePlan(
         project_id=PROJECT,
         region="cn-north-4",

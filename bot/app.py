@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import aiohttp
 import httpx
@@ -35,6 +35,7 @@ from bot.runtime.bounds import (
     database_engine_options,
     follower_budget_wait,
 )
+from bot.runtime.clock import WALL_CLOCK, Clock
 from bot.runtime.outages import outage_cause
 from bot.runtime.supervisor import Supervisor
 from bot.slack.announcer import Announcer
@@ -66,10 +67,11 @@ def ddm_client_from(
     budget: CallBudget | None = None,
     setup: EnvironmentSetup | None = None,
     metrics: Metrics | None = None,
+    clock: Clock = WALL_CLOCK,
 ) -> DdmClient:
     """The DdmClient of one environment (default: the settings' own) with the auth its credentials select
     (AK/SK wins when both are set); each call is logged with DDM's request id, and measured when `metrics` are
-    given."""
+    given. Requests are signed, and restore points judged, by `clock`."""
     if setup is None:
         _ = settings.huawei_auth_mode  # raises ConfigError naming what is missing
         setup = settings_setup(settings)
@@ -85,6 +87,7 @@ def ddm_client_from(
             sk=creds.sk.get_secret_value(),
             project_id=env.project_id,
             security_token=creds.security_token.get_secret_value() if creds.security_token else None,
+            clock=clock.now,
         )
     else:
         assert creds.password is not None
@@ -95,6 +98,7 @@ def ddm_client_from(
             domain=creds.domain or "",
             project_id=env.project_id,
             timeout=timeouts.to_httpx(),
+            clock=clock.now,
             transport=transport,
         )
         auth = TokenAuth(provider)
@@ -104,6 +108,8 @@ def ddm_client_from(
         auth=auth,
         timeouts=timeouts,
         transport=transport,
+        clock=clock.now,
+        sleep=clock.sleep,
         region=env.region,
         budget=budget,
         event_hooks=DdmObserver(metrics).hooks(),
@@ -117,6 +123,7 @@ def ddm_gateway_from(
     *,
     setup: EnvironmentSetup | None = None,
     metrics: Metrics | None = None,
+    clock: Clock = WALL_CLOCK,
 ) -> HuaweiDdmGateway:
     """The DdmGateway of one environment for people (form loads); `.background()` gives the follower's. Every
     call it makes is counted in the DDM call budget of its credential, shared by all replicas through `store`'s
@@ -129,8 +136,16 @@ def ddm_gateway_from(
         credential = credential_key(ak=creds.ak.get_secret_value())
     else:
         credential = credential_key(username=creds.username, domain=creds.domain)
-    budget = CallBudget(BudgetTable(store), credential=credential, per_minute=settings.ddm_calls_per_minute)
-    return HuaweiDdmGateway(ddm_client_from(settings, transport, budget=budget, setup=setup, metrics=metrics))
+    budget = CallBudget(
+        BudgetTable(store),
+        credential=credential,
+        per_minute=settings.ddm_calls_per_minute,
+        clock=lambda: clock.now().timestamp(),
+        sleep=clock.sleep,
+    )
+    return HuaweiDdmGateway(
+        ddm_client_from(settings, transport, budget=budget, setup=setup, metrics=metrics, clock=clock)
+    )
 
 
 def slack_client_from(
@@ -168,10 +183,6 @@ def probe_of(setup: EnvironmentSetup) -> MySqlProbe | None:
 def card_people(policy: ApprovalPolicy, request: RestoreRequest) -> CardPeople:
     """Who approves a request, as its card shows it (its environment's stages)."""
     return CardPeople(policy.describe_approvers(), policy.stage_header(request), policy.stage_lines(request))
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -232,10 +243,15 @@ class Runtime:
 
 
 async def build_runtime(
-    settings: Settings, *, sweep_interval: float | None = None, setups: Setups | None = None
+    settings: Settings,
+    *,
+    sweep_interval: float | None = None,
+    setups: Setups | None = None,
+    clock: Clock = WALL_CLOCK,
 ) -> Runtime:
     # `setups`: the environments, made by the caller (the playground, which must not read ./ddm-restore.toml);
     # else from the settings and the environments file. ConfigError (one line per key) when the file is wrong.
+    # `clock`: the one time every loop and use case reads and waits on (tests pass one they move).
     setups = setups or load_setups(settings)
     if setups.path is None:
         _ = settings.huawei_auth_mode  # ConfigError naming the missing Huawei variable
@@ -248,6 +264,7 @@ async def build_runtime(
 
         await migrate(settings.database_url)
     supervisor = Supervisor()
+    supervisor = Supervisor(clock=clock)
     store = RequestStore.from_url(
         settings.database_url,
         observers=[ChangeLog(metrics)],
@@ -257,10 +274,10 @@ async def build_runtime(
     )
     await store.create_schema()
     # Each environment has its own DdmClient: its project, credentials, token cache and call budget.
-    gateways = [ddm_gateway_from(settings, store, setup=setup, metrics=metrics) for setup in setups.all]
+    gateways = [ddm_gateway_from(settings, store, setup=setup, metrics=metrics, clock=clock) for setup in setups.all]
     # People's forms read through a short memory of DDM's answers (bot.workflow.cached); the submit's re-check
     # and the follower read live, and wait for the call budget rather than fail when a minute is spent.
-    forms = [CachedDdm(gateway) for gateway in gateways]
+    forms = [CachedDdm(gateway, clock=clock.monotonic) for gateway in gateways]
     form_places = Places(Place(setup.environment, each) for setup, each in zip(setups.all, forms, strict=True))
     background = Places(
         Place(setup.environment, gateway.background()) for setup, gateway in zip(setups.all, gateways, strict=True)
@@ -280,16 +297,16 @@ async def build_runtime(
     submitter = Submitter(
         store=store,
         places=background,
-        clock=utc_now,
-        stale_submitting_after=timedelta(seconds=settings.submit_stale_seconds),
+        clock=clock.now,
+        stale_submitting_after=timedelta(seconds=settings.submitter_lost_after_seconds),
         reconcile_deadline=timedelta(seconds=settings.reconcile_deadline_seconds),
     )
-    desk = RestoreDesk(store=store, places=form_places, directory=directory, clock=utc_now, submit=submitter.submit)
+    desk = RestoreDesk(store=store, places=form_places, directory=directory, clock=clock.now, submit=submitter.submit)
     follower = Follower(
         store=store,
         places=following,
         submitter=submitter,
-        clock=utc_now,
+        clock=clock.now,
         poll_interval=settings.job_poll_interval_seconds,
         lease_seconds=settings.job_lease_seconds,
     )
@@ -302,7 +319,7 @@ async def build_runtime(
     verifier = Verifier(
         store=store,
         places=verifying,
-        clock=utc_now,
+        clock=clock.now,
         poll_interval=settings.job_poll_interval_seconds,
         lease_seconds=settings.job_lease_seconds,
     )
@@ -310,7 +327,7 @@ async def build_runtime(
         store=store,
         desk=desk,
         submitter=submitter,
-        clock=utc_now,
+        clock=clock.now,
         interval=sweep_interval or settings.sweep_interval_seconds,
         spawn=supervisor.spawn,
     )
@@ -319,7 +336,7 @@ async def build_runtime(
         client=client,
         render=render_notice,
         approvers=lambda request: card_people(form_places.policy_of(request), request),
-        clock=utc_now,
+        clock=clock.now,
         lease_seconds=settings.job_lease_seconds,
     )
     # Each step within a bound that covers its calls' timeouts and retries (bot.runtime.bounds): liveness.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -148,6 +148,12 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         15, gt=0, description="How often expiries are applied and orphaned work is adopted."
     )
+    submit_stale_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="A restore still being submitted after this long has lost its replica and is looked for in DDM's "
+        "job list (default: twice the POST's deadline plus 10 s); must be longer than the POST's deadline.",
+    )
     log_level: str = Field("INFO", description="Python log level.")
     log_format: Literal["text", "json"] = Field("text", description="`text` (readable) or `json` (one object a line).")
     socket_mode_watchdog_seconds: float = Field(
@@ -188,6 +194,19 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace(";", ",").replace(" ", ",").split(",") if part.strip()]
         return value
 
+    @field_validator("submit_stale_seconds")
+    @classmethod
+    def _stale_after_the_deadline(cls, value: float | None, info: ValidationInfo) -> float | None:
+        # Sooner, a submit still waiting for DDM's answer would be taken for lost (and reconciled meanwhile).
+        connect = info.data.get("huaweicloud_connect_timeout_seconds")
+        read = info.data.get("huaweicloud_read_timeout_seconds")
+        if value is not None and connect is not None and read is not None and value <= connect + read + 5:
+            raise ValueError(
+                f"must be longer than the restore POST's deadline, {connect + read + 5:g} s "
+                "(HUAWEICLOUD_CONNECT_TIMEOUT_SECONDS + HUAWEICLOUD_READ_TIMEOUT_SECONDS + 5)"
+            )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -216,9 +235,9 @@ class Settings(BaseSettings):
         return self.huaweicloud_connect_timeout_seconds + self.huaweicloud_read_timeout_seconds + 5
 
     @property
-    def submit_stale_seconds(self) -> float:
+    def submitter_lost_after_seconds(self) -> float:
         """A SUBMITTING request older than this has lost its submitter: well past the POST's deadline."""
-        return 2 * self.submit_deadline_seconds + 10
+        return self.submit_stale_seconds or 2 * self.submit_deadline_seconds + 10
 
     @property
     def huawei_auth_mode(self) -> Literal["aksk", "token"]:

@@ -240,7 +240,7 @@ class UrgentReviews(Protocol):
 class RequestRepository(Protocol):
     """Restore requests, their approvals, audit chain and outbox: the workflow's one store.
 
-    The contract (tests/contract): every change of state is a move of the lifecycle table
+    The contract (tests/integration/contract): every change of state is a move of the lifecycle table
     (bot.restore.lifecycle) applied only from the state it starts from, so of two racing callers exactly one
     wins; each change writes its audit records and its outbox rows with it, all or nothing; one active request
     per target instance (TargetBusy); approvals are unique per person, only while PENDING, unexpired and for the

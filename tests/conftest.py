@@ -1,13 +1,13 @@
-"""Shared fixtures: a fresh RequestStore on SQLite and, when reachable (or required), on PostgreSQL.
+"""The layers' markers, and the shared fixtures: a fresh RequestStore on SQLite and, when reachable (or
+required), on PostgreSQL (where: tests/support/postgres.py).
 
-Set DDM_TEST_POSTGRES_URL to point at a server (default: postgresql://postgres@127.0.0.1:5432/postgres);
-with DDM_REQUIRE_POSTGRES=1 (CI sets it) an unreachable server fails the PostgreSQL tests instead of skipping.
+Each test is marked by its folder: tests/unit (`unit`: no database, no process), tests/integration
+(`integration`: real databases), tests/e2e (`e2e`: the bot running). `make test-fast` runs the unit layer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +18,18 @@ import pytest
 import pytest_asyncio
 
 from bot.store.sql_store import RequestStore
+from tests.support.postgres import POSTGRES_ADMIN_URL, REQUIRE_POSTGRES, asyncpg_url
 from tests.support.stores import fresh_store
 
-POSTGRES_ADMIN_URL = os.environ.get("DDM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REQUIRE_POSTGRES = os.environ.get("DDM_REQUIRE_POSTGRES") == "1"
+LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(tests).parts if item.path.is_relative_to(tests) else ()
+        if parts and parts[0] in LAYERS:
+            item.add_marker(parts[0])
 
 
 def _run_in_thread(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -45,8 +53,7 @@ def _postgres_database_url() -> tuple[str, str]:
             await conn.close()
 
     _run_in_thread(create)
-    base = admin.rsplit("/", 1)[0]
-    return base.replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + name, name
+    return asyncpg_url(name), name
 
 
 @pytest.fixture(scope="session")

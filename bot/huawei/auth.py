@@ -18,6 +18,7 @@ import httpx
 from bot.huawei import signer
 from bot.huawei.errors import DdmApiError, DdmUnavailable, error_from_response
 from bot.huawei.models import parse_api_time
+from bot.huawei.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class IamTokenProvider:
         self._refresh_margin = refresh_margin
         self._clock = clock
         timeout = timeout or httpx.Timeout(10.0)
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, verify=tls_context())
         # The token call in all (httpx's timeouts bound each read, not an answer that trickles in).
         self._deadline = deadline or (timeout.connect or 10.0) + (timeout.read or 10.0) + 1.0
         self._cached: _CachedToken | None = None

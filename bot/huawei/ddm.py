@@ -14,7 +14,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -55,6 +55,7 @@ from bot.huawei.models import (
     first_error,
     to_epoch_ms,
 )
+from bot.huawei.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class DdmClient:
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = _utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         region: str | None = None,
         budget: CallBudget | None = None,
         event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
@@ -141,7 +143,9 @@ class DdmClient:
         self.unanswered_at: float | None = None
         self._retry = retry
         self._clock = clock
+        self._sleep = sleep  # the waits between a read's tries (on the bot's clock)
         self._http = httpx.AsyncClient(
+            verify=tls_context(),
             base_url=endpoint.rstrip("/"),
             auth=auth,
             timeout=timeouts.to_httpx(),
@@ -386,13 +390,13 @@ class DdmClient:
                     raise DdmUnavailable(
                         f"DDM could not be reached after {attempts} tries ({type(exc).__name__})", call=call
                     ) from None
-                await asyncio.sleep(self._retry.backoff(attempt))
+                await self._sleep(self._retry.backoff(attempt))
                 continue
             self._answer(response)
             if response.status_code == 429 or response.status_code >= 500:
                 if attempt == attempts:
                     raise error_from_response(response)
-                await asyncio.sleep(self._retry_delay(response, attempt))
+                await self._sleep(self._retry_delay(response, attempt))
                 continue
             if response.status_code >= 400:
                 raise error_from_response(response)
@@ -401,7 +405,7 @@ class DdmClient:
             except ValidationError as exc:
                 if attempt < attempts and _is_malformed_json(exc):
                     # A truncated body is usually a transient transport fault; reading is safe to repeat.
-                    await asyncio.sleep(self._retry.backoff(attempt))
+                    await self._sleep(self._retry.backoff(attempt))
                     continue
                 raise DdmApiError(
                     status=response.status_code,

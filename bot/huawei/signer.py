@@ -2,7 +2,7 @@
 
 Pure functions over plain values, standard library only: `bot.huawei.auth` signs outgoing requests with `sign`,
 the simulator checks incoming ones with `verify`. Byte-for-byte compatibility with Huawei's own signer is pinned
-by `tests/data/huaweicloud-signer-vectors.json` (see tests/test_signer.py).
+by `tests/data/huaweicloud-signer-vectors.json` (see tests/unit/test_signer.py).
 
 The canonical request is::
 

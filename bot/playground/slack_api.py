@@ -57,7 +57,8 @@ class FakeSlack(ViewsMixin, HistoryMixin, SocketModeMixin):
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{key}", self._handle_response_url)
         app.router.add_get("/socket", self._handle_socket)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Closing cancels answers still on their way (a late answer to a client that died) after a moment, not 60 s.
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any
 
 from bot.playground.slack_model import SlackError
@@ -15,7 +14,7 @@ class ChatMixin(SlackState):
 
     def _next_ts(self) -> str:
         # As Slack's: the time of the post (look-ups by `oldest` rely on it), and never the same twice.
-        self._last_us = max(int(time.time() * 1_000_000), self._last_us + 100)
+        self._last_us = max(int(self.clock() * 1_000_000), self._last_us + 100)
         return f"{self._last_us // 1_000_000}.{self._last_us % 1_000_000:06d}"
 
     def _m_api_test(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -46,7 +46,7 @@ BY_KIND = {
 }
 
 # The manifest at the root of a checkout (tests, `make demo`). An installed package has no manifest.yml: the
-# playground then grants SHIPPED_SCOPES, which tests/test_slack_scopes.py keeps equal to the manifest's.
+# playground then grants SHIPPED_SCOPES, which tests/unit/test_slack_scopes.py keeps equal to the manifest's.
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
 SHIPPED_SCOPES = frozenset(
     {

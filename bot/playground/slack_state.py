@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -32,6 +33,7 @@ class SlackState:
         single_use_triggers: bool = True,
         trigger_ttl: float | None = None,
         scopes: Iterable[str] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Options:
 
@@ -44,6 +46,8 @@ class SlackState:
         scopes: the bot token's scopes; a method needing another answers `missing_scope` (bot.playground.
             slack_scopes). Default: exactly those of manifest.yml. Tests narrow them (`scopes=manifest_scopes() -
             {"channels:history"}`) to see a missing one caught; the attribute can be changed while running.
+        clock: the time posts are stamped with (their `ts`, which look-ups by `oldest` compare): a test that moves
+            the bot's clock gives the fake the same one.
         """
         self.team_id = team_id
         self.team_domain = team_domain
@@ -56,6 +60,7 @@ class SlackState:
         self.single_use_triggers = single_use_triggers
         self.trigger_ttl = trigger_ttl
         self.scopes: frozenset[str] = manifest_scopes() if scopes is None else frozenset(scopes)
+        self.clock = clock
 
         self.calls: list[RecordedCall] = []
         self.messages: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -13,13 +13,12 @@ runs past its bound is stopped and counts as a failure; one that can't be stoppe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.runtime.clock import WALL_CLOCK, Clock
 from bot.runtime.outages import outage_cause
 
 log = logging.getLogger(__name__)
@@ -70,10 +69,11 @@ class Supervisor:
     def __init__(
         self,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = WALL_CLOCK,
         outage: Callable[[BaseException], str | None] = outage_cause,
     ) -> None:
-        """`outage`: the cause of an expected outage in a few words, None for a bug (bot.runtime.outages)."""
+        """`clock`: loops wait on it, and health measures their steps and waits with it. `outage`: the cause of an
+        expected outage in a few words, None for a bug (bot.runtime.outages)."""
         self.clock = clock
         self.outage = outage
         self.loops: dict[str, LoopState] = {}
@@ -99,13 +99,13 @@ class Supervisor:
     def start(self) -> None:
         for state in self.loops.values():
             if state.task is None or state.task.done():
-                state.started = state.waiting_since = self.clock()
+                state.started = state.waiting_since = self.clock.monotonic()
                 state.step_started, state.wait = None, 0.0
                 state.task = asyncio.get_running_loop().create_task(self._run(state), name=state.name)
 
     async def _run(self, state: LoopState) -> None:
         while not self._closing:
-            state.step_started = self.clock()
+            state.step_started = self.clock.monotonic()
             try:
                 delay = await self._step(state)
             except asyncio.CancelledError:
@@ -116,18 +116,17 @@ class Supervisor:
                 delay = min(MAX_BACKOFF_SECONDS, state.interval * (2 ** min(state.failures - 1, 6)))
                 self._failed(state, exc, delay)
             else:
-                state.last_ok = self.clock()
+                state.last_ok = self.clock.monotonic()
                 state.failures = 0
                 state.last_error = None
             finally:
                 state.step_started = None
             state.wait = delay
-            state.waiting_since = self.clock()
+            state.waiting_since = self.clock.monotonic()
             if self._closing:
                 break
             state.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(state.wake.wait(), timeout=delay)
+            await self.clock.sleep(delay, state.wake)
 
     async def _step(self, state: LoopState) -> float:
         bound = asyncio.timeout(state.step_seconds)
@@ -151,7 +150,7 @@ class Supervisor:
             log.error("%s failed (%s); again in %.1f s", state.name, state.last_error, delay, exc_info=traceback)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        now = self.clock()
+        now = self.clock.monotonic()
         loops = {name: state.health(now) for name, state in self.loops.items()}
         return all(entry["ok"] for entry in loops.values()), loops
 

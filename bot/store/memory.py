@@ -1,6 +1,6 @@
 """MemoryStore: the request repository (bot.ports.RequestRepository) in this process's memory, for unit tests of
 the workflow (and anyone who wants a bot without a database). It keeps the SQL store's contract
-(tests/contract) and takes the same decisions (bot.store.changes); what it lacks is durability and sharing
+(tests/integration/contract) and takes the same decisions (bot.store.changes); what it lacks is durability and sharing
 between processes.
 
 Each operation yields to the event loop once where a database would make its round trip, then decides and

@@ -1,6 +1,6 @@
 """Tables. Times are epoch milliseconds (BIGINT): exact, zone-free and the same on SQLite and PostgreSQL.
 
-This is the schema the migrations in bot/store/migrations/versions build (tests/test_migrations.py compares
+This is the schema the migrations in bot/store/migrations/versions build (tests/integration/test_migrations.py compares
 them): change it only together with a new revision.
 """
 

@@ -64,9 +64,11 @@ class CachedReads:
 class CachedDdm:
     """The DdmGateway for people's forms: reads remembered briefly, everything else passed through."""
 
-    def __init__(self, ddm: DdmGateway, *, seconds: float = READ_CACHE_SECONDS) -> None:
+    def __init__(
+        self, ddm: DdmGateway, *, seconds: float = READ_CACHE_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ddm = ddm
-        self.reads = CachedReads(seconds)
+        self.reads = CachedReads(seconds, clock)
 
     @property
     def region(self) -> str:

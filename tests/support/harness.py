@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,8 @@ from bot.restore.request import RestoreRequest
 from bot.serving.serve import web_app
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID
+from tests.support.clock import DrivenClock
+from tests.support.http import local_http
 
 T = TypeVar("T")
 SECRET = "test-signing-secret"
@@ -80,6 +82,7 @@ class BotHarness:
     runtime: Runtime
     url: str
     http: httpx.AsyncClient
+    clock: DrivenClock = field(default_factory=DrivenClock)  # the bot's and the simulator's time
     top_view: dict[str, str | None] = field(default_factory=dict)
 
     # ---- raw requests ------------------------------------------------------------------------------------
@@ -284,6 +287,42 @@ class BotHarness:
             lambda: f"no ephemeral {needle!r} for {user}: {self.ephemerals_for(user)}",
         )
 
+    async def quiet(self, timeout: float = 10.0) -> None:
+        """Nothing is left to happen: no listener's or submit's task runs, every notice is delivered, and so it
+        stays through one more cycle of the announcer (a second post, were one coming, would be made by then).
+        Tests that show something does NOT happen wait for this instead of sleeping."""
+        supervisor = self.runtime.supervisor
+        announcer = supervisor.loops["announcer"]
+        deadline = asyncio.get_running_loop().time() + timeout
+
+        async def settled() -> bool:
+            return supervisor.busy == 0 and await self.runtime.store.outbox.depth() == (0, None)
+
+        async def until_settled() -> None:
+            while not await settled():
+                if asyncio.get_running_loop().time() > deadline:
+                    depth = await self.runtime.store.outbox.depth()
+                    raise AssertionError(f"never quiet: {supervisor.busy} task(s) running, outbox {depth}")
+                await asyncio.sleep(0.02)
+
+        await until_settled()
+        cycle = announcer.last_ok
+        supervisor.wake("announcer")
+        while announcer.last_ok == cycle:
+            assert asyncio.get_running_loop().time() < deadline, "the announcer never ran again"
+            await asyncio.sleep(0.02)
+        await until_settled()
+
+    async def fast_forward(self, waiting: Awaitable[T], *, step: float = 5.0) -> T:
+        """Await `waiting` while the clock runs ahead, `step` seconds every few milliseconds: the waits on the
+        bot's clock (a follower backing off, a DDM read's retries, a loop's interval) pass at once. Only once
+        what must happen first in real time is done (a submit judges an approval's age by the clock)."""
+        task = asyncio.ensure_future(waiting)
+        while not task.done():
+            self.clock.advance(step)
+            await asyncio.wait({task}, timeout=0.02)
+        return task.result()
+
     async def sim_calls(self, route: str) -> list[dict[str, Any]]:
         answer = await self.http.get(f"{self.sim.base_url}/_sim/calls", params={"route": route})
         return list(answer.json())
@@ -322,7 +361,7 @@ async def serve_runtime(runtime: Runtime) -> AsyncIterator[str]:
 async def running_bot(
     tmp_path: Path,
     *,
-    job_seconds: float = 0.5,
+    job_seconds: float = 0.2,
     sweep_interval: float = 0.2,
     more_projects: tuple[SimulatorCredentials, ...] = (),
     environments: str | None = None,
@@ -333,10 +372,15 @@ async def running_bot(
     each); `environments` is an environments file, `{sim}` standing for the simulator's URL; `settle_seconds`:
     how long a restored target shows RESTORE before it is RUNNING again."""
     more = tuple((creds, None) for creds in more_projects)
+    clock = DrivenClock()
     async with (
-        FakeSlack() as fake,
+        FakeSlack(clock=lambda: clock.now().timestamp()) as fake,
         RunningSimulator(
-            credentials=CREDENTIALS, job_seconds=job_seconds, more=more, settle_seconds=settle_seconds
+            credentials=CREDENTIALS,
+            job_seconds=job_seconds,
+            more=more,
+            settle_seconds=settle_seconds,
+            clock=clock.now,
         ) as sim,
     ):
         populate(fake)
@@ -345,10 +389,10 @@ async def running_bot(
             path.write_text(environments.replace("{sim}", sim.base_url), encoding="utf-8")
             overrides["ddm_restore_config"] = str(path)
         settings = harness_settings(fake, sim, tmp_path / "bot.sqlite3", **overrides)
-        runtime = await build_runtime(settings, sweep_interval=sweep_interval)
+        runtime = await build_runtime(settings, sweep_interval=sweep_interval, clock=clock)
         await runtime.start_background()
         try:
-            async with serve_runtime(runtime) as url, httpx.AsyncClient(timeout=10) as http:
-                yield BotHarness(fake=fake, sim=sim, runtime=runtime, url=url, http=http)
+            async with serve_runtime(runtime) as url, local_http(timeout=10) as http:
+                yield BotHarness(fake=fake, sim=sim, runtime=runtime, url=url, http=http, clock=clock)
         finally:
             await runtime.close()

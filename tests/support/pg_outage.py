@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.support.postgres import POSTGRES_ADMIN_URL, asyncpg_url
 
 
 @dataclass
@@ -44,12 +44,28 @@ class OutageDatabase:
             await self.open_to_connections()
 
 
+async def outage_powers() -> list[str]:
+    """What the tests' role lacks to make an outage: creating a database, closing it to connections (its owner
+    may) and ending the sessions of another role's connections (pg_signal_backend). Empty: it can."""
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        role = await conn.fetchrow(
+            "SELECT rolsuper, rolcreatedb, pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') AS signals "
+            "FROM pg_roles WHERE rolname = current_user"
+        )
+    finally:
+        await conn.close()
+    if role is None or role["rolsuper"]:
+        return [] if role is not None else ["a role of its own"]
+    return [
+        power for power, has in (("CREATEDB", role["rolcreatedb"]), ("pg_signal_backend", role["signals"])) if not has
+    ]
+
+
 @asynccontextmanager
 async def outage_database() -> AsyncIterator[OutageDatabase]:
     name = f"ddm_outage_{uuid.uuid4().hex[:10]}"
-    db = OutageDatabase(
-        name, POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + name
-    )
+    db = OutageDatabase(name, asyncpg_url(name))
     await db._admin(f'CREATE DATABASE "{name}"')
     try:
         yield db

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.http import local_http
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -48,7 +50,7 @@ class BotProcess:
         )
         log.close()
         deadline = asyncio.get_running_loop().time() + timeout
-        async with httpx.AsyncClient(timeout=1) as http:
+        async with local_http(timeout=1) as http:
             while True:
                 if self.process.returncode is not None:
                     raise AssertionError(f"{self.name} exited at start:\n{self.log()}")
@@ -80,6 +82,18 @@ class BotProcess:
                 await self.wait(30)
             except TimeoutError:
                 await self.kill()
+
+    async def wait_for_log(self, needle: str, timeout: float = 10.0) -> str:
+        """The first line of the process's log that contains `needle`, once it is written."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+            found = next((line for line in text.splitlines() if needle in line), None)
+            if found is not None:
+                return found
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{self.name} never logged {needle!r}:\n{self.log()}")
+            await asyncio.sleep(0.05)
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:] if self.log_path.exists() else ""

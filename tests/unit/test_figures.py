@@ -23,7 +23,7 @@ from bot.restore.timeparse import epoch_ms_of
 from bot.simulator.world import ORDERS_RESTORE_1_ID
 from bot.slack.blocks.messages import figures_text, render_notice, stats_text, status_text
 from bot.slack.command_text import ShowHelp, ShowStats, parse_command
-from tests.unit.conftest import CHANNEL, Bench
+from tests.support.bench import CHANNEL, Bench
 
 S = RequestState
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

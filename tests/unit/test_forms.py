@@ -31,7 +31,7 @@ from bot.workflow.forms import (
     mapping_choices,
     targets_offered,
 )
-from tests.unit.conftest import CHANNEL, Bench
+from tests.support.bench import CHANNEL, Bench
 
 FILLED_IN = Step1Entry(source=ORDERS_PROD_ID, target=ORDERS_RESTORE_1_ID, typed_time="latest")
 

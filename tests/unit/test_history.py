@@ -10,7 +10,7 @@ from bot.restore.flow import Flow, Stage
 from bot.restore.request import Approval, RequestState
 from bot.slack.blocks.history import history_line, history_text
 from bot.slack.command_text import ShowHelp, ShowHistory, parse_command
-from tests.test_domain import NOW, request
+from tests.support.domain_request import NOW, request
 
 FLOW = Flow((Stage("DBA lead", frozenset({"UCAROL"})), Stage("Service owner", frozenset({"UDAN"}))), rule="old <rp>")
 

@@ -7,7 +7,7 @@ from bot.restore.environment import Environment
 from bot.restore.request import RestoreRequest
 from bot.workflow.lookup import request_here, requests_here
 from bot.workflow.places import Place, Places
-from tests.unit.conftest import CHANNEL, PROJECT, Bench
+from tests.support.bench import CHANNEL, PROJECT, Bench
 
 ELSEWHERE = "CELSEWHERE"
 

@@ -21,7 +21,7 @@ from bot.restore.rules import Conditions, Rule, Window
 from bot.simulator.world import ORDERS_RESTORE_3_ID
 from bot.workflow.desk import HISTORY_PAGE_SIZE, RestoreDesk
 from bot.workflow.places import Places
-from tests.unit.conftest import CHANNEL, TTL, Bench
+from tests.support.bench import CHANNEL, TTL, Bench
 
 S = RequestState
 LEAD = Stage("DBA lead", approver_user_ids=frozenset({"UBOB"}))

@@ -14,7 +14,7 @@ from bot.restore.flow import Flow, Stage
 from bot.restore.policy import FLOW, Actor, ApprovalPolicy
 from bot.restore.request import Approval
 from bot.restore.rules import Conditions, RequestFacts, Rule, Window, first_match, glob_problem, unreachable
-from tests.test_domain import request
+from tests.support.domain_request import request
 
 # Saturday 28 November 2026, 09:00 in Shanghai (01:00 UTC).
 SATURDAY = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)

@@ -14,7 +14,7 @@ from bot.simulator.faults import Fault
 from bot.simulator.world import ORDERS_RESTORE_1_ID
 from bot.workflow.places import Place, Places
 from bot.workflow.verify import Verifier
-from tests.unit.conftest import CHANNEL, Bench
+from tests.support.bench import CHANNEL, Bench
 
 S = RequestState
 

@@ -12,7 +12,7 @@ from bot.errors import Refusal
 from bot.restore.checks import TARGET
 from bot.restore.request import RequestState, RestoreRequest
 from bot.simulator.world import ORDERS_RESTORE_1_ID
-from tests.unit.conftest import CHANNEL, TTL, Bench
+from tests.support.bench import CHANNEL, TTL, Bench
 
 S = RequestState
 

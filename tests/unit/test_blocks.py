@@ -1,0 +1,199 @@
+"""Golden-JSON tests of the card and the modal. Regenerate after a deliberate change with
+`UPDATE_GOLDEN=1 pytest tests/unit/test_blocks.py` and review the diff like code."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_sdk.models.blocks import Option
+
+from bot.restore.flow import Flow, Stage
+from bot.restore.mapping import Candidate
+from bot.restore.request import Approval, RequestState
+from bot.restore.timeparse import Window
+from bot.slack.blocks import (
+    SourceHint,
+    SourceNodeRow,
+    Step1Meta,
+    Step2Meta,
+    loading_view,
+    reject_view,
+    request_card,
+    step1_view,
+    step2_view,
+)
+from bot.workflow.forms import FlowPreview
+from tests.support.card_request import NOW, PLAN, make_request
+
+GOLDEN = Path(__file__).parents[1] / "golden"
+
+
+def check_golden(name: str, value: Any) -> None:
+    path = GOLDEN / f"{name}.json"
+    rendered = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(rendered, encoding="utf-8")
+    assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1 once and review it"
+    assert rendered == path.read_text(encoding="utf-8"), f"{name} differs from {path}"
+
+
+CARDS = {
+    "card_pending": make_request(RequestState.PENDING, approvals=(Approval("UBOB", NOW),)),
+    "card_running": make_request(
+        RequestState.RUNNING,
+        approvals=(Approval("UBOB", NOW), Approval("UCAROL", NOW)),
+        job_id="09902ee7866649b8908ec209bfee2747",
+        job_progress=60,
+        submitted_at=NOW,
+    ),
+    "card_completed": make_request(
+        RequestState.COMPLETED,
+        approvals=(Approval("UBOB", NOW), Approval("UCAROL", NOW)),
+        job_id="09902ee7866649b8908ec209bfee2747",
+        job_progress=100,
+        submitted_at=NOW,
+        job_started_at=NOW,
+        finished_at=NOW + timedelta(minutes=3, seconds=12),
+    ),
+    "card_verifying": make_request(
+        RequestState.VERIFYING,
+        approvals=(Approval("UBOB", NOW), Approval("UCAROL", NOW)),
+        job_id="09902ee7866649b8908ec209bfee2747",
+        job_progress=100,
+        submitted_at=NOW,
+        job_started_at=NOW,
+        finished_at=NOW + timedelta(minutes=3, seconds=12),
+    ),
+    "card_verified": make_request(
+        RequestState.VERIFIED,
+        approvals=(Approval("UBOB", NOW), Approval("UCAROL", NOW)),
+        job_id="09902ee7866649b8908ec209bfee2747",
+        job_progress=100,
+        submitted_at=NOW,
+        job_started_at=NOW,
+        finished_at=NOW + timedelta(minutes=3, seconds=12),
+    ),
+    "card_verify_failed": make_request(
+        RequestState.VERIFY_FAILED,
+        approvals=(Approval("UBOB", NOW), Approval("UCAROL", NOW)),
+        job_id="09902ee7866649b8908ec209bfee2747",
+        job_progress=100,
+        submitted_at=NOW,
+        job_started_at=NOW,
+        finished_at=NOW + timedelta(minutes=3, seconds=12),
+        error_code="VERIFY_FAILED",
+        error_msg="orders restored: got 0, expected >= 1",
+    ),
+    "card_failed": make_request(
+        RequestState.FAILED,
+        approvals=(Approval("UBOB", NOW), Approval("UCAROL", NOW)),
+        error_code="DBS.300372",
+        error_msg="Invalid destination DDM instance.",
+    ),
+    "card_job_failed": make_request(
+        RequestState.FAILED,
+        approvals=(Approval("UBOB", NOW), Approval("UCAROL", NOW)),
+        job_id="09902ee7866649b8908ec209bfee2747",
+        job_progress=40,
+        submitted_at=NOW,
+        finished_at=NOW + timedelta(minutes=2),
+        error_code="JOB_FAILED",
+        error_msg="Data node restore failed: disk full.",
+    ),
+    "card_cancelled": make_request(RequestState.CANCELLED, decided_by="UALICE"),
+    "card_rejected": make_request(RequestState.REJECTED, decided_by="UBOB", decision_note="wrong target"),
+    "card_expired": make_request(RequestState.EXPIRED),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CARDS))
+def test_card(name: str) -> None:
+    blocks = [b.to_dict() for b in request_card(CARDS[name], approvers="members of <!subteam^SLEADS>")]
+    check_golden(name, blocks)
+    has_buttons = any(b["type"] == "actions" for b in blocks)
+    assert has_buttons == (CARDS[name].state is RequestState.PENDING)
+
+
+def test_pending_card_essentials() -> None:
+    text = json.dumps([b.to_dict() for b in request_card(CARDS["card_pending"], approvers="x")], ensure_ascii=False)
+    assert "<!date^1795752352^" in text  # the restore point in each viewer's zone
+    assert "2026-11-27 04:05:52.500 UTC · 1795752352500 ms" in text
+    assert "will be overwritten" in text
+    assert "awaiting approval (1/2)" in text
+    assert PLAN.fingerprint()[:4] in text
+
+
+def test_modal_step1_empty_and_with_hint() -> None:
+    meta = Step1Meta(channel_id="COPS")
+    check_golden("modal_step1_empty", step1_view(meta).to_dict())
+    hint = SourceHint(
+        windows=[Window(1_795_100_000_000, 1_795_752_400_000)],
+        unavailable_targets=[
+            ("orders-restore-2", "The instance is being restored."),
+            ("legacy-ddm", "Has data nodes."),
+        ],
+        user_tz="Asia/Shanghai",
+    )
+    view = step1_view(
+        Step1Meta(channel_id="COPS", source_id=PLAN.source.id, user_tz="Asia/Shanghai"),
+        source=Option(text="orders-prod (aaaa…in09)", value=PLAN.source.id),
+        picker_seconds=1_795_752_360,
+        hint=hint,
+    )
+    check_golden("modal_step1_hint", view.to_dict())
+
+
+def test_modal_step2_and_small_views() -> None:
+    meta = Step2Meta(
+        channel_id="COPS",
+        source=(PLAN.source.id, PLAN.source.name),
+        target=(PLAN.target.id, PLAN.target.name),
+        restore_time_ms=PLAN.restore_time_ms,
+        source_nodes={m.source.id: m.source.name for m in PLAN.mappings},
+    )
+    rows = [
+        SourceNodeRow(
+            id=m.source.id,
+            name=m.source.name,
+            detail="MySQL 8.0, 100 GB",
+            candidates=[
+                Candidate(PLAN.mappings[0].target.id, "restore1-rds-0", True),
+                Candidate(PLAN.mappings[1].target.id, "restore1-rds-1", True),
+                Candidate("55555555555555555555555555555555in01", "restore1-small", False, "Storage too small."),
+            ],
+            suggested=m.target.id,
+        )
+        for m in PLAN.mappings
+    ]
+    flow = Flow(
+        (
+            Stage("DBA lead", approver_group_ids=frozenset({"SLEADS"})),
+            Stage("Service <owner>", approver_user_ids=frozenset({"UOWNER"})),
+        ),
+        rule="old restore point",
+    )
+    view = step2_view(meta, rows, external_id="ddm-restore-x", approval=FlowPreview(flow=flow)).to_dict()
+    check_golden("modal_step2", view)
+    # Who will be asked, before the submit (the environments file's names escaped); or the rule's refusal.
+    (line,) = [b["text"]["text"] for b in view["blocks"] if b.get("block_id") == "approval_flow"]
+    assert line == (
+        "*This request needs:* DBA lead (1 of <!subteam^SLEADS>), then Service &lt;owner&gt; (<@UOWNER>) — rule "
+        "*old restore point*"
+    )
+    refused = step2_view(meta, rows, external_id="x", approval=FlowPreview(refused="Frozen at weekends.")).to_dict()
+    assert [b["text"]["text"] for b in refused["blocks"] if b.get("block_id") == "approval_flow"] == [
+        "⛔ *This request can't be made now:* Frozen at weekends."
+    ]
+    assert [b["block_id"] for b in view["blocks"] if b["type"] == "input"] == [
+        f"dn_map:{PLAN.mappings[0].source.id}",
+        f"dn_map:{PLAN.mappings[1].source.id}",
+        "reason",
+    ]
+    assert len(view["private_metadata"]) < 3000
+    check_golden("modal_reject", reject_view("R-7F3A2B").to_dict())
+    check_golden("modal_loading", loading_view("ddm-restore-x").to_dict())
