@@ -4,7 +4,6 @@ bot.serving.serve)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -37,6 +36,7 @@ from bot.runtime.bounds import (
 )
 from bot.runtime.clock import WALL_CLOCK, Clock
 from bot.runtime.outages import outage_cause
+from bot.runtime.socket_link import SocketLink
 from bot.runtime.supervisor import Supervisor
 from bot.slack.announcer import Announcer
 from bot.slack.blocks.card import CardPeople
@@ -201,8 +201,8 @@ class Runtime:
     announcer: Announcer
     verifier: Verifier
     metrics: Metrics = field(default_factory=Metrics)
-    # Socket Mode: whether the connection to Slack is up (set while serving; None in HTTP mode).
-    socket_connected: Callable[[], Awaitable[bool]] | None = None
+    # Socket Mode: whether the connection to Slack is up (serving attaches the handler's check; HTTP mode none).
+    socket_link: SocketLink = field(default_factory=SocketLink)
     closed: bool = field(default=False)
 
     async def start_background(self) -> None:

@@ -75,11 +75,11 @@ class Readiness:
         if settings.slack_mode == "http":
             ok = settings.slack_signing_secret is not None
             return {"ok": ok, "detail": "signing secret set" if ok else "SLACK_SIGNING_SECRET is not set"}
-        connected = self.runtime.socket_connected
-        if connected is None:
+        link = self.runtime.socket_link
+        if not link.started:
             return {"ok": False, "detail": "Socket Mode not started"}
         try:
-            ok = await connected()
+            ok = await link.connected()
         except Exception as exc:
             return {"ok": False, "detail": f"Socket Mode: {type(exc).__name__}"}
         return {"ok": ok, "detail": "Socket Mode connected" if ok else "Socket Mode not connected"}

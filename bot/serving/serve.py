@@ -201,7 +201,7 @@ async def _serve_socket_mode(runtime: Runtime, stop: asyncio.Event, on_ready: Ca
         metrics=runtime.metrics,
         watchdog_seconds=settings.socket_mode_watchdog_seconds,
     )
-    runtime.socket_connected = handler.connected
+    runtime.socket_link.attach(handler.connected)
     try:
         connected = await until_stopped(stop, _connect(handler))
         if connected is None:

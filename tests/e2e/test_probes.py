@@ -175,7 +175,7 @@ async def test_socket_mode_not_ready_while_disconnected(tmp_path: Path) -> None:
         async def down() -> bool:
             return False
 
-        runtime.socket_connected = down
+        runtime.socket_link.attach(down)
         ready = await http.get(f"{base}/readyz")
         assert ready.status_code == 503
         assert ready.json()["checks"]["slack"] == {"ok": False, "detail": "Socket Mode not connected"}
