@@ -82,7 +82,23 @@ class SecretFilesSource(PydanticBaseSettingsSource):
         return found
 
 
-class Settings(BaseSettings):
+class SettingsWithSecretFiles(BaseSettings):
+    """Settings read from the constructor, the environment, `.env`, then the files NAME_FILE names."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files = SecretFilesSource(settings_cls, env_settings, dotenv_settings)
+        return init_settings, env_settings, dotenv_settings, files, file_secret_settings
+
+
+class Settings(SettingsWithSecretFiles):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     # --- Slack ---
@@ -167,18 +183,6 @@ class Settings(BaseSettings):
     slack_retry_backoff_seconds: float = Field(
         2.0, gt=0, le=60, description="Start-up: the first wait between Slack attempts (doubles each time)."
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        files = SecretFilesSource(settings_cls, env_settings, dotenv_settings)
-        return init_settings, env_settings, dotenv_settings, files, file_secret_settings
 
     @field_validator(
         "approver_user_ids",

@@ -23,14 +23,14 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.config import DEFAULT_DATABASE_URL, ConfigError, SecretFilesSource, normalise_database_url
+from bot.config import DEFAULT_DATABASE_URL, ConfigError, SettingsWithSecretFiles, normalise_database_url
 from bot.errors import DependencyError
 from bot.store.engine import make_engine
 
@@ -50,24 +50,12 @@ class MigrationError(DependencyError):
     """The database is in a state the migrations cannot take forward; the message says which and why."""
 
 
-class _DatabaseSettings(BaseSettings):
+class _DatabaseSettings(SettingsWithSecretFiles):
     """Only DATABASE_URL (environment, .env, or the file DATABASE_URL_FILE names, as the bot reads it): `migrate`
     and `audit` need nothing else."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
     database_url: str = DEFAULT_DATABASE_URL
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        files = SecretFilesSource(settings_cls, env_settings, dotenv_settings)
-        return init_settings, env_settings, dotenv_settings, files
 
 
 def configured_database_url() -> str:
