@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from bot.errors import DependencyError, PersonError
 from bot.restore.checks import PlanProblem
+from bot.restore.environment import Standing
 from bot.restore.facts import Instance, JobReport, SourceDataNode, SubmitOutcome, TargetCandidate
 from bot.restore.figures import EnvironmentStats
 from bot.restore.flow import Flow
@@ -419,6 +420,11 @@ class RequestDesk(Protocol):
     async def cancel(self, request_id: str, user_id: str) -> None: ...
     async def review(self, request_id: str, user_id: str) -> None:
         """The [Reviewed] click on an urgent request's follow-up review (audited)."""
+        ...
+
+    async def standing(self, user_id: str, channel_id: str) -> Standing:
+        """What this person may do in this channel (`/ddm-restore whoami`): its environment, whether they may
+        request there (the policy's refusal if not), the approval stages they may approve in. Changes nothing."""
         ...
 
     async def find(self, reference: str) -> RestoreRequest | None:

@@ -33,6 +33,7 @@ from bot.observability.metrics import Metrics
 from bot.observability.redact import REDACTOR
 from bot.ports import RequestDesk, RequestPage
 from bot.restore.checks import PlanProblem
+from bot.restore.environment import Standing
 from bot.restore.figures import EnvironmentStats, figures_of
 from bot.restore.flow import Flow
 from bot.restore.lifecycle import Event
@@ -254,6 +255,9 @@ class MeasuredDesk:
     async def review(self, request_id: str, user_id: str) -> None:
         with about_request(request_id), self._refusals("review"):
             await self._desk.review(request_id, user_id)
+
+    async def standing(self, user_id: str, channel_id: str) -> Standing:
+        return await self._desk.standing(user_id, channel_id)
 
     async def find(self, reference: str) -> RestoreRequest | None:
         return await self._desk.find(reference)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.errors import Refusal
 from bot.restore.flow import Stage, describe_who
-from bot.restore.policy import ApprovalPolicy
+from bot.restore.policy import Actor, ApprovalPolicy
 from bot.restore.verification import VerifyRule
 
 
@@ -63,6 +64,17 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class Standing:
+    """What one person may do in one channel (`/ddm-restore whoami`), as the policy decides it."""
+
+    actor: Actor
+    environment: Environment | None  # None: the channel is in no environment
+    refusal: Refusal | None  # why they may not request here, in the policy's words; None: they may
+    stages: tuple[Stage, ...] = ()  # the environment's stages they may approve in
+    urgent: bool = False  # they may approve on the urgent (break-glass) path
+
+
+@dataclass(frozen=True)
 class Environments:
     all: tuple[Environment, ...]
 
@@ -97,6 +109,21 @@ class Environments:
 
     def channels(self) -> tuple[str, ...]:
         return tuple(sorted(channel for env in self.all for channel in env.channel_ids))
+
+    def standing(self, actor: Actor, channel_id: str) -> Standing:
+        """What `actor` may do in `channel_id`: its environment, whether they may request there (or why not), and
+        which of its approval stages they may approve in."""
+        env = self.for_channel(channel_id)
+        if env is None:
+            return Standing(actor, None, Refusal("not_set_up", self.not_set_up(channel_id)))
+        policy = env.policy
+        return Standing(
+            actor,
+            env,
+            policy.can_request(actor, channel_id),
+            policy.approvable_stages(actor),
+            policy.is_urgent_approver(actor),
+        )
 
     def not_set_up(self, channel_id: str) -> str:
         """The answer in a channel that is in no environment."""

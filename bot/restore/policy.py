@@ -209,6 +209,22 @@ class ApprovalPolicy:
         rule = request.flow.rule if request.flow is not None else ""
         return "   ".join(parts) + (f"   — rule *{rule}*" if rule else "")
 
+    def approvable_stages(self, actor: Actor) -> tuple[Stage, ...]:
+        """The stages this person may approve in (in order; a guest in none): the environment's stages, of which a
+        routing rule chooses some for each request."""
+        if actor.is_guest:
+            return ()
+        return tuple(self.stage_list[number - 1] for number in self._stages_of(actor))
+
+    def is_urgent_approver(self, actor: Actor) -> bool:
+        """May this person approve on the urgent (break-glass) path?"""
+        u = self.urgent
+        return (
+            u is not None
+            and not actor.is_guest
+            and (actor.user_id in u.approver_user_ids or bool(actor.group_ids & u.approver_group_ids))
+        )
+
     def _stages_of(self, actor: Actor) -> list[int]:
         return [
             number

@@ -18,6 +18,8 @@ USAGE = (
     "*`/ddm-restore list`* — recent requests.\n"
     "*`/ddm-restore status <request-id | job-id>`* — where a request stands.\n"
     "*`/ddm-restore policy`* — this channel's environment and who may request and approve.\n"
+    "*`/ddm-restore whoami`* — what you may do here: this channel's environment, whether you may request in it "
+    "(and if not, why), the approval stages you can approve in, and whether you are a guest.\n"
     "*`/ddm-restore stats [days]`* — the measured time to restore (p50, p90) and the other figures of the restores "
     f"finished in the last `days` days (1–{STATS_DAYS_MAX}, default {STATS_DAYS_DEFAULT}), by environment.\n"
     "*`/ddm-restore history [days] [page]`* — this channel's environment's requests of the last `days` days "
@@ -60,6 +62,11 @@ class ShowPolicy:
 
 
 @dataclass(frozen=True)
+class ShowWhoami:
+    pass
+
+
+@dataclass(frozen=True)
 class ShowStats:
     days: int = STATS_DAYS_DEFAULT
 
@@ -70,7 +77,7 @@ class ShowHistory:
     page: int = 1
 
 
-Command = OpenForm | ShowHelp | ListRequests | ShowStatus | ShowPolicy | ShowStats | ShowHistory
+Command = OpenForm | ShowHelp | ListRequests | ShowStatus | ShowPolicy | ShowWhoami | ShowStats | ShowHistory
 # ASCII digits only, at most 4 (int() of a long run of digits is slow, and none is a number of days we take).
 _DAYS_RE = re.compile(r"^\d{1,4}$", re.ASCII)
 
@@ -91,6 +98,10 @@ def parse_command(text: str) -> Command:
         if rest.strip():
             return ShowHelp(f"`policy` takes no arguments (got “{clip(rest)}”).")
         return ShowPolicy()
+    if keyword == "whoami":
+        if rest.strip():
+            return ShowHelp(f"`whoami` takes no arguments (got “{clip(rest)}”).")
+        return ShowWhoami()
     if keyword == "stats":
         return _stats(rest.strip())
     if keyword == "history":

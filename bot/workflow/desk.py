@@ -1,5 +1,5 @@
 """RestoreDesk: people's side of a request (bot.ports.RequestDesk): make a plan, choose its approval flow (the
-environment's routing rules), create, approve, reject, cancel, review; the history and the figures of the restores
+environment's routing rules), create, approve, reject, cancel, review; what a person may do in a channel; the history and the figures of the restores
 made; and expiry. Every change is a lifecycle move in the store, which writes what people must hear into the
 outbox in the same transaction. Every no is raised as a Refusal (bot.errors), the one way a use case refuses."""
 
@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from bot.errors import Refusal, StoreUnavailable
 from bot.ports import RequestPage, RequestRepository, TargetBusy, UserDirectory
 from bot.restore.checks import TARGET, PlanProblem, named_by_ddm
+from bot.restore.environment import Standing
 from bot.restore.figures import STATS_DAYS_MAX, EnvironmentStats, stats_by_environment
 from bot.restore.flow import Flow
 from bot.restore.ids import normalise_request_id
@@ -282,6 +283,9 @@ class RestoreDesk:
             if await self.store.transition(request_id, Event.EXPIRE, actor=SYSTEM, now=self.clock()) is not None:
                 expired.append(request_id)
         return expired
+
+    async def standing(self, user_id: str, channel_id: str) -> Standing:
+        return self.places.environments.standing(await self.directory.actor(user_id), channel_id)
 
     async def find(self, reference: str) -> RestoreRequest | None:
         request_id = normalise_request_id(reference)

@@ -1,10 +1,11 @@
-"""`/ddm-restore`: help, list, status, stats, history, policy, or the restore form (optionally pre-filled)."""
+"""`/ddm-restore`: help, list, status, stats, history, policy, whoami, or the restore form (optionally pre-filled)."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -12,7 +13,8 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.answers import spawn_answering
+from bot.errors import Refusal
+from bot.slack.answers import spawn_answering, what_failed
 from bot.slack.blocks import (
     FormTooLarge,
     Step1Meta,
@@ -26,6 +28,7 @@ from bot.slack.blocks import (
     step1_view,
 )
 from bot.slack.blocks.history import history_text
+from bot.slack.blocks.whoami import whoami_text
 from bot.slack.command_text import (
     USAGE,
     ListRequests,
@@ -35,6 +38,7 @@ from bot.slack.command_text import (
     ShowPolicy,
     ShowStats,
     ShowStatus,
+    ShowWhoami,
     parse_command,
 )
 from bot.slack.deps import Deps
@@ -50,8 +54,8 @@ log = logging.getLogger(__name__)
 async def ddm_restore(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
-    """`/ddm-restore [help | list | status <id> | stats [days] | history [days] [page] | policy | <source> at <time>
-    to <target> [map …]]`."""
+    """`/ddm-restore [help | list | status <id> | stats [days] | history [days] [page] | policy | whoami | <source>
+    at <time> to <target> [map …]]`."""
     user_id, channel_id = str(body.get("user_id") or ""), str(body.get("channel_id") or "")
     if not user_id or not channel_id:
         raise BadPayload("a command needs user_id and channel_id")
@@ -68,6 +72,14 @@ async def ddm_restore(
         place = deps.places.for_channel(channel_id)
         text = place.environment.rules_text() if place else deps.places.environments.not_set_up(channel_id)
         deps.tasks.spawn(tell(text), name="policy")
+    elif isinstance(command, ShowWhoami):
+
+        async def explain(error: Exception) -> str:
+            return f"⚠️ I can't tell what you may do here right now: {what_failed(error)}. Please try again."
+
+        spawn_answering(
+            deps.tasks, _whoami(deps, tell, user_id, channel_id), name="whoami", tell=tell, on_failure=explain
+        )
     elif isinstance(command, ListRequests):
         spawn_answering(deps.tasks, _list(deps, tell, channel_id), name="list", tell=tell)
     elif isinstance(command, ShowStats):
@@ -145,10 +157,14 @@ async def _open_form(
         )
 
 
+# No request is made in a direct message (its channel id starts with D): the card needs the team to see it.
+IN_A_CHANNEL = "Use `/ddm-restore` in a channel, so the team can see and approve the request."
+
+
 def _why_not_here_locally(deps: Deps, channel_id: str) -> str | None:
     """Why no request can be made in this channel, from what the bot knows without asking anyone."""
     if channel_id.startswith("D"):
-        return "Use `/ddm-restore` in a channel, so the team can see and approve the request."
+        return IN_A_CHANNEL
     if deps.places.for_channel(channel_id) is None:
         return deps.places.environments.not_set_up(channel_id)
     return None
@@ -183,6 +199,13 @@ async def _why_not_here(deps: Deps, client: AsyncWebClient, *, user_id: str, cha
 # Only "the bot is in the channel" is remembered, so an /invite takes effect at once; a removal is still
 # caught when the card is posted.
 MEMBERSHIP_CACHE_SECONDS = 60.0
+
+
+async def _whoami(deps: Deps, tell: Callable[[str], Awaitable[None]], user_id: str, channel_id: str) -> None:
+    standing = await deps.desk.standing(user_id, channel_id)
+    if channel_id.startswith("D"):  # the form says so before the policy is asked
+        standing = replace(standing, refusal=Refusal("direct_message", IN_A_CHANNEL))
+    await tell(whoami_text(standing))
 
 
 async def _list(deps: Deps, tell: Callable[[str], Awaitable[None]], channel_id: str) -> None:
