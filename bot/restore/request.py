@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.restore.approval import Approval
 from bot.restore.flow import Flow
 from bot.restore.lifecycle import ACTIVE_STATES, FINAL_STATES, RequestState
 from bot.restore.plan import RestorePlan
@@ -22,13 +23,6 @@ __all__ = [
 
 # The actor of what the bot does on its own (expiry, the submit, following the job), in the audit trail.
 SYSTEM = "system"
-
-
-@dataclass(frozen=True)
-class Approval:
-    user_id: str
-    at: datetime
-    stage: int = 1  # which approval stage it counts for (1 = the first, or the only one)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from bot.restore.approval import Approval
 from bot.restore.notices import ParamValue
-
-if TYPE_CHECKING:  # the request module holds its flow (bot.restore.flow), which holds this rule
-    from bot.restore.request import Approval
 
 
 @dataclass(frozen=True)
