@@ -52,6 +52,7 @@ from bot.workflow.cached import CachedDdm
 from bot.workflow.desk import RestoreDesk
 from bot.workflow.follow import Follower
 from bot.workflow.places import Place, Places
+from bot.workflow.remind import Reminders
 from bot.workflow.submit import Submitter
 from bot.workflow.sweep import Sweeper
 from bot.workflow.verify import Verifier
@@ -313,6 +314,7 @@ async def build_runtime(
         clock=utc_now,
         interval=sweep_interval or settings.sweep_interval_seconds,
         spawn=supervisor.spawn,
+        reminders=Reminders(store=store, places=form_places, clock=utc_now),
     )
     announcer = Announcer(
         store=store,

@@ -19,6 +19,7 @@ from bot.restore.mapping import Candidate
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import Actor
+from bot.restore.reminders import Due, ReminderRule
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import Window
@@ -315,6 +316,19 @@ class RequestRepository(Protocol):
 
     async def set_progress(self, request_id: str, progress: int, *, now: datetime) -> bool:
         """Job progress while RUNNING, with a card notice; True when it changed."""
+        ...
+
+    async def remind(
+        self,
+        request_id: str,
+        due: Due,
+        *,
+        rule: ReminderRule,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        """Record a reminder or the escalation of the request's current stage with its notice, exactly once across
+        replicas; None when it is not to be sent (the stage moved on, the request ended, it was sent already)."""
         ...
 
     async def notify(self, request_id: str, notices: Sequence[Outgoing], *, now: datetime) -> None:

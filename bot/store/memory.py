@@ -23,6 +23,7 @@ from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import ACTIVE_STATES, REVIEW_MOVES, Event, ReviewEvent
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
+from bot.restore.reminders import Due, ReminderRule
 from bot.restore.request import SYSTEM, Approval, RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of
@@ -35,15 +36,18 @@ from bot.store.changes import (
     created,
     may_approve,
     may_freeze,
+    may_remind,
     move_changes,
     named_stages,
     new_row,
+    remind_changes,
     review_record,
     stage_rule,
     tell,
     write_approval,
     write_freeze,
     write_move,
+    write_reminder,
 )
 from bot.store.memory_queues import MemoryLeases, MemoryOutbox
 from bot.store.rows import LockedRequest
@@ -192,6 +196,24 @@ class MemoryStore:
         frozen = write_freeze(row, flow, effects)
         self._commit(request_id, frozen, effects)
         return frozen.request()
+
+    async def remind(
+        self,
+        request_id: str,
+        due: Due,
+        *,
+        rule: ReminderRule,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        await self._turn()
+        row = self._rows.get(request_id)
+        if row is None or not may_remind(row, due, now_ms=ms(now)):
+            return None
+        effects = Effects(request_id, ms(now))
+        changed = write_reminder(row, due, remind_changes(row, due, rule), effects, params)
+        self._commit(request_id, changed, effects)
+        return changed.request()
 
     async def set_message(
         self, request_id: str, *, channel_id: str, message_ts: str, permalink: str | None = None
