@@ -1,0 +1,102 @@
+"""Never waiting in silence, end to end over two replicas: the approvers are reminded once per period (thread and
+DMs), the stage is escalated once and a member of the escalation group may then approve it, and nothing more is
+sent once it is approved.
+
+The two replicas are two runtimes in this process over one SQLite database, each with its own sweeper and
+announcer: what makes a reminder once-only is the database's conditional update (the contract tests run it on
+PostgreSQL too), not the process boundary.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_runtime
+from bot.playground.slack_api import FakeUser
+from bot.restore.request import RequestState as S
+from tests.support.harness import CREDENTIALS, GROUP, PROJECT, BotHarness, harness_settings, running_bot, until
+
+CHANNEL = "CPROD"
+ONCALL_GROUP, ONCALL = "S0ONCALL", "UONCALL"
+ENVIRONMENTS = f"""
+[[environment]]
+name = "prod"
+channels = ["{CHANNEL}"]
+region = "cn-north-4"
+project_id = "{PROJECT}"
+ddm_endpoint = "{{sim}}"
+iam_endpoint = "{{sim}}"
+credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
+
+[[environment.stage]]
+name = "DBA lead"
+approvers = {{ usergroups = ["{GROUP}"] }}
+
+[environment.reminders]
+remind_after_minutes = 0.05
+repeat_every_minutes = 0.05
+escalate_after_minutes = 0.1
+escalate_to = {{ usergroups = ["{ONCALL_GROUP}"] }}
+"""
+PERIOD = timedelta(minutes=0.05)
+
+
+@pytest.fixture(autouse=True)
+def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROD_AK", CREDENTIALS.ak or "")
+    monkeypatch.setenv("PROD_SK", CREDENTIALS.sk or "")
+
+
+def dms_to(h: BotHarness, user: str) -> list[str]:
+    return [str(m["text"]) for m in h.fake.messages.get(h.fake.dm_channel(user), [])]
+
+
+async def test_reminded_once_per_period_escalated_once_approved_by_the_escalation_then_silent(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path, environments=ENVIRONMENTS) as h:
+        h.fake.add_channel(CHANNEL, "prod")
+        h.fake.add_user(FakeUser(ONCALL, "oncall"))
+        h.fake.set_usergroup(ONCALL_GROUP, [ONCALL])
+        settings = harness_settings(
+            h.fake, h.sim, tmp_path / "bot.sqlite3", ddm_restore_config=str(tmp_path / "ddm-restore.toml")
+        )
+        second = await build_runtime(settings, sweep_interval=0.2)
+        await second.start_background()
+        try:
+            request = await h.request_restore(channel=CHANNEL)
+            # Before the escalation, the on-call is no approver of the stage.
+            await h.click("approve_request", request, user=ONCALL)
+            assert "can approve" in await h.wait_ephemeral(ONCALL, "can approve")
+            await h.wait_thread(request, "⏰", timeout=8)
+            escalation = await h.wait_thread(request, "🚨", timeout=8)
+            assert f"<!subteam^{ONCALL_GROUP}>" in escalation and "may now approve it too" in escalation
+            await h.click("approve_request", request, user=ONCALL)
+            approved = await h.wait_request(lambda r: r.state is not S.PENDING, request_id=request.id)
+            assert approved.approver_ids == (ONCALL,)
+            await h.wait_request(lambda r: r.state is S.VERIFIED, request_id=request.id, timeout=15)
+            # The next period's reminder would have been due by now (each replica has swept since): none came.
+            approved_at = approved.approved_at or datetime.now(UTC)
+            await until(
+                lambda: True if datetime.now(UTC) > approved_at + PERIOD + timedelta(seconds=0.5) else None,
+                timeout=10,
+                describe=lambda: "time",
+            )
+            trail = await h.runtime.store.audit_trail(request.id)
+        finally:
+            await second.close()
+        reminders = [r.details["number"] for r in trail if r.action == "remind"]
+        escalations = [r for r in trail if r.action == "escalate"]
+        assert reminders == list(range(1, len(reminders) + 1)) and len(reminders) >= 1  # once per period, in order
+        assert len(escalations) == 1
+        after = [r.action for r in trail if r.at_ms > (approved.approved_at or approved.updated_at).timestamp() * 1000]
+        assert "remind" not in after and "escalate" not in after
+        thread = h.thread_texts(request)
+        assert sum("⏰" in t for t in thread) == len(reminders)  # each once, though two replicas sweep
+        assert sum("🚨" in t for t in thread) == 1
+        assert f"<!subteam^{GROUP}>" in next(t for t in thread if "⏰" in t)
+        assert sum("has waited" in t for t in dms_to(h, "UCAROL")) == len(reminders)  # an approver's DMs
+        assert sum("escalated to" in t for t in dms_to(h, ONCALL)) == 1
