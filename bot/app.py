@@ -52,7 +52,7 @@ from bot.workflow.cached import CachedDdm
 from bot.workflow.desk import RestoreDesk
 from bot.workflow.follow import Follower
 from bot.workflow.places import Place, Places
-from bot.workflow.remind import Reminders
+from bot.workflow.remind import Reminders, waiting_on
 from bot.workflow.submit import Submitter
 from bot.workflow.sweep import Sweeper
 from bot.workflow.verify import Verifier
@@ -168,7 +168,14 @@ def probe_of(setup: EnvironmentSetup) -> MySqlProbe | None:
 
 def card_people(policy: ApprovalPolicy, request: RestoreRequest) -> CardPeople:
     """Who approves a request, as its card shows it (its environment's stages)."""
-    return CardPeople(policy.describe_approvers(), policy.stage_header(request), policy.stage_lines(request))
+    waiting = waiting_on(request, policy, utc_now()) if policy.reminders is not None else ""
+    return CardPeople(
+        policy.describe_approvers(),
+        policy.stage_header(request),
+        policy.stage_lines(request),
+        waiting,
+        nudge=policy.reminders is not None,
+    )
 
 
 def utc_now() -> datetime:

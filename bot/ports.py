@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.errors import DependencyError, PersonError
@@ -331,6 +331,19 @@ class RequestRepository(Protocol):
         replicas; None when it is not to be sent (the stage moved on, the request ended, it was sent already)."""
         ...
 
+    async def nudge(
+        self,
+        request_id: str,
+        *,
+        user_id: str,
+        cooldown: timedelta,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        """Record the requester's nudge of the current stage with its notice; None when it is not theirs, not
+        pending, or their last nudge is younger than `cooldown` (once across replicas)."""
+        ...
+
     async def notify(self, request_id: str, notices: Sequence[Outgoing], *, now: datetime) -> None:
         """Notices that go with no change of state."""
         ...
@@ -433,6 +446,10 @@ class RequestDesk(Protocol):
     async def cancel(self, request_id: str, user_id: str) -> None: ...
     async def review(self, request_id: str, user_id: str) -> None:
         """The [Reviewed] click on an urgent request's follow-up review (audited)."""
+        ...
+
+    async def nudge(self, request_id: str, user_id: str) -> None:
+        """The requester's [Nudge]: the current stage's approvers are mentioned and DMed (within its cooldown)."""
         ...
 
     async def find(self, reference: str) -> RestoreRequest | None:

@@ -68,12 +68,14 @@ async def test_reminded_once_per_period_escalated_once_approved_by_the_escalatio
         await second.start_background()
         try:
             request = await h.request_restore(channel=CHANNEL)
+            await h.wait_card(request, "waiting 0 min on DBA lead")
             # Before the escalation, the on-call is no approver of the stage.
             await h.click("approve_request", request, user=ONCALL)
             assert "can approve" in await h.wait_ephemeral(ONCALL, "can approve")
             await h.wait_thread(request, "⏰", timeout=8)
             escalation = await h.wait_thread(request, "🚨", timeout=8)
             assert f"<!subteam^{ONCALL_GROUP}>" in escalation and "may now approve it too" in escalation
+            await h.wait_card(request, f"escalated to <!subteam^{ONCALL_GROUP}>")
             await h.click("approve_request", request, user=ONCALL)
             approved = await h.wait_request(lambda r: r.state is not S.PENDING, request_id=request.id)
             assert approved.approver_ids == (ONCALL,)
@@ -100,3 +102,25 @@ async def test_reminded_once_per_period_escalated_once_approved_by_the_escalatio
         assert f"<!subteam^{GROUP}>" in next(t for t in thread if "⏰" in t)
         assert sum("has waited" in t for t in dms_to(h, "UCAROL")) == len(reminders)  # an approver's DMs
         assert sum("escalated to" in t for t in dms_to(h, ONCALL)) == 1
+
+
+async def test_the_requester_nudges_the_stage_s_approvers_once_per_cooldown(tmp_path: Path) -> None:
+    quiet = ENVIRONMENTS.replace("remind_after_minutes = 0.05", "remind_after_minutes = 60").replace(
+        "escalate_after_minutes = 0.1", "escalate_after_minutes = 120"
+    )
+    async with running_bot(tmp_path, environments=quiet) as h:
+        h.fake.add_channel(CHANNEL, "prod")
+        h.fake.set_usergroup(ONCALL_GROUP, [])
+        request = await h.request_restore(channel=CHANNEL)
+        card = h.fake.message(request.channel_id, request.message_ts or "")
+        buttons = [e["action_id"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        assert buttons == ["approve_request", "reject_request", "cancel_request", "nudge_request"]
+        await h.click("nudge_request", request, user="UCAROL")
+        assert "can nudge it" in await h.wait_ephemeral("UCAROL", "can nudge it")
+        await h.click("nudge_request", request, user="UALICE")
+        nudge = await h.wait_thread(request, "👋")
+        assert f"<!subteam^{GROUP}>, please approve" in nudge and "<@UALICE> nudges" in nudge
+        await until(lambda: dms_to(h, "UERIN") or None, timeout=5, describe=lambda: "no DM to an approver")
+        await h.click("nudge_request", request, user="UALICE")
+        assert "try again in" in await h.wait_ephemeral("UALICE", "try again in")
+        assert sum("👋" in t for t in h.thread_texts(request)) == 1

@@ -255,6 +255,10 @@ class MeasuredDesk:
         with about_request(request_id), self._refusals("review"):
             await self._desk.review(request_id, user_id)
 
+    async def nudge(self, request_id: str, user_id: str) -> None:
+        with about_request(request_id), self._refusals("nudge"):
+            await self._desk.nudge(request_id, user_id)
+
     async def find(self, reference: str) -> RestoreRequest | None:
         return await self._desk.find(reference)
 

@@ -31,6 +31,7 @@ class Notice(StrEnum):
     # stage_name, waited_min, users, groups (whom it mentions and DMs, comma-separated ids)
     REMINDER = "reminder"
     ESCALATION = "escalation"  # the same, to escalate_to, who may now approve the stage too
+    NUDGE = "nudge"  # the requester's [Nudge]: the reminder's params, and user_id
 
 
 @dataclass(frozen=True)

@@ -260,6 +260,22 @@ class ApprovalPolicy:
             return Refusal("not_approver", f"Only {self.describe_approvers()} can reject.")
         return None
 
+    def can_nudge(self, actor: Actor, request: RestoreRequest, now: datetime) -> Refusal | None:
+        """The requester's [Nudge]: where reminders are set up, while pending, once per cooldown."""
+        if self.reminders is None:
+            return Refusal("no_reminders", "Nudges are not set up where this request was made.")
+        if (refusal := _still_pending(request, now)) is not None:
+            return refusal
+        if actor.user_id != request.requester_id:
+            return Refusal("not_requester", f"Only <@{request.requester_id}>, who made {request.id}, can nudge it.")
+        cooldown = self.reminders.nudge_cooldown
+        if request.nudged_at is not None and now < request.nudged_at + cooldown:
+            wait = max(1, int((request.nudged_at + cooldown - now).total_seconds() // 60) + 1)
+            return Refusal(
+                "nudge_cooldown", f"You nudged the approvers of {request.id} moments ago; try again in {wait} min."
+            )
+        return None
+
     def can_cancel(self, actor: Actor, request: RestoreRequest, now: datetime) -> Refusal | None:
         if (refusal := _still_pending(request, now)) is not None:
             return refusal

@@ -180,7 +180,7 @@ class Announcer:
             await self._dm(request.requester_id, f"{request.id}: {text}", to_requester, retried=retried, oldest=oldest)
         if row.notice is Notice.REVIEW_REMINDER and request.review is not None:
             await self._remind_reviewers(request, row)
-        if row.notice in (Notice.REMINDER, Notice.ESCALATION):
+        if row.notice in (Notice.REMINDER, Notice.ESCALATION, Notice.NUDGE):
             users, groups = reminder_people(row.params)
             await self._dm_people(request, row, set(users), groups, text, to="approver")
 

@@ -308,6 +308,38 @@ def write_reminder(
     return locked.changed(dict(changes))
 
 
+def may_nudge(locked: LockedRequest, *, user_id: str, now_ms: int, cooldown_ms: int) -> bool:
+    """May the requester nudge now? PENDING, unexpired, theirs, and their last nudge is `cooldown_ms` old."""
+    row = locked.values
+    last = row.get("nudged_ms")
+    return (
+        row["state"] == RequestState.PENDING.value
+        and row["expires_ms"] > now_ms
+        and row["requester_id"] == user_id
+        and (last is None or last <= now_ms - cooldown_ms)
+    )
+
+
+def write_nudge(locked: LockedRequest, effects: Effects, params: Mapping[str, ParamValue]) -> LockedRequest:
+    """The audit record and the notice of a nudge just recorded; returns the request as changed."""
+    state, user_id = locked.values["state"], locked.values["requester_id"]
+    effects.records.append(
+        audit_record(
+            request_id=locked.values["id"],
+            actor=user_id,
+            action="nudge",
+            from_state=state,
+            to_state=state,
+            fingerprint=locked.values["fingerprint"],
+            details=dict(params),
+            at_ms=effects.now_ms,
+            permalink=locked.values["permalink"],
+        )
+    )
+    effects.notices.append(Outgoing(Notice.NUDGE, {**dict(params), "user_id": user_id}))
+    return locked.changed({"nudged_ms": effects.now_ms})
+
+
 # ---- freezing the flow of a request made before flows were frozen -----------------------------------------------
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreUnavailable
@@ -36,6 +36,7 @@ from bot.store.changes import (
     created,
     may_approve,
     may_freeze,
+    may_nudge,
     may_remind,
     move_changes,
     named_stages,
@@ -47,6 +48,7 @@ from bot.store.changes import (
     write_approval,
     write_freeze,
     write_move,
+    write_nudge,
     write_reminder,
 )
 from bot.store.memory_queues import MemoryLeases, MemoryOutbox
@@ -212,6 +214,25 @@ class MemoryStore:
             return None
         effects = Effects(request_id, ms(now))
         changed = write_reminder(row, due, remind_changes(row, due, rule), effects, params)
+        self._commit(request_id, changed, effects)
+        return changed.request()
+
+    async def nudge(
+        self,
+        request_id: str,
+        *,
+        user_id: str,
+        cooldown: timedelta,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        await self._turn()
+        row = self._rows.get(request_id)
+        cooldown_ms = int(cooldown.total_seconds() * 1000)
+        if row is None or not may_nudge(row, user_id=user_id, now_ms=ms(now), cooldown_ms=cooldown_ms):
+            return None
+        effects = Effects(request_id, ms(now))
+        changed = write_nudge(row, effects, params)
         self._commit(request_id, changed, effects)
         return changed.request()
 

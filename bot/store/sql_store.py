@@ -13,7 +13,7 @@ make the bot safe live here as single statements the database decides:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 from sqlalchemy import func, insert, select, text, update
@@ -41,6 +41,7 @@ from bot.store.changes import (
     freeze_changes,
     may_approve,
     may_freeze,
+    may_nudge,
     may_remind,
     move_changes,
     named_stages,
@@ -51,6 +52,7 @@ from bot.store.changes import (
     write_approval,
     write_freeze,
     write_move,
+    write_nudge,
     write_reminder,
 )
 from bot.store.database import Database
@@ -285,6 +287,39 @@ class RequestStore(Database):
                 return None
             effects = Effects(request_id, now_ms)
             changed = write_reminder(locked, due, changes, effects, params)
+            await self._finish(conn, effects, head=locked.chain_head)
+        self.on_notices()
+        return changed.request()
+
+    async def nudge(
+        self,
+        request_id: str,
+        *,
+        user_id: str,
+        cooldown: timedelta,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        """Record the requester's nudge with its notice, unless their last one is younger than `cooldown` (one
+        conditional update: two quick clicks, on any replicas, nudge once)."""
+        now_ms, cooldown_ms = ms(now), int(cooldown.total_seconds() * 1000)
+        async with self.write() as conn:
+            locked = await lock_request(conn, request_id)
+            if locked is None or not may_nudge(locked, user_id=user_id, now_ms=now_ms, cooldown_ms=cooldown_ms):
+                return None
+            result = await conn.execute(
+                update(r)
+                .where(
+                    r.c.id == request_id,
+                    r.c.state == RequestState.PENDING.value,
+                    r.c.nudged_ms.is_(None) | (r.c.nudged_ms <= now_ms - cooldown_ms),
+                )
+                .values(nudged_ms=now_ms)
+            )
+            if result.rowcount != 1:
+                return None
+            effects = Effects(request_id, now_ms)
+            changed = write_nudge(locked, effects, params)
             await self._finish(conn, effects, head=locked.chain_head)
         self.on_notices()
         return changed.request()

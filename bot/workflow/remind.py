@@ -64,12 +64,21 @@ class Reminders:
         return soonest
 
 
+def nudge_params(policy: ApprovalPolicy, request: RestoreRequest, now: datetime) -> dict[str, ParamValue] | None:
+    """What a nudge of the request's current stage says and whom it mentions; None when no stage waits."""
+    started = stage_started(policy.stage_rule, request.approvals, request.created_at)
+    if started is None:
+        return None
+    stage, since = started
+    return {"stage": stage, **_params(policy, None, Due(stage, Kind.REMINDER), since, now)}
+
+
 def _params(
-    policy: ApprovalPolicy, rule: ReminderRule, next_due: Due, since: datetime, now: datetime
+    policy: ApprovalPolicy, rule: ReminderRule | None, next_due: Due, since: datetime, now: datetime
 ) -> dict[str, ParamValue]:
     """Whom the notice mentions and DMs (the stage's approvers; the escalation's people), and what it says."""
     stage = policy.stage_list[next_due.stage - 1]
-    if next_due.kind is Kind.ESCALATION:
+    if next_due.kind is Kind.ESCALATION and rule is not None:
         users, groups = rule.escalate_user_ids, rule.escalate_group_ids
     else:
         users, groups = stage.approver_user_ids, stage.approver_group_ids
@@ -82,7 +91,8 @@ def _params(
 
 
 def waiting_on(request: RestoreRequest, policy: ApprovalPolicy, now: datetime) -> str:
-    """ "waiting 47 min on DBA lead" while pending (the card); "" otherwise."""
+    """ "waiting 47 min on DBA lead", then "· escalated to <!subteam^S0ONCALL>" once it was, while pending (the
+    card's mrkdwn: the stage name comes from the configuration file and is escaped); "" otherwise."""
     if request.state is not RequestState.PENDING:
         return ""
     started = stage_started(policy.stage_rule, request.approvals, request.created_at)
@@ -91,4 +101,14 @@ def waiting_on(request: RestoreRequest, policy: ApprovalPolicy, now: datetime) -
     stage, since = started
     minutes = max(0, int((now - since).total_seconds() // 60))
     name = policy.stage_list[stage - 1].name
-    return f"waiting {minutes} min on {name}" if name else f"waiting {minutes} min"
+    text = f"waiting {minutes} min on {_escaped(name)}" if name else f"waiting {minutes} min"
+    if (escalated := request.escalated_to) is not None:
+        users, groups = escalated
+        who = [f"<@{u}>" for u in sorted(users)] + [f"<!subteam^{g}>" for g in sorted(groups)]
+        text += f" · escalated to {', '.join(who)}"
+    return text
+
+
+def _escaped(text: str) -> str:
+    """Slack's three control characters (the card's escaping, without reaching into the Slack layer)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

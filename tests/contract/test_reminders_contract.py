@@ -72,3 +72,20 @@ async def test_nothing_is_written_once_the_stage_moved_on_or_the_request_ended(r
     assert await repo.remind(expired.id, Due(1, Kind.REMINDER, 1), rule=RULE, params=PARAMS, now=LATER) is None
     reminded = [r.action for r in await repo.audit_trail() if r.action in ("remind", "escalate")]
     assert reminded == ["remind"]
+
+
+async def test_racing_nudges_write_one_and_the_cooldown_holds(repo: RequestRepository) -> None:
+    request = await create(repo, flow=TWO_STAGES)
+    cooldown = timedelta(minutes=15)
+    results = await asyncio.gather(
+        *[repo.nudge(request.id, user_id="UALICE", cooldown=cooldown, params=PARAMS, now=NOW) for _ in range(5)]
+    )
+    assert sum(result is not None for result in results) == 1
+    soon = NOW + timedelta(minutes=14)
+    assert await repo.nudge(request.id, user_id="UALICE", cooldown=cooldown, params=PARAMS, now=soon) is None
+    assert await repo.nudge(request.id, user_id="UBOB", cooldown=cooldown, params=PARAMS, now=LATER) is None
+    later = await repo.nudge(request.id, user_id="UALICE", cooldown=cooldown, params=PARAMS, now=LATER)
+    assert later is not None and later.nudged_at == LATER
+    nudges = [row.params for row in await repo.outbox.pending(request.id) if row.notice is Notice.NUDGE]
+    assert nudges == [{**PARAMS, "user_id": "UALICE"}] * 2
+    assert [r.actor for r in await repo.audit_trail(request.id) if r.action == "nudge"] == ["UALICE", "UALICE"]

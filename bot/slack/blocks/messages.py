@@ -87,7 +87,7 @@ def render_notice(request: RestoreRequest, notice: Notice, params: Mapping[str, 
             f"⏰ The follow-up review of urgent restore {request.id} is overdue: {who}, please review it and press "
             "Reviewed."
         )
-    if notice in (Notice.REMINDER, Notice.ESCALATION):
+    if notice in (Notice.REMINDER, Notice.ESCALATION, Notice.NUDGE):
         return reminder_text(request, notice, params)
     if notice is Notice.REVIEWED:
         return f"{mention(str(params.get('user_id') or '?'))} reviewed this urgent restore."
@@ -113,6 +113,11 @@ def reminder_text(request: RestoreRequest, notice: Notice, params: Mapping[str, 
     name = escape(str(params.get("stage_name") or ""), 80)
     stage = f"stage {params.get('stage')}" + (f" ({name})" if name else "")
     waited = f"{params.get('waited_min') or 0} min"
+    if notice is Notice.NUDGE:
+        who_nudged = mention(str(params.get("user_id") or "?"))
+        return (
+            f"👋 {who_nudged} nudges: {request.id} has waited {waited} on {stage}: {who}, please approve or reject it."
+        )
     if notice is Notice.ESCALATION:
         return f"🚨 {request.id} has waited {waited} on {stage}: escalated to {who}, who may now approve it too."
     return f"⏰ {request.id} has waited {waited} on {stage}: {who}, please approve or reject it."
