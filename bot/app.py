@@ -41,6 +41,7 @@ from bot.slack.announcer import Announcer
 from bot.slack.blocks.card import CardPeople
 from bot.slack.blocks.messages import render_notice
 from bot.slack.directory import SlackDirectory
+from bot.slack.home import HomePublisher
 from bot.slack.listeners import Deps, register_all
 from bot.slack.notifier import SlackNotifier
 from bot.slack.retries import retry_handlers
@@ -323,6 +324,7 @@ async def build_runtime(
         spawn=supervisor.spawn,
         reminders=Reminders(store=store, places=form_places, clock=utc_now),
     )
+    home = HomePublisher(client=client, store=store, places=form_places, directory=directory, clock=utc_now)
     announcer = Announcer(
         store=store,
         client=client,
@@ -330,6 +332,7 @@ async def build_runtime(
         approvers=lambda request: card_people(form_places.policy_of(request), request),
         clock=utc_now,
         lease_seconds=settings.job_lease_seconds,
+        home=home,
     )
     # Each step within a bound that covers its calls' timeouts and retries (bot.runtime.bounds): liveness.
     bounds = Bounds.of(settings)
@@ -361,6 +364,7 @@ async def build_runtime(
             directory=directory,
             notifier=SlackNotifier(client),
             tasks=supervisor,
+            home=home,
         ),
     )
     return Runtime(

@@ -33,6 +33,7 @@ from bot.restore.request import SYSTEM, RestoreRequest
 from bot.slack.blocks import card_fallback_text, request_card
 from bot.slack.blocks.card import CardPeople
 from bot.slack.blocks.messages import reminder_people, review_blocks
+from bot.slack.home import HomePublisher
 from bot.slack.notifier import NOT_IN_CHANNEL, invite_hint, tell
 from bot.slack.posted import Lookups, Tag, card_tag, notice_tag, oldest_for
 from bot.slack.retries import method_of
@@ -64,6 +65,7 @@ class Announcer:
         owner: str | None = None,
         lease_seconds: float = 30.0,
         interval: float = 1.0,
+        home: HomePublisher | None = None,
     ) -> None:
         self.store = store
         self.client = client
@@ -75,6 +77,7 @@ class Announcer:
         self.owner = owner or f"announcer-{uuid.uuid4().hex[:12]}"
         self.lease_seconds = lease_seconds
         self.interval = interval
+        self.home = home
 
     async def step(self) -> float:
         """Deliver what is due; returns the delay until the next drain."""
@@ -141,6 +144,19 @@ class Announcer:
             await self._retry_later(request_id, rows, exc)
             return
         await self.store.outbox.done(delivered, now=self.clock())
+        await self._republish_home(request_id)
+
+    async def _republish_home(self, request_id: str) -> None:
+        """The App Home of everyone the request concerns, as it now is (a failure costs a stale tab until its next
+        change or opening, never the notices: they are delivered and recorded)."""
+        if self.home is None:
+            return
+        try:
+            request = await self.store.get(request_id)
+            if request is not None:
+                await self.home.republish_for(request)
+        except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("the App Home after %s was not republished: %s", request_id, type(exc).__name__)
 
     async def _deliver_one(self, request: RestoreRequest, row: OutboxRow) -> None:
         text = self.render(request, row.notice, row.params)

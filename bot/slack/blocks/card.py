@@ -253,7 +253,8 @@ def _confirm_text(plan: RestorePlan) -> str:
     return text + f"\nData nodes: {len(plan.mappings)} pairs, as on the card."
 
 
-def _card_buttons(request: RestoreRequest, *, nudge: bool = False) -> ActionsBlock:
+def decision_buttons(request: RestoreRequest) -> list[ButtonElement]:
+    """Approve (with its confirm dialog) and Reject: the card's, and the App Home's (the same action ids)."""
     confirm = ConfirmObject(
         title="Approve this restore?",
         text=MarkdownTextObject(text=_confirm_text(request.plan)),
@@ -261,11 +262,14 @@ def _card_buttons(request: RestoreRequest, *, nudge: bool = False) -> ActionsBlo
         deny="Back",
         style="danger",
     )
-    buttons = [
+    return [
         ButtonElement(text="Approve", action_id=APPROVE_ACTION, value=request.id, style="primary", confirm=confirm),
         ButtonElement(text="Reject", action_id=REJECT_ACTION, value=request.id, style="danger"),
-        ButtonElement(text="Cancel", action_id=CANCEL_ACTION, value=request.id),
     ]
+
+
+def _card_buttons(request: RestoreRequest, *, nudge: bool = False) -> ActionsBlock:
+    buttons = [*decision_buttons(request), ButtonElement(text="Cancel", action_id=CANCEL_ACTION, value=request.id)]
     if nudge:
         buttons.append(ButtonElement(text="Nudge", action_id=NUDGE_ACTION, value=request.id))
     return ActionsBlock(block_id="card_actions", elements=buttons)
