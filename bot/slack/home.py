@@ -1,8 +1,10 @@
 """The App Home: drawn for one person from the store, published with views.publish (no scope needed).
 
-Published when the person opens the tab (app_home_opened), and again for everyone a request concerns (its
+Published when the person opens the tab (app_home_opened), and again for those a request concerns (its
 requester, the approvers of its stages, whom it was escalated to) once the announcer has delivered the notices of
-a change of it: every change writes outbox rows, so Home follows the outbox, on whichever replica delivers them.
+a change of it: every change writes outbox rows, so Home follows the outbox. Only the people who opened the tab
+on this replica are republished (each costs a few reads and calls): one who opened it on another replica sees the
+change when they open it again.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class HomePublisher:
         self.places = places
         self.directory = directory
         self.clock = clock
+        self.viewers: set[str] = set()  # who opened the tab (on this replica)
 
     async def lists_for(self, user_id: str) -> HomeLists:
         """What this person's Home shows: the same policy as a click decides who may approve what."""
@@ -58,13 +61,19 @@ class HomePublisher:
                 break
         return HomeLists(waiting=waiting, mine=mine, recent=recent)
 
+    async def opened(self, user_id: str) -> None:
+        self.viewers.add(user_id)
+        await self.publish(user_id)
+
     async def publish(self, user_id: str) -> None:
         view = home_view(await self.lists_for(user_id))
         await self.client.views_publish(user_id=user_id, view=view.to_dict())
 
     async def republish_for(self, request: RestoreRequest) -> None:
         """Publish the Home of everyone `request` concerns; one person's failure is logged, the others go on."""
-        for user_id in sorted(await self._concerned(request)):
+        if not self.viewers:
+            return
+        for user_id in sorted(await self._concerned(request) & self.viewers):
             try:
                 await self.publish(user_id)
             except SlackApiError as exc:

@@ -13,7 +13,7 @@ async def app_home_opened(event: dict[str, Any], deps: Deps) -> None:
     user_id = event.get("user")
     if event.get("tab", "home") != "home" or not isinstance(user_id, str) or not user_id or deps.home is None:
         return
-    deps.tasks.spawn(deps.home.publish(user_id), f"home of {user_id}")
+    deps.tasks.spawn(deps.home.opened(user_id), f"home of {user_id}")
 
 
 def register(app: AsyncApp) -> None:
