@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
+from bot.envfile_shape import RemindersConfig
 from bot.restore.reminders import Due, Kind, ReminderRule, Sent, due, stage_started
 from bot.restore.request import Approval
 from bot.restore.stages import StageRule
@@ -69,3 +75,20 @@ def test_fractions_of_minutes_and_the_next_wake_up() -> None:
     assert fast.next_after(timedelta(0)) == timedelta(seconds=3)
     assert fast.next_after(timedelta(seconds=4)) == timedelta(seconds=2)  # both the 2nd reminder and the escalation
     assert due(fast, 1, T0, None, T0 + timedelta(seconds=3)) == Due(1, Kind.REMINDER, 1)
+
+
+def test_the_readme_s_example_is_a_valid_reminders_section() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```toml\n[environment.reminders]\n", 1)[1].split("```", 1)[0]
+    config = RemindersConfig.model_validate(tomllib.loads(block))
+    assert (config.remind_after_minutes, config.escalate_after_minutes) == (15, 45)
+    assert config.escalate_to is not None and config.escalate_to.usergroups == ["S0ONCALL"]
+
+
+def test_an_escalation_needs_both_its_time_and_its_people() -> None:
+    with pytest.raises(ValidationError, match="escalate_after_minutes and escalate_to go together"):
+        RemindersConfig.model_validate({"remind_after_minutes": 1, "escalate_after_minutes": 2})
+    with pytest.raises(ValidationError, match="escalate_after_minutes and escalate_to go together"):
+        RemindersConfig.model_validate({"remind_after_minutes": 1, "escalate_to": {"users": ["U0ONCALL1"]}})
+    with pytest.raises(ValidationError):
+        RemindersConfig.model_validate({"remind_after_minutes": 0})
