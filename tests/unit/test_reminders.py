@@ -10,6 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from bot.envfile_shape import RemindersConfig
+from bot.restore.environment import Environment
+from bot.restore.policy import ApprovalPolicy
 from bot.restore.reminders import Due, Kind, ReminderRule, Sent, due, stage_started
 from bot.restore.request import Approval
 from bot.restore.stages import StageRule
@@ -92,3 +94,13 @@ def test_an_escalation_needs_both_its_time_and_its_people() -> None:
         RemindersConfig.model_validate({"remind_after_minutes": 1, "escalate_to": {"users": ["U0ONCALL1"]}})
     with pytest.raises(ValidationError):
         RemindersConfig.model_validate({"remind_after_minutes": 0})
+
+
+def test_the_policy_answer_tells_the_reminders() -> None:
+    policy = ApprovalPolicy(approver_user_ids=frozenset({"UBOB"}), reminders=RULE)
+    text = Environment("prod", "cn-north-4", "p1", policy).rules_text()
+    assert (
+        "Reminders: after 15 minutes, then every 30 minutes; escalated to members of <!subteam^S0ONCALL> after "
+        "45 minutes. The requester may nudge every 15 minutes."
+    ) in text.splitlines()
+    assert "Reminders" not in Environment("prod", "cn-north-4", "p1", ApprovalPolicy()).rules_text()
