@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 import httpx
@@ -42,6 +42,7 @@ from bot.slack.announcer import Announcer
 from bot.slack.blocks.card import CardPeople
 from bot.slack.blocks.messages import render_notice
 from bot.slack.directory import SlackDirectory
+from bot.slack.home import HomePublisher
 from bot.slack.listeners import Deps, register_all
 from bot.slack.notifier import SlackNotifier
 from bot.slack.retries import retry_handlers
@@ -53,6 +54,7 @@ from bot.workflow.cached import CachedDdm
 from bot.workflow.desk import RestoreDesk
 from bot.workflow.follow import Follower
 from bot.workflow.places import Place, Places
+from bot.workflow.remind import Reminders, waiting_on
 from bot.workflow.submit import Submitter
 from bot.workflow.sweep import Sweeper
 from bot.workflow.verify import Verifier
@@ -180,9 +182,16 @@ def probe_of(setup: EnvironmentSetup) -> MySqlProbe | None:
     return MySqlProbe(user=user, password=password.get_secret_value())
 
 
-def card_people(policy: ApprovalPolicy, request: RestoreRequest) -> CardPeople:
-    """Who approves a request, as its card shows it (its environment's stages)."""
-    return CardPeople(policy.describe_approvers(), policy.stage_header(request), policy.stage_lines(request))
+def card_people(policy: ApprovalPolicy, request: RestoreRequest, now: datetime) -> CardPeople:
+    """Who approves a request, as its card shows it (its environment's stages; how long it has waited)."""
+    waiting = waiting_on(request, policy, now) if policy.reminders is not None else ""
+    return CardPeople(
+        policy.describe_approvers(),
+        policy.stage_header(request),
+        policy.stage_lines(request),
+        waiting,
+        nudge=policy.reminders is not None,
+    )
 
 
 @dataclass
@@ -330,14 +339,17 @@ async def build_runtime(
         clock=clock.now,
         interval=sweep_interval or settings.sweep_interval_seconds,
         spawn=supervisor.spawn,
+        reminders=Reminders(store=store, places=form_places, clock=clock.now),
     )
+    home = HomePublisher(client=client, store=store, places=form_places, directory=directory, clock=clock.now)
     announcer = Announcer(
         store=store,
         client=client,
         render=render_notice,
-        approvers=lambda request: card_people(form_places.policy_of(request), request),
+        approvers=lambda request: card_people(form_places.policy_of(request), request, clock.now()),
         clock=clock.now,
         lease_seconds=settings.job_lease_seconds,
+        home=home,
     )
     # Each step within a bound that covers its calls' timeouts and retries (bot.runtime.bounds): liveness.
     bounds = Bounds.of(settings)
@@ -369,6 +381,7 @@ async def build_runtime(
             directory=directory,
             notifier=SlackNotifier(client),
             tasks=supervisor,
+            home=home,
         ),
     )
     return Runtime(

@@ -18,10 +18,19 @@ from typing import Any, Literal
 from pydantic import SecretStr, ValidationError
 
 from bot.config import ConfigError, Settings, _regional
-from bot.envfile_shape import ConfigFile, CredentialsConfig, EnvironmentConfig, RuleConfig, VerifyConfig, Who
+from bot.envfile_shape import (
+    ConfigFile,
+    CredentialsConfig,
+    EnvironmentConfig,
+    RemindersConfig,
+    RuleConfig,
+    VerifyConfig,
+    Who,
+)
 from bot.restore.environment import Environment, Environments
 from bot.restore.flow import Stage
 from bot.restore.policy import ApprovalPolicy, UrgentRule
+from bot.restore.reminders import ReminderRule
 from bot.restore.rules import Rule, unreachable
 from bot.restore.verification import SqlCheck, VerifyRule, parse_expect
 
@@ -200,6 +209,7 @@ def _setup(
         stages=stages,
         urgent=urgent,
         rules=tuple(_rule(rule) for rule in env.rule) if with_rules else (),
+        reminders=_reminders(env.reminders),
     )
     c = env.credentials
     names = f"{c.ak_env}/{c.sk_env}" if c.ak_env else f"{c.iam_username_env}/{c.iam_password_env}/{c.iam_domain_env}"
@@ -213,6 +223,24 @@ def _setup(
         names=names,
         verify_account=account,
     )
+
+
+def _reminders(config: RemindersConfig | None) -> ReminderRule | None:
+    if config is None:
+        return None
+    escalate_to = config.escalate_to or Who()
+    return ReminderRule(
+        remind_after=timedelta(minutes=config.remind_after_minutes),
+        repeat_every=_minutes_or_none(config.repeat_every_minutes),
+        escalate_after=_minutes_or_none(config.escalate_after_minutes),
+        escalate_user_ids=frozenset(escalate_to.users),
+        escalate_group_ids=frozenset(escalate_to.usergroups),
+        nudge_cooldown=timedelta(minutes=config.nudge_cooldown_minutes),
+    )
+
+
+def _minutes_or_none(minutes: float | None) -> timedelta | None:
+    return None if minutes is None else timedelta(minutes=minutes)
 
 
 def _verify_rule(config: VerifyConfig | None) -> VerifyRule:

@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.config import GROUP_ID, GROUP_ID_HINT, USER_ID, USER_ID_HINT
 from bot.restore.rules import WEEKDAYS, Conditions, Window, glob_problem
@@ -71,6 +71,23 @@ class UrgentConfig(_Strict):
     required: int = Field(1, ge=1, le=10)
     review_within_hours: float = Field(24, gt=0)
     reviewers: Who
+
+
+class RemindersConfig(_Strict):
+    """Never waiting in silence (bot.restore.reminders); minutes may be fractions (0.05 = 3 s, for tests)."""
+
+    remind_after_minutes: float = Field(gt=0, le=7 * 24 * 60)
+    repeat_every_minutes: float | None = Field(None, gt=0, le=7 * 24 * 60)
+    escalate_after_minutes: float | None = Field(None, gt=0, le=7 * 24 * 60)
+    escalate_to: Who | None = None
+    nudge_cooldown_minutes: float = Field(15, ge=0, le=24 * 60)
+
+    @model_validator(mode="after")
+    def _escalation(self) -> RemindersConfig:
+        has_who = self.escalate_to is not None and not self.escalate_to.empty
+        if (self.escalate_after_minutes is None) != (not has_who):
+            raise ValueError("escalate_after_minutes and escalate_to go together (give both, or neither)")
+        return self
 
 
 _BETWEEN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$", re.ASCII)
@@ -205,6 +222,7 @@ class EnvironmentConfig(_Strict):
     urgent: UrgentConfig | None = None
     rule: list[RuleConfig] = Field(default_factory=list)
     verify: VerifyConfig | None = None
+    reminders: RemindersConfig | None = None
 
 
 class ConfigFile(_Strict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.errors import DependencyError, PersonError
@@ -20,6 +20,7 @@ from bot.restore.mapping import Candidate
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import Actor
+from bot.restore.reminders import Due, ReminderRule
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import Window
@@ -318,6 +319,32 @@ class RequestRepository(Protocol):
         """Job progress while RUNNING, with a card notice; True when it changed."""
         ...
 
+    async def remind(
+        self,
+        request_id: str,
+        due: Due,
+        *,
+        rule: ReminderRule,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        """Record a reminder or the escalation of the request's current stage with its notice, exactly once across
+        replicas; None when it is not to be sent (the stage moved on, the request ended, it was sent already)."""
+        ...
+
+    async def nudge(
+        self,
+        request_id: str,
+        *,
+        user_id: str,
+        cooldown: timedelta,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        """Record the requester's nudge of the current stage with its notice; None when it is not theirs, not
+        pending, or their last nudge is younger than `cooldown` (once across replicas)."""
+        ...
+
     async def notify(self, request_id: str, notices: Sequence[Outgoing], *, now: datetime) -> None:
         """Notices that go with no change of state."""
         ...
@@ -425,6 +452,10 @@ class RequestDesk(Protocol):
     async def standing(self, user_id: str, channel_id: str) -> Standing:
         """What this person may do in this channel (`/ddm-restore whoami`): its environment, whether they may
         request there (the policy's refusal if not), the approval stages they may approve in. Changes nothing."""
+        ...
+
+    async def nudge(self, request_id: str, user_id: str) -> None:
+        """The requester's [Nudge]: the current stage's approvers are mentioned and DMed (within its cooldown)."""
         ...
 
     async def find(self, reference: str) -> RestoreRequest | None:

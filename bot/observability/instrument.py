@@ -259,6 +259,10 @@ class MeasuredDesk:
     async def standing(self, user_id: str, channel_id: str) -> Standing:
         return await self._desk.standing(user_id, channel_id)
 
+    async def nudge(self, request_id: str, user_id: str) -> None:
+        with about_request(request_id), self._refusals("nudge"):
+            await self._desk.nudge(request_id, user_id)
+
     async def find(self, reference: str) -> RestoreRequest | None:
         return await self._desk.find(reference)
 

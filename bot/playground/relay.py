@@ -68,6 +68,10 @@ class SlackRelay:
     async def _record_reply(self, user: str, reply: dict[str, Any]) -> None:
         await self.http.post(self.slack.response_url(user), json=reply)
 
+    async def home_opened(self, user: str) -> None:
+        """The person opened the app's Home tab: Slack sends app_home_opened (the bot publishes the tab)."""
+        await self._send(sp.app_home_opened(self.secret, user_id=user))
+
     async def message_action(self, user: str, ts: str, action: dict[str, Any]) -> None:
         """A click on a button in a message (card, thread reply or ephemeral)."""
         message = self.slack.message(CHANNEL_ID, ts)

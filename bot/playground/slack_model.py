@@ -18,6 +18,7 @@ API_METHODS = (
     "views.open",
     "views.push",
     "views.update",
+    "views.publish",
     "chat.postMessage",
     "chat.update",
     "chat.postEphemeral",

@@ -292,3 +292,29 @@ __all__ = [
     "view_submission",
     "view_submission_payload",
 ]
+
+
+def event_callback(secret: str, event: Mapping[str, Any], *, team_id: str = TEAM_ID) -> tuple[bytes, dict[str, str]]:
+    """An Events API delivery (JSON, signed) of `event`."""
+    now = time.time()
+    body = json.dumps(
+        {
+            "token": VERIFICATION_TOKEN,
+            "team_id": team_id,
+            "api_app_id": APP_ID,
+            "event": dict(event),
+            "type": "event_callback",
+            "event_id": f"Ev{int(now * 1_000_000):014d}"[:16],
+            "event_time": int(now),
+        },
+        separators=(",", ":"),
+    ).encode("utf-8")
+    return body, signed(secret, body, content_type="application/json")
+
+
+def app_home_opened(secret: str, *, user_id: str, tab: str = "home") -> tuple[bytes, dict[str, str]]:
+    """The person opened the app's Home tab (or its Messages tab: `tab`)."""
+    return event_callback(
+        secret,
+        {"type": "app_home_opened", "user": user_id, "channel": f"D{user_id[1:]}", "tab": tab, "event_ts": action_ts()},
+    )

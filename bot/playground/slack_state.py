@@ -66,6 +66,7 @@ class SlackState:
         self.messages: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         self.ephemerals: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         self.views: dict[str, dict[str, Any]] = {}
+        self.home_views: dict[str, str] = {}  # user id -> the id of the App Home view published for them
         self.users: dict[str, FakeUser] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.channels: dict[str, _Channel] = {}

@@ -177,6 +177,27 @@ class ViewsMixin(SlackState):
         self._view_stack.append(view_id)
         return {"ok": True, "view": view}
 
+    def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The App Home tab of one user: replaced whole at each publish (Slack keeps one per user and app)."""
+        view_in = self._validate_view(args.get("view"))
+        if view_in.get("type") != "home":
+            raise _invalid("must be home [json-pointer:/view/type]")
+        user_id = str(args.get("user_id") or "")
+        if user_id not in self.users:
+            raise SlackError("user_not_found")
+        expected_hash = args.get("hash")
+        current = self.views.get(self.home_views.get(user_id, ""))
+        if expected_hash and current is not None and expected_hash != current["hash"]:
+            raise SlackError("hash_conflict")
+        view_id = current["id"] if current is not None else self._new_view_id()
+        view = self._store_view(view_in, view_id=view_id, root_view_id=view_id, previous_view_id=None, state={})
+        self.home_views[user_id] = view_id
+        return {"ok": True, "view": view}
+
+    def home_of(self, user_id: str) -> dict[str, Any] | None:
+        """The App Home view last published for `user_id`."""
+        return self.views.get(self.home_views.get(user_id, ""))
+
     def _m_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
         view_in = self._validate_view(args.get("view"))
         view_id = args.get("view_id")

@@ -63,6 +63,7 @@ def page_app(relay: SlackRelay) -> web.Application:
     app.router.add_post("/api/options", post(_options))
     app.router.add_post("/api/submit", post(_submit))
     app.router.add_post("/api/close", post(_close))
+    app.router.add_post("/api/home", post(_home))
     return app
 
 
@@ -94,6 +95,11 @@ async def _options(relay: SlackRelay, user: str, body: dict[str, Any]) -> dict[s
 
 async def _submit(relay: SlackRelay, user: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"errors": await relay.submit(user, str(body["view_id"]), dict(body.get("state") or {}))}
+
+
+async def _home(relay: SlackRelay, user: str, _body: dict[str, Any]) -> dict[str, Any]:
+    await relay.home_opened(user)
+    return {}
 
 
 async def _close(relay: SlackRelay, user: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -121,7 +121,13 @@ class PlaygroundSlack(FakeSlack):
             "ephemerals": self._ephemerals(user),
             "dms": [_shown(m) for m in self.messages.get(self.dm_channel(user), [])],
             "modal": self._modal(user),
+            "home": self._home(user),
         }
+
+    def _home(self, user: str) -> dict[str, Any] | None:
+        """The App Home tab the bot last published for `user` (views.publish)."""
+        view = self.home_of(user)
+        return None if view is None else {k: view.get(k) for k in ("id", "hash", "blocks")}
 
     def _ephemerals(self, user: str) -> list[dict[str, Any]]:
         """What only `user` sees, in arrival order: chat.postEphemeral to them and answers to their response_url."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from bot.errors import Refusal
 from bot.restore.flow import Stage, describe_who
 from bot.restore.policy import Actor, ApprovalPolicy
+from bot.restore.reminders import ReminderRule
 from bot.restore.verification import VerifyRule
 
 
@@ -53,6 +54,8 @@ class Environment:
         self_rule = "may" if p.allow_self_approval else "never"
         lines.append(f"The requester {self_rule} counts as an approver; guests, bots and deactivated users never do.")
         lines.append(f"A request expires {_minutes(p.ttl.total_seconds() / 60)} after it is made.")
+        if p.reminders is not None:
+            lines.append(_reminders_line(p.reminders))
         if p.urgent is not None:
             u = p.urgent
             hours = u.review_within.total_seconds() / 3600
@@ -129,6 +132,17 @@ class Environments:
         """The answer in a channel that is in no environment."""
         where = ", ".join(f"<#{c}>" for c in self.channels()) or "no channel yet"
         return f"This channel is not set up for restores. Restores can be requested in {where}."
+
+
+def _reminders_line(rule: ReminderRule) -> str:
+    """ "Reminders: after 15 minutes, then every 30 minutes; escalated to <!subteam^S0ONCALL> after 45 minutes." """
+    text = f"Reminders: after {_minutes(rule.remind_after.total_seconds() / 60)}"
+    if rule.repeat_every is not None:
+        text += f", then every {_minutes(rule.repeat_every.total_seconds() / 60)}"
+    if rule.escalate_after is not None:
+        who = describe_who(rule.escalate_user_ids, rule.escalate_group_ids)
+        text += f"; escalated to {who} after {_minutes(rule.escalate_after.total_seconds() / 60)}"
+    return text + f". The requester may nudge every {_minutes(rule.nudge_cooldown.total_seconds() / 60)}."
 
 
 def _minutes(minutes: float) -> str:

@@ -27,6 +27,11 @@ class Notice(StrEnum):
     REVIEW_DUE = "review_due"  # thread: an urgent request ended; its follow-up review, with a Reviewed button
     REVIEW_REMINDER = "review_reminder"  # thread and DMs to the reviewers: the review is overdue
     REVIEWED = "reviewed"  # thread: who reviewed it; params user_id
+    # Thread mention and DMs: the current stage still waits (bot.restore.reminders); params stage, number,
+    # stage_name, waited_min, users, groups (whom it mentions and DMs, comma-separated ids)
+    REMINDER = "reminder"
+    ESCALATION = "escalation"  # the same, to escalate_to, who may now approve the stage too
+    NUDGE = "nudge"  # the requester's [Nudge]: the reminder's params, and user_id
 
 
 @dataclass(frozen=True)

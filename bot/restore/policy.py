@@ -14,6 +14,7 @@ from bot.errors import Refusal
 from bot.restore.flow import Flow, describe_who, join_or
 from bot.restore.flow import Stage as Stage  # where it was first defined
 from bot.restore.notices import ParamValue
+from bot.restore.reminders import ReminderRule
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.rules import RequestFacts, Rule, first_match
@@ -61,6 +62,8 @@ class ApprovalPolicy:
     urgent: UrgentRule | None = None
     # Routing rules (bot.restore.rules): first match chooses the flow among the stages above, or refuses.
     rules: tuple[Rule, ...] = ()
+    # Never waiting in silence (bot.restore.reminders): None, no reminders.
+    reminders: ReminderRule | None = None
 
     @property
     def groups_to_resolve(self) -> frozenset[str]:
@@ -71,6 +74,8 @@ class ApprovalPolicy:
             groups |= rule.when.requester_group_ids
         if self.urgent is not None:
             groups |= self.urgent.approver_group_ids | self.urgent.reviewer_group_ids
+        if self.reminders is not None:
+            groups |= self.reminders.escalate_group_ids
         return groups
 
     def describe_approvers(self) -> str:
@@ -240,6 +245,9 @@ class ApprovalPolicy:
         if actor.user_id == request.requester_id and not self.allow_self_approval:
             return Refusal("self_approval", "You can't approve your own request.")
         mine = self._stages_of(actor)
+        current = self.current_stage(request)
+        if current is not None and _escalated_to(actor, request):
+            mine.append(current)  # the stage was escalated to them (stored with the request: every replica agrees)
         if not mine:
             return Refusal("not_approver", f"Only {self.describe_approvers()} can approve.")
         if actor.user_id in request.approver_ids:  # a person counts in one stage only
@@ -247,7 +255,6 @@ class ApprovalPolicy:
                 "already_approved",
                 f"You already approved {request.id} ({len(request.approvals)}/{request.required_approvals}).",
             )
-        current = self.current_stage(request)
         if current is None or current in mine:
             return None
         stage = self.stage_list[current - 1]
@@ -269,12 +276,36 @@ class ApprovalPolicy:
             return Refusal("not_approver", f"Only {self.describe_approvers()} can reject.")
         return None
 
+    def can_nudge(self, actor: Actor, request: RestoreRequest, now: datetime) -> Refusal | None:
+        """The requester's [Nudge]: where reminders are set up, while pending, once per cooldown."""
+        if self.reminders is None:
+            return Refusal("no_reminders", "Nudges are not set up where this request was made.")
+        if (refusal := _still_pending(request, now)) is not None:
+            return refusal
+        if actor.user_id != request.requester_id:
+            return Refusal("not_requester", f"Only <@{request.requester_id}>, who made {request.id}, can nudge it.")
+        cooldown = self.reminders.nudge_cooldown
+        if request.nudged_at is not None and now < request.nudged_at + cooldown:
+            wait = max(1, int((request.nudged_at + cooldown - now).total_seconds() // 60) + 1)
+            return Refusal(
+                "nudge_cooldown", f"You nudged the approvers of {request.id} moments ago; try again in {wait} min."
+            )
+        return None
+
     def can_cancel(self, actor: Actor, request: RestoreRequest, now: datetime) -> Refusal | None:
         if (refusal := _still_pending(request, now)) is not None:
             return refusal
         if actor.user_id != request.requester_id:
             return Refusal("not_requester", f"Only <@{request.requester_id}>, who made {request.id}, can cancel it.")
         return None
+
+
+def _escalated_to(actor: Actor, request: RestoreRequest) -> bool:
+    escalated = request.escalated_to
+    if escalated is None or actor.is_guest:
+        return False
+    users, groups = escalated
+    return actor.user_id in users or bool(actor.group_ids & groups)
 
 
 def can_review(actor: Actor, request: RestoreRequest) -> Refusal | None:

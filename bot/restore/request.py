@@ -9,7 +9,9 @@ from bot.restore.approval import Approval
 from bot.restore.flow import Flow
 from bot.restore.lifecycle import ACTIVE_STATES, FINAL_STATES, RequestState
 from bot.restore.plan import RestorePlan
+from bot.restore.reminders import Sent
 from bot.restore.review import Review
+from bot.restore.stages import StageRule
 
 __all__ = [
     "ACTIVE_STATES",
@@ -53,6 +55,9 @@ class RestoreRequest:
     # The approval flow frozen when it was made (bot.restore.flow); None: made before flows were frozen and never
     # pending since (its environment's stages stand in).
     flow: Flow | None = None
+    # The reminders and the escalation sent for the current stage (bot.restore.reminders); None: none yet.
+    reminders: Sent | None = None
+    nudged_at: datetime | None = None  # the requester's last [Nudge]
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -62,6 +67,17 @@ class RestoreRequest:
     @property
     def approver_ids(self) -> tuple[str, ...]:
         return tuple(a.user_id for a in self.approvals)
+
+    @property
+    def escalated_to(self) -> tuple[frozenset[str], frozenset[str]] | None:
+        """Who the current stage was escalated to (users, groups) and may approve it too; None: not escalated."""
+        sent = self.reminders
+        if sent is None or sent.escalated_user_ids is None:
+            return None
+        rule = self.flow.stage_rule if self.flow is not None else StageRule((self.required_approvals,))
+        if rule.current(self.approvals) != sent.stage:
+            return None
+        return sent.escalated_user_ids, sent.escalated_group_ids
 
     def approvals_in(self, stage: int) -> tuple[Approval, ...]:
         return tuple(a for a in self.approvals if a.stage == stage)

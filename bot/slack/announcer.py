@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from itertools import groupby
 
@@ -32,7 +32,8 @@ from bot.restore.notices import Notice, ParamValue
 from bot.restore.request import SYSTEM, RestoreRequest
 from bot.slack.blocks import card_fallback_text, request_card
 from bot.slack.blocks.card import CardPeople
-from bot.slack.blocks.messages import review_blocks
+from bot.slack.blocks.messages import reminder_people, review_blocks
+from bot.slack.home import HomePublisher
 from bot.slack.notifier import NOT_IN_CHANNEL, invite_hint, tell
 from bot.slack.posted import Lookups, Tag, card_tag, notice_tag, oldest_for
 from bot.slack.retries import method_of
@@ -64,6 +65,7 @@ class Announcer:
         owner: str | None = None,
         lease_seconds: float = 30.0,
         interval: float = 1.0,
+        home: HomePublisher | None = None,
     ) -> None:
         self.store = store
         self.client = client
@@ -75,6 +77,7 @@ class Announcer:
         self.owner = owner or f"announcer-{uuid.uuid4().hex[:12]}"
         self.lease_seconds = lease_seconds
         self.interval = interval
+        self.home = home
 
     async def step(self) -> float:
         """Deliver what is due; returns the delay until the next drain."""
@@ -141,6 +144,19 @@ class Announcer:
             await self._retry_later(request_id, rows, exc)
             return
         await self.store.outbox.done(delivered, now=self.clock())
+        await self._republish_home(request_id)
+
+    async def _republish_home(self, request_id: str) -> None:
+        """The App Home of everyone the request concerns, as it now is (a failure costs a stale tab until its next
+        change or opening, never the notices: they are delivered and recorded)."""
+        if self.home is None:
+            return
+        try:
+            request = await self.store.get(request_id)
+            if request is not None:
+                await self.home.republish_for(request)
+        except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("the App Home after %s was not republished: %s", request_id, type(exc).__name__)
 
     async def _deliver_one(self, request: RestoreRequest, row: OutboxRow) -> None:
         text = self.render(request, row.notice, row.params)
@@ -180,20 +196,31 @@ class Announcer:
             await self._dm(request.requester_id, f"{request.id}: {text}", to_requester, retried=retried, oldest=oldest)
         if row.notice is Notice.REVIEW_REMINDER and request.review is not None:
             await self._remind_reviewers(request, row)
+        if row.notice in (Notice.REMINDER, Notice.ESCALATION, Notice.NUDGE):
+            users, groups = reminder_people(row.params)
+            await self._dm_people(request, row, set(users), groups, text, to="approver")
 
     async def _remind_reviewers(self, request: RestoreRequest, row: OutboxRow) -> None:
         """A DM to each reviewer (the members of reviewer groups too) with a link to the thread."""
         assert request.review is not None
-        people = set(request.review.user_ids)
-        for group in sorted(request.review.group_ids):
+        text = f"⏰ The follow-up review of urgent restore {request.id} is overdue: please review it"
+        await self._dm_people(request, row, set(request.review.user_ids), request.review.group_ids, text, to="reviewer")
+
+    async def _dm_people(
+        self, request: RestoreRequest, row: OutboxRow, people: set[str], groups: Iterable[str], text: str, *, to: str
+    ) -> None:
+        """A DM to each of `people` and the members of `groups`, with a link to the request's thread; each DM is
+        tagged, so that a retry finds what an earlier try sent (bot.slack.posted)."""
+        for group in sorted(groups):
             answer = await self.client.usergroups_users_list(usergroup=group)
             people.update(str(user) for user in answer.get("users") or [])
         link = await self._permalink(request.channel_id, request.message_ts or "")
         where = f" <{link}|in its thread>" if link else f" in <#{request.channel_id}>"
-        text = f"⏰ The follow-up review of urgent restore {request.id} is overdue: please review it{where}."
-        tag = notice_tag(request.id, row.seq, to="reviewer")
+        tag = notice_tag(request.id, row.seq, to=to)
         for user_id in sorted(people):
-            await self._dm(user_id, text, tag, retried=row.attempts > 1, oldest=oldest_for(row.created_ms))
+            await self._dm(
+                user_id, f"{text.rstrip('.')}{where}.", tag, retried=row.attempts > 1, oldest=oldest_for(row.created_ms)
+            )
 
     async def _dm(self, user_id: str, text: str, tag: Tag, *, retried: bool, oldest: str) -> None:
         """A DM, unless an earlier try's is there."""

@@ -118,6 +118,7 @@ CANCEL = Click(
 REVIEW = Click(
     "review", "Reviewed", lambda request, user: request.review is not None and request.review.reviewed_by == user
 )
+NUDGE = Click("nudge", "Nudge", lambda request, user: request.nudged_at is not None)
 
 
 async def failure_outcome(

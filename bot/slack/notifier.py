@@ -26,6 +26,9 @@ async def tell(
     An ephemeral can't be read back: one whose connection dropped may have been shown, so it is not sent again
     (a DM is not sent instead either: it could be a second message). A DM's dropped connection is the caller's
     to handle (the announcer looks for it before its next try)."""
+    if not channel_id:  # a click in the App Home: no channel to answer in
+        await client.chat_postMessage(channel=user_id, text=text, metadata=metadata)
+        return
     try:
         await client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
     except SlackApiError as exc:

@@ -36,8 +36,18 @@ def request_id_of_button(body: dict[str, Any]) -> str:
 
 
 def channel_of_action(body: dict[str, Any]) -> str:
+    """The channel of a click in a message; "" for a click in the App Home (a view: no channel, answers are DMs)."""
     channel = body.get("channel") or {}
     container = body.get("container") or {}
+    home = body.get("view") or {}
+    if (
+        not channel
+        and isinstance(container, dict)
+        and container.get("type") == "view"
+        and isinstance(home, dict)
+        and home.get("type") == "home"
+    ):
+        return ""
     value = (channel.get("id") if isinstance(channel, dict) else None) or (
         container.get("channel_id") if isinstance(container, dict) else None
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreUnavailable
@@ -23,6 +23,7 @@ from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import ACTIVE_STATES, REVIEW_MOVES, Event, ReviewEvent
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
+from bot.restore.reminders import Due, ReminderRule
 from bot.restore.request import SYSTEM, Approval, RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of
@@ -35,15 +36,20 @@ from bot.store.changes import (
     created,
     may_approve,
     may_freeze,
+    may_nudge,
+    may_remind,
     move_changes,
     named_stages,
     new_row,
+    remind_changes,
     review_record,
     stage_rule,
     tell,
     write_approval,
     write_freeze,
     write_move,
+    write_nudge,
+    write_reminder,
 )
 from bot.store.memory_queues import MemoryLeases, MemoryOutbox
 from bot.store.rows import LockedRequest
@@ -192,6 +198,43 @@ class MemoryStore:
         frozen = write_freeze(row, flow, effects)
         self._commit(request_id, frozen, effects)
         return frozen.request()
+
+    async def remind(
+        self,
+        request_id: str,
+        due: Due,
+        *,
+        rule: ReminderRule,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        await self._turn()
+        row = self._rows.get(request_id)
+        if row is None or not may_remind(row, due, now_ms=ms(now)):
+            return None
+        effects = Effects(request_id, ms(now))
+        changed = write_reminder(row, due, remind_changes(row, due, rule), effects, params)
+        self._commit(request_id, changed, effects)
+        return changed.request()
+
+    async def nudge(
+        self,
+        request_id: str,
+        *,
+        user_id: str,
+        cooldown: timedelta,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        await self._turn()
+        row = self._rows.get(request_id)
+        cooldown_ms = int(cooldown.total_seconds() * 1000)
+        if row is None or not may_nudge(row, user_id=user_id, now_ms=ms(now), cooldown_ms=cooldown_ms):
+            return None
+        effects = Effects(request_id, ms(now))
+        changed = write_nudge(row, effects, params)
+        self._commit(request_id, changed, effects)
+        return changed.request()
 
     async def set_message(
         self, request_id: str, *, channel_id: str, message_ts: str, permalink: str | None = None

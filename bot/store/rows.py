@@ -13,6 +13,7 @@ from sqlalchemy.sql import Select
 
 from bot.restore.flow import Flow
 from bot.restore.plan import RestorePlan
+from bot.restore.reminders import Sent
 from bot.restore.request import Approval, RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of, epoch_ms_of
@@ -147,6 +148,8 @@ def request_of(row: Any, approvals: tuple[Approval, ...]) -> RestoreRequest:
         finished_at=dt(row.finished_ms),
         review=_review_of(row),
         flow=_flow_of(row),
+        reminders=Sent.from_json(getattr(row, "reminders_json", None)),
+        nudged_at=dt(getattr(row, "nudged_ms", None)),
     )
 
 

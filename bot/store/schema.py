@@ -75,6 +75,10 @@ requests = Table(
     # The approval flow frozen into the request when it was made (revision 0010, bot.restore.flow): its stages,
     # their approvers and the routing rule that chose them.
     Column("flow_json", Text),
+    # Revision 0012: the reminders and escalation sent for the current stage (bot.restore.reminders.Sent), and
+    # the requester's last nudge.
+    Column("reminders_json", Text),
+    Column("nudged_ms", BigInteger),
     Index("ix_requests_state_expires", "state", "expires_ms"),
     Index("ix_requests_job_id", "job_id"),
     Index("ix_requests_created", "created_ms"),

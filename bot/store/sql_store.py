@@ -13,7 +13,7 @@ make the bot safe live here as single statements the database decides:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 from sqlalchemy import func, insert, select, text, update
@@ -26,6 +26,7 @@ from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
+from bot.restore.reminders import Due, ReminderRule
 from bot.restore.request import ACTIVE_STATES, Approval, RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of
@@ -40,14 +41,19 @@ from bot.store.changes import (
     freeze_changes,
     may_approve,
     may_freeze,
+    may_nudge,
+    may_remind,
     move_changes,
     named_stages,
     new_row,
+    remind_changes,
     stage_rule,
     tell,
     write_approval,
     write_freeze,
     write_move,
+    write_nudge,
+    write_reminder,
 )
 from bot.store.database import Database
 from bot.store.engine import make_engine
@@ -248,6 +254,75 @@ class RequestStore(Database):
             frozen = write_freeze(locked, flow, effects)
             await self._finish(conn, effects, head=locked.chain_head)
         return frozen.request()
+
+    async def remind(
+        self,
+        request_id: str,
+        due: Due,
+        *,
+        rule: ReminderRule,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        """Record `due` (a reminder or the escalation of the current stage) with its notice and audit record, once:
+        None when it can't be sent (the stage moved on, the request ended) or was sent already, by any replica —
+        the update is conditional on what was sent as it was read under the request's lock."""
+        now_ms = ms(now)
+        async with self.write() as conn:
+            locked = await lock_request(conn, request_id)
+            if locked is None or not may_remind(locked, due, now_ms=now_ms):
+                return None
+            before = locked.values.get("reminders_json")
+            changes = remind_changes(locked, due, rule)
+            result = await conn.execute(
+                update(r)
+                .where(
+                    r.c.id == request_id,
+                    r.c.state == RequestState.PENDING.value,
+                    r.c.reminders_json.is_(None) if before is None else r.c.reminders_json == before,
+                )
+                .values(**changes)
+            )
+            if result.rowcount != 1:
+                return None
+            effects = Effects(request_id, now_ms)
+            changed = write_reminder(locked, due, changes, effects, params)
+            await self._finish(conn, effects, head=locked.chain_head)
+        self.on_notices()
+        return changed.request()
+
+    async def nudge(
+        self,
+        request_id: str,
+        *,
+        user_id: str,
+        cooldown: timedelta,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        """Record the requester's nudge with its notice, unless their last one is younger than `cooldown` (one
+        conditional update: two quick clicks, on any replicas, nudge once)."""
+        now_ms, cooldown_ms = ms(now), int(cooldown.total_seconds() * 1000)
+        async with self.write() as conn:
+            locked = await lock_request(conn, request_id)
+            if locked is None or not may_nudge(locked, user_id=user_id, now_ms=now_ms, cooldown_ms=cooldown_ms):
+                return None
+            result = await conn.execute(
+                update(r)
+                .where(
+                    r.c.id == request_id,
+                    r.c.state == RequestState.PENDING.value,
+                    r.c.nudged_ms.is_(None) | (r.c.nudged_ms <= now_ms - cooldown_ms),
+                )
+                .values(nudged_ms=now_ms)
+            )
+            if result.rowcount != 1:
+                return None
+            effects = Effects(request_id, now_ms)
+            changed = write_nudge(locked, effects, params)
+            await self._finish(conn, effects, head=locked.chain_head)
+        self.on_notices()
+        return changed.request()
 
     async def set_message(
         self, request_id: str, *, channel_id: str, message_ts: str, permalink: str | None = None

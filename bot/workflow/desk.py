@@ -25,6 +25,7 @@ from bot.restore.rules import RequestFacts
 from bot.restore.timeparse import datetime_of
 from bot.workflow.live import check_live
 from bot.workflow.places import Place, Places
+from bot.workflow.remind import nudge_params
 
 log = logging.getLogger(__name__)
 # `/ddm-restore history [days] [page]`: requests per page.
@@ -243,6 +244,25 @@ class RestoreDesk:
             latest = await self.store.get(request_id)
             raise can_review(await self.directory.actor(user_id), latest or request) or Refusal(
                 "not_counted", f"{request_id}'s review was already recorded."
+            )
+
+    async def nudge(self, request_id: str, user_id: str) -> None:
+        request = await self._get(request_id)
+        policy = self.places.policy_of(request)
+        actor, now = await self.directory.actor(user_id), self.clock()
+        if (refusal := policy.can_nudge(actor, request, now)) is not None:
+            raise refusal
+        params = nudge_params(policy, request, now)
+        assert policy.reminders is not None and params is not None  # can_nudge: reminders, and a pending stage
+        if (
+            await self.store.nudge(
+                request_id, user_id=user_id, cooldown=policy.reminders.nudge_cooldown, params=params, now=now
+            )
+            is None
+        ):
+            latest = await self.store.get(request_id)
+            raise policy.can_nudge(actor, latest or request, self.clock()) or Refusal(
+                "not_counted", f"{request_id} was nudged moments ago."
             )
 
     async def _get(self, request_id: str) -> RestoreRequest:

@@ -1,5 +1,5 @@
-"""Housekeeping: expire pending requests on time, and take up work nobody is doing (a submit whose replica
-died before or during the POST)."""
+"""Housekeeping: expire pending requests on time, remind and escalate the ones that wait (bot.workflow.remind),
+and take up work nobody is doing (a submit whose replica died before or during the POST)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from bot.ports import RequestRepository
 from bot.restore.request import RequestState
 from bot.workflow.desk import RestoreDesk
+from bot.workflow.remind import Reminders
 from bot.workflow.submit import Submitter
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class Sweeper:
         clock: Callable[[], datetime],
         interval: float,
         spawn: Callable[[Coroutine[Any, Any, Any], str], Awaitable[None] | object],
+        reminders: Reminders | None = None,
     ) -> None:
         self.store = store
         self.desk = desk
@@ -33,6 +35,7 @@ class Sweeper:
         self.clock = clock
         self.interval = interval
         self._spawn = spawn
+        self.reminders = reminders
 
     async def step(self) -> float:
         """One sweep; returns the delay until the next (early for the next expiry, so cards turn on time)."""
@@ -42,14 +45,19 @@ class Sweeper:
         reminded = await self.desk.remind_overdue_reviews()
         if reminded:
             log.info("review overdue: %s", ", ".join(reminded))
+        if self.reminders is not None and (sent := await self.reminders.send_due()):
+            log.info("sent %s", "; ".join(sent))
         await self.submitter.recover_stale_submitting()
         for request in await self.submitter.stale_approved():
             # Its approver's replica died before submitting. Only one caller can win APPROVED → SUBMITTING.
             self._spawn(self.submitter.submit(request), f"submit {request.id}")
         delay = self.interval
-        next_expiry = await self.store.next_expiry()
-        if next_expiry is not None:
-            delay = max(0.05, min(delay, (next_expiry - self.clock()).total_seconds() + 0.05))
+        wake = [await self.store.next_expiry()]
+        if self.reminders is not None:
+            wake.append(await self.reminders.next_due())
+        for at in wake:
+            if at is not None:
+                delay = max(0.05, min(delay, (at - self.clock()).total_seconds() + 0.05))
         return delay
 
     async def resume(self) -> None:

@@ -218,3 +218,19 @@ def test_a_bad_config_file_is_one_line_before_anything_starts(
     out, err = capsys.readouterr()
     assert out == "" and len(err.splitlines()) == 1, err
     assert err.startswith(message.format(path=path)), err
+
+
+async def test_the_home_tab_is_published_when_opened(playground: tuple[Playground, httpx.AsyncClient]) -> None:
+    _running, http = playground
+    assert (await seen_by(http, "UBOB"))["home"] is None
+    assert (await http.post("/api/home", json={"user": "UBOB"})).json() == {"ok": True}
+
+    async def bobs_home() -> dict[str, Any] | None:
+        return (await seen_by(http, "UBOB"))["home"]
+
+    home = await eventually(bobs_home, "the Home tab was never published")
+    titles = [b["text"]["text"] for b in home["blocks"] if b["type"] == "header"]
+    assert titles == ["Waiting for you", "Your requests", "Recent in your environments"]
+    assert (await seen_by(http, "UALICE"))["home"] is None  # each person has their own
+    page = await http.get("/")
+    assert 'id="home-link"' in page.text and 'id="home"' in page.text

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from bot.ports import ChangeObserver, RequestRepository
-from bot.restore.flow import Flow
+from bot.restore.flow import Flow, Stage
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.request import RestoreRequest
 from bot.restore.review import Review
@@ -65,6 +65,15 @@ async def create(
         review=review,
         flow=flow,
     )
+
+
+TWO_STAGES = Flow(
+    (
+        Stage("DBA lead", approver_group_ids=frozenset({"SLEADS"}), required=2),
+        Stage("Service owner", approver_user_ids=frozenset({"UOWNER"})),
+    ),
+    rule="old restore point",
+)
 
 
 @dataclass

@@ -12,6 +12,7 @@ const state = {
   drawn: {}, // part -> the JSON last drawn, so polling redraws only what changed (and keeps focus)
   dismissed: new Set(), // ephemerals the person dismissed
   toBottom: true, // show the newest message at the next draw (at start, after a switch of person or a command)
+  tab: "channel", // "channel" (#ops) or "home" (the app's Home tab)
 };
 
 // ---- small helpers ------------------------------------------------------------------------------------------
@@ -538,8 +539,30 @@ function draw(force = false) {
     document.getElementById("dms-box").hidden = !snap.dms.length;
     document.getElementById("dms").replaceChildren(...snap.dms.map((m) => renderMessage(m, { inThread: true })));
   }
+  if (changed("home", [snap.home, state.tab, state.me])) drawHome();
   const modal = snap.modal;
   if (changed("modal", modal && [modal.id, modal.hash, modal.errors, modal.depth, state.me])) drawModal();
+}
+
+// The app's Home tab: what the bot published for this person (views.publish), drawn from its blocks; its
+// buttons are clicks in a view (no channel), as in Slack.
+function drawHome() {
+  const home = state.snap.home;
+  const onHome = state.tab === "home";
+  document.getElementById("home").hidden = !onHome;
+  document.getElementById("messages").hidden = onHome;
+  document.getElementById("composer-form").hidden = onHome;
+  document.getElementById("home-link").classList.toggle("open", onHome);
+  if (!onHome) return;
+  document.getElementById("home").replaceChildren(...(home
+    ? renderBlocks(home.blocks, { viewId: home.id })
+    : [el("p", { class: "muted" }, "Opening the Home tab…")]));
+}
+
+async function openTab(tab) {
+  state.tab = tab;
+  draw(true);
+  if (tab === "home") await api("/api/home", {});
 }
 
 // ---- the frame: person switcher, channel list, composer, polling --------------------------------------------
@@ -549,7 +572,8 @@ function drawFrame() {
   const who = document.getElementById("who");
   who.replaceChildren(...dir.people.map((p) => el("option", { value: p.id, selected: p.id === state.me }, `${p.name} — ${p.role}`)));
   document.getElementById("who-can").textContent = person(state.me)?.can || "";
-  document.getElementById("channel-list").replaceChildren(el("div", { class: "chan" }, `# ${dir.channel.name}`));
+  document.getElementById("channel-list").replaceChildren(
+    el("div", { class: "chan", role: "button", onclick: () => openTab("channel") }, `# ${dir.channel.name}`));
   const group = Object.values(dir.groups)[0];
   document.getElementById("people").replaceChildren(...dir.people.map((p) => el("li", {},
     `${p.name} (${p.role}${group?.members.includes(p.id) ? `, @${group.handle}` : ""}) · ${p.tz}`)));
@@ -580,8 +604,10 @@ async function start() {
     drawFrame();
     state.drawn = {};
     state.toBottom = true;
+    if (state.tab === "home") api("/api/home", {});
     poll();
   });
+  document.getElementById("home-link").addEventListener("click", () => openTab("home"));
   document.getElementById("thread-close").addEventListener("click", () => { state.thread = null; draw(true); });
   document.getElementById("composer-form").addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -24,7 +24,7 @@ from bot.restore.request import SYSTEM, RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text, iso_utc, utc_text
 from bot.restore.wording import clause
 from bot.slack.blocks.escaping import escape, mention, slack_date
-from bot.slack.blocks.ids import APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION
+from bot.slack.blocks.ids import APPROVE_ACTION, CANCEL_ACTION, NUDGE_ACTION, REJECT_ACTION
 
 _STATUS_ICON = {
     RequestState.PENDING: "🟡",
@@ -145,6 +145,8 @@ class CardPeople:
     approvers: str
     stage_header: str = ""
     stages: str = ""
+    waiting: str = ""  # "waiting 47 min on DBA lead · escalated to <!subteam^S0ONCALL>" (environments with reminders)
+    nudge: bool = False  # the requester's [Nudge] button (environments with reminders)
 
 
 def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> list[Block]:
@@ -163,6 +165,7 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
             text=MarkdownTextObject(
                 text=f"{icon} *DDM restore request* `{request.id}`{where} · "
                 + status_line(request, people.stage_header)
+                + (f" · {people.waiting}" if people.waiting and request.state is RequestState.PENDING else "")
             ),
         ),
         ContextBlock(
@@ -205,7 +208,7 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
         blocks.append(SectionBlock(block_id="card_stages", text=MarkdownTextObject(text=f"*Stages*  {people.stages}")))
     blocks.append(ContextBlock(block_id="card_facts", elements=[MarkdownTextObject(text=" · ".join(facts))]))
     if request.state is RequestState.PENDING:
-        blocks.append(_card_buttons(request))
+        blocks.append(_card_buttons(request, nudge=people.nudge))
     return blocks
 
 
@@ -250,7 +253,8 @@ def _confirm_text(plan: RestorePlan) -> str:
     return text + f"\nData nodes: {len(plan.mappings)} pairs, as on the card."
 
 
-def _card_buttons(request: RestoreRequest) -> ActionsBlock:
+def decision_buttons(request: RestoreRequest) -> list[ButtonElement]:
+    """Approve (with its confirm dialog) and Reject: the card's, and the App Home's (the same action ids)."""
     confirm = ConfirmObject(
         title="Approve this restore?",
         text=MarkdownTextObject(text=_confirm_text(request.plan)),
@@ -258,14 +262,17 @@ def _card_buttons(request: RestoreRequest) -> ActionsBlock:
         deny="Back",
         style="danger",
     )
-    return ActionsBlock(
-        block_id="card_actions",
-        elements=[
-            ButtonElement(text="Approve", action_id=APPROVE_ACTION, value=request.id, style="primary", confirm=confirm),
-            ButtonElement(text="Reject", action_id=REJECT_ACTION, value=request.id, style="danger"),
-            ButtonElement(text="Cancel", action_id=CANCEL_ACTION, value=request.id),
-        ],
-    )
+    return [
+        ButtonElement(text="Approve", action_id=APPROVE_ACTION, value=request.id, style="primary", confirm=confirm),
+        ButtonElement(text="Reject", action_id=REJECT_ACTION, value=request.id, style="danger"),
+    ]
+
+
+def _card_buttons(request: RestoreRequest, *, nudge: bool = False) -> ActionsBlock:
+    buttons = [*decision_buttons(request), ButtonElement(text="Cancel", action_id=CANCEL_ACTION, value=request.id)]
+    if nudge:
+        buttons.append(ButtonElement(text="Nudge", action_id=NUDGE_ACTION, value=request.id))
+    return ActionsBlock(block_id="card_actions", elements=buttons)
 
 
 def card_fallback_text(request: RestoreRequest) -> str:

@@ -26,5 +26,6 @@ REVIEW_ACTION = "review_request"  # the follow-up review's [Reviewed] button (va
 APPROVE_ACTION = "approve_request"
 REJECT_ACTION = "reject_request"
 CANCEL_ACTION = "cancel_request"
+NUDGE_ACTION = "nudge_request"  # the requester's [Nudge] on the card, where reminders are set up (value = request id)
 # The value of an option that can't be chosen (a note such as "choose a source first"); never a real id.
 NO_SOURCE_VALUE = "__choose_source_first__"

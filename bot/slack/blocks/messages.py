@@ -87,6 +87,8 @@ def render_notice(request: RestoreRequest, notice: Notice, params: Mapping[str, 
             f"⏰ The follow-up review of urgent restore {request.id} is overdue: {who}, please review it and press "
             "Reviewed."
         )
+    if notice in (Notice.REMINDER, Notice.ESCALATION, Notice.NUDGE):
+        return reminder_text(request, notice, params)
     if notice is Notice.REVIEWED:
         return f"{mention(str(params.get('user_id') or '?'))} reviewed this urgent restore."
     if notice is Notice.CARD_NOT_POSTED:
@@ -94,6 +96,31 @@ def render_notice(request: RestoreRequest, notice: Notice, params: Mapping[str, 
         reason = str(params.get("reason") or "Slack refused it.")
         return f"Your restore request {request.id} was not created: I could not post the request card: {reason}"
     raise ValueError(f"{notice.value} is not a thread message (the card is drawn by bot.slack.blocks.card)")
+
+
+def reminder_people(params: Mapping[str, ParamValue]) -> tuple[list[str], list[str]]:
+    """The users and the user groups a reminder or an escalation mentions and DMs (ids we wrote)."""
+    users = [u for u in str(params.get("users") or "").split(",") if u]
+    groups = [g for g in str(params.get("groups") or "").split(",") if g]
+    return users, groups
+
+
+def reminder_text(request: RestoreRequest, notice: Notice, params: Mapping[str, ParamValue]) -> str:
+    """ "⏰ R-… has waited 16 min on stage 1 (DBA lead): @dba, please approve or reject." — or the escalation:
+    "🚨 … escalated to @oncall, who may now approve stage 1 too." Stage names come from the configuration file."""
+    users, groups = reminder_people(params)
+    who = ", ".join([mention(u) for u in users] + [f"<!subteam^{g}>" for g in groups]) or "nobody"
+    name = escape(str(params.get("stage_name") or ""), 80)
+    stage = f"stage {params.get('stage')}" + (f" ({name})" if name else "")
+    waited = f"{params.get('waited_min') or 0} min"
+    if notice is Notice.NUDGE:
+        who_nudged = mention(str(params.get("user_id") or "?"))
+        return (
+            f"👋 {who_nudged} nudges: {request.id} has waited {waited} on {stage}: {who}, please approve or reject it."
+        )
+    if notice is Notice.ESCALATION:
+        return f"🚨 {request.id} has waited {waited} on {stage}: escalated to {who}, who may now approve it too."
+    return f"⏰ {request.id} has waited {waited} on {stage}: {who}, please approve or reject it."
 
 
 def _stage_approval(user_id: str, params: Mapping[str, ParamValue]) -> str:

@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.slack.answers import on_listener_error
 from bot.slack.deps import Deps
-from bot.slack.listeners import actions, commands, options, views
+from bot.slack.listeners import actions, commands, events, options, views
 
 __all__ = ["Deps", "register_all"]  # Deps lives in bot.slack.deps; importable from here for the composition root
 
@@ -27,5 +27,5 @@ def register_all(app: AsyncApp, deps: Deps) -> None:
 
     app.use(provide_deps)
     app.error(on_listener_error)
-    for kind in (commands, options, actions, views):
+    for kind in (commands, options, actions, views, events):
         kind.register(app)

@@ -21,7 +21,7 @@ from bot.store.audit_chain import GENESIS_HASH, audit_hash
 from bot.store.budget import BudgetTable
 from bot.store.memory_queues import MemoryBudget
 from bot.store.rows import ms
-from tests.support.stores import NOW, Heard, create, make_plan
+from tests.support.stores import NOW, TWO_STAGES, Heard, create, make_plan
 
 S = RequestState
 
@@ -161,15 +161,6 @@ async def test_concurrent_approvals_stop_at_the_required_count(repo: RequestRepo
     final = await repo.get(request.id)
     assert final is not None and len(final.approvals) == 3 and final.state is S.APPROVED
     assert [a.action for a in await repo.audit_trail(request.id)].count("approve") == 3
-
-
-TWO_STAGES = Flow(
-    (
-        Stage("DBA lead", approver_group_ids=frozenset({"SLEADS"}), required=2),
-        Stage("Service owner", approver_user_ids=frozenset({"UOWNER"})),
-    ),
-    rule="old restore point",
-)
 
 
 async def test_stages_are_approved_in_order(repo: RequestRepository) -> None:

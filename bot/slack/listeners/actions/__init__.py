@@ -5,8 +5,14 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.blocks import APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION, SOURCE_BLOCK
-from bot.slack.blocks.ids import REVIEW_ACTION
-from bot.slack.listeners.actions.card_buttons import approve_request, cancel_request, reject_request, review_request
+from bot.slack.blocks.ids import NUDGE_ACTION, REVIEW_ACTION
+from bot.slack.listeners.actions.card_buttons import (
+    approve_request,
+    cancel_request,
+    nudge_request,
+    reject_request,
+    review_request,
+)
 from bot.slack.listeners.actions.source_chosen import source_chosen
 
 
@@ -16,3 +22,4 @@ def register(app: AsyncApp) -> None:
     app.action(REJECT_ACTION)(reject_request)
     app.action(CANCEL_ACTION)(cancel_request)
     app.action(REVIEW_ACTION)(review_request)
+    app.action(NUDGE_ACTION)(nudge_request)

@@ -1,4 +1,4 @@
-"""Approve / Reject / Cancel on the card, and Reviewed under an urgent request's follow-up review. The clicker is
+"""Approve / Reject / Cancel (and Nudge, where reminders are set up) on the card, and Reviewed under an urgent request's follow-up review. The clicker is
 checked every time (Slack has no per-button permission); the answer to a refused click is an ephemeral only the
 clicker sees. Refusals come from the workflow and may quote DDM's names: `guard` keeps their mentions and turns
 any other markup into text. A click whose work fails (Slack or DDM down, a bug) is never dropped: the clicker
@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import Refusal
 from bot.slack import payloads
-from bot.slack.answers import APPROVE, CANCEL, REVIEW, Click, Tell, failure_answer, spawn_answering, what_failed
+from bot.slack.answers import APPROVE, CANCEL, NUDGE, REVIEW, Click, Tell, failure_answer, spawn_answering, what_failed
 from bot.slack.blocks import reject_view
 from bot.slack.blocks.escaping import guard
 from bot.slack.deps import Deps
@@ -63,6 +63,11 @@ async def reject_request(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCl
 async def review_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     """[Reviewed] under an urgent request's follow-up review (in its thread)."""
     await _decide(ack, body, deps, REVIEW, deps.desk.review)
+
+
+async def nudge_request(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+    """[Nudge] on the card: the requester reminds the current stage's approvers (once per cooldown)."""
+    await _decide(ack, body, deps, NUDGE, deps.desk.nudge)
 
 
 async def _decide(

@@ -1,0 +1,95 @@
+"""The App Home: drawn for one person from the store, published with views.publish (no scope needed).
+
+Published when the person opens the tab (app_home_opened), and again for those a request concerns (its
+requester, the approvers of its stages, whom it was escalated to) once the announcer has delivered the notices of
+a change of it: every change writes outbox rows, so Home follows the outbox. Only the people who opened the tab
+on this replica are republished (each costs a few reads and calls): one who opened it on another replica sees the
+change when they open it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.ports import RequestRepository, UserDirectory
+from bot.restore.request import RequestState, RestoreRequest
+from bot.slack.blocks.home import LIST_LIMIT, HomeLists, home_view
+from bot.workflow.places import Places
+
+log = logging.getLogger(__name__)
+# How many recent requests are read to find the ones in this person's environments.
+RECENT_READ = 50
+
+
+class HomePublisher:
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        store: RequestRepository,
+        places: Places,
+        directory: UserDirectory,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.places = places
+        self.directory = directory
+        self.clock = clock
+        self.viewers: set[str] = set()  # who opened the tab (on this replica)
+
+    async def lists_for(self, user_id: str) -> HomeLists:
+        """What this person's Home shows: the same policy as a click decides who may approve what."""
+        actor, now = await self.directory.actor(user_id), self.clock()
+        pending = await self.store.in_states([RequestState.PENDING])
+        waiting = [r for r in pending if self.places.policy_of(r).can_approve(actor, r, now) is None]
+        mine = await self.store.recent(LIST_LIMIT, requester_id=user_id)
+        recent: list[RestoreRequest] = []
+        for request in await self.store.recent(RECENT_READ):
+            place = self.places.for_plan(request.plan) or self.places.for_channel(request.channel_id)
+            if place is None:
+                continue
+            policy = place.policy
+            if policy.is_approver(actor) or policy.can_request(actor, request.channel_id) is None:
+                recent.append(request)
+            if len(recent) >= LIST_LIMIT:
+                break
+        return HomeLists(waiting=waiting, mine=mine, recent=recent)
+
+    async def opened(self, user_id: str) -> None:
+        self.viewers.add(user_id)
+        await self.publish(user_id)
+
+    async def publish(self, user_id: str) -> None:
+        view = home_view(await self.lists_for(user_id))
+        await self.client.views_publish(user_id=user_id, view=view.to_dict())
+
+    async def republish_for(self, request: RestoreRequest) -> None:
+        """Publish the Home of everyone `request` concerns; one person's failure is logged, the others go on."""
+        if not self.viewers:
+            return
+        for user_id in sorted(await self._concerned(request) & self.viewers):
+            try:
+                await self.publish(user_id)
+            except SlackApiError as exc:
+                log.warning("the App Home of %s was not published: %s", user_id, exc.response.get("error"))
+
+    async def _concerned(self, request: RestoreRequest) -> set[str]:
+        policy = self.places.policy_of(request)
+        people = {request.requester_id, *request.approver_ids}
+        groups: set[str] = set()
+        for stage in policy.stage_list:
+            people |= stage.approver_user_ids
+            groups |= stage.approver_group_ids
+        if (escalated := request.escalated_to) is not None:
+            people |= escalated[0]
+            groups |= escalated[1]
+        for group in sorted(groups):
+            answer = await self.client.usergroups_users_list(usergroup=group)
+            people.update(str(user) for user in answer.get("users") or [])
+        return people

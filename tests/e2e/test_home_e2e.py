@@ -1,0 +1,112 @@
+"""The App Home tab end to end: what waits for an approver, with the card's Approve (and its confirm dialog) and
+Reject; a non-approver sees no buttons, and a click forged from Home is refused by the very same rules; the tab is
+published again once the request changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.playground import slack_payloads as sp
+from bot.restore.request import RequestState as S
+from bot.restore.request import RestoreRequest
+from tests.support.harness import CREDENTIALS, GROUP, SECRET, BotHarness, running_bot, until
+from tests.support.reminders import CHANNEL, ENVIRONMENTS, ONCALL_GROUP, dms_to
+
+QUIET = ENVIRONMENTS.replace("remind_after_minutes = 0.05", "remind_after_minutes = 60").replace(
+    "escalate_after_minutes = 0.1", "escalate_after_minutes = 120"
+)
+
+
+@pytest.fixture(autouse=True)
+def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROD_AK", CREDENTIALS.ak or "")
+    monkeypatch.setenv("PROD_SK", CREDENTIALS.sk or "")
+
+
+async def open_home(h: BotHarness, user: str) -> dict[str, Any]:
+    before = (h.fake.home_of(user) or {}).get("hash")
+    answer = await h.send(sp.app_home_opened(SECRET, user_id=user))
+    assert answer.status_code == 200, answer.text
+    return await until(
+        lambda: home if (home := h.fake.home_of(user)) is not None and home["hash"] != before else None,
+        timeout=5,
+        describe=lambda: f"no Home published for {user}",
+    )
+
+
+def home_buttons(home: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for b in home["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+def home_text(home: dict[str, Any]) -> str:
+    texts = [str((b.get("text") or {}).get("text", "")) for b in home["blocks"]]
+    texts += [str(e.get("text", "")) for b in home["blocks"] if b["type"] == "context" for e in b["elements"]]
+    return "\n".join(texts)
+
+
+async def click_home(h: BotHarness, action_id: str, request: RestoreRequest, user: str) -> None:
+    home = h.fake.home_of(user) or {"id": "V0HOME", "type": "home", "blocks": []}
+    answer = await h.send(
+        sp.block_actions(
+            SECRET,
+            user_id=user,
+            action_id=action_id,
+            block_id=f"home_actions:{request.id}",
+            value=request.id,
+            view=home,
+            trigger_id=sp.new_trigger_id(),
+        )
+    )
+    assert answer.status_code == 200, answer.text
+
+
+async def test_an_approver_approves_from_home_a_non_approver_cannot_and_home_follows(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, environments=QUIET) as h:
+        h.fake.add_channel(CHANNEL, "prod")
+        h.fake.set_usergroup(ONCALL_GROUP, [])
+        request = await h.request_restore(channel=CHANNEL)
+
+        approver = await open_home(h, "UCAROL")
+        assert f"`{request.id}`" in home_text(approver)
+        approve, reject = home_buttons(approver)
+        assert (approve["action_id"], approve["value"], reject["action_id"]) == (
+            "approve_request",
+            request.id,
+            "reject_request",
+        )
+        assert approve["confirm"]["title"]["text"] == "Approve this restore?"  # the card's confirm dialog
+
+        outsider = await open_home(h, "UDAN")
+        assert home_buttons(outsider) == [] and "Nothing waits for your approval." in home_text(outsider)
+        assert f"`{request.id}`" in home_text(outsider)  # recent in the environments they may request in
+        await click_home(h, "approve_request", request, "UDAN")  # forged: no button was shown to them
+        await until(
+            lambda: next((t for t in dms_to(h, "UDAN") if "can approve" in t), None),
+            timeout=5,
+            describe=lambda: f"no refusal by DM: {dms_to(h, 'UDAN')}",
+        )
+        assert f"<!subteam^{GROUP}>" in dms_to(h, "UDAN")[-1]
+        assert (await h.wait_request(lambda r: True, request_id=request.id)).state is S.PENDING
+
+        requester = await open_home(h, "UALICE")
+        assert home_buttons(requester) == [] and f"`{request.id}`" in home_text(requester)
+
+        await click_home(h, "approve_request", request, "UCAROL")
+        approved = await h.wait_request(lambda r: r.state is not S.PENDING, request_id=request.id)
+        assert approved.approver_ids == ("UCAROL",)
+        # Published again after the change, without the tab being opened again.
+        home = await until(
+            lambda: found if not home_buttons(found := h.fake.home_of("UCAROL") or approver) else None,
+            timeout=8,
+            describe=lambda: "the approver's Home still offers the buttons",
+        )
+        assert "Nothing waits for your approval." in home_text(home)
+        mine = await until(
+            lambda: found if (found := h.fake.home_of("UALICE") or requester)["hash"] != requester["hash"] else None,
+            timeout=8,
+            describe=lambda: "the requester's Home was not published again",
+        )
+        assert f"`{request.id}`" in home_text(mine) and "awaiting approval" not in home_text(mine)
