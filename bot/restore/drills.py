@@ -67,6 +67,7 @@ class Drill:
     mapping: tuple[tuple[str, str], ...] = ()  # source data node → target data node, names or ids
     window: timedelta = DEFAULT_WINDOW
     environment: str = ""
+    channel_id: str = ""  # where its cards go: the environment's first channel
     config_sha256: str = ""  # of the environments file: with `auto`, the file is the approval
 
     @property

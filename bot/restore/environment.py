@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.restore.drills import Drill
 from bot.restore.flow import Stage, describe_who
 from bot.restore.policy import ApprovalPolicy
 from bot.restore.verification import VerifyRule
@@ -24,6 +25,7 @@ class Environment:
     verify: VerifyRule = field(
         default_factory=VerifyRule
     )  # how a completed restore is proven (DDM level only by default)
+    drills: tuple[Drill, ...] = ()
 
     @property
     def label(self) -> str:
