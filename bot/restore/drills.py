@@ -75,6 +75,42 @@ class Drill:
         return f"drill:{self.name}"
 
 
+class Outcome:
+    """What became of a drill's slot (a row per drill and slot: bot.store)."""
+
+    REQUESTED = "requested"  # a request was made for it (its result is the request's)
+    MISSED = "missed"  # the bot was down past its window
+    NO_TARGET = "no_target"  # no target of the pool is usable
+    FAILED = "failed"  # it could not be planned (DDM said no, no restore point, …)
+
+
+@dataclass(frozen=True)
+class SlotClaim:
+    """The slot a drill's request is made for, claimed in the same change as the request (once, across replicas
+    and restarts). With `approved_by`, the request is made approved by the environments file (approval = auto),
+    `details` (the file's hash) in its audit record."""
+
+    drill: str
+    slot: datetime
+    approved_by: str | None = None
+    details: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SlotRecord:
+    drill: str
+    slot: datetime
+    outcome: str
+    at: datetime
+    request_id: str | None = None
+    detail: str = ""
+
+
+def tell_no_target(previous: SlotRecord | None) -> bool:
+    """Is the channel told that the pool is used up? Once: not again while every slot since found it so."""
+    return previous is None or previous.outcome != Outcome.NO_TARGET
+
+
 @dataclass(frozen=True)
 class SlotPlan:
     run: datetime | None = None  # the slot to run now
