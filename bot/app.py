@@ -50,6 +50,7 @@ from bot.store.sql_store import RequestStore
 from bot.verify_sql.probe import MySqlProbe
 from bot.workflow.cached import CachedDdm
 from bot.workflow.desk import RestoreDesk
+from bot.workflow.drills import DrillRunner
 from bot.workflow.follow import Follower
 from bot.workflow.places import Place, Places
 from bot.workflow.submit import Submitter
@@ -190,6 +191,7 @@ class Runtime:
     announcer: Announcer
     verifier: Verifier
     metrics: Metrics = field(default_factory=Metrics)
+    drills: DrillRunner | None = None
     # Socket Mode: whether the connection to Slack is up (set while serving; None in HTTP mode).
     socket_connected: Callable[[], Awaitable[bool]] | None = None
     closed: bool = field(default=False)
@@ -330,6 +332,17 @@ async def build_runtime(
     supervisor.every(
         "verifier", verifier.poll_interval, verifier.step, step_seconds=bounds.verifier(verifier.lease_seconds)
     )
+    drills = DrillRunner(
+        store=store,
+        places=background,
+        submit=submitter.submit,
+        tell=SlackNotifier(client).say,
+        clock=utc_now,
+        interval=sweep_interval or settings.sweep_interval_seconds,
+        spawn=supervisor.spawn,
+    )
+    if drills.drills:
+        supervisor.every("drills", drills.interval, drills.step, step_seconds=bounds.drills)
     head_log = AuditHeadLog(lambda: current_head(store))  # the hourly `audit head` line (README: backing up)
     supervisor.every("audit_head", head_log.interval, head_log.step, step_seconds=bounds.audit_head)
     app = AsyncApp(
@@ -369,4 +382,5 @@ async def build_runtime(
         announcer=announcer,
         verifier=verifier,
         metrics=metrics,
+        drills=drills,
     )

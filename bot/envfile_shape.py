@@ -204,7 +204,8 @@ def _zone_problem(value: str) -> str | None:
 class DrillConfig(_Strict):
     """A restore the schedule asks for, to a target of a pool kept for drills, then verified and reported."""
 
-    name: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+    # Short: "drill:<name>" is the requester and the approver of its requests (32 characters at most).
+    name: str = Field(min_length=1, max_length=26, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
     schedule: str
     timezone: str = "UTC"
     source: str = Field(min_length=1)
