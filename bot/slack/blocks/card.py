@@ -194,7 +194,7 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
     if request.approvals:
         facts.append("Approved by " + ", ".join(mention(uid) for uid in request.approver_ids))
     elif plan.drill and request.approved_at is not None and request.requester_id.startswith(DRILL_ACTOR):
-        facts.append("Approved by the environments file (the drill's `approval = \"auto\"`)")
+        facts.append('Approved by the environments file (the drill\'s `approval = "auto"`)')
     if request.state is RequestState.PENDING and not people.stages:
         facts.append(f"Approvers: {people.approvers}")
     if request.job_id:

@@ -1,0 +1,83 @@
+"""Drills end to end: the bot, the fake Slack and the DDM simulator. A drill whose slot is due at start makes one
+request to the first usable target of its pool, approved by the environments file, and its thread ends with the
+drill report; once the pool is used up the channel is told so once, however many slots find it so."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.restore.drills import Outcome
+from bot.restore.request import RequestState as S
+from bot.simulator.world import ORDERS_RESTORE_1_ID
+from bot.workflow.drills import DrillNotStarted
+from tests.support.harness import CREDENTIALS, PROJECT, running_bot, until
+
+ENVIRONMENT = f"""
+[[environment]]
+name = "prod"
+channels = ["COPS"]
+region = "cn-north-4"
+project_id = "{PROJECT}"
+ddm_endpoint = "{{sim}}"
+iam_endpoint = "{{sim}}"
+credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
+
+[[environment.stage]]
+name = "DBA lead"
+approvers = {{ users = ["UBOB"] }}
+
+[[environment.drill]]
+name = "orders minutely"
+schedule = "* * * * *"
+source = "orders-prod"
+targets = ["orders-restore-2", "orders-restore-1"]   # -2 is busy (a long restore): DDM lists it unusable
+"""
+
+
+@pytest.fixture(autouse=True)
+def ddm_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROD_AK", CREDENTIALS.ak or "")
+    monkeypatch.setenv("PROD_SK", CREDENTIALS.sk or "")
+
+
+async def test_a_drill_restores_to_its_pool_verifies_reports_and_tells_a_used_up_pool_once(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, environments=ENVIRONMENT) as h:
+        # The current minute's slot is due at start.
+        done = await h.wait_request(lambda r: r.plan.drill and r.state in (S.VERIFIED, S.VERIFY_FAILED), timeout=20)
+        assert done.state is S.VERIFIED, done.error_msg
+        assert (done.plan.target.id, done.requester_id) == (ORDERS_RESTORE_1_ID, "drill:orders minutely")
+        card = await h.wait_card(done, "· verified")
+        assert "🧪 *Drill* orders minutely" in card and "Approved by the environments file" in card
+        report = await h.wait_thread(done, "🧪 *Drill report*")
+        assert "time to restore " in report and "restore-point lag " in report and "verification passed ✅" in report
+        trail = await h.runtime.store.audit_trail(done.id)
+        approved = next(r for r in trail if r.action == "approved")
+        digest = hashlib.sha256((tmp_path / "ddm-restore.toml").read_bytes()).hexdigest()
+        assert (approved.actor, approved.details["config_sha256"]) == ("drill:orders minutely", digest)
+        assert len(await h.sim_calls("recovery")) == 1
+
+        # orders-restore-1 now holds data: DDM lists it unusable, and the pool is used up. Two more slots (run
+        # here rather than waited for) find it so: the channel is told once.
+        runner = h.runtime.drills
+        assert runner is not None
+        found = runner.named("Orders Minutely")
+        assert found is not None
+        place, drill = found
+        slot = done.created_at.replace(second=0, microsecond=0)
+        for minutes in (5, 6):
+            result = await runner.run(place, drill, slot=slot + timedelta(minutes=minutes))
+            assert isinstance(result, DrillNotStarted) and result.outcome == Outcome.NO_TARGET
+        assert runner.left[drill.name] == 0
+
+        def told() -> list[str]:
+            texts = [str(c.args.get("text")) for c in h.fake.calls_of("chat.postMessage")]
+            return [t for t in texts if "target pool is used up" in t]
+
+        await until(lambda: told() or None, 5, lambda: "the channel was never told")
+        assert len(told()) == 1, told()
+        assert "orders-restore-2, orders-restore-1" in told()[0]
+        assert len(await h.sim_calls("recovery")) == 1
