@@ -365,6 +365,7 @@ async def build_runtime(
             directory=directory,
             notifier=SlackNotifier(client),
             tasks=supervisor,
+            drills=drills,
         ),
     )
     return Runtime(

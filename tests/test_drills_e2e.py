@@ -14,7 +14,7 @@ from bot.restore.drills import Outcome
 from bot.restore.request import RequestState as S
 from bot.simulator.world import ORDERS_RESTORE_1_ID
 from bot.workflow.drills import DrillNotStarted
-from tests.support.harness import CREDENTIALS, PROJECT, running_bot, until
+from tests.support.harness import CREDENTIALS, PROJECT, BotHarness, running_bot, until
 
 ENVIRONMENT = f"""
 [[environment]]
@@ -29,12 +29,21 @@ credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
 [[environment.stage]]
 name = "DBA lead"
 approvers = {{ users = ["UBOB"] }}
-
+"""
+MINUTELY = """
 [[environment.drill]]
 name = "orders minutely"
 schedule = "* * * * *"
 source = "orders-prod"
 targets = ["orders-restore-2", "orders-restore-1"]   # -2 is busy (a long restore): DDM lists it unusable
+"""
+YEARLY = """
+[[environment.drill]]
+name = "orders yearly"
+schedule = "0 0 1 JAN *"   # not due while the test runs: started by a person
+source = "orders-prod"
+targets = ["orders-restore-3"]
+approval = "stages"
 """
 
 
@@ -45,7 +54,7 @@ def ddm_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_drill_restores_to_its_pool_verifies_reports_and_tells_a_used_up_pool_once(tmp_path: Path) -> None:
-    async with running_bot(tmp_path, environments=ENVIRONMENT) as h:
+    async with running_bot(tmp_path, environments=ENVIRONMENT + MINUTELY + YEARLY) as h:
         # The current minute's slot is due at start.
         done = await h.wait_request(lambda r: r.plan.drill and r.state in (S.VERIFIED, S.VERIFY_FAILED), timeout=20)
         assert done.state is S.VERIFIED, done.error_msg
@@ -81,3 +90,41 @@ async def test_a_drill_restores_to_its_pool_verifies_reports_and_tells_a_used_up
         assert len(told()) == 1, told()
         assert "orders-restore-2, orders-restore-1" in told()[0]
         assert len(await h.sim_calls("recovery")) == 1
+
+        listed = await answer(h, "drills")
+        assert "🧪 *orders minutely* — `* * * * *` · approval auto · next run " in listed
+        assert "last: no_target" in listed and "targets left 0 of 2" in listed
+        assert "🧪 *orders yearly* — `0 0 1 JAN *` · approval stages · next run " in listed and "never ran" in listed
+        started = await answer(h, "drill run orders minutely")
+        assert started.startswith("🧪 Drill *orders minutely* did not start: the target pool is used up")
+        assert len(told()) == 1, told()  # the person is answered; the channel is not told again
+
+
+async def test_a_person_starts_a_drill_with_the_environments_approval(tmp_path: Path) -> None:
+    # Alone: a drill running meanwhile could take the free data nodes this one planned with.
+    async with running_bot(tmp_path, environments=ENVIRONMENT + YEARLY) as h:
+        started = await answer(h, "drill run  ORDERS  yearly")
+        assert started.startswith("🧪 Drill *orders yearly* started: `R-") and "awaiting approval" in started
+        request_id = started.split("`")[1]
+        pending = await h.wait_request(lambda r: r.message_ts is not None, request_id=request_id, timeout=5)
+        assert (pending.state, pending.requester_id, pending.plan.target.name) == (
+            S.PENDING,
+            "UALICE",
+            "orders-restore-3",
+        )
+        card = await h.wait_card(pending, "🧪 *Drill* orders yearly")
+        assert "<@UALICE>" in card and "Approved by the environments file" not in card
+        await h.click("approve_request", pending, user="UBOB")
+        done = await h.wait_request(lambda r: r.is_final, request_id=pending.id, timeout=20)
+        assert done.state is S.VERIFIED, (done.state, done.error_msg)
+        report = await h.wait_thread(done, "🧪 *Drill report*")
+        assert "verification passed ✅" in report
+        unknown = await answer(h, "drill run weekly")
+        assert unknown == "No drill “weekly” in this channel's environment (its drills: “orders yearly”)."
+
+
+async def answer(h: BotHarness, text: str) -> str:
+    since = len(h.fake.calls)
+    await h.command(text)
+    call = await h.fake.wait_for("response_url:UALICE", since=since)
+    return str(call.args["text"])

@@ -180,7 +180,7 @@ class DrillRunner:
         if problems or facts is None:
             what = " ".join(p.message for p in problems) or "DDM could not confirm the plan."
             return await self._not_started(drill, slot, Outcome.FAILED, what)
-        auto = drill.approval == "auto" and requester_id is None
+        auto = drill.approval == "auto"  # the file approves it, whoever started it
         policy = place.policy
         flow = None if auto else policy.flow
         claim = SlotClaim(

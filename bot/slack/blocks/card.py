@@ -23,7 +23,7 @@ from bot.restore.plan import DataNodeMapping, RestorePlan, short_fingerprint
 from bot.restore.request import SYSTEM, RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text, iso_utc, utc_text
 from bot.restore.wording import clause
-from bot.slack.blocks.escaping import DRILL_ACTOR, escape, mention, slack_date
+from bot.slack.blocks.escaping import escape, mention, slack_date
 from bot.slack.blocks.ids import APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION
 
 _STATUS_ICON = {
@@ -193,7 +193,7 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
     facts = [f"Plan fingerprint `{short_fingerprint(request.fingerprint)}`"]
     if request.approvals:
         facts.append("Approved by " + ", ".join(mention(uid) for uid in request.approver_ids))
-    elif plan.drill and request.approved_at is not None and request.requester_id.startswith(DRILL_ACTOR):
+    elif plan.drill and request.approved_at is not None:
         facts.append('Approved by the environments file (the drill\'s `approval = "auto"`)')
     if request.state is RequestState.PENDING and not people.stages:
         facts.append(f"Approvers: {people.approvers}")
