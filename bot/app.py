@@ -340,6 +340,7 @@ async def build_runtime(
         clock=utc_now,
         interval=sweep_interval or settings.sweep_interval_seconds,
         spawn=supervisor.spawn,
+        counted=lambda drill, outcome: metrics.drill_outcomes.labels(drill, outcome).inc(),
     )
     if drills.drills:
         supervisor.every("drills", drills.interval, drills.step, step_seconds=bounds.drills)

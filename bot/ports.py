@@ -253,6 +253,10 @@ class DrillSlots(Protocol):
         """The drill's newest claimed slot."""
         ...
 
+    async def recent(self, drill: str, limit: int) -> list[SlotRecord]:
+        """The drill's newest claimed slots, newest first."""
+        ...
+
 
 class RequestRepository(Protocol):
     """Restore requests, their approvals, audit chain and outbox: the workflow's one store.

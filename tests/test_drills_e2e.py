@@ -95,6 +95,16 @@ async def test_a_drill_restores_to_its_pool_verifies_reports_and_tells_a_used_up
         assert "🧪 *orders minutely* — `* * * * *` · approval auto · next run " in listed
         assert "last: no_target" in listed and "targets left 0 of 2" in listed
         assert "🧪 *orders yearly* — `0 0 1 JAN *` · approval stages · next run " in listed and "never ran" in listed
+        exposition = (await h.http.get(h.url.rsplit("/slack/events", 1)[0] + "/metrics")).text
+        assert 'ddm_restore_bot_drill_targets_left{drill="orders minutely"} 0.0' in exposition
+        assert 'ddm_restore_bot_drill_outcomes_total{drill="orders minutely",outcome="requested"} 1.0' in exposition
+        assert 'ddm_restore_bot_drill_outcomes_total{drill="orders minutely",outcome="verified"} 1.0' in exposition
+        assert 'ddm_restore_bot_drill_outcomes_total{drill="orders minutely",outcome="no_target"} 2.0' in exposition
+        success = 'ddm_restore_bot_drill_last_success_timestamp_seconds{drill="orders minutely"} '
+        assert done.finished_at is not None
+        line = next(line for line in exposition.splitlines() if line.startswith(success))
+        assert abs(float(line.removeprefix(success)) - done.finished_at.timestamp()) < 0.01, line
+        assert 'ddm_restore_bot_drill_last_success_timestamp_seconds{drill="orders yearly"} 0.0' in exposition
         started = await answer(h, "drill run orders minutely")
         assert started.startswith("🧪 Drill *orders minutely* did not start: the target pool is used up")
         assert len(told()) == 1, told()  # the person is answered; the channel is not told again

@@ -36,8 +36,10 @@ class DrillSlotTable:
         return True
 
     async def latest(self, drill: str) -> SlotRecord | None:
+        found = await self.recent(drill, 1)
+        return found[0] if found else None
+
+    async def recent(self, drill: str, limit: int) -> list[SlotRecord]:
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(select(_s).where(_s.c.drill == drill).order_by(_s.c.slot_ms.desc()).limit(1))
-            ).first()
-        return None if row is None else slot_record(dict(row._mapping))
+            rows = await conn.execute(select(_s).where(_s.c.drill == drill).order_by(_s.c.slot_ms.desc()).limit(limit))
+        return [slot_record(dict(row._mapping)) for row in rows]

@@ -161,9 +161,13 @@ class MemoryDrillSlots:
         return True
 
     async def latest(self, drill: str) -> SlotRecord | None:
+        found = await self.recent(drill, 1)
+        return found[0] if found else None
+
+    async def recent(self, drill: str, limit: int) -> list[SlotRecord]:
         await self._turn()
-        mine = [row for (name, _), row in self._rows.items() if name == drill]
-        return slot_record(max(mine, key=lambda row: row["slot_ms"])) if mine else None
+        mine = sorted((row for (name, _), row in self._rows.items() if name == drill), key=lambda row: -row["slot_ms"])
+        return [slot_record(row) for row in mine[:limit]]
 
 
 class MemoryBudget:

@@ -30,7 +30,7 @@ from bot.restore.drills import (
 )
 from bot.restore.facts import Instance, TargetCandidate
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
-from bot.restore.request import RestoreRequest
+from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.timeparse import epoch_ms_of as ms
 from bot.restore.timeparse import utc_text
 from bot.workflow.live import check_live
@@ -38,6 +38,7 @@ from bot.workflow.places import Place, Places
 
 log = logging.getLogger(__name__)
 
+STATUS_SLOTS = 50  # how far back a drill's last success is looked for
 Tell = Callable[[str, str], Awaitable[object]]  # (channel id, our own mrkdwn)
 
 
@@ -78,6 +79,7 @@ class DrillRunner:
         interval: float,
         spawn: Callable[[Coroutine[Any, Any, Any], str], Awaitable[None] | object],
         rng: random.Random | None = None,
+        counted: Callable[[str, str], object] = lambda drill, outcome: None,
     ) -> None:
         self.store = store
         self.places = places
@@ -87,6 +89,7 @@ class DrillRunner:
         self.interval = interval
         self._spawn = spawn
         self._rng = rng or random.Random()
+        self._counted = counted  # (drill, outcome) of each slot this replica claimed (the metrics count them)
         self.left: dict[str, int] = {}  # targets left per drill, as last seen (the metrics read it)
 
     @property
@@ -118,6 +121,7 @@ class DrillRunner:
             count = plan.missed_count
             detail = f"{count} slot(s) missed, the last at {utc_text(ms(plan.missed))}"
             if await self.store.drills.record(drill.name, plan.missed, Outcome.MISSED, now=now, detail=detail):
+                self._counted(drill.name, Outcome.MISSED)
                 await self._say(
                     drill,
                     f"🧪 Drill *{drill.name}*: {detail} — the bot was not running within its window "
@@ -205,6 +209,7 @@ class DrillRunner:
         except TargetBusy as busy_target:
             return DrillNotStarted(Outcome.FAILED, f"{target.name} is held by {busy_target.holder.id}")
         self.left[drill.name] = max(0, self.left[drill.name] - 1)
+        self._counted(drill.name, Outcome.REQUESTED)
         if auto:
             self._spawn(self._submit(request), f"submit {request.id}")
         return DrillStarted(request)
@@ -232,8 +237,10 @@ class DrillRunner:
     async def _not_started(
         self, drill: Drill, slot: datetime, outcome: str, message: str, *, tell: bool = True
     ) -> DrillNotStarted:
-        if await self.store.drills.record(drill.name, slot, outcome, now=self.clock(), detail=message[:500]) and tell:
-            await self._say(drill, f"🧪 Drill *{drill.name}* did not start: {message}")
+        if await self.store.drills.record(drill.name, slot, outcome, now=self.clock(), detail=message[:500]):
+            self._counted(drill.name, outcome)
+            if tell:
+                await self._say(drill, f"🧪 Drill *{drill.name}* did not start: {message}")
         return DrillNotStarted(outcome, message)
 
     async def _say(self, drill: Drill, text: str) -> None:
@@ -243,19 +250,20 @@ class DrillRunner:
             log.warning("drill %r: telling %s failed: %s", drill.name, drill.channel_id, exc)
 
     async def statuses(self) -> list[DrillStatus]:
+        """Each drill's next run, last result and last success (the newest verified of its last slots: all
+        replicas', read from the store)."""
         now = self.clock()
         found = []
         for _place, drill in self.drills:
-            latest = await self.store.drills.latest(drill.name)
-            last = "never ran"
-            success = None
-            if latest is not None:
-                last = f"{latest.outcome} ({utc_text(ms(latest.slot))})"
-                if latest.request_id is not None:
-                    request = await self.store.get(latest.request_id)
-                    if request is not None:
-                        last = f"{request.id} {request.state.value.lower()} ({utc_text(ms(latest.slot))})"
-                        success = request.finished_at if request.state.value == "VERIFIED" else None
+            last, success = "never ran", None
+            for index, record in enumerate(await self.store.drills.recent(drill.name, STATUS_SLOTS)):
+                request = await self.store.get(record.request_id) if record.request_id else None
+                if index == 0:
+                    what = f"{request.id} {request.state.value.lower()}" if request else record.outcome
+                    last = f"{what} ({utc_text(ms(record.slot), millis=False)})"
+                if request is not None and request.state is RequestState.VERIFIED:
+                    success = request.finished_at
+                    break
             found.append(DrillStatus(drill, drill.cron.next_after(now), last, success, self.left.get(drill.name)))
         return found
 

@@ -76,3 +76,6 @@ async def test_outcomes_without_a_request_are_recorded_once(repo: RequestReposit
     with pytest.raises(SlotTaken):
         await make(repo, SlotClaim("d", SLOT))
     assert await repo.drills.latest("nobody") is None
+    recent = await repo.drills.recent("d", 5)
+    assert [(r.slot, r.outcome) for r in recent] == [(SLOT, "no_target"), (SLOT - timedelta(minutes=5), "missed")]
+    assert [r.slot for r in await repo.drills.recent("d", 1)] == [SLOT]
