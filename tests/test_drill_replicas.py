@@ -23,7 +23,7 @@ from bot.simulator.world import ORDERS_RESTORE_1_ID
 from bot.store import schema
 from bot.store.sql_store import RequestStore
 from tests.support.harness import CHANNEL, CREDENTIALS, PROJECT, SECRET, populate, until
-from tests.support.processes import BotProcess
+from tests.support.processes import BotProcess, free_port
 
 ENVIRONMENT = f"""
 [[environment]]
@@ -108,6 +108,10 @@ async def test_each_minute_s_slot_posts_once_across_replicas_killed_at_random(
                 for victim in victims:
                     await victim.kill()
                     kills += 1
+                for victim in victims:
+                    # A port just let go may be taken meanwhile as the local end of some connection: a fresh one.
+                    victim.port = free_port()
+                    victim.env["PORT"] = str(victim.port)
                 await asyncio.gather(*(victim.start() for victim in victims))
 
         def pool_told() -> list[str]:
