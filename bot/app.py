@@ -52,6 +52,7 @@ from bot.store.sql_store import RequestStore
 from bot.verify_sql.probe import MySqlProbe
 from bot.workflow.cached import CachedDdm
 from bot.workflow.desk import RestoreDesk
+from bot.workflow.drills import DrillRunner
 from bot.workflow.follow import Follower
 from bot.workflow.places import Place, Places
 from bot.workflow.remind import Reminders, waiting_on
@@ -210,6 +211,7 @@ class Runtime:
     announcer: Announcer
     verifier: Verifier
     metrics: Metrics = field(default_factory=Metrics)
+    drills: DrillRunner | None = None
     # Socket Mode: whether the connection to Slack is up (serving attaches the handler's check; HTTP mode none).
     socket_link: SocketLink = field(default_factory=SocketLink)
     closed: bool = field(default=False)
@@ -359,6 +361,18 @@ async def build_runtime(
     supervisor.every(
         "verifier", verifier.poll_interval, verifier.step, step_seconds=bounds.verifier(verifier.lease_seconds)
     )
+    drills = DrillRunner(
+        store=store,
+        places=background,
+        submit=submitter.submit,
+        tell=SlackNotifier(client).say,
+        clock=clock.now,
+        interval=sweep_interval or settings.sweep_interval_seconds,
+        spawn=supervisor.spawn,
+        counted=lambda drill, outcome: metrics.drill_outcomes.labels(drill, outcome).inc(),
+    )
+    if drills.drills:
+        supervisor.every("drills", drills.interval, drills.step, step_seconds=bounds.drills)
     head_log = AuditHeadLog(lambda: current_head(store))  # the hourly `audit head` line (README: backing up)
     supervisor.every("audit_head", head_log.interval, head_log.step, step_seconds=bounds.audit_head)
     app = AsyncApp(
@@ -382,6 +396,7 @@ async def build_runtime(
             notifier=SlackNotifier(client),
             tasks=supervisor,
             home=home,
+            drills=drills,
         ),
     )
     return Runtime(
@@ -399,4 +414,5 @@ async def build_runtime(
         announcer=announcer,
         verifier=verifier,
         metrics=metrics,
+        drills=drills,
     )

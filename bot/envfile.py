@@ -7,6 +7,7 @@ that hold them (a `NAME_FILE` variable naming a file works too). Every problem i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -21,12 +22,15 @@ from bot.config import ConfigError, Settings, _regional
 from bot.envfile_shape import (
     ConfigFile,
     CredentialsConfig,
+    DrillConfig,
     EnvironmentConfig,
     RemindersConfig,
     RuleConfig,
     VerifyConfig,
     Who,
 )
+from bot.restore.cron import parse_cron
+from bot.restore.drills import Drill, parse_restore_point
 from bot.restore.environment import Environment, Environments
 from bot.restore.flow import Stage
 from bot.restore.policy import ApprovalPolicy, UrgentRule
@@ -128,16 +132,18 @@ def settings_setup(settings: Settings) -> EnvironmentSetup:
 def parse_file(path: Path, environ: Mapping[str, str]) -> tuple[EnvironmentSetup, ...]:
     where = str(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except OSError as exc:
         raise ConfigError(f"DDM_RESTORE_CONFIG: cannot read {where}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
-    return parse_config(raw, environ, where=where)
+    # With `approval = "auto"` the file is a drill's approval: its hash goes in the audit.
+    return parse_config(raw, environ, where=where, digest=hashlib.sha256(text.encode()).hexdigest())
 
 
 def parse_config(
-    raw: dict[str, Any], environ: Mapping[str, str], *, where: str = DEFAULT_FILE
+    raw: dict[str, Any], environ: Mapping[str, str], *, where: str = DEFAULT_FILE, digest: str = ""
 ) -> tuple[EnvironmentSetup, ...]:
     try:
         config = ConfigFile.model_validate(raw)
@@ -146,6 +152,7 @@ def parse_config(
     problems: list[str] = []
     setups: list[EnvironmentSetup] = []
     owner: dict[str, str] = {}
+    drill_names: set[str] = set()
     for env in config.environment:
         key = f"environment.{env.name}"
         if env.name in {s.environment.name for s in setups}:
@@ -168,7 +175,11 @@ def parse_config(
         problems += secret_problems
         account, verify_problems = _verify_account(f"{key}.verify", env.verify, environ)
         problems += verify_problems
-        setups.append(_setup(env, credentials, account, with_rules=not rule_problems))
+        for index, drill in enumerate(env.drill, start=1):
+            if drill.name.casefold() in drill_names:
+                problems.append(f"{key}.drill[{index}].name: another drill is named {drill.name!r}")
+            drill_names.add(drill.name.casefold())
+        setups.append(_setup(env, credentials, account, with_rules=not rule_problems, digest=digest))
     if problems:
         raise ConfigError("\n".join(f"{where}: {line}" for line in problems))
     return tuple(setups)
@@ -180,6 +191,7 @@ def _setup(
     account: tuple[str, SecretStr] | None = None,
     *,
     with_rules: bool = True,
+    digest: str = "",
 ) -> EnvironmentSetup:
     requesters = env.requesters or Who()
     stages = tuple(
@@ -215,7 +227,13 @@ def _setup(
     names = f"{c.ak_env}/{c.sk_env}" if c.ak_env else f"{c.iam_username_env}/{c.iam_password_env}/{c.iam_domain_env}"
     return EnvironmentSetup(
         environment=Environment(
-            env.name, env.region, env.project_id, policy, frozenset(env.channels), _verify_rule(env.verify)
+            env.name,
+            env.region,
+            env.project_id,
+            policy,
+            frozenset(env.channels),
+            _verify_rule(env.verify),
+            tuple(_drill(env, drill, digest) for drill in env.drill),
         ),
         ddm_endpoint=env.ddm_endpoint or _regional("ddm", env.region),
         iam_endpoint=env.iam_endpoint or _regional("iam", env.region),
@@ -241,6 +259,23 @@ def _reminders(config: RemindersConfig | None) -> ReminderRule | None:
 
 def _minutes_or_none(minutes: float | None) -> timedelta | None:
     return None if minutes is None else timedelta(minutes=minutes)
+
+
+def _drill(env: EnvironmentConfig, config: DrillConfig, digest: str) -> Drill:
+    return Drill(
+        name=config.name,
+        schedule=config.schedule,
+        cron=parse_cron(config.schedule, config.timezone),
+        source=config.source,
+        targets=tuple(config.targets),
+        restore_point=parse_restore_point(config.restore_point),
+        approval=config.approval,
+        mapping=tuple(config.map.items()),
+        window=timedelta(minutes=config.window_minutes),
+        environment=env.name,
+        channel_id=env.channels[0],
+        config_sha256=digest,
+    )
 
 
 def _verify_rule(config: VerifyConfig | None) -> VerifyRule:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.config import GROUP_ID, GROUP_ID_HINT, USER_ID, USER_ID_HINT
+from bot.restore.cron import CronError, parse_cron
+from bot.restore.drills import parse_restore_point
 from bot.restore.rules import WEEKDAYS, Conditions, Window, glob_problem
 from bot.restore.verification import (
     DEFAULT_CHECK_TIMEOUT_SECONDS,
@@ -207,6 +210,60 @@ class VerifyConfig(_Strict):
     check: list[CheckConfig] = Field(default_factory=list)
 
 
+def _zone_problem(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (KeyError, ValueError):  # not found, or not a zone's name at all
+        return f"{value!r} is not a time zone; give one such as Asia/Shanghai or UTC"
+    return None
+
+
+class DrillConfig(_Strict):
+    """A restore the schedule asks for, to a target of a pool kept for drills, then verified and reported."""
+
+    # Short: "drill:<name>" is the requester and the approver of its requests (32 characters at most).
+    name: str = Field(min_length=1, max_length=26, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+    schedule: str
+    timezone: str = "UTC"
+    source: str = Field(min_length=1)
+    targets: list[str] = Field(min_length=1)
+    restore_point: str = "latest"
+    approval: Literal["auto", "stages"] = "auto"
+    map: dict[str, str] = Field(default_factory=dict)
+    window_minutes: float = Field(60, gt=0, le=8 * 24 * 60)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        try:
+            parse_cron(value)
+        except CronError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        if (problem := _zone_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("restore_point")
+    @classmethod
+    def _restore_point(cls, value: str) -> str:
+        parse_restore_point(value)  # ValueError: what is accepted
+        return value
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, value: list[str]) -> list[str]:
+        if any(not each.strip() for each in value):
+            raise ValueError("a target is empty; name each DDM instance of the pool by name or id")
+        if len(set(value)) < len(value):
+            raise ValueError("a target is named twice")
+        return value
+
+
 class EnvironmentConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     channels: list[str] = Field(min_length=1)
@@ -223,6 +280,7 @@ class EnvironmentConfig(_Strict):
     rule: list[RuleConfig] = Field(default_factory=list)
     verify: VerifyConfig | None = None
     reminders: RemindersConfig | None = None
+    drill: list[DrillConfig] = Field(default_factory=list)
 
 
 class ConfigFile(_Strict):

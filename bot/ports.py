@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from bot.errors import DependencyError, PersonError
 from bot.restore.checks import PlanProblem
+from bot.restore.drills import SlotClaim, SlotRecord
 from bot.restore.environment import Standing
 from bot.restore.facts import Instance, JobReport, SourceDataNode, SubmitOutcome, TargetCandidate
 from bot.restore.figures import EnvironmentStats
@@ -239,6 +240,26 @@ class UrgentReviews(Protocol):
         ...
 
 
+class SlotTaken(Exception):
+    """A drill's slot was claimed already (by another replica, or before a restart): nothing was made."""
+
+
+class DrillSlots(Protocol):
+    """A row per drill and slot (bot.restore.drills); a request's slot is claimed by RequestRepository.create."""
+
+    async def record(self, drill: str, slot: datetime, outcome: str, *, now: datetime, detail: str = "") -> bool:
+        """Claim `slot` with an outcome and no request (missed, no target, failed); False when it was claimed."""
+        ...
+
+    async def latest(self, drill: str) -> SlotRecord | None:
+        """The drill's newest claimed slot."""
+        ...
+
+    async def recent(self, drill: str, limit: int) -> list[SlotRecord]:
+        """The drill's newest claimed slots, newest first."""
+        ...
+
+
 class RequestRepository(Protocol):
     """Restore requests, their approvals, audit chain and outbox: the workflow's one store.
 
@@ -260,6 +281,8 @@ class RequestRepository(Protocol):
     def leases(self) -> NamedLeases: ...
     @property
     def reviews(self) -> UrgentReviews: ...
+    @property
+    def drills(self) -> DrillSlots: ...
 
     # ---- changes -----------------------------------------------------------------------------------------
     async def create(
@@ -273,9 +296,11 @@ class RequestRepository(Protocol):
         expires_at: datetime,
         review: Review | None = None,
         flow: Flow | None = None,
+        claim: SlotClaim | None = None,
     ) -> RestoreRequest:
         """A new PENDING request and its card notice, `flow` frozen into it (and into its fingerprint); TargetBusy
-        when another active request holds the target."""
+        when another active request holds the target. A drill's request claims its slot in the same change
+        (SlotTaken when it was claimed: nothing is made) and is made approved when the claim says so."""
         ...
 
     async def transition(

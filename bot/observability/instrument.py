@@ -156,6 +156,8 @@ class ChangeLog:
                 extra={"event": change, "state": request.state.value},
             )
         self._figures(change, request)
+        if request.plan.drill and request.is_final:
+            self.metrics.drill_outcomes.labels(request.plan.drill, request.state.value.lower()).inc()
 
     def _figures(self, change: str, request: RestoreRequest) -> None:
         """Each figure of a restore once, at the change that makes it known (a change happens exactly once)."""

@@ -28,8 +28,10 @@ from bot.restore.request import RequestState
 if TYPE_CHECKING:
     from bot.huawei.budget import CallBudget
     from bot.store.sql_store import RequestStore
+    from bot.workflow.drills import DrillStatus
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
+DrillStatuses = Callable[[], Awaitable["list[DrillStatus]"]]
 
 log = logging.getLogger(__name__)
 PREFIX = "ddm_restore_bot"
@@ -113,6 +115,26 @@ class Metrics:
             buckets=FIGURE_BUCKETS,
             registry=r,
         )
+        # ---- drills (bot.workflow.drills) -------------------------------------------------------------------
+        self.drill_outcomes = Counter(
+            f"{p}_drill_outcomes",
+            "Drill slots this replica claimed by outcome (requested, missed, no_target, failed), and drill requests "
+            "it ended (verified, verify_failed, failed, …)",
+            ["drill", "outcome"],
+            registry=r,
+        )
+        self.drill_last_success = Gauge(
+            f"{p}_drill_last_success_timestamp_seconds",
+            "When each drill's newest verified restore ended (all replicas: read from the store; 0: none yet)",
+            ["drill"],
+            registry=r,
+        )
+        self.drill_targets_left = Gauge(
+            f"{p}_drill_targets_left",
+            "Targets of each drill's pool DDM lists as usable, as last asked",
+            ["drill"],
+            registry=r,
+        )
         # ---- DDM -------------------------------------------------------------------------------------------
         self.ddm_calls = Counter(
             f"{p}_ddm_calls", "DDM HTTP calls by route, method and status", ["route", "method", "status"], registry=r
@@ -188,12 +210,16 @@ class Metrics:
 
     # ---- a scrape ------------------------------------------------------------------------------------------
 
-    async def render(self, *, health: Health, store: RequestStore, budget: CallBudget | None) -> bytes:
+    async def render(
+        self, *, health: Health, store: RequestStore, budget: CallBudget | None, drills: DrillStatuses | None = None
+    ) -> bytes:
         """The exposition text, after reading the shared gauges from the store (each read bounded in time)."""
-        await self.refresh(health=health, store=store, budget=budget)
+        await self.refresh(health=health, store=store, budget=budget, drills=drills)
         return generate_latest(self.registry)
 
-    async def refresh(self, *, health: Health, store: RequestStore, budget: CallBudget | None) -> None:
+    async def refresh(
+        self, *, health: Health, store: RequestStore, budget: CallBudget | None, drills: DrillStatuses | None = None
+    ) -> None:
         _ok, loops = health()
         for name, value in loops.items():
             entry: dict[str, Any] = value if isinstance(value, dict) else {}
@@ -204,6 +230,7 @@ class Metrics:
             ("requests", lambda: self._requests(store)),
             ("outbox", lambda: self._outbox(store)),
             ("budget", lambda: self._budget(budget)),
+            ("drills", lambda: self._drills(drills)),
         )
         for what, read in reads:
             try:
@@ -222,6 +249,16 @@ class Metrics:
         depth, oldest_ms = await store.outbox.depth()
         self.outbox_depth.set(depth)
         self.outbox_oldest_age.set(max(0.0, time.time() - oldest_ms / 1000) if oldest_ms is not None else 0.0)
+
+    async def _drills(self, drills: DrillStatuses | None) -> None:
+        if drills is None:
+            return
+        for status in await drills():
+            name = status.drill.name
+            success = status.last_success
+            self.drill_last_success.labels(name).set(success.timestamp() if success is not None else 0)
+            if status.targets_left is not None:
+                self.drill_targets_left.labels(name).set(status.targets_left)
 
     async def _budget(self, budget: CallBudget | None) -> None:
         if budget is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.errors import Refusal
+from bot.restore.drills import Drill
 from bot.restore.flow import Stage, describe_who
 from bot.restore.policy import Actor, ApprovalPolicy
 from bot.restore.reminders import ReminderRule
@@ -26,6 +27,7 @@ class Environment:
     verify: VerifyRule = field(
         default_factory=VerifyRule
     )  # how a completed restore is proven (DDM level only by default)
+    drills: tuple[Drill, ...] = ()
 
     @property
     def label(self) -> str:

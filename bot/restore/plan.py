@@ -48,6 +48,8 @@ class RestorePlan(BaseModel):
     reason: str = Field("", max_length=500)
     # The break-glass path: the incident it is for; "" for a normal request. Part of the fingerprint when set.
     urgent_incident: str = Field("", max_length=100)
+    # A drill's request: the drill's name (its card says 🧪 Drill, its thread ends with the drill report).
+    drill: str = Field("", max_length=50)
 
     def restore_body(self) -> dict[str, Any]:
         """The body of POST .../backups/recovery, in the seed's shape."""

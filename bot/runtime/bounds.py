@@ -93,6 +93,11 @@ class Bounds:
         return self._step(max(self.ddm_read, self.db_call, longest_check_seconds))
 
     @property
+    def drills(self) -> float:
+        """Per drill: the database, DDM's reads of a plan, then a message to Slack (the submit runs beside it)."""
+        return self._step(max(self.ddm_read, self.db_call, self.slack_call))
+
+    @property
     def audit_head(self) -> float:
         """One read of the audit head in the database."""
         return self._step(self.db_call)

@@ -152,7 +152,10 @@ def add_probes(app: web.Application, runtime: Runtime) -> None:
         return web.json_response(body, status=200 if ok else 503)
 
     async def metrics(_request: web.Request) -> web.Response:
-        text = await runtime.metrics.render(health=runtime.health, store=runtime.store, budget=runtime.ddm.budget)
+        drills = runtime.drills.statuses if runtime.drills is not None and runtime.drills.drills else None
+        text = await runtime.metrics.render(
+            health=runtime.health, store=runtime.store, budget=runtime.ddm.budget, drills=drills
+        )
         return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app.router.add_get("/healthz", health)

@@ -25,6 +25,9 @@ USAGE = (
     "*`/ddm-restore history [days] [page]`* — this channel's environment's requests of the last `days` days "
     f"(default {HISTORY_DAYS_DEFAULT}), newest first, {HISTORY_PAGE_SIZE} a page: who asked and approved, how "
     "each ended and how long it took.\n"
+    "*`/ddm-restore drills`* — this channel's environment's drills: schedule, next run, last result, targets left.\n"
+    "*`/ddm-restore drill run <name>`* — start a drill now (with the environment's approval unless the drill's is "
+    "`auto`).\n"
     "*`/ddm-restore help`* — this help."
 )
 MAX_MAP_PAIRS = 32  # more data nodes than any DDM instance has; keeps the form's metadata small
@@ -77,7 +80,28 @@ class ShowHistory:
     page: int = 1
 
 
-Command = OpenForm | ShowHelp | ListRequests | ShowStatus | ShowPolicy | ShowWhoami | ShowStats | ShowHistory
+@dataclass(frozen=True)
+class ShowDrills:
+    pass
+
+
+@dataclass(frozen=True)
+class RunDrill:
+    name: str
+
+
+Command = (
+    OpenForm
+    | ShowHelp
+    | ListRequests
+    | ShowStatus
+    | ShowPolicy
+    | ShowWhoami
+    | ShowStats
+    | ShowHistory
+    | ShowDrills
+    | RunDrill
+)
 # ASCII digits only, at most 4 (int() of a long run of digits is slow, and none is a number of days we take).
 _DAYS_RE = re.compile(r"^\d{1,4}$", re.ASCII)
 
@@ -104,6 +128,17 @@ def parse_command(text: str) -> Command:
         return ShowWhoami()
     if keyword == "stats":
         return _stats(rest.strip())
+    if keyword == "drills":
+        if rest.strip():
+            return ShowHelp(f"`drills` takes no arguments (got “{clip(rest)}”).")
+        return ShowDrills()
+    if keyword == "drill":
+        verb, _, name = rest.strip().partition(" ")
+        if verb.lower() != "run" or not name.strip():
+            return ShowHelp("Write `drill run <name>` (the drill's name as `/ddm-restore drills` shows it).")
+        if len(name.strip()) > 80:
+            return ShowHelp(f"“{clip(name)}” is too long for a drill's name.")
+        return RunDrill(" ".join(name.split()))
     if keyword == "history":
         return _history(rest.split())
     if keyword == "status":

@@ -12,6 +12,7 @@ from bot.runtime.supervisor import Supervisor
 from bot.slack.directory import SlackDirectory
 from bot.slack.home import HomePublisher
 from bot.slack.notifier import SlackNotifier
+from bot.workflow.drills import DrillRunner
 from bot.workflow.places import Places
 
 
@@ -30,6 +31,7 @@ class Deps:
     # The choices of each environment (by name), when there are several; else `choices` serves every channel.
     choices_by_environment: Mapping[str, RestoreChoices] = field(default_factory=dict)
     home: HomePublisher | None = None  # the App Home tab
+    drills: DrillRunner | None = None  # the environments file's drills (None: none run in this process)
 
     def choices_in(self, channel_id: str) -> RestoreChoices:
         """The live lists of the channel's environment (its project, with its credentials)."""

@@ -51,3 +51,7 @@ class SlackNotifier:
 
     async def tell(self, user_id: str, channel_id: str, text: str) -> None:
         await tell(self.client, user_id, channel_id, text)
+
+    async def say(self, channel_id: str, text: str) -> None:
+        """A message to the channel (a drill that did not start): `text` is our own mrkdwn."""
+        await self.client.chat_postMessage(channel=channel_id, text=text)

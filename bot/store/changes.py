@@ -11,9 +11,11 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot.ports import ChangeObserver
+from bot.restore.drills import SlotClaim, SlotRecord
 from bot.restore.flow import Flow
 from bot.restore.lifecycle import LIFECYCLE, REVIEW_AFTER, REVIEW_MOVES, Event, ReviewEvent
 from bot.restore.notices import Notice, Outgoing, ParamValue
@@ -22,6 +24,7 @@ from bot.restore.reminders import Due, Kind, ReminderRule, Sent
 from bot.restore.request import SYSTEM, RequestState, RestoreRequest, request_fingerprint
 from bot.restore.review import Review
 from bot.restore.stages import StageRule
+from bot.restore.timeparse import datetime_of, epoch_ms_of
 from bot.store import schema
 from bot.store.audit_chain import audit_record
 from bot.store.rows import LockedRequest
@@ -126,6 +129,42 @@ def created(row: Mapping[str, Any]) -> Effects:
         )
     )
     return effects
+
+
+def drill_created(row: dict[str, Any], effects: Effects, claim: SlotClaim) -> dict[str, Any]:
+    """A drill's new request: approved at once by the environments file when the drill says so (its actor, the
+    file's hash in the audit record), else PENDING like any."""
+    if claim.approved_by is None:
+        return row
+    locked = LockedRequest(EMPTY_ROW | row, ())
+    changes = move_changes(locked, Event.APPROVED, now_ms=row["created_ms"])
+    assert changes is not None
+    details = {"drill": claim.drill, "slot_ms": epoch_ms_of(claim.slot), **dict(claim.details)}
+    return write_move(locked, Event.APPROVED, changes, effects, actor=claim.approved_by, details=details).values
+
+
+def slot_row(
+    drill: str, slot: datetime, outcome: str, *, now_ms: int, request_id: str | None = None, detail: str = ""
+) -> dict[str, Any]:
+    return {
+        "drill": drill,
+        "slot_ms": epoch_ms_of(slot),
+        "outcome": outcome,
+        "request_id": request_id,
+        "at_ms": now_ms,
+        "detail": detail or None,
+    }
+
+
+def slot_record(row: Mapping[str, Any]) -> SlotRecord:
+    return SlotRecord(
+        drill=row["drill"],
+        slot=datetime_of(row["slot_ms"]),
+        outcome=row["outcome"],
+        at=datetime_of(row["at_ms"]),
+        request_id=row["request_id"],
+        detail=row["detail"] or "",
+    )
 
 
 # ---- moves of the lifecycle table ---------------------------------------------------------------------------

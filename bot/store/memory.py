@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreUnavailable
-from bot.ports import ApprovalOutcome, ChangeObserver, RequestPage, RequestRepository, TargetBusy
+from bot.ports import ApprovalOutcome, ChangeObserver, RequestPage, RequestRepository, SlotTaken, TargetBusy
+from bot.restore.drills import Outcome, SlotClaim
 from bot.restore.flow import Flow
 from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import ACTIVE_STATES, REVIEW_MOVES, Event, ReviewEvent
@@ -34,6 +35,7 @@ from bot.store.changes import (
     Effects,
     check_move_values,
     created,
+    drill_created,
     may_approve,
     may_freeze,
     may_nudge,
@@ -43,6 +45,7 @@ from bot.store.changes import (
     new_row,
     remind_changes,
     review_record,
+    slot_row,
     stage_rule,
     tell,
     write_approval,
@@ -51,7 +54,7 @@ from bot.store.changes import (
     write_nudge,
     write_reminder,
 )
-from bot.store.memory_queues import MemoryLeases, MemoryOutbox
+from bot.store.memory_queues import MemoryDrillSlots, MemoryLeases, MemoryOutbox
 from bot.store.rows import LockedRequest
 
 _ACTIVE = frozenset(state.value for state in ACTIVE_STATES)
@@ -66,6 +69,7 @@ class MemoryStore:
         self.available = True
         self.outbox = MemoryOutbox(self._turn)
         self.leases = MemoryLeases(self._turn)
+        self.drills = MemoryDrillSlots(self._turn)
         self.reviews = MemoryReviews(self)
         self.observers = tuple(observers)
         self.on_notices = on_notices
@@ -101,8 +105,11 @@ class MemoryStore:
         expires_at: datetime,
         review: Review | None = None,
         flow: Flow | None = None,
+        claim: SlotClaim | None = None,
     ) -> RestoreRequest:
         await self._turn()
+        if claim is not None and self.drills.claimed(claim.drill, claim.slot):
+            raise SlotTaken(f"{claim.drill} at {claim.slot.isoformat()}")
         holder = self._active_for_target(plan.target.id)
         if holder is not None:
             raise TargetBusy(holder.request())
@@ -120,9 +127,17 @@ class MemoryStore:
             review=review,
             flow=flow,
         )
+        effects = created(values)
+        if claim is not None:
+            values = drill_created(values, effects, claim)
+            self.drills.claim(
+                slot_row(claim.drill, claim.slot, Outcome.REQUESTED, now_ms=ms(now), request_id=request_id)
+            )
         row = LockedRequest(values, ())
-        self._commit(request_id, row, created(values))
+        self._commit(request_id, row, effects)
         tell(self.observers, "create", row.request())
+        if claim is not None and claim.approved_by is not None:
+            tell(self.observers, Event.APPROVED.value, row.request())
         return row.request()
 
     async def transition(

@@ -8,10 +8,13 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.ports import OutboxRow
+from bot.restore.drills import SlotRecord
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.timeparse import epoch_ms_of as ms
+from bot.store.changes import slot_record, slot_row
 
 Turn = Callable[[], Awaitable[None]]
 
@@ -136,6 +139,35 @@ class MemoryLeases:
         await self._turn()
         held = self._held.get(name)
         return held[0] if held is not None and held[1] > ms(now) else None
+
+
+class MemoryDrillSlots:
+    def __init__(self, turn: Turn) -> None:
+        self._turn = turn
+        self._rows: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def claimed(self, drill: str, slot: datetime) -> bool:
+        return (drill, ms(slot)) in self._rows
+
+    def claim(self, row: dict[str, Any]) -> None:
+        """Part of the request's change (MemoryStore.create), which checked it was free."""
+        self._rows[(row["drill"], row["slot_ms"])] = row
+
+    async def record(self, drill: str, slot: datetime, outcome: str, *, now: datetime, detail: str = "") -> bool:
+        await self._turn()
+        if self.claimed(drill, slot):
+            return False
+        self.claim(slot_row(drill, slot, outcome, now_ms=ms(now), detail=detail))
+        return True
+
+    async def latest(self, drill: str) -> SlotRecord | None:
+        found = await self.recent(drill, 1)
+        return found[0] if found else None
+
+    async def recent(self, drill: str, limit: int) -> list[SlotRecord]:
+        await self._turn()
+        mine = sorted((row for (name, _), row in self._rows.items() if name == drill), key=lambda row: -row["slot_ms"])
+        return [slot_record(row) for row in mine[:limit]]
 
 
 class MemoryBudget:

@@ -211,6 +211,19 @@ leases = Table(
     Column("expires_ms", BigInteger, nullable=False),
 )
 
+# Revision 0011: a row per drill and slot (bot.restore.drills): a slot runs once across replicas and restarts.
+drill_slots = Table(
+    "drill_slots",
+    metadata,
+    Column("drill", String(64), nullable=False),
+    Column("slot_ms", BigInteger, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("request_id", String(16)),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("detail", Text),
+    PrimaryKeyConstraint("drill", "slot_ms", name="pk_drill_slots"),
+)
+
 # Revision 0004: DDM calls per credential per minute, shared by every replica (bot.huawei.budget).
 call_budget = Table(
     "ddm_call_budget",

@@ -20,7 +20,8 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.ports import ApprovalOutcome, ChangeObserver, RequestPage, TargetBusy
+from bot.ports import ApprovalOutcome, ChangeObserver, RequestPage, SlotTaken, TargetBusy
+from bot.restore.drills import Outcome, SlotClaim
 from bot.restore.flow import Flow
 from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import Event
@@ -38,6 +39,7 @@ from bot.store.changes import (
     Effects,
     check_move_values,
     created,
+    drill_created,
     freeze_changes,
     may_approve,
     may_freeze,
@@ -47,6 +49,7 @@ from bot.store.changes import (
     named_stages,
     new_row,
     remind_changes,
+    slot_row,
     stage_rule,
     tell,
     write_approval,
@@ -56,6 +59,7 @@ from bot.store.changes import (
     write_reminder,
 )
 from bot.store.database import Database
+from bot.store.drill_slots import DrillSlotTable, slot_claimed
 from bot.store.engine import make_engine
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox, append_notices
@@ -76,6 +80,7 @@ class RequestStore(Database):
         super().__init__(engine)
         self.outbox = Outbox(self)
         self.leases = Leases(self)
+        self.drills = DrillSlotTable(self)
         # Called after a commit that wrote notices, so that this replica's announcer delivers them at once.
         self.on_notices = on_notices
         self.reviews = Reviews(self, on_notices)
@@ -105,6 +110,7 @@ class RequestStore(Database):
         expires_at: datetime,
         review: Review | None = None,
         flow: Flow | None = None,
+        claim: SlotClaim | None = None,
     ) -> RestoreRequest:
         """Store a new PENDING request and its card notice; raises TargetBusy when another active request holds
         the target. An urgent request carries its follow-up `review` (due when it ends). `flow` is frozen into
@@ -121,11 +127,23 @@ class RequestStore(Database):
                 review=review,
                 flow=flow,
             )
+            effects = created(row)
+            if claim is not None:
+                row = drill_created(row, effects, claim)
             try:
                 async with self.write() as conn:
                     await conn.execute(insert(r).values(**row))
-                    await self._finish(conn, created(row))
+                    if claim is not None:
+                        slot = slot_row(
+                            claim.drill, claim.slot, Outcome.REQUESTED, now_ms=ms(now), request_id=row["id"]
+                        )
+                        await conn.execute(insert(schema.drill_slots).values(**slot))
+                    await self._finish(conn, effects)
             except IntegrityError:
+                if claim is not None:
+                    async with self.read() as conn:
+                        if await slot_claimed(conn, claim.drill, claim.slot):
+                            raise SlotTaken(f"{claim.drill} at {claim.slot.isoformat()}") from None
                 holder = await self.active_for_target(plan.target.id)
                 if holder is not None:
                     raise TargetBusy(holder) from None
@@ -133,6 +151,8 @@ class RequestStore(Database):
             self.on_notices()
             request = LockedRequest(EMPTY_ROW | row, ()).request()
             tell(self.observers, "create", request)
+            if claim is not None and claim.approved_by is not None:
+                tell(self.observers, Event.APPROVED.value, request)
             return request
         raise RuntimeError("could not allocate a request id")
 

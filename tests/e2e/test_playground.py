@@ -22,6 +22,7 @@ from tests.support.processes import clean_env
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 STAGES = REPO / "docs" / "playground-stages.toml"
+DRILLS = REPO / "docs" / "playground-drills.toml"
 # A production environments file, as one finds in the folder the bot runs from: its secrets are not set here.
 PROD_FILE = """
 [[environment]]
@@ -234,3 +235,32 @@ async def test_the_home_tab_is_published_when_opened(playground: tuple[Playgroun
     assert (await seen_by(http, "UALICE"))["home"] is None  # each person has their own
     page = await http.get("/")
     assert 'id="home-link"' in page.text and 'id="home"' in page.text
+
+
+async def test_a_drill_started_from_the_page_restores_verifies_and_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with (
+        Playground(port=0, job_seconds=0.5, config=DRILLS) as running,
+        httpx.AsyncClient(base_url=running.url) as http,
+    ):
+        await http.post("/api/command", json={"user": "UALICE", "text": "/ddm-restore drill run orders drill"})
+
+        async def started() -> str | None:
+            texts = [e["text"] for e in (await seen_by(http, "UALICE"))["ephemerals"]]
+            return next((t for t in texts if "Drill *orders drill*" in t), None)
+
+        answer = await eventually(started, "no answer to the drill run")
+        assert "started" in answer and "approved by the environments file" in answer, answer
+
+        async def report() -> str | None:
+            for message in (await seen_by(http, "UALICE"))["messages"]:
+                for reply in message["replies"]:
+                    if "Drill report" in reply.get("text", ""):
+                        return str(message["blocks"]) + "\n" + str(reply["text"])
+            return None
+
+        # The playground's restored target shows RESTORE for 3 s before RUNNING: the verification waits for it.
+        card_and_report = await eventually(report, "no drill report", timeout=20)
+        assert "🧪 *Drill* orders drill" in card_and_report and "verification passed ✅" in card_and_report

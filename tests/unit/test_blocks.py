@@ -108,6 +108,18 @@ CARDS = {
     "card_cancelled": make_request(RequestState.CANCELLED, decided_by="UALICE"),
     "card_rejected": make_request(RequestState.REJECTED, decided_by="UBOB", decision_note="wrong target"),
     "card_expired": make_request(RequestState.EXPIRED),
+    # A drill approved by the environments file (approval = "auto"): no approval rows, its requester the drill.
+    "card_drill_verified": make_request(
+        RequestState.VERIFIED,
+        plan=PLAN.model_copy(update={"drill": "orders weekly", "environment": "prod", "reason": "drill orders weekly"}),
+        requester_id="drill:orders weekly",
+        approved_at=NOW,
+        job_id="09902ee7866649b8908ec209bfee2747",
+        job_progress=100,
+        submitted_at=NOW,
+        job_started_at=NOW,
+        finished_at=NOW + timedelta(minutes=3, seconds=12),
+    ),
 }
 
 

@@ -159,6 +159,8 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
     where = f" · {escape(plan.environment, 60)} ({escape(plan.region, 40)})" if plan.environment else ""
     if plan.urgent_incident:
         where = f" · 🚨 *URGENT* · incident {escape(plan.urgent_incident, 100)}" + where
+    if plan.drill:
+        where = f" · 🧪 *Drill* {escape(plan.drill, 60)}" + where
     blocks: list[Block] = [
         SectionBlock(
             block_id="card_status",
@@ -194,6 +196,8 @@ def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> lis
     facts = [f"Plan fingerprint `{short_fingerprint(request.fingerprint)}`"]
     if request.approvals:
         facts.append("Approved by " + ", ".join(mention(uid) for uid in request.approver_ids))
+    elif plan.drill and request.approved_at is not None:
+        facts.append('Approved by the environments file (the drill\'s `approval = "auto"`)')
     if request.state is RequestState.PENDING and not people.stages:
         facts.append(f"Approvers: {people.approvers}")
     if request.job_id:

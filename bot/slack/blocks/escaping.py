@@ -61,8 +61,14 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 
+DRILL_ACTOR = "drill:"
+
+
 def mention(user_id: str) -> str:
-    """A Slack user id from Slack itself (never from typed text)."""
+    """A Slack user id from Slack itself (never from typed text); a drill's actor ("drill:<name>", from the
+    environments file) by its name."""
+    if user_id.startswith(DRILL_ACTOR):
+        return f"🧪 drill _{escape(user_id.removeprefix(DRILL_ACTOR), 60)}_"
     return f"<@{user_id}>"
 
 

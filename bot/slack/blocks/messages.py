@@ -157,7 +157,8 @@ def final_text(request: RestoreRequest, params: Mapping[str, ParamValue] | None 
     """How a request in a final state ended, from what the request records (a verification: its `params`)."""
     state = request.state
     if state in (RequestState.VERIFIED, RequestState.VERIFY_FAILED):
-        return verdict_text(request, params or {})
+        verdict = verdict_text(request, params or {})
+        return f"{verdict}\n{drill_report(request)}" if request.plan.drill else verdict
     if state is RequestState.REJECTED:
         reason = f': "{escape(request.decision_note, 500)}"' if request.decision_note else ""
         return f"{mention(request.decided_by or '?')} rejected {request.id}{reason}. Nothing was restored."
@@ -211,6 +212,18 @@ def _completed(request: RestoreRequest) -> str:
     return (
         f"✅ Restore completed{_took(request)}. {_people(request)} — {_instance(plan, plan.target)} now holds "
         f"{_instance(plan, plan.source)} as of {utc_text(plan.restore_time_ms)}."
+    )
+
+
+def drill_report(request: RestoreRequest) -> str:
+    """The end of a drill's thread: how long the restore took, how old its restore point was, and its verdict."""
+    figures = figures_of(request)
+    took = duration_text(figures.time_to_restore) if figures.time_to_restore is not None else "unknown"
+    lag = duration_text(figures.restore_point_lag) if figures.restore_point_lag is not None else "unknown"
+    verdict = "passed ✅" if request.state is RequestState.VERIFIED else "failed ⚠️"
+    return (
+        f"🧪 *Drill report* — {escape(request.plan.drill, 60)}: time to restore {took} · restore-point lag {lag} · "
+        f"verification {verdict}"
     )
 
 

@@ -27,12 +27,15 @@ from bot.slack.blocks import (
     status_text,
     step1_view,
 )
+from bot.slack.blocks.drills import drill_started_text, drills_text
 from bot.slack.blocks.history import history_text
 from bot.slack.blocks.whoami import whoami_text
 from bot.slack.command_text import (
     USAGE,
     ListRequests,
     OpenForm,
+    RunDrill,
+    ShowDrills,
     ShowHelp,
     ShowHistory,
     ShowPolicy,
@@ -86,6 +89,10 @@ async def ddm_restore(
         spawn_answering(deps.tasks, _stats(deps, tell, command.days), name="stats", tell=tell)
     elif isinstance(command, ShowHistory):
         spawn_answering(deps.tasks, _history(deps, tell, channel_id, command), name="history", tell=tell)
+    elif isinstance(command, ShowDrills):
+        spawn_answering(deps.tasks, _drills(deps, tell, channel_id), name="drills", tell=tell)
+    elif isinstance(command, RunDrill):
+        spawn_answering(deps.tasks, _run_drill(deps, tell, command.name, user_id, channel_id), name="drill", tell=tell)
     elif isinstance(command, ShowStatus):
         spawn_answering(
             deps.tasks, _status(deps, tell, command.reference, user_id, channel_id), name="status", tell=tell
@@ -250,3 +257,37 @@ async def _stats(deps: Deps, tell: Callable[[str], Awaitable[None]], days: int) 
         return environment.label if environment is not None else name or "default"
 
     await tell(stats_text(await deps.desk.stats(days), days=days, label=label))
+
+
+async def _drills(deps: Deps, tell: Callable[[str], Awaitable[None]], channel_id: str) -> None:
+    place = deps.places.for_channel(channel_id)
+    if place is None:
+        await tell(deps.places.environments.not_set_up(channel_id))
+        return
+    where = escape(place.environment.label, 100) if place.environment.name else "this workspace"
+    mine = {drill.name for drill in place.environment.drills}
+    statuses = [s for s in await deps.drills.statuses() if s.drill.name in mine] if deps.drills else []
+    await tell(drills_text(statuses, where=where))
+
+
+async def _run_drill(
+    deps: Deps, tell: Callable[[str], Awaitable[None]], name: str, user_id: str, channel_id: str
+) -> None:
+    place = deps.places.for_channel(channel_id)
+    if place is None:
+        await tell(deps.places.environments.not_set_up(channel_id))
+        return
+    found = deps.drills.named(name) if deps.drills else None
+    if found is None or found[1].environment != place.environment.name:
+        known = ", ".join(f"“{escape(d.name, 60)}”" for d in place.environment.drills) or "none"
+        await tell(f"No drill “{escape(name, 80)}” in this channel's environment (its drills: {known}).")
+        return
+    refusal = place.policy.can_request(await deps.directory.actor(user_id), channel_id)
+    if refusal is not None:
+        await tell(guard(refusal.message))
+        return
+    assert deps.drills is not None
+    drill = found[1]
+    # Its own slot (now): a person's run never takes the place of a scheduled one.
+    result = await deps.drills.run(found[0], drill, slot=deps.drills.clock(), requester_id=user_id)
+    await tell(drill_started_text(drill.name, result))

@@ -3,7 +3,7 @@
 The reminders and the escalation are numbered per stage, so that each is written once across replicas.
 
 Revision ID: 0012
-Revises: 0010 (the scheduled drills' 0011 comes between when both branches are merged)
+Revises: 0011
 Create Date: 2026-12-02
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
