@@ -27,8 +27,8 @@ from bot.restore.request import RequestState
 
 if TYPE_CHECKING:
     from bot.huawei.budget import CallBudget
+    from bot.restore.drills import DrillStatus
     from bot.store.sql_store import RequestStore
-    from bot.workflow.drills import DrillStatus
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
 DrillStatuses = Callable[[], Awaitable["list[DrillStatus]"]]

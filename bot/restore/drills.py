@@ -166,3 +166,14 @@ def restore_ms(point: RestorePoint, windows: list[Window], now_ms: int, *, rng: 
         return latest
     wanted = now_ms - int(point.offset.total_seconds() * 1000)
     return wanted if any(w.contains(wanted) for w in windows) else None
+
+
+@dataclass
+class DrillStatus:
+    """What /ddm-restore drills and the metrics show of a drill."""
+
+    drill: Drill
+    next_run: datetime | None
+    last: str  # the last result, in words
+    last_success: datetime | None
+    targets_left: int | None  # None: DDM did not answer

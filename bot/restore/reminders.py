@@ -13,12 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
+from bot.restore.approval import Approval
 from bot.restore.stages import StageRule
-
-if TYPE_CHECKING:  # the request holds what was sent (Sent): the annotation only
-    from bot.restore.request import Approval
 
 
 class Kind(StrEnum):

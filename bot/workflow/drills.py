@@ -20,6 +20,7 @@ from bot.ports import RequestRepository, SlotTaken, TargetBusy
 from bot.restore.checks import named_by_ddm
 from bot.restore.drills import (
     Drill,
+    DrillStatus,
     Outcome,
     SlotClaim,
     pick_target,
@@ -54,17 +55,6 @@ class DrillNotStarted:
 
 
 DrillResult = DrillStarted | DrillNotStarted
-
-
-@dataclass
-class DrillStatus:
-    """What /ddm-restore drills and the metrics show of a drill."""
-
-    drill: Drill
-    next_run: datetime | None
-    last: str  # the last result, in words
-    last_success: datetime | None
-    targets_left: int | None  # None: DDM did not answer
 
 
 class DrillRunner:

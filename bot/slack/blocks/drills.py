@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.restore.drills import DrillStatus
 from bot.restore.timeparse import epoch_ms_of, utc_text
 from bot.slack.blocks.escaping import escape
-from bot.workflow.drills import DrillNotStarted, DrillResult, DrillStatus
+from bot.workflow.drills import DrillNotStarted, DrillResult
 
 
 def drills_text(statuses: Sequence[DrillStatus], *, where: str) -> str:
