@@ -14,8 +14,8 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qs
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -72,13 +72,12 @@ def _events_handler(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.R
             return web.Response(status=401, text="invalid signature")
         try:
             body = raw.decode("utf-8")
-            parseable(body, request.content_type)
+            payload = parsed(body, request.content_type)
         except (ValueError, RecursionError) as exc:
             # Signed with our secret yet unreadable: one line, without the body (it may hold user text).
             log.warning("a signed request to %s was refused (400): %s (%d bytes)", EVENTS_PATH, _why(exc), len(raw))
             return web.Response(status=400, text="unparseable body")
-        bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
-        return await to_aiohttp_response(await runtime.app.async_dispatch(bolt_request))
+        return await to_aiohttp_response(await runtime.app.async_dispatch(_bolt_request(request, body, payload)))
 
     return events
 
@@ -98,20 +97,41 @@ def _kind(content_type: str, raw: bytes) -> str:
     return "interactive" if raw.startswith(b"payload=") or b"&payload=" in raw[:4096] else "slash_commands"
 
 
-def parseable(body: str, content_type: str) -> None:
-    """Raise ValueError when the body lacks what every request of its kind carries from Slack: bolt and our
-    listeners index those fields directly and would answer 500 with a traceback."""
+def parsed(body: str, content_type: str) -> dict[str, Any]:
+    """The body as bolt reads it (slack_bolt.request.internals.parse_body), read once; ValueError when it lacks
+    what every request of its kind carries from Slack: bolt and our listeners index those fields directly and
+    would answer 500 with a traceback."""
     if content_type == "application/json" or body.startswith("{"):
         event = json.loads(body)
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             raise ValueError("not a JSON object with a type")
-        return
-    form = parse_qs(body, keep_blank_values=True)
-    if "payload" in form:
-        _check_interaction(json.loads(form["payload"][0]))
+        return event
+    form = dict(parse_qsl(body, keep_blank_values=True))  # a repeated field: its last value, as bolt's
     # A slash command always names who typed it where; without them no listener can answer.
-    if "command" in form and not all(form.get(name, [""])[0] for name in ("user_id", "channel_id")):
+    if "command" in form and not all(form.get(name) for name in ("user_id", "channel_id")):
         raise ValueError("a command without user_id or channel_id")
+    if "payload" not in body:  # bolt's own test: "payload" anywhere makes the body an interaction's
+        return form
+    if "payload" not in form:
+        return {}
+    interaction = json.loads(form["payload"])
+    _check_interaction(interaction)
+    return cast(dict[str, Any], interaction)
+
+
+def _bolt_request(request: web.Request, body: str, payload: dict[str, Any]) -> AsyncBoltRequest:
+    """bolt's request of a body `parsed` already read: bolt parses only in HTTP mode, so it is made as Socket
+    Mode's (from the parsed body) and then marked HTTP with its raw body, which bolt's signature check reads.
+    The large bodies (a card's click carries the card) cost a parse each on the way to the ack."""
+    bolt_request = AsyncBoltRequest(
+        body=payload,
+        query=request.query_string,
+        headers=request.headers,  # type: ignore[arg-type]
+        mode="socket_mode",
+    )
+    bolt_request.raw_body = body
+    bolt_request.mode = "http"
+    return bolt_request
 
 
 def _check_interaction(payload: object) -> None:

@@ -26,11 +26,6 @@ def dt(epoch_ms: int | None) -> datetime | None:
     return None if epoch_ms is None else datetime_of(epoch_ms)
 
 
-async def get_request(conn: AsyncConnection, request_id: str) -> RestoreRequest | None:
-    found = await load_requests(conn, select(schema.requests).where(schema.requests.c.id == request_id))
-    return found[0] if found else None
-
-
 async def load_requests(conn: AsyncConnection, query: Select[Any]) -> list[RestoreRequest]:
     """Requests of `query` with their approvals: two statements, whatever the number of rows."""
     rows = (await conn.execute(query)).all()
@@ -92,6 +87,36 @@ _ROW_AND_APPROVALS = (
     .order_by(*_IN_ORDER)
 )
 
+# A plain read of one request (every click reads one): its row and approvals in one statement, built once.
+_READ_ROW_AND_APPROVALS = (
+    select(
+        _r,
+        _a.c.user_id.label("approval_user_id"),
+        _a.c.at_ms.label("approval_at_ms"),
+        _a.c.stage.label("approval_stage"),
+    )
+    .select_from(_r.outerjoin(_a, _a.c.request_id == _r.c.id))
+    .where(_r.c.id == _ID)
+    .order_by(*_IN_ORDER)
+)
+
+
+async def get_request(conn: AsyncConnection, request_id: str) -> RestoreRequest | None:
+    """One request with its approvals, in one prepared statement (one trip to the database's thread)."""
+    rows = (await conn.execute(_READ_ROW_AND_APPROVALS, {"request_id": request_id})).all()
+    if not rows:
+        return None
+    return request_of(rows[0], _joined_approvals(rows))
+
+
+def _joined_approvals(rows: Any) -> tuple[Approval, ...]:
+    """The approvals of a request's rows outer-joined with its approvals (none: one row of NULLs)."""
+    return tuple(
+        Approval(user_id=row.approval_user_id, at=datetime_of(row.approval_at_ms), stage=row.approval_stage)
+        for row in rows
+        if row.approval_user_id is not None
+    )
+
 
 async def lock_request(conn: AsyncConnection, request_id: str) -> LockedRequest | None:
     """The request's row and its approvals. On PostgreSQL the row stays locked (FOR UPDATE) until the
@@ -114,12 +139,7 @@ async def lock_request(conn: AsyncConnection, request_id: str) -> LockedRequest 
         return None
     values = dict(rows[0]._mapping)
     del values["approval_user_id"], values["approval_at_ms"], values["approval_stage"], values["chain_head"]
-    approvals = tuple(
-        Approval(user_id=row.approval_user_id, at=datetime_of(row.approval_at_ms), stage=row.approval_stage)
-        for row in rows
-        if row.approval_user_id is not None
-    )
-    return LockedRequest(values, approvals, chain_head=rows[0].chain_head)
+    return LockedRequest(values, _joined_approvals(rows), chain_head=rows[0].chain_head)
 
 
 def request_of(row: Any, approvals: tuple[Approval, ...]) -> RestoreRequest:
