@@ -36,7 +36,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "playground":
         from bot.playground.run import playground_cli
 
-        return playground_cli(args.host, args.port, args.job_seconds, getattr(args, "config", None))
+        return playground_cli(
+            args.host,
+            args.port,
+            args.job_seconds,
+            getattr(args, "config", None),
+            args.verify_mysql,
+            args.verify_mysql_admin,
+        )
     if command == "audit":
         from bot.store.audit import audit_cli
 
@@ -119,6 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="an environments file for the playground's workspace, to try stages and the urgent path "
         "(e.g. docs/playground-stages.toml; default: one approval by @db-leads, and ./ddm-restore.toml is never read)",
+    )
+    play.add_argument(
+        "--verify-mysql",
+        metavar="HOST:PORT",
+        default=None,
+        help="a MySQL/MariaDB the restored targets speak at: a database and a read-only account are made there for "
+        "one SQL check of each restore, and dropped when the playground stops (default: off, DDM-level only)",
+    )
+    play.add_argument(
+        "--verify-mysql-admin",
+        metavar="USER[:PASSWORD]",
+        default="root",
+        help="the account that creates them on --verify-mysql",
     )
     sub.add_parser(
         "check",

@@ -24,8 +24,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from bot.app import build_runtime
 from bot.config import ConfigError, Settings
 from bot.playground.environments import file_setups, playground_setups, read_config
-from bot.playground.people import LEADS_GROUP_ID, populate
+from bot.playground.people import CHANNEL_ID, LEADS_GROUP_ID, populate
 from bot.playground.relay import SlackRelay
+from bot.playground.verify_mysql import CheckDatabase, Server, parse_server
 from bot.playground.web import page_app
 from bot.playground.workspace import PlaygroundSlack
 from bot.serving.serve import EVENTS_PATH, serve
@@ -86,7 +87,13 @@ class Playground:
     """Everything on localhost, as an async context manager; `url` is the page."""
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 8080, job_seconds: float = 20.0, config: Path | None = None
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        job_seconds: float = 20.0,
+        config: Path | None = None,
+        verify_mysql: Server | None = None,
     ) -> None:
         # A bad --config is ConfigError here, before anything starts.
         self.config = read_config(config) if config is not None else None
@@ -99,6 +106,8 @@ class Playground:
         self.slack = PlaygroundSlack()
         # A restored target shows RESTORE a few seconds more, then RUNNING: the verification is seen to wait.
         self.sim = RunningSimulator(credentials=CREDENTIALS, job_seconds=job_seconds, settle_seconds=3.0)
+        # --verify-mysql: the checks' database on that server (created first: a bad server stops nothing running).
+        self.checks_db = CheckDatabase(verify_mysql) if verify_mysql is not None else None
         self.url = ""
         self._tmp = tempfile.TemporaryDirectory(prefix="ddm-playground-")
         self._stop = asyncio.Event()
@@ -120,6 +129,11 @@ class Playground:
         await self.close()
 
     async def _start(self) -> None:
+        if self.checks_db is not None:
+            await self.checks_db.create()
+            server = self.checks_db.server
+            for instance in self.sim.state.primary.world.ddm_instances:
+                instance.access_ip, instance.access_port = server.host, server.port
         await self.slack.start()
         populate(self.slack)
         await self.sim.__aenter__()
@@ -127,6 +141,8 @@ class Playground:
         setups = playground_setups(
             settings, self.config, where=self.config_path, sim_url=self.sim.base_url, credentials=CREDENTIALS
         )
+        if self.checks_db is not None:
+            setups = self.checks_db.with_check(setups, CHANNEL_ID)
         runtime = await build_runtime(settings, sweep_interval=1.0, setups=setups)
         self._bot = asyncio.create_task(serve(runtime, self._stop, host="127.0.0.1"), name="playground-bot")
         bot_url = f"http://127.0.0.1:{settings.port}"
@@ -152,6 +168,8 @@ class Playground:
             self._bot = None
         await self.sim.__aexit__(None, None, None)
         await self.slack.close()
+        if self.checks_db is not None:
+            await self.checks_db.drop()
         self._tmp.cleanup()
 
 
@@ -181,16 +199,23 @@ async def run_playground(playground: Playground) -> int:
     return 0
 
 
-def playground_cli(host: str, port: int, job_seconds: float, config: Path | None = None) -> int:
+def playground_cli(
+    host: str,
+    port: int,
+    job_seconds: float,
+    config: Path | None = None,
+    verify_mysql: str | None = None,
+    verify_mysql_admin: str = "root",
+) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        playground = Playground(host=host, port=port, job_seconds=job_seconds, config=config)
-    except ConfigError as exc:
+        server = parse_server(verify_mysql, verify_mysql_admin) if verify_mysql is not None else None
+        playground = Playground(host=host, port=port, job_seconds=job_seconds, config=config, verify_mysql=server)
+        return asyncio.run(run_playground(playground))
+    except ConfigError as exc:  # a bad --config or --verify-mysql: before anything starts
         for line in str(exc).splitlines():
             print(f"ddm-restore-bot: {line}", file=sys.stderr)
         return 2
-    try:
-        return asyncio.run(run_playground(playground))
     except OSError as exc:
         print(f"ddm-restore-bot: playground could not start: {exc}", file=sys.stderr)
         return 2

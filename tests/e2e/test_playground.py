@@ -10,13 +10,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncmy
 import httpx
 import pytest
 import pytest_asyncio
 
 from bot.cli import main
 from bot.playground.run import Playground
+from bot.playground.verify_mysql import parse_server
 from tests.support.http import local_http
+from tests.support.mariadb import HOST as MARIADB_HOST
+from tests.support.mariadb import PORT as MARIADB_PORT
 from tests.support.processes import clean_env
 
 T = TypeVar("T")
@@ -264,3 +268,63 @@ async def test_a_drill_started_from_the_page_restores_verifies_and_reports(
         # The playground's restored target shows RESTORE for 3 s before RUNNING: the verification waits for it.
         card_and_report = await eventually(report, "no drill report", timeout=20)
         assert "🧪 *Drill* orders drill" in card_and_report and "verification passed ✅" in card_and_report
+
+
+async def mariadb_has(name: str) -> bool:
+    """Whether a database and an account of that name exist on the machine's MariaDB (asked as root)."""
+    connection = await asyncmy.connect(host=MARIADB_HOST, port=MARIADB_PORT, user="root", password="", autocommit=True)
+    try:
+        async with connection.cursor() as cursor:
+            await cursor.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (name,))
+            databases = (await cursor.fetchone())[0]
+            await cursor.execute("SELECT COUNT(*) FROM mysql.user WHERE user = %s", (name,))
+            accounts = (await cursor.fetchone())[0]
+    finally:
+        connection.close()
+    return bool(databases or accounts)
+
+
+async def test_verify_mysql_ends_a_restore_verified_with_a_passing_check_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    server = parse_server(f"{MARIADB_HOST}:{MARIADB_PORT}", "root")
+    async with (
+        Playground(port=0, job_seconds=0.5, config=DRILLS, verify_mysql=server) as running,
+        httpx.AsyncClient(base_url=running.url) as http,
+    ):
+        assert running.checks_db is not None and await mariadb_has(running.checks_db.name)
+        await http.post("/api/command", json={"user": "UALICE", "text": "/ddm-restore drill run orders drill"})
+
+        async def verified() -> str | None:
+            for message in (await seen_by(http, "UALICE"))["messages"]:
+                for reply in message["replies"]:
+                    if reply.get("text", "").startswith(("✅ Verified", "⚠️ Verification failed")):
+                        return str(reply["text"]).splitlines()[0]  # a drill's report follows in the same reply
+            return None
+
+        line = await eventually(verified, "the restore was never verified", timeout=20)
+        assert line.startswith("✅ Verified: ") and line.endswith(" · 1/1 checks passed"), line
+        assert f" at {MARIADB_HOST}:{MARIADB_PORT} " in line, line
+    assert not await mariadb_has(running.checks_db.name)  # dropped when the playground stopped
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--verify-mysql", "nowhere"], "ddm-restore-bot: --verify-mysql 'nowhere': give HOST:PORT"),
+        (["--verify-mysql", "127.0.0.1:1"], "ddm-restore-bot: --verify-mysql 127.0.0.1:1: cannot connect to it"),
+        (
+            ["--verify-mysql", f"{MARIADB_HOST}:{MARIADB_PORT}", "--verify-mysql-admin", "nobody_here:wrong"],
+            f"ddm-restore-bot: --verify-mysql {MARIADB_HOST}:{MARIADB_PORT}: the server refused the admin account",
+        ),
+    ],
+)
+def test_a_bad_verify_mysql_is_one_line_before_anything_starts(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["playground", "--port", "0", *args]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1, err
+    assert err.startswith(message), err
+    assert "wrong" not in err  # never the password
