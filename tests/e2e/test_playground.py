@@ -21,6 +21,7 @@ from bot.playground.verify_mysql import parse_server
 from tests.support.http import local_http
 from tests.support.mariadb import HOST as MARIADB_HOST
 from tests.support.mariadb import PORT as MARIADB_PORT
+from tests.support.mariadb import require_mariadb
 from tests.support.processes import clean_env
 
 T = TypeVar("T")
@@ -288,6 +289,7 @@ async def test_verify_mysql_ends_a_restore_verified_with_a_passing_check_and_cle
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    await require_mariadb()
     server = parse_server(f"{MARIADB_HOST}:{MARIADB_PORT}", "root")
     async with (
         Playground(port=0, job_seconds=0.5, config=DRILLS, verify_mysql=server) as running,

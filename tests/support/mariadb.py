@@ -69,3 +69,8 @@ async def read_only_database(orders: int) -> AsyncIterator[ReadOnlyDatabase]:
         await _root(
             [*(f"DROP USER IF EXISTS '{name}'@'{host}'" for host in hosts), f"DROP DATABASE IF EXISTS `{name}`"]
         )
+
+
+async def require_mariadb() -> None:
+    """Skip the test (or fail it, with DDM_REQUIRE_MARIADB=1) when the server can't be reached as root."""
+    await _root([])
