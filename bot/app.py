@@ -343,7 +343,19 @@ async def build_runtime(
         spawn=supervisor.spawn,
         reminders=Reminders(store=store, places=form_places, clock=clock.now),
     )
-    home = HomePublisher(client=client, store=store, places=form_places, directory=directory, clock=clock.now)
+    drills = DrillRunner(
+        store=store,
+        places=background,
+        submit=submitter.submit,
+        tell=SlackNotifier(client).say,
+        clock=clock.now,
+        interval=sweep_interval or settings.sweep_interval_seconds,
+        spawn=supervisor.spawn,
+        counted=lambda drill, outcome: metrics.drill_outcomes.labels(drill, outcome).inc(),
+    )
+    home = HomePublisher(
+        client=client, store=store, places=form_places, directory=directory, clock=clock.now, drills=drills
+    )
     announcer = Announcer(
         store=store,
         client=client,
@@ -360,16 +372,6 @@ async def build_runtime(
     supervisor.every("follower", follower.poll_interval, follower.step, step_seconds=bounds.follower)
     supervisor.every(
         "verifier", verifier.poll_interval, verifier.step, step_seconds=bounds.verifier(verifier.lease_seconds)
-    )
-    drills = DrillRunner(
-        store=store,
-        places=background,
-        submit=submitter.submit,
-        tell=SlackNotifier(client).say,
-        clock=clock.now,
-        interval=sweep_interval or settings.sweep_interval_seconds,
-        spawn=supervisor.spawn,
-        counted=lambda drill, outcome: metrics.drill_outcomes.labels(drill, outcome).inc(),
     )
     if drills.drills:
         supervisor.every("drills", drills.interval, drills.step, step_seconds=bounds.drills)

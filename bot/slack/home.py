@@ -17,9 +17,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ports import RequestRepository, UserDirectory
+from bot.restore.policy import Actor
 from bot.restore.request import RequestState, RestoreRequest
 from bot.slack.blocks.home import LIST_LIMIT, HomeLists, home_view
-from bot.workflow.places import Places
+from bot.workflow.drills import DrillRunner
+from bot.workflow.places import Place, Places
 
 log = logging.getLogger(__name__)
 # How many recent requests are read to find the ones in this person's environments.
@@ -35,12 +37,14 @@ class HomePublisher:
         places: Places,
         directory: UserDirectory,
         clock: Callable[[], datetime],
+        drills: DrillRunner | None = None,
     ) -> None:
         self.client = client
         self.store = store
         self.places = places
         self.directory = directory
         self.clock = clock
+        self.drills = drills
         self.viewers: set[str] = set()  # who opened the tab (on this replica)
 
     async def lists_for(self, user_id: str) -> HomeLists:
@@ -59,7 +63,11 @@ class HomePublisher:
                 recent.append(request)
             if len(recent) >= LIST_LIMIT:
                 break
-        return HomeLists(waiting=waiting, mine=mine, recent=recent)
+        # Their environments' drills, read from the store (targets left as the drill loop last saw them): no DDM
+        # call holds the publish up.
+        theirs = {p.environment.name for p in self.places.all if p.environment.drills and _theirs(p, actor)}
+        drills = await self.drills.statuses(theirs) if self.drills is not None and theirs else []
+        return HomeLists(waiting=waiting, mine=mine, recent=recent, drills=drills)
 
     async def opened(self, user_id: str) -> None:
         self.viewers.add(user_id)
@@ -93,3 +101,10 @@ class HomePublisher:
             answer = await self.client.usergroups_users_list(usergroup=group)
             people.update(str(user) for user in answer.get("users") or [])
         return people
+
+
+def _theirs(place: Place, actor: Actor) -> bool:
+    """Their environment: they approve in it, or may request in one of its channels (as for the recent list)."""
+    policy = place.policy
+    channels = place.environment.channel_ids or policy.allowed_channel_ids or {""}
+    return policy.is_approver(actor) or any(policy.can_request(actor, channel) is None for channel in channels)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -239,12 +239,15 @@ class DrillRunner:
         except Exception as exc:  # the slot is recorded; a lost message is logged, never retried into a second
             log.warning("drill %r: telling %s failed: %s", drill.name, drill.channel_id, exc)
 
-    async def statuses(self) -> list[DrillStatus]:
+    async def statuses(self, environments: Collection[str] | None = None) -> list[DrillStatus]:
         """Each drill's next run, last result and last success (the newest verified of its last slots: all
-        replicas', read from the store)."""
+        replicas', read from the store); only those of `environments` when given. Targets left are as the loop
+        last saw them: no DDM call here."""
         now = self.clock()
         found = []
         for _place, drill in self.drills:
+            if environments is not None and drill.environment not in environments:
+                continue
             last, success = "never ran", None
             for index, record in enumerate(await self.store.drills.recent(drill.name, STATUS_SLOTS)):
                 request = await self.store.get(record.request_id) if record.request_id else None

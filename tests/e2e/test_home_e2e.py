@@ -1,23 +1,34 @@
 """The App Home tab end to end: what waits for an approver, with the card's Approve (and its confirm dialog) and
 Reject; a non-approver sees no buttons, and a click forged from Home is refused by the very same rules; the tab is
-published again once the request changes."""
+published again once the request changes. The Drills section shows only when their environments have drills."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.playground import slack_payloads as sp
+from bot.restore.cron import parse_cron
 from bot.restore.request import RequestState as S
 from bot.restore.request import RestoreRequest
+from bot.restore.timeparse import epoch_ms_of, utc_text
 from tests.support.harness import CREDENTIALS, GROUP, SECRET, BotHarness, running_bot, until
 from tests.support.reminders import CHANNEL, ENVIRONMENTS, ONCALL_GROUP, dms_to
 
 QUIET = ENVIRONMENTS.replace("remind_after_minutes = 0.05", "remind_after_minutes = 60").replace(
     "escalate_after_minutes = 0.1", "escalate_after_minutes = 120"
 )
+DRILL = """
+[[environment.drill]]
+name = "orders yearly"
+schedule = "0 0 1 JAN *"   # not due while the test runs: started by a person
+source = "orders-prod"
+targets = ["orders-restore-3"]
+approval = "stages"
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +46,10 @@ async def open_home(h: BotHarness, user: str) -> dict[str, Any]:
         timeout=5,
         describe=lambda: f"no Home published for {user}",
     )
+
+
+def drill_blocks(home: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for b in home["blocks"] if str(b.get("block_id", "")).startswith("home_drill")]
 
 
 def home_buttons(home: dict[str, Any]) -> list[dict[str, Any]]:
@@ -81,6 +96,7 @@ async def test_an_approver_approves_from_home_a_non_approver_cannot_and_home_fol
 
         outsider = await open_home(h, "UDAN")
         assert home_buttons(outsider) == [] and "Nothing waits for your approval." in home_text(outsider)
+        assert drill_blocks(outsider) == [] and "Drills" not in home_text(outsider)  # their environment has none
         assert f"`{request.id}`" in home_text(outsider)  # recent in the environments they may request in
         await click_home(h, "approve_request", request, "UDAN")  # forged: no button was shown to them
         await until(
@@ -110,3 +126,29 @@ async def test_an_approver_approves_from_home_a_non_approver_cannot_and_home_fol
             describe=lambda: "the requester's Home was not published again",
         )
         assert f"`{request.id}`" in home_text(mine) and "awaiting approval" not in home_text(mine)
+
+
+async def test_home_shows_the_drills_of_their_environment(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, environments=QUIET + DRILL) as h:
+        h.fake.add_channel(CHANNEL, "prod")
+        h.fake.set_usergroup(ONCALL_GROUP, [])
+        home = await open_home(h, "UDAN")
+        title, drill = drill_blocks(home)
+        assert (title["block_id"], title["text"]["text"], drill["block_id"]) == (
+            "home_drills_title",
+            "Drills",
+            "home_drill:0",
+        )
+        upcoming = utc_text(epoch_ms_of(parse_cron("0 0 1 JAN *").next_after(datetime.now(UTC))), millis=False)
+        assert drill["text"]["text"] == (
+            f"• 🧪 *orders yearly* — `0 0 1 JAN *` · approval stages · next run {upcoming} · last: never ran · "
+            "targets left unknown (DDM not asked yet) of 1"
+        )
+
+        since = len(h.fake.calls)
+        await h.command("drill run orders yearly", channel=CHANNEL)
+        started = str((await h.fake.wait_for("response_url:UALICE", since=since)).args["text"])
+        assert "started" in started, started
+        request = await h.wait_request(lambda r: r.plan.drill == "orders yearly", timeout=5)
+        home = await open_home(h, "UDAN")
+        assert f"last: {request.id} pending (" in drill_blocks(home)[1]["text"]["text"]

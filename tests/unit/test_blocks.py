@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Option
 
+from bot.restore.cron import parse_cron
+from bot.restore.drills import Drill, DrillStatus
 from bot.restore.flow import Flow, Stage
 from bot.restore.mapping import Candidate
 from bot.restore.request import Approval, RequestState
@@ -27,6 +29,8 @@ from bot.slack.blocks import (
     step1_view,
     step2_view,
 )
+from bot.slack.blocks.drills import drill_line
+from bot.slack.blocks.home import HomeLists, home_view
 from bot.workflow.forms import FlowPreview
 from tests.support.card_request import NOW, PLAN, make_request
 
@@ -209,3 +213,35 @@ def test_modal_step2_and_small_views() -> None:
     assert len(view["private_metadata"]) < 3000
     check_golden("modal_reject", reject_view("R-7F3A2B").to_dict())
     check_golden("modal_loading", loading_view("ddm-restore-x").to_dict())
+
+
+def test_home_with_drills() -> None:
+    """Home's Drills section: a block per drill in the words of `/ddm-restore drills`, names from the file escaped;
+    no section at all when their environments have no drills."""
+    weekly = Drill(
+        name="orders <weekly> & co",
+        schedule="0 3 * * SUN",
+        cron=parse_cron("0 3 * * SUN", "Asia/Shanghai"),
+        source="orders-prod",
+        targets=("orders-restore-1", "orders-restore-2"),
+        approval="stages",
+        environment="prod",
+    )
+    yearly = Drill(
+        name="orders yearly", schedule="0 0 1 1 *", cron=parse_cron("0 0 1 1 *"), source="orders-prod", targets=("t",)
+    )
+    statuses = (
+        DrillStatus(weekly, NOW + timedelta(days=2), "R-7F3A2B verified (2026-11-22 19:00 UTC)", NOW, 1),
+        DrillStatus(yearly, None, "never ran", None, None),
+    )
+    pending = make_request(RequestState.PENDING)
+    lists = HomeLists(waiting=[pending], mine=[pending], recent=[pending], drills=statuses)
+    view = home_view(lists).to_dict()
+    check_golden("home_drills", view)
+    drills = [b for b in view["blocks"] if b.get("block_id", "").startswith("home_drill")]
+    assert [b["block_id"] for b in drills] == ["home_drills_title", "home_drill:0", "home_drill:1"]
+    assert drills[1]["text"]["text"] == drill_line(statuses[0])  # the command's own words
+    assert "orders &lt;weekly&gt; &amp; co" in drills[1]["text"]["text"]
+    assert "targets left unknown (DDM not asked yet) of 1" in drills[2]["text"]["text"]
+    without = home_view(HomeLists(waiting=[], mine=[], recent=[])).to_dict()
+    assert not [b for b in without["blocks"] if b.get("block_id", "").startswith("home_drill")]

@@ -1,4 +1,5 @@
-"""The App Home tab: what waits for this person, their requests, and the recent ones in their environments.
+"""The App Home tab: what waits for this person, their requests, the recent ones in their environments, and
+those environments' drills (a section only when they have any, in the words of `/ddm-restore drills`).
 
 The requests waiting for them carry the card's own Approve / Reject buttons (same action ids, same confirm
 dialog): a click from here is decided by the very same rules, read again from the store when it arrives.
@@ -12,8 +13,10 @@ from dataclasses import dataclass
 from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, DividerBlock, HeaderBlock, SectionBlock
 from slack_sdk.models.views import View
 
+from bot.restore.drills import DrillStatus
 from bot.restore.request import RestoreRequest
 from bot.slack.blocks.card import decision_buttons
+from bot.slack.blocks.drills import drill_line
 from bot.slack.blocks.messages import list_line
 
 # A home view holds at most 100 blocks: each list is kept short.
@@ -25,6 +28,7 @@ class HomeLists:
     waiting: Sequence[RestoreRequest]  # pending, and this person may approve the current stage now
     mine: Sequence[RestoreRequest]  # theirs, newest first
     recent: Sequence[RestoreRequest]  # in their environments, newest first
+    drills: Sequence[DrillStatus] = ()  # of their environments
 
 
 def home_view(lists: HomeLists) -> View:
@@ -38,6 +42,12 @@ def home_view(lists: HomeLists) -> View:
     blocks += _lines("home_mine", lists.mine, "You have made no restore requests.")
     blocks += [DividerBlock(), HeaderBlock(block_id="home_recent_title", text="Recent in your environments")]
     blocks += _lines("home_recent", lists.recent, "No restore requests yet.")
+    if lists.drills:  # a block per drill: each line is bounded, ten of them together might not fit one section
+        blocks += [DividerBlock(), HeaderBlock(block_id="home_drills_title", text="Drills")]
+        blocks += [
+            SectionBlock(block_id=f"home_drill:{index}", text=drill_line(status))
+            for index, status in enumerate(lists.drills[:LIST_LIMIT])
+        ]
     return View(type="home", callback_id="ddm_restore_home", blocks=blocks)
 
 

@@ -265,8 +265,7 @@ async def _drills(deps: Deps, tell: Callable[[str], Awaitable[None]], channel_id
         await tell(deps.places.environments.not_set_up(channel_id))
         return
     where = escape(place.environment.label, 100) if place.environment.name else "this workspace"
-    mine = {drill.name for drill in place.environment.drills}
-    statuses = [s for s in await deps.drills.statuses() if s.drill.name in mine] if deps.drills else []
+    statuses = await deps.drills.statuses({place.environment.name}) if deps.drills else []
     await tell(drills_text(statuses, where=where))
 
 
