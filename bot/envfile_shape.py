@@ -24,6 +24,10 @@ from bot.restore.verification import (
     select_problem,
 )
 
+# A stage's or a rule's name is shown as it is on the card, in `policy` and in the form: plain words only (no
+# Slack markup, no mentions), so what the file says is what people read.
+SHOWN_NAME = r"^[^<>&*_~`|]+$"
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -64,7 +68,7 @@ class CredentialsConfig(_Strict):
 
 
 class StageConfig(_Strict):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=80, pattern=SHOWN_NAME)
     approvers: Who
     required: int = Field(1, ge=1, le=10)
 
@@ -171,7 +175,7 @@ class WhenConfig(_Strict):
 class RuleConfig(_Strict):
     """A routing rule: when its conditions hold (first match wins), the stages it names or a refusal."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=80, pattern=SHOWN_NAME)
     when: WhenConfig = Field(default_factory=WhenConfig)
     flow: list[str] | None = None
     refuse: str | None = None

@@ -220,3 +220,16 @@ def test_check_and_the_start_up_report_the_rules_problems(tmp_path: Path, monkey
         f"{path}: environment.prod.rule[1].flow: 'DBA' not a stage of prod (its stages: 'DBA lead', 'Service owner')"
         in lines
     )
+
+
+def test_stage_and_rule_names_are_plain_words_since_people_read_them_as_written() -> None:
+    """The card, `policy` and the form show these names as the file gives them: markup or a mention is refused."""
+    for bad in ('name = "DBA <!channel>"', 'name = "*urgent*"'):
+        marked = HEAD.replace('name = "Service owner"', bad, 1)
+        with pytest.raises(ConfigError) as caught:
+            parse_config(tomllib.loads(marked), SECRETS, where="envs.toml")
+        assert str(caught.value).startswith("envs.toml: environment.prod.stage[2].name: "), str(caught.value)
+    rule = HEAD + '[[environment.rule]]\nname = "freeze <@U1>"\nrefuse = "no"\nwhen = { target_matches = "*" }\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(tomllib.loads(rule), SECRETS, where="envs.toml")
+    assert "environment.prod.rule[1].name: " in str(caught.value)
