@@ -22,29 +22,20 @@ from bot.simulator import RunningSimulator
 from bot.simulator.world import ORDERS_RESTORE_1_ID
 from bot.store import schema
 from bot.store.sql_store import RequestStore
-from tests.support.harness import CHANNEL, CREDENTIALS, PROJECT, SECRET, populate, until
+from tests.support.environments import prod
+from tests.support.harness import CHANNEL, CREDENTIALS, SECRET, populate, until
 from tests.support.processes import BotProcess, free_port
 
-ENVIRONMENT = f"""
-[[environment]]
-name = "prod"
-channels = ["{CHANNEL}"]
-region = "cn-north-4"
-project_id = "{PROJECT}"
-ddm_endpoint = "{{sim}}"
-iam_endpoint = "{{sim}}"
-credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
-
-[[environment.stage]]
-name = "DBA lead"
-approvers = {{ users = ["UBOB"] }}
-
+ENVIRONMENT = (
+    prod(CHANNEL)
+    + """
 [[environment.drill]]
 name = "every minute"
 schedule = "* * * * *"
 source = "orders-prod"
 targets = ["orders-restore-1"]
 """
+)
 
 
 async def fresh(url: str) -> RequestStore:

@@ -7,22 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import CREDENTIALS, PROJECT, running_bot
+from tests.support.environments import prod
+from tests.support.harness import CREDENTIALS, running_bot
 
-ONE_ENVIRONMENT = f"""
-[[environment]]
-name = "prod"
-channels = ["CPROD"]
-region = "cn-north-4"
-project_id = "{PROJECT}"
-ddm_endpoint = "{{sim}}"
-iam_endpoint = "{{sim}}"
-credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
-
-[[environment.stage]]
-name = "DBA lead"
-approvers = {{ users = ["UBOB"] }}
-"""
+ONE_ENVIRONMENT = prod()
 
 
 @pytest.fixture(autouse=True)

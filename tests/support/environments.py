@@ -8,14 +8,14 @@ from datetime import timedelta
 from bot.simulator import SimulatorCredentials
 from tests.support.harness import PROJECT
 
-STAGING_PROJECT = "fedcba9876543210fedcba9876543210"
-STAGING = SimulatorCredentials(
-    project_id=STAGING_PROJECT, username="ddm-bot-staging", password="Staging-Pass!", domain="acme"
-)
-ENVIRONMENTS = f"""
+
+def prod(channel: str = "CPROD", approvers: str = 'users = ["UBOB"]') -> str:
+    """The "prod" environment on the simulator (AK/SK from PROD_AK/PROD_SK) with one stage, "DBA lead"; tests add
+    their own sections after it."""
+    return f"""
 [[environment]]
 name = "prod"
-channels = ["CPROD"]
+channels = ["{channel}"]
 region = "cn-north-4"
 project_id = "{PROJECT}"
 ddm_endpoint = "{{sim}}"
@@ -24,8 +24,17 @@ credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
 
 [[environment.stage]]
 name = "DBA lead"
-approvers = {{ users = ["UBOB"] }}
+approvers = {{ {approvers} }}
+"""
 
+
+STAGING_PROJECT = "fedcba9876543210fedcba9876543210"
+STAGING = SimulatorCredentials(
+    project_id=STAGING_PROJECT, username="ddm-bot-staging", password="Staging-Pass!", domain="acme"
+)
+ENVIRONMENTS = (
+    prod()
+    + f"""
 [[environment]]
 name = "staging"
 channels = ["CSTAGE"]
@@ -39,25 +48,16 @@ credentials = {{ iam_username_env = "ST_USER", iam_password_env = "ST_PASSWORD",
 name = "Team"
 approvers = {{ users = ["UDAN"] }}
 """
+)
 
-STAGED = f"""
-[[environment]]
-name = "prod"
-channels = ["CPROD"]
-region = "cn-north-4"
-project_id = "{PROJECT}"
-ddm_endpoint = "{{sim}}"
-iam_endpoint = "{{sim}}"
-credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
-
-[[environment.stage]]
-name = "DBA lead"
-approvers = {{ usergroups = ["SLEADS"] }}
-
+STAGED = (
+    prod(approvers='usergroups = ["SLEADS"]')
+    + """
 [[environment.stage]]
 name = "Service owner"
-approvers = {{ users = ["UDAN"] }}
+approvers = { users = ["UDAN"] }
 """
+)
 
 REVIEW_WITHIN = timedelta(hours=4)  # URGENT's follow-up review: tests move the clock past it
 URGENT = (
