@@ -18,8 +18,9 @@ from bot.config import Settings
 from bot.envfile import EnvironmentSetup, Setups, load_setups, settings_setup
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
 from bot.huawei.budget import CallBudget, credential_key
-from bot.huawei.ddm import DdmClient, Timeouts
+from bot.huawei.ddm import DdmClient
 from bot.huawei.ddm_gateway import HuaweiDdmGateway
+from bot.huawei.retry import Timeouts
 from bot.observability.audit_head import AuditHeadLog
 from bot.observability.instrument import ChangeLog, DdmObserver, MeasuredDesk, SlackCallObserver
 from bot.observability.logs import hide_secrets_of

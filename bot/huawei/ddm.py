@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -55,6 +52,7 @@ from bot.huawei.models import (
     first_error,
     to_epoch_ms,
 )
+from bot.huawei.retry import DEFAULT_RETRY, DEFAULT_TIMEOUTS, RetryPolicy, Timeouts, retry_after_seconds
 from bot.huawei.tls import tls_context
 
 log = logging.getLogger(__name__)
@@ -75,37 +73,6 @@ JOB_LIST_MAX_AGE = timedelta(days=30)
 FUTURE_SKEW = timedelta(seconds=5)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 4  # tries in all, for read calls
-    base_delay: float = 0.25
-    max_delay: float = 8.0
-    max_retry_after: float = 30.0
-
-    def backoff(self, attempt: int) -> float:
-        capped = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-        return capped * random.uniform(0.5, 1.0)  # jitter spreads retries of many callers
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    connect: float = 5.0
-    read: float = 30.0
-
-    def to_httpx(self) -> httpx.Timeout:
-        return httpx.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.connect)
-
-    def read_deadline(self, wait: float = 0.0) -> float:
-        """The longest one read call (one page) may take in all: `wait` for a slot of the call budget, then two
-        tries at full timeouts and the backoff between them (further tries fit only when DDM fails fast)."""
-        return wait + 2 * (self.connect + self.read) + 1.0
-
-    @property
-    def submit_deadline(self) -> float:
-        """The longest the restore POST may take (a token refresh and a trickling answer included)."""
-        return self.connect + self.read + 5
-
-
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -117,8 +84,8 @@ class DdmClient:
         endpoint: str,
         project_id: str,
         auth: httpx.Auth,
-        timeouts: Timeouts = Timeouts(),
-        retry: RetryPolicy = RetryPolicy(),
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        retry: RetryPolicy = DEFAULT_RETRY,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = _utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -428,7 +395,7 @@ class DdmClient:
         self.unanswered_at = time.monotonic()
 
     def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
-        retry_after = _retry_after_seconds(response.headers.get("Retry-After"), self._clock)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"), self._clock)
         if retry_after is not None:
             return min(retry_after, self._retry.max_retry_after)
         return self._retry.backoff(attempt)
@@ -437,23 +404,6 @@ class DdmClient:
 def _check_id(field: str, value: str) -> None:
     if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         raise InvalidInput(field, f"{value!r} is not a valid Huawei Cloud id (letters, digits, '-' or '_')")
-
-
-def _retry_after_seconds(value: str | None, clock: Clock) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - clock()).total_seconds())
 
 
 def _is_malformed_json(exc: ValidationError) -> bool:

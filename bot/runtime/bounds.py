@@ -23,7 +23,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.huawei.ddm import Timeouts
+from bot.huawei.retry import Timeouts
 
 SLACK_ATTEMPT_SECONDS = 30.0  # slack_sdk's own default, which a shared aiohttp session would not apply
 SLACK_CALL_SECONDS = 2 * SLACK_ATTEMPT_SECONDS + 15.0  # two attempts and a short Retry-After

@@ -13,8 +13,9 @@ import pytest
 
 from bot.app import build_runtime
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
-from bot.huawei.ddm import DdmClient, RetryPolicy, Timeouts
+from bot.huawei.ddm import DdmClient
 from bot.huawei.errors import DdmUnavailable
+from bot.huawei.retry import RetryPolicy, Timeouts
 from bot.playground.slack_api import FakeSlack
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from tests.support.harness import CREDENTIALS, PROJECT, harness_settings

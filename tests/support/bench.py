@@ -13,8 +13,9 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.huawei.auth import AkSkAuth
-from bot.huawei.ddm import DdmClient, RetryPolicy, Timeouts
+from bot.huawei.ddm import DdmClient
 from bot.huawei.ddm_gateway import HuaweiDdmGateway
+from bot.huawei.retry import RetryPolicy, Timeouts
 from bot.playground.slack_api import FakeSlack, FakeUser
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import ApprovalPolicy

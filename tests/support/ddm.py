@@ -8,8 +8,9 @@ from typing import Any
 
 from bot.huawei.auth import AkSkAuth
 from bot.huawei.budget import CallBudget
-from bot.huawei.ddm import DdmClient, RetryPolicy, Timeouts
+from bot.huawei.ddm import DdmClient
 from bot.huawei.ddm_gateway import HuaweiDdmGateway
+from bot.huawei.retry import RetryPolicy, Timeouts
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID

@@ -14,9 +14,10 @@ import pytest
 import pytest_asyncio
 
 from bot.huawei.auth import AkSkAuth, IamTokenProvider, TokenAuth
-from bot.huawei.ddm import DdmClient, RetryPolicy, Timeouts
+from bot.huawei.ddm import DdmClient
 from bot.huawei.errors import DdmApiError, DdmUnavailable, InvalidInput, OutcomeUnknown, error_from_response
 from bot.huawei.models import RecoveryRequest, to_epoch_ms
+from bot.huawei.retry import RetryPolicy, Timeouts
 from bot.simulator import RunningSimulator, SimulatorCredentials
 from bot.simulator.world import LEGACY_DDM_ID, ORDERS_PROD_ID, ORDERS_RESTORE_1_ID, ORDERS_RESTORE_2_ID
 from tests.support.http import local_http
