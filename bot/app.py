@@ -222,8 +222,7 @@ class Runtime:
         down (expiries, a lost submitter), submit what was approved but never sent, then start every loop. A failure
         here is the loops' to retry: it never stops the start."""
         try:
-            await self.desk.freeze_flows()
-            await self.sweeper.step()
+            await self.sweeper.step()  # its first step freezes the flows (and its next ones, until that succeeds)
             await self.sweeper.resume()
         except Exception as exc:
             cause = outage_cause(exc)  # an outage is one line; anything else is a bug and gets its traceback

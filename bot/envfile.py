@@ -8,20 +8,19 @@ that hold them (a `NAME_FILE` variable naming a file works too). Every problem i
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
 from bot.config import ConfigError, Settings, _regional
+from bot.envfile_secrets import Credentials, credentials_from, process_environ, read_secret
 from bot.envfile_shape import (
     ConfigFile,
-    CredentialsConfig,
     DrillConfig,
     EnvironmentConfig,
     RemindersConfig,
@@ -39,22 +38,6 @@ from bot.restore.rules import Rule, unreachable
 from bot.restore.verification import SqlCheck, VerifyRule, parse_expect
 
 DEFAULT_FILE = "ddm-restore.toml"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Resolved secrets of one environment: AK/SK (ak set) or IAM token auth (username set)."""
-
-    ak: SecretStr | None = None
-    sk: SecretStr | None = None
-    security_token: SecretStr | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    domain: str | None = None
-
-    @property
-    def mode(self) -> Literal["aksk", "token"]:
-        return "aksk" if self.ak else "token"
 
 
 @dataclass(frozen=True)
@@ -105,7 +88,7 @@ def load_setups(settings: Settings, environ: Mapping[str, str] | None = None) ->
     path = config_path(settings)
     if path is None:
         return Setups((settings_setup(settings),))
-    return Setups(parse_file(path, environ if environ is not None else _environ()), path)
+    return Setups(parse_file(path, environ if environ is not None else process_environ()), path)
 
 
 def settings_setup(settings: Settings) -> EnvironmentSetup:
@@ -171,7 +154,7 @@ def parse_config(
             problems += _enough(f"{key}.urgent", env.urgent.approvers, env.urgent.required)
             if env.urgent.reviewers.empty:
                 problems.append(f"{key}.urgent.reviewers: name at least one user or user group")
-        credentials, secret_problems = _credentials(f"{key}.credentials", env.credentials, environ)
+        credentials, secret_problems = credentials_from(f"{key}.credentials", env.credentials, environ)
         problems += secret_problems
         account, verify_problems = _verify_account(f"{key}.verify", env.verify, environ)
         problems += verify_problems
@@ -365,64 +348,6 @@ def _enough(key: str, who: Who, required: int) -> list[str]:
     if not who.usergroups and required > len(set(who.users)):
         return [f"{key}.required: {required} approvals but approvers.users names only {len(set(who.users))}"]
     return []
-
-
-def _credentials(key: str, c: CredentialsConfig, environ: Mapping[str, str]) -> tuple[Credentials, list[str]]:
-    problems: list[str] = []
-
-    def secret(field: str, name: str | None, *, required: bool = True) -> str | None:
-        if not name:
-            if required:
-                problems.append(f"{key}.{field}: missing (name the environment variable that holds it)")
-            return None
-        value = read_secret(name, environ)
-        if value is None and required:
-            problems.append(f"{key}.{field}: {name} is not set (nor {name}_FILE)")
-        return value
-
-    aksk = c.ak_env or c.sk_env
-    token = c.iam_username_env or c.iam_password_env or c.iam_domain_env
-    if aksk and token:
-        problems.append(f"{key}: use either ak_env/sk_env or iam_username_env/iam_password_env/iam_domain_env")
-        return Credentials(), problems
-    if aksk:
-        ak, sk = secret("ak_env", c.ak_env), secret("sk_env", c.sk_env)
-        security_token = secret("security_token_env", c.security_token_env, required=False)
-        return Credentials(ak=_secret(ak), sk=_secret(sk), security_token=_secret(security_token)), problems
-    if token:
-        username = secret("iam_username_env", c.iam_username_env)
-        password = secret("iam_password_env", c.iam_password_env)
-        domain = secret("iam_domain_env", c.iam_domain_env)
-        return Credentials(username=username, password=_secret(password), domain=domain), problems
-    problems.append(f"{key}: name ak_env and sk_env, or iam_username_env, iam_password_env and iam_domain_env")
-    return Credentials(), problems
-
-
-def read_secret(name: str, environ: Mapping[str, str]) -> str | None:
-    """The value of variable `name`, or of the file `name_FILE` names (trailing newline dropped)."""
-    value = environ.get(name)
-    if value:
-        return value
-    file = environ.get(f"{name}_FILE")
-    if file:
-        try:
-            return Path(file).read_text(encoding="utf-8").rstrip("\r\n") or None
-        except OSError:
-            return None
-    return None
-
-
-def _secret(value: str | None) -> SecretStr | None:
-    return SecretStr(value) if value else None
-
-
-def _environ() -> dict[str, str]:
-    """The process environment over `.env` (as the settings read them)."""
-    from dotenv import dotenv_values
-
-    values = {k: v for k, v in dotenv_values(".env").items() if v is not None} if Path(".env").is_file() else {}
-    values.update(os.environ)
-    return values
 
 
 def _error_line(raw: dict[str, Any], error: Any) -> str:

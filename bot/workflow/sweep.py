@@ -1,4 +1,5 @@
-"""Housekeeping: expire pending requests on time, remind and escalate the ones that wait (bot.workflow.remind),
+"""Housekeeping: freeze the flow of pending requests made before flows were frozen (until that once succeeds),
+expire pending requests on time, remind and escalate the ones that wait (bot.workflow.remind),
 and take up work nobody is doing (a submit whose replica died before or during the POST)."""
 
 from __future__ import annotations
@@ -36,9 +37,15 @@ class Sweeper:
         self.interval = interval
         self._spawn = spawn
         self.reminders = reminders
+        # Until the first sweep that gets through: a database down at start must not leave old pending requests
+        # to be decided by whatever the configuration says when they are clicked.
+        self.flows_frozen = False
 
     async def step(self) -> float:
         """One sweep; returns the delay until the next (early for the next expiry, so cards turn on time)."""
+        if not self.flows_frozen:
+            await self.desk.freeze_flows()
+            self.flows_frozen = True
         expired = await self.desk.expire_due()
         if expired:
             log.info("expired %s", ", ".join(expired))

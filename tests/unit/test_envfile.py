@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Settings
-from bot.envfile import load_setups, parse_config, read_secret
+from bot.envfile import load_setups, parse_config
+from bot.envfile_secrets import read_secret
 from bot.restore.plan import fingerprint_of
 
 PROD_AND_STAGING = """

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.errors import Refusal
+from bot.errors import Refusal, StoreUnavailable
 from bot.playground.slack_api import FakeUser
 from bot.restore.flow import Flow, Stage
 from bot.restore.lifecycle import Event
@@ -19,8 +19,10 @@ from bot.restore.policy import FLOW, ApprovalPolicy, UrgentRule
 from bot.restore.request import RequestState
 from bot.restore.rules import Conditions, Rule, Window
 from bot.simulator.world import ORDERS_RESTORE_3_ID
+from bot.store.memory import MemoryStore
 from bot.workflow.desk import HISTORY_PAGE_SIZE, RestoreDesk
 from bot.workflow.places import Places
+from bot.workflow.sweep import Sweeper
 from tests.support.bench import CHANNEL, TTL, Bench
 
 S = RequestState
@@ -188,3 +190,33 @@ async def test_the_history_pages_and_refuses_what_it_can_not_show(bench: Bench) 
     for days, page in ((0, 1), (366, 1), (1, 0)):
         with pytest.raises(Refusal):
             await bench.desk.history(days, channel_ids=None, page=page)
+
+
+async def test_a_database_down_at_start_delays_the_freeze_to_the_first_sweep_that_gets_through(bench: Bench) -> None:
+    made_before = await bench.store.create(
+        plan=await bench.plan(),
+        requester_id="UALICE",
+        channel_id=CHANNEL,
+        required_approvals=2,
+        now=bench.clock(),
+        expires_at=bench.clock() + TTL,
+    )
+    sweeper = Sweeper(
+        store=bench.store,
+        desk=desk_of(bench, POLICY),
+        submitter=bench.submitter,
+        clock=bench.clock,
+        interval=30,
+        spawn=lambda work, name: work.close(),
+    )
+    assert isinstance(bench.store, MemoryStore)
+    bench.store.available = False
+    with pytest.raises(StoreUnavailable):
+        await sweeper.step()
+    bench.store.available = True
+    await sweeper.step()
+    frozen = await bench.store.get(made_before.id)
+    assert frozen is not None and frozen.flow == Flow((LEAD, OWNER), backfilled=True)
+    trail = await bench.store.audit_trail(made_before.id)
+    await sweeper.step()
+    assert await bench.store.audit_trail(made_before.id) == trail  # once
