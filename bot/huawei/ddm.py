@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from bot.huawei.errors import (
     OutcomeUnknown,
     error_from_response,
 )
+from bot.huawei.inputs import RestorePoint, check_id, check_restore, restore_ms
 from bot.huawei.models import (
     DatabasePage,
     DdmInstance,
@@ -60,17 +60,13 @@ log = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 PageT = TypeVar("PageT", bound=BaseModel)
 ItemT = TypeVar("ItemT")
-RestorePoint = datetime | int  # an aware datetime, or epoch milliseconds
 Clock = Callable[[], datetime]
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 INSTANCE_PAGE_SIZE = 128  # the service's maximum
 CANDIDATE_PAGE_SIZE = 100
 DATABASE_PAGE_SIZE = 128  # V1 pages: 1..128
 JOB_PAGE_SIZE = 100
 JOB_LIST_MAX_AGE = timedelta(days=30)
-# Restore points up to this far ahead of our clock are allowed, so a slightly fast clock is not an error.
-FUTURE_SKEW = timedelta(seconds=5)
 
 
 def _utc_now() -> datetime:
@@ -94,7 +90,7 @@ class DdmClient:
         event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
     ) -> None:
         """`event_hooks`: httpx hooks run after the budget's (metrics and logs: bot.observability)."""
-        _check_id("project_id", project_id)
+        check_id("project_id", project_id)
         hooks: dict[str, list[Callable[..., Any]]] = {"request": [], "response": []}
         if budget is not None:
             hooks["request"].append(budget.before_call)
@@ -148,7 +144,7 @@ class DdmClient:
         )
 
     async def restorable_windows(self, instance_id: str) -> list[TimeWindow]:
-        _check_id("instance_id", instance_id)
+        check_id("instance_id", instance_id)
         answer = await self._get(
             f"/v3/{self.project_id}/instances/{instance_id}/backups/restorable-time-interval",
             None,
@@ -158,7 +154,7 @@ class DdmClient:
 
     async def restorable_instances(self, instance_id: str) -> list[RestorableInstance]:
         """Target DDM candidates for a restore of `instance_id`, available or not (with the reason)."""
-        _check_id("instance_id", instance_id)
+        check_id("instance_id", instance_id)
         return await self._all_pages(
             f"/v3/{self.project_id}/instances/{instance_id}/backups/restorable-instances",
             {},
@@ -169,8 +165,8 @@ class DdmClient:
 
     async def related_data_nodes(self, instance_id: str, restore_time: RestorePoint) -> RelatedDataNodes:
         """The source data nodes as they were at `restore_time`."""
-        _check_id("instance_id", instance_id)
-        ms = self._restore_ms(restore_time)
+        check_id("instance_id", instance_id)
+        ms = restore_ms(restore_time, now=self._clock())
         return await self._get(
             f"/v3/{self.project_id}/instances/{instance_id}/backups/related-dn",
             {"restore_time": ms},
@@ -186,10 +182,10 @@ class DdmClient:
         restore_time: RestorePoint,
     ) -> list[TargetDataNode]:
         """Target data-node candidates for one source data node, available or not (with the reason)."""
-        _check_id("instance_id", instance_id)
-        _check_id("target_instance_id", target_instance_id)
-        _check_id("source_dn_instance_id", source_dn_instance_id)
-        ms = self._restore_ms(restore_time)
+        check_id("instance_id", instance_id)
+        check_id("target_instance_id", target_instance_id)
+        check_id("source_dn_instance_id", source_dn_instance_id)
+        ms = restore_ms(restore_time, now=self._clock())
         answer = await self._get(
             f"/v3/{self.project_id}/instances/{instance_id}/backups/restorable-data-node",
             {
@@ -202,7 +198,7 @@ class DdmClient:
         return answer.target_data_nodes
 
     async def job(self, job_id: str) -> Job:
-        _check_id("job_id", job_id)
+        check_id("job_id", job_id)
         answer = await self._get(f"/v3/{self.project_id}/jobs/{job_id}", None, JobAnswer)
         return answer.job
 
@@ -226,12 +222,12 @@ class DdmClient:
 
     async def show_instance(self, instance_id: str) -> InstanceDetails:
         """A DDM instance's details (V1): status, access address, engine version, nodes."""
-        _check_id("instance_id", instance_id)
+        check_id("instance_id", instance_id)
         return await self._get(f"/v1/{self.project_id}/instances/{instance_id}", None, InstanceDetails)
 
     async def list_databases(self, instance_id: str) -> list[LogicalDatabase]:
         """The logical schemas of a DDM instance with the RDS instances each uses (V1, all pages)."""
-        _check_id("instance_id", instance_id)
+        check_id("instance_id", instance_id)
         return await self._all_pages(
             f"/v1/{self.project_id}/instances/{instance_id}/databases",
             {},
@@ -285,29 +281,9 @@ class DdmClient:
         raise error
 
     def validate_restore(self, instance_id: str, body: RecoveryRequest) -> None:
-        _check_id("instance_id", instance_id)
-        _check_id("target.instance_id", body.target.instance_id)
-        if body.target.instance_id == instance_id:
-            raise InvalidInput("target.instance_id", "the target DDM instance is the source itself")
-        for index, relation in enumerate(body.data_node_relations):
-            _check_id(f"data_node_relations[{index}].source_instance_id", relation.source_instance_id)
-            _check_id(f"data_node_relations[{index}].target_instance_id", relation.target_instance_id)
-        self._restore_ms(body.source.restore_time)
+        check_restore(instance_id, body, now=self._clock())
 
     # ---- plumbing ------------------------------------------------------------------------------------------
-
-    def _restore_ms(self, restore_time: RestorePoint) -> int:
-        if isinstance(restore_time, datetime):
-            if restore_time.tzinfo is None:
-                raise InvalidInput("restore_time", "needs a time zone (a time without one is ambiguous)")
-            ms = to_epoch_ms(restore_time)
-        else:
-            ms = restore_time
-        if ms <= 0:
-            raise InvalidInput("restore_time", "must be a positive epoch-milliseconds value")
-        if ms > to_epoch_ms(self._clock() + FUTURE_SKEW):
-            raise InvalidInput("restore_time", "is in the future; a restore point must be in the past")
-        return ms
 
     async def _all_pages(
         self,
@@ -399,11 +375,6 @@ class DdmClient:
         if retry_after is not None:
             return min(retry_after, self._retry.max_retry_after)
         return self._retry.backoff(attempt)
-
-
-def _check_id(field: str, value: str) -> None:
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-        raise InvalidInput(field, f"{value!r} is not a valid Huawei Cloud id (letters, digits, '-' or '_')")
 
 
 def _is_malformed_json(exc: ValidationError) -> bool:
