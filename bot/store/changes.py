@@ -3,6 +3,7 @@
 Both repositories take their decisions here, so that they keep one contract: the SQL store
 (bot.store.sql_store) applies them in one transaction with conditional statements, the in-memory one
 (bot.store.memory) at once. A row is a dict of the requests table's columns (bot.store.rows.LockedRequest).
+Reminders, escalations and nudges are in bot.store.reminder_changes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from bot.restore.flow import Flow
 from bot.restore.lifecycle import LIFECYCLE, REVIEW_AFTER, REVIEW_MOVES, Event, ReviewEvent
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
-from bot.restore.reminders import Due, Kind, ReminderRule, Sent
 from bot.restore.request import SYSTEM, RequestState, RestoreRequest, request_fingerprint
 from bot.restore.review import Review
 from bot.restore.stages import StageRule
@@ -300,83 +300,6 @@ def write_approval(
     if not last:
         effects.notices.append(Outgoing(Notice.CARD))
     return last
-
-
-# ---- reminders and escalations --------------------------------------------------------------------------------
-
-
-def may_remind(locked: LockedRequest, due: Due, *, now_ms: int) -> bool:
-    """May `due` be sent? The request is PENDING and unexpired, `due`'s stage is still the current one (under the
-    request's lock: an approval that moved it on wins) and it was not sent yet (by this replica or another)."""
-    row = locked.values
-    return (
-        row["state"] == RequestState.PENDING.value
-        and row["expires_ms"] > now_ms
-        and stage_rule(locked).current(locked.approvals) == due.stage
-        and due.sendable(Sent.from_json(row.get("reminders_json")))
-    )
-
-
-def remind_changes(locked: LockedRequest, due: Due, rule: ReminderRule) -> dict[str, Any]:
-    """What sending `due` writes on the row: what was sent for the stage, now with it."""
-    sent = Sent.from_json(locked.values.get("reminders_json")) or Sent(due.stage)
-    return {"reminders_json": due.after(sent, rule).to_json()}
-
-
-def write_reminder(
-    locked: LockedRequest, due: Due, changes: Mapping[str, Any], effects: Effects, params: Mapping[str, ParamValue]
-) -> LockedRequest:
-    """The audit record and the notice of `due`, just recorded on the row; returns the request as changed."""
-    state = locked.values["state"]
-    effects.records.append(
-        audit_record(
-            request_id=locked.values["id"],
-            actor=SYSTEM,
-            action="remind" if due.kind is Kind.REMINDER else "escalate",
-            from_state=state,
-            to_state=state,
-            fingerprint=locked.values["fingerprint"],
-            details={"stage": due.stage, "number": due.number, **dict(params)},
-            at_ms=effects.now_ms,
-            permalink=locked.values["permalink"],
-        )
-    )
-    notice = Notice.REMINDER if due.kind is Kind.REMINDER else Notice.ESCALATION
-    effects.notices.append(Outgoing(notice, {"stage": due.stage, "number": due.number, **dict(params)}))
-    effects.notices.append(Outgoing(Notice.CARD))  # "waiting 47 min on DBA lead" (and who may approve) anew
-    return locked.changed(dict(changes))
-
-
-def may_nudge(locked: LockedRequest, *, user_id: str, now_ms: int, cooldown_ms: int) -> bool:
-    """May the requester nudge now? PENDING, unexpired, theirs, and their last nudge is `cooldown_ms` old."""
-    row = locked.values
-    last = row.get("nudged_ms")
-    return (
-        row["state"] == RequestState.PENDING.value
-        and row["expires_ms"] > now_ms
-        and row["requester_id"] == user_id
-        and (last is None or last <= now_ms - cooldown_ms)
-    )
-
-
-def write_nudge(locked: LockedRequest, effects: Effects, params: Mapping[str, ParamValue]) -> LockedRequest:
-    """The audit record and the notice of a nudge just recorded; returns the request as changed."""
-    state, user_id = locked.values["state"], locked.values["requester_id"]
-    effects.records.append(
-        audit_record(
-            request_id=locked.values["id"],
-            actor=user_id,
-            action="nudge",
-            from_state=state,
-            to_state=state,
-            fingerprint=locked.values["fingerprint"],
-            details=dict(params),
-            at_ms=effects.now_ms,
-            permalink=locked.values["permalink"],
-        )
-    )
-    effects.notices.append(Outgoing(Notice.NUDGE, {**dict(params), "user_id": user_id}))
-    return locked.changed({"nudged_ms": effects.now_ms})
 
 
 # ---- freezing the flow of a request made before flows were frozen -----------------------------------------------

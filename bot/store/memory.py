@@ -38,12 +38,9 @@ from bot.store.changes import (
     drill_created,
     may_approve,
     may_freeze,
-    may_nudge,
-    may_remind,
     move_changes,
     named_stages,
     new_row,
-    remind_changes,
     review_record,
     slot_row,
     stage_rule,
@@ -51,10 +48,9 @@ from bot.store.changes import (
     write_approval,
     write_freeze,
     write_move,
-    write_nudge,
-    write_reminder,
 )
 from bot.store.memory_queues import MemoryDrillSlots, MemoryLeases, MemoryOutbox
+from bot.store.reminder_changes import may_nudge, may_remind, remind_changes, write_nudge, write_reminder
 from bot.store.rows import LockedRequest
 
 _ACTIVE = frozenset(state.value for state in ACTIVE_STATES)

@@ -43,26 +43,22 @@ from bot.store.changes import (
     freeze_changes,
     may_approve,
     may_freeze,
-    may_nudge,
-    may_remind,
     move_changes,
     named_stages,
     new_row,
-    remind_changes,
     slot_row,
     stage_rule,
     tell,
     write_approval,
     write_freeze,
     write_move,
-    write_nudge,
-    write_reminder,
 )
 from bot.store.database import Database
 from bot.store.drill_slots import DrillSlotTable, slot_claimed
 from bot.store.engine import make_engine
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox, append_notices
+from bot.store.reminder_changes import may_nudge, may_remind, remind_changes, write_nudge, write_reminder
 from bot.store.reviews import Reviews
 from bot.store.rows import LockedRequest, dt, get_request, load_requests, lock_request, ms
 
