@@ -304,7 +304,9 @@ async def build_runtime(
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_ATTEMPT_SECONDS))
     client = slack_client_from(settings, session, metrics=metrics)
     groups = frozenset().union(*(setup.environment.policy.groups_to_resolve for setup in setups.all))
-    directory = SlackDirectory(client, group_ids=groups, cache_seconds=settings.usergroup_cache_seconds)
+    directory = SlackDirectory(
+        client, group_ids=groups, cache_seconds=settings.usergroup_cache_seconds, monotonic=clock.monotonic
+    )
     submitter = Submitter(
         store=store,
         places=background,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,8 +19,17 @@ class UserFacts:
 
 
 class SlackDirectory:
-    def __init__(self, client: AsyncWebClient, *, group_ids: frozenset[str], cache_seconds: float) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        group_ids: frozenset[str],
+        cache_seconds: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`monotonic`: the bot's clock (bot.runtime.clock), so that a cached answer ages as the bot's time passes."""
         self.client = client
+        self._monotonic = monotonic
         self.group_ids = group_ids
         self.cache_seconds = cache_seconds
         self._users: dict[str, tuple[float, UserFacts]] = {}
@@ -32,7 +42,7 @@ class SlackDirectory:
 
     async def user(self, user_id: str) -> UserFacts:
         hit = self._users.get(user_id)
-        if hit and time.monotonic() - hit[0] < self.cache_seconds:
+        if hit and self._monotonic() - hit[0] < self.cache_seconds:
             return hit[1]
         answer = await self.client.users_info(user=user_id)
         user = answer["user"]
@@ -41,7 +51,7 @@ class SlackDirectory:
             user.get("is_restricted") or user.get("is_ultra_restricted") or user.get("deleted") or user.get("is_bot")
         )
         facts = UserFacts(is_guest=is_guest, tz=user.get("tz"))
-        self._users[user_id] = (time.monotonic(), facts)
+        self._users[user_id] = (self._monotonic(), facts)
         return facts
 
     async def _member_groups(self, user_id: str) -> frozenset[str]:
@@ -52,13 +62,13 @@ class SlackDirectory:
 
     async def _group_members(self, group_id: str) -> frozenset[str]:
         hit = self._groups.get(group_id)
-        if hit and time.monotonic() - hit[0] < self.cache_seconds:
+        if hit and self._monotonic() - hit[0] < self.cache_seconds:
             return hit[1]
         async with self._group_lock:  # Tier 2 method: one call per group per cache period
             hit = self._groups.get(group_id)
-            if hit and time.monotonic() - hit[0] < self.cache_seconds:
+            if hit and self._monotonic() - hit[0] < self.cache_seconds:
                 return hit[1]
             answer = await self.client.usergroups_users_list(usergroup=group_id)
             users = frozenset(answer.get("users") or [])
-            self._groups[group_id] = (time.monotonic(), users)
+            self._groups[group_id] = (self._monotonic(), users)
             return users
