@@ -16,7 +16,7 @@ async def check(settings: Settings) -> int:
     findings += lines
     # A bot token of the wrong kind is already named above; Slack would only refuse it once more.
     if settings.slack_bot_token and not any(f.text.startswith("SLACK_BOT_TOKEN:") for f in findings):
-        from bot.app import slack_client_from
+        from bot.clients import slack_client_from
 
         lines, _facts = await check_slack(settings, slack_client_from(settings))
         print_all(lines)
@@ -44,7 +44,7 @@ def print_all(findings: list[Finding]) -> None:
 
 async def check_huawei(settings: Settings, setup: EnvironmentSetup | None = None) -> Finding:
     """One read (list instances) per environment: its endpoint answers and accepts its credentials."""
-    from bot.app import ddm_client_from
+    from bot.clients import ddm_client_from
 
     if setup is None:
         mode = settings.huawei_auth_mode

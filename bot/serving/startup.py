@@ -55,7 +55,7 @@ async def _start(
     database = await check_database(settings.database_url)
     if not database.ok:
         raise StartupError(database.text)
-    from bot.app import slack_client_from
+    from bot.clients import slack_client_from
 
     client = slack_client_from(settings)
     findings, facts = await check_slack(

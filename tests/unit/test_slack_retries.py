@@ -14,7 +14,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import slack_client_from
+from bot.clients import slack_client_from
 from bot.config import Settings
 from bot.playground import slack_payloads as sp
 from bot.playground.slack_api import FakeSlack, FakeUser
