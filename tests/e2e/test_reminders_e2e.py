@@ -2,9 +2,9 @@
 DMs), the stage is escalated once and a member of the escalation group may then approve it, and nothing more is
 sent once it is approved.
 
-The two replicas are two runtimes in this process over one SQLite database, each with its own sweeper and
-announcer: what makes a reminder once-only is the database's conditional update (the contract tests run it on
-PostgreSQL too), not the process boundary.
+The two replicas are two runtimes in this process over one database (PostgreSQL, as replicas run, and one SQLite
+file), each with its own sweeper and announcer: what makes a reminder once-only is the database's conditional
+update and the outbox's claims, not the process boundary (tests/e2e/test_replicas.py runs processes).
 """
 
 from __future__ import annotations
@@ -30,14 +30,18 @@ def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_reminded_once_per_period_escalated_once_approved_by_the_escalation_then_silent(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    async with running_bot(tmp_path, environments=ENVIRONMENTS) as h:
+    async with running_bot(tmp_path, environments=ENVIRONMENTS, database_url=database_url) as h:
         h.fake.add_channel(CHANNEL, "prod")
         h.fake.add_user(FakeUser(ONCALL, "oncall"))
         h.fake.set_usergroup(ONCALL_GROUP, [ONCALL])
         settings = harness_settings(
-            h.fake, h.sim, tmp_path / "bot.sqlite3", ddm_restore_config=str(tmp_path / "ddm-restore.toml")
+            h.fake,
+            h.sim,
+            tmp_path / "bot.sqlite3",
+            ddm_restore_config=str(tmp_path / "ddm-restore.toml"),
+            database_url=database_url,
         )
         second = await build_runtime(settings, sweep_interval=0.2)
         await second.start_background()
