@@ -62,7 +62,7 @@ from bot.store.sql_store import RequestStore
 from bot.workflow.desk import RestoreDesk
 from bot.workflow.places import Places
 
-ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012"]
+ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013"]
 AFTER_FIRST = ALL[1:]
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -511,10 +511,12 @@ def test_cli_migrate(
         "that chose them.",
         "applied 0011: Drills: a row per drill and slot, so that each slot runs once across replicas and restarts.",
         "applied 0012: Reminders: what was sent for each request's current stage, and when its requester last nudged.",
+        "applied 0013: The App Home: who has opened it, and whose is stale, so that any replica publishes it once "
+        "after a change.",
     ]
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out == "database is up to date (revision 0012)\n" and err == ""
+    assert out == "database is up to date (revision 0013)\n" and err == ""
 
 
 def test_cli_migrate_from_a_first_release_database(
@@ -540,6 +542,8 @@ def test_cli_migrate_from_a_first_release_database(
         "that chose them.",
         "applied 0011: Drills: a row per drill and slot, so that each slot runs once across replicas and restarts.",
         "applied 0012: Reminders: what was sent for each request's current stage, and when its requester last nudged.",
+        "applied 0013: The App Home: who has opened it, and whose is stale, so that any replica publishes it once "
+        "after a change.",
     ]
 
 
@@ -697,7 +701,7 @@ async def test_0008_fills_the_figures_times_of_earlier_requests_from_their_histo
     await reset(database_url)
     await migrate(database_url, "0007")
     ids = await on(database_url, write_0007_history)
-    assert await migrate(database_url) == ["0008", "0009", "0010", "0011", "0012"]
+    assert await migrate(database_url) == ["0008", "0009", "0010", "0011", "0012", "0013"]
     store = RequestStore.from_url(database_url)
     try:
         completed, running, rejected = [await store.get(ids[name]) for name in ("completed", "running", "rejected")]
@@ -779,7 +783,7 @@ async def test_0010_and_the_start_freeze_the_environments_stages_into_pending_re
     await reset(database_url)
     await migrate(database_url, "0009")
     ids = await on(database_url, write_0008_requests)
-    assert await migrate(database_url) == ["0010", "0011", "0012"]
+    assert await migrate(database_url) == ["0010", "0011", "0012", "0013"]
     store = RequestStore.from_url(database_url)
     lead, owner = Stage("DBA lead", frozenset({"UBOB"})), Stage("Service owner", frozenset({"UDAN"}))
     gateway = HuaweiDdmGateway(
