@@ -65,6 +65,25 @@ from bot.workflow.places import Places
 ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013"]
 AFTER_FIRST = ALL[1:]
 ROOT = Path(__file__).resolve().parents[2]
+# What `migrate` says of each revision it applies, in order.
+APPLIED = [
+    "applied 0001: The schema of the first release, exactly as its `metadata.create_all` made it.",
+    "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
+    'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
+    "applied 0004: The outbox (every Slack notice of a change), named leases and the shared DDM call budget.",
+    "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
+    "applied 0006: Each approval records the approval stage it counts for (environments with staged approvals).",
+    "applied 0007: The follow-up review of urgent (break-glass) requests.",
+    "applied 0008: The figures of a restore: when it was approved and when its job started, and an index for "
+    "the finished ones.",
+    "applied 0009: States for the verification of a completed restore: VERIFYING, VERIFIED and VERIFY_FAILED.",
+    "applied 0010: Each request keeps the approval flow it was made with: its stages, their approvers, the rule "
+    "that chose them.",
+    "applied 0011: Drills: a row per drill and slot, so that each slot runs once across replicas and restarts.",
+    "applied 0012: Reminders: what was sent for each request's current stage, and when its requester last nudged.",
+    "applied 0013: The App Home: who has opened it, and whose is stale, so that any replica publishes it once "
+    "after a change.",
+]
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
@@ -496,24 +515,7 @@ def test_cli_migrate(
 
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out.splitlines() == [
-        "applied 0001: The schema of the first release, exactly as its `metadata.create_all` made it.",
-        "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
-        'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
-        "applied 0004: The outbox (every Slack notice of a change), named leases and the shared DDM call budget.",
-        "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
-        "applied 0006: Each approval records the approval stage it counts for (environments with staged approvals).",
-        "applied 0007: The follow-up review of urgent (break-glass) requests.",
-        "applied 0008: The figures of a restore: when it was approved and when its job started, and an index for "
-        "the finished ones.",
-        "applied 0009: States for the verification of a completed restore: VERIFYING, VERIFIED and VERIFY_FAILED.",
-        "applied 0010: Each request keeps the approval flow it was made with: its stages, their approvers, the rule "
-        "that chose them.",
-        "applied 0011: Drills: a row per drill and slot, so that each slot runs once across replicas and restarts.",
-        "applied 0012: Reminders: what was sent for each request's current stage, and when its requester last nudged.",
-        "applied 0013: The App Home: who has opened it, and whose is stale, so that any replica publishes it once "
-        "after a change.",
-    ]
+    assert out.splitlines() == APPLIED
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
     assert out == "database is up to date (revision 0013)\n" and err == ""
@@ -528,23 +530,7 @@ def test_cli_migrate_from_a_first_release_database(
     monkeypatch.setenv("DATABASE_URL", database_url)
     assert main(["migrate"]) == 0
     out, _ = capsys.readouterr()
-    assert out.splitlines() == [
-        "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
-        'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
-        "applied 0004: The outbox (every Slack notice of a change), named leases and the shared DDM call budget.",
-        "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
-        "applied 0006: Each approval records the approval stage it counts for (environments with staged approvals).",
-        "applied 0007: The follow-up review of urgent (break-glass) requests.",
-        "applied 0008: The figures of a restore: when it was approved and when its job started, and an index for "
-        "the finished ones.",
-        "applied 0009: States for the verification of a completed restore: VERIFYING, VERIFIED and VERIFY_FAILED.",
-        "applied 0010: Each request keeps the approval flow it was made with: its stages, their approvers, the rule "
-        "that chose them.",
-        "applied 0011: Drills: a row per drill and slot, so that each slot runs once across replicas and restarts.",
-        "applied 0012: Reminders: what was sent for each request's current stage, and when its requester last nudged.",
-        "applied 0013: The App Home: who has opened it, and whose is stale, so that any replica publishes it once "
-        "after a change.",
-    ]
+    assert out.splitlines() == APPLIED[1:]
 
 
 def test_cli_migrate_problems(
