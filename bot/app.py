@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -20,8 +20,6 @@ from bot.observability.audit_head import AuditHeadLog
 from bot.observability.instrument import ChangeLog, MeasuredDesk
 from bot.observability.logs import hide_secrets_of
 from bot.observability.metrics import Metrics
-from bot.restore.policy import ApprovalPolicy
-from bot.restore.request import RestoreRequest
 from bot.runtime.bounds import (
     SLACK_ATTEMPT_SECONDS,
     Bounds,
@@ -33,10 +31,11 @@ from bot.runtime.outages import outage_cause
 from bot.runtime.socket_link import SocketLink
 from bot.runtime.supervisor import Supervisor
 from bot.slack.announcer import Announcer
-from bot.slack.blocks.card import CardPeople
+from bot.slack.blocks.card import card_people
 from bot.slack.blocks.messages import render_notice
 from bot.slack.directory import SlackDirectory
 from bot.slack.home import HomePublisher
+from bot.slack.home_refresh import HomeRefresher
 from bot.slack.listeners import Deps, register_all
 from bot.slack.notifier import SlackNotifier
 from bot.store.audit_chain import current_head
@@ -46,24 +45,12 @@ from bot.workflow.desk import RestoreDesk
 from bot.workflow.drills import DrillRunner
 from bot.workflow.follow import Follower
 from bot.workflow.places import Place, Places
-from bot.workflow.remind import Reminders, waiting_on
+from bot.workflow.remind import Reminders
 from bot.workflow.submit import Submitter
 from bot.workflow.sweep import Sweeper
 from bot.workflow.verify import Verifier
 
 log = logging.getLogger(__name__)
-
-
-def card_people(policy: ApprovalPolicy, request: RestoreRequest, now: datetime) -> CardPeople:
-    """Who approves a request, as its card shows it (its environment's stages; how long it has waited)."""
-    waiting = waiting_on(request, policy, now) if policy.reminders is not None else ""
-    return CardPeople(
-        policy.describe_approvers(),
-        policy.stage_header(request),
-        policy.stage_lines(request),
-        waiting,
-        nudge=policy.reminders is not None,
-    )
 
 
 @dataclass
@@ -81,6 +68,7 @@ class Runtime:
     sweeper: Sweeper
     announcer: Announcer
     verifier: Verifier
+    homes: HomeRefresher
     metrics: Metrics = field(default_factory=Metrics)
     drills: DrillRunner | None = None
     # Socket Mode: whether the connection to Slack is up (serving attaches the handler's check; HTTP mode none).
@@ -114,6 +102,7 @@ class Runtime:
         self.closed = True
         await self.supervisor.close(grace_seconds=self.settings.submit_deadline_seconds + 5)
         await self.announcer.close()
+        await self.homes.close()
         await self.follower.close()
         await self.verifier.close()
         for gateway in self.gateways:
@@ -144,7 +133,6 @@ async def build_runtime(
         from bot.store.migrate import migrate
 
         await migrate(settings.database_url)
-    supervisor = Supervisor()
     supervisor = Supervisor(clock=clock)
     store = RequestStore.from_url(
         settings.database_url,
@@ -224,10 +212,19 @@ async def build_runtime(
         interval=sweep_interval or settings.sweep_interval_seconds,
         spawn=supervisor.spawn,
         counted=lambda drill, outcome: metrics.drill_outcomes.labels(drill, outcome).inc(),
+        changed=lambda environment: home.mark_environment(environment),
     )
+    # The Homes a change makes stale (marked by the announcer, the drills) are published by any replica's loop.
     home = HomePublisher(
-        client=client, store=store, places=form_places, directory=directory, clock=clock.now, drills=drills
+        client=client,
+        store=store,
+        places=form_places,
+        directory=directory,
+        clock=clock.now,
+        drills=drills,
+        on_stale=lambda: supervisor.wake("homes"),
     )
+    homes = HomeRefresher(home=home, store=store, clock=clock.now, lease_seconds=settings.job_lease_seconds)
     announcer = Announcer(
         store=store,
         client=client,
@@ -247,6 +244,7 @@ async def build_runtime(
     )
     if drills.drills:
         supervisor.every("drills", drills.interval, drills.step, step_seconds=bounds.drills)
+    supervisor.every("homes", homes.interval, homes.step, step_seconds=bounds.homes)
     head_log = AuditHeadLog(lambda: current_head(store))  # the hourly `audit head` line (README: backing up)
     supervisor.every("audit_head", head_log.interval, head_log.step, step_seconds=bounds.audit_head)
     app = AsyncApp(
@@ -289,4 +287,5 @@ async def build_runtime(
         verifier=verifier,
         metrics=metrics,
         drills=drills,
+        homes=homes,
     )

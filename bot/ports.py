@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.errors import DependencyError, PersonError
+from bot.ports_audit import AuditEntry as AuditEntry
 from bot.restore.checks import PlanProblem
 from bot.restore.drills import SlotClaim, SlotRecord
 from bot.restore.environment import Standing
@@ -150,39 +151,6 @@ class OutboxRow:
     attempts: int  # claims so far, this one included: above 1, an earlier try may have reached Slack
 
 
-class AuditEntry(Protocol):
-    """One record of the append-only audit chain: its hash covers its content and the record before it's hash."""
-
-    @property
-    def seq(self) -> int: ...
-    @property
-    def at_ms(self) -> int: ...
-    @property
-    def request_id(self) -> str: ...
-    @property
-    def actor(self) -> str: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def from_state(self) -> str | None: ...
-    @property
-    def to_state(self) -> str | None: ...
-    @property
-    def fingerprint(self) -> str | None: ...
-    @property
-    def details(self) -> dict[str, Any]: ...
-    @property
-    def prev_hash(self) -> str: ...
-    @property
-    def hash(self) -> str: ...
-    @property
-    def job_id(self) -> str | None: ...
-    @property
-    def error_code(self) -> str | None: ...
-    @property
-    def permalink(self) -> str | None: ...
-
-
 class RequestOutbox(Protocol):
     """What people must hear, as rows written with the change they tell of; delivered by whoever claims them.
 
@@ -260,6 +228,34 @@ class DrillSlots(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class StaleHome:
+    """Someone's App Home to publish again: `version` counts the changes marked on it so far."""
+
+    user_id: str
+    version: int
+    attempts: int  # claims so far, this one included
+
+
+class HomeTabs(Protocol):
+    """Who has opened the App Home, and whose Home is stale: one row per person however many changes, published
+    by whichever replica claims it (a lease, taken over when it runs out)."""
+
+    async def opened(self, user_id: str, *, now: datetime) -> None: ...
+    async def viewers(self) -> list[str]: ...
+    async def mark_stale(self, user_ids: Collection[str], *, now: datetime) -> None:
+        """Each of them who has opened the Home is stale (again: a change during a publish is not lost)."""
+        ...
+
+    async def claim(self, owner: str, *, now: datetime, lease_seconds: float, limit: int = 1) -> list[StaleHome]: ...
+    async def published(self, home: StaleHome, owner: str, *, now: datetime) -> None:
+        """Published as of `home.version`: no longer stale unless marked since."""
+        ...
+
+    async def retry_later(self, user_id: str, owner: str, *, due: datetime, error: str) -> None: ...
+    async def release(self, owner: str) -> None: ...
+
+
 class RequestRepository(Protocol):
     """Restore requests, their approvals, audit chain and outbox: the workflow's one store.
 
@@ -283,6 +279,8 @@ class RequestRepository(Protocol):
     def reviews(self) -> UrgentReviews: ...
     @property
     def drills(self) -> DrillSlots: ...
+    @property
+    def homes(self) -> HomeTabs: ...
 
     # ---- changes -----------------------------------------------------------------------------------------
     async def create(

@@ -78,6 +78,11 @@ class Bounds:
         return self._step(max(self.slack_call, self.db_call))
 
     @property
+    def homes(self) -> float:
+        """One App Home: a claim and reads in the database, who the person is (Slack), then its publish."""
+        return self._step(max(self.slack_call, self.db_call))
+
+    @property
     def follower(self) -> float:
         """A lease and a read in the database, then DDM's job list."""
         return self._step(max(self.ddm_read, self.db_call))

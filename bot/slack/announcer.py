@@ -143,20 +143,21 @@ class Announcer:
             await self.store.outbox.done(delivered, now=self.clock())
             await self._retry_later(request_id, rows, exc)
             return
+        await self._mark_homes(request_id)  # before the rows are done: a crash redoes it with their delivery
         await self.store.outbox.done(delivered, now=self.clock())
-        await self._republish_home(request_id)
 
-    async def _republish_home(self, request_id: str) -> None:
-        """The App Home of everyone the request concerns, as it now is (a failure costs a stale tab until its next
-        change or opening, never the notices: they are delivered and recorded)."""
+    async def _mark_homes(self, request_id: str) -> None:
+        """The App Home of everyone the request concerns is stale: published by whichever replica claims it
+        (bot.slack.home_refresh). Slack failing to say who is in a group costs a stale tab until its next change
+        or opening, never the notices."""
         if self.home is None:
             return
         try:
             request = await self.store.get(request_id)
             if request is not None:
-                await self.home.republish_for(request)
+                await self.home.mark_for(request)
         except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            log.warning("the App Home after %s was not republished: %s", request_id, type(exc).__name__)
+            log.warning("the App Homes after %s were not marked stale: %s", request_id, _slack_error(exc))
 
     async def _deliver_one(self, request: RestoreRequest, row: OutboxRow) -> None:
         text = self.render(request, row.notice, row.params)

@@ -1,19 +1,19 @@
 """The App Home: drawn for one person from the store, published with views.publish (no scope needed).
 
-Published when the person opens the tab (app_home_opened), and again for those a request concerns (its
-requester, the approvers of its stages, whom it was escalated to) once the announcer has delivered the notices of
-a change of it: every change writes outbox rows, so Home follows the outbox. Only the people who opened the tab
-on this replica are republished (each costs a few reads and calls): one who opened it on another replica sees the
-change when they open it again.
+Published at once when the person opens the tab (app_home_opened), which records them in the store as one who
+has opened it. After a change, the Home of every such person it concerns goes stale in the store, on whichever
+replica the tab was opened: its requester, the approvers of its stages, whom it was escalated to (marked by the
+announcer once it has delivered the change's notices: every change writes outbox rows, so Home follows the
+outbox), and, for a drill's request or a drill's new status or targets left, everyone whose environment it is.
+Each stale Home is then published once, by whichever replica claims it (bot.slack.home_refresh), however many
+changes were marked meanwhile.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ports import RequestRepository, UserDirectory
@@ -23,7 +23,6 @@ from bot.slack.blocks.home import LIST_LIMIT, HomeLists, home_view
 from bot.workflow.drills import DrillRunner
 from bot.workflow.places import Place, Places
 
-log = logging.getLogger(__name__)
 # How many recent requests are read to find the ones in this person's environments.
 RECENT_READ = 50
 
@@ -38,6 +37,7 @@ class HomePublisher:
         directory: UserDirectory,
         clock: Callable[[], datetime],
         drills: DrillRunner | None = None,
+        on_stale: Callable[[], None] = lambda: None,
     ) -> None:
         self.client = client
         self.store = store
@@ -45,7 +45,7 @@ class HomePublisher:
         self.directory = directory
         self.clock = clock
         self.drills = drills
-        self.viewers: set[str] = set()  # who opened the tab (on this replica)
+        self.on_stale = on_stale  # wakes this replica's publisher (bot.slack.home_refresh)
 
     async def lists_for(self, user_id: str) -> HomeLists:
         """What this person's Home shows: the same policy as a click decides who may approve what."""
@@ -70,22 +70,38 @@ class HomePublisher:
         return HomeLists(waiting=waiting, mine=mine, recent=recent, drills=drills)
 
     async def opened(self, user_id: str) -> None:
-        self.viewers.add(user_id)
+        await self.store.homes.opened(user_id, now=self.clock())
         await self.publish(user_id)
 
     async def publish(self, user_id: str) -> None:
         view = home_view(await self.lists_for(user_id))
         await self.client.views_publish(user_id=user_id, view=view.to_dict())
 
-    async def republish_for(self, request: RestoreRequest) -> None:
-        """Publish the Home of everyone `request` concerns; one person's failure is logged, the others go on."""
-        if not self.viewers:
-            return
-        for user_id in sorted(await self._concerned(request) & self.viewers):
-            try:
-                await self.publish(user_id)
-            except SlackApiError as exc:
-                log.warning("the App Home of %s was not published: %s", user_id, exc.response.get("error"))
+    async def mark_for(self, request: RestoreRequest) -> None:
+        """The Home of everyone `request` concerns who has opened it (on any replica) is stale; a drill's request
+        shows in the Drills section of everyone whose environment it is."""
+        viewers = set(await self.store.homes.viewers())
+        if not viewers:
+            return  # no Slack calls to learn who it concerns
+        people = await self._concerned(request) & viewers
+        if request.plan.drill:
+            people |= await self._of_environment(request.plan.environment, viewers)
+        await self._mark(people)
+
+    async def mark_environment(self, environment: str) -> None:
+        """A drill of `environment` changed (its last run, its targets left): the Home of whoever sees it is stale."""
+        await self._mark(await self._of_environment(environment, set(await self.store.homes.viewers())))
+
+    async def _of_environment(self, environment: str, viewers: set[str]) -> set[str]:
+        place = next((p for p in self.places.all if p.environment.name == environment), None)
+        if place is None:
+            return set()
+        return {user for user in sorted(viewers) if _theirs(place, await self.directory.actor(user))}
+
+    async def _mark(self, people: set[str]) -> None:
+        if people:
+            await self.store.homes.mark_stale(people, now=self.clock())
+            self.on_stale()
 
     async def _concerned(self, request: RestoreRequest) -> set[str]:
         policy = self.places.policy_of(request)

@@ -49,6 +49,7 @@ from bot.store.changes import (
     write_freeze,
     write_move,
 )
+from bot.store.memory_homes import MemoryHomeTabs
 from bot.store.memory_queues import MemoryDrillSlots, MemoryLeases, MemoryOutbox
 from bot.store.reminder_changes import may_nudge, may_remind, remind_changes, write_nudge, write_reminder
 from bot.store.rows import LockedRequest
@@ -66,6 +67,7 @@ class MemoryStore:
         self.outbox = MemoryOutbox(self._turn)
         self.leases = MemoryLeases(self._turn)
         self.drills = MemoryDrillSlots(self._turn)
+        self.homes = MemoryHomeTabs(self._turn)
         self.reviews = MemoryReviews(self)
         self.observers = tuple(observers)
         self.on_notices = on_notices
@@ -414,13 +416,8 @@ class MemoryReviews:
 
 def _overdue(row: LockedRequest, now_ms: int) -> bool:
     """Its review is due by now, not done and not yet reminded."""
-    due = row.values["review_due_ms"]
-    return (
-        due is not None
-        and due <= now_ms
-        and row.values["reviewed_ms"] is None
-        and row.values["review_reminded_ms"] is None
-    )
+    due, done = row.values["review_due_ms"], (row.values["reviewed_ms"], row.values["review_reminded_ms"])
+    return due is not None and due <= now_ms and done == (None, None)
 
 
 if TYPE_CHECKING:  # mypy holds MemoryStore to the port

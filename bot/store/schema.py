@@ -224,6 +224,22 @@ drill_slots = Table(
     PrimaryKeyConstraint("drill", "slot_ms", name="pk_drill_slots"),
 )
 
+# Revision 0013: who has opened the App Home, and whether theirs is stale (published < version), one row per
+# person however many changes; claimed with a lease by the replica that publishes it (bot.slack.home_refresh).
+home_tabs = Table(
+    "home_tabs",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("opened_ms", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),  # changes marked so far
+    Column("published_version", BigInteger, nullable=False),
+    Column("due_ms", BigInteger, nullable=False),  # not before: backoff after Slack failed
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claim_expires_ms", BigInteger),
+    Column("last_error", Text),
+)
+
 # Revision 0004: DDM calls per credential per minute, shared by every replica (bot.huawei.budget).
 call_budget = Table(
     "ddm_call_budget",

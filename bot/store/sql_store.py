@@ -56,6 +56,7 @@ from bot.store.changes import (
 from bot.store.database import Database
 from bot.store.drill_slots import DrillSlotTable, slot_claimed
 from bot.store.engine import make_engine
+from bot.store.home_tabs import HomeTabTable
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox, append_notices
 from bot.store.reminder_changes import may_nudge, may_remind, remind_changes, write_nudge, write_reminder
@@ -77,6 +78,7 @@ class RequestStore(Database):
         self.outbox = Outbox(self)
         self.leases = Leases(self)
         self.drills = DrillSlotTable(self)
+        self.homes = HomeTabTable(self)
         # Called after a commit that wrote notices, so that this replica's announcer delivers them at once.
         self.on_notices = on_notices
         self.reviews = Reviews(self, on_notices)
@@ -108,9 +110,8 @@ class RequestStore(Database):
         flow: Flow | None = None,
         claim: SlotClaim | None = None,
     ) -> RestoreRequest:
-        """Store a new PENDING request and its card notice; raises TargetBusy when another active request holds
-        the target. An urgent request carries its follow-up `review` (due when it ends). `flow` is frozen into
-        it (its approvals are held to its stages; its fingerprint covers it)."""
+        """Store a new PENDING request and its card notice (RequestRepository.create: TargetBusy, SlotTaken); an
+        urgent request carries its follow-up `review`, `flow` is frozen into it and its fingerprint."""
         for _ in range(5):
             row = new_row(
                 new_request_id(),
@@ -434,14 +435,9 @@ class RequestStore(Database):
             return await load_requests(conn, query)
 
     async def due_for_expiry(self, now: datetime) -> list[str]:
+        pending = (text(schema.ACTIVE), r.c.state == RequestState.PENDING.value)
         async with self.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(r.c.id).where(
-                        text(schema.ACTIVE), r.c.state == RequestState.PENDING.value, r.c.expires_ms <= ms(now)
-                    )
-                )
-            ).all()
+            rows = (await conn.execute(select(r.c.id).where(*pending, r.c.expires_ms <= ms(now)))).all()
             return [row.id for row in rows]
 
     async def count_by_state(self) -> dict[str, int]:

@@ -52,6 +52,7 @@ class DrillStarted:
 class DrillNotStarted:
     outcome: str  # bot.restore.drills.Outcome
     message: str
+    recorded: bool = False  # this call claimed the slot with the outcome
 
 
 DrillResult = DrillStarted | DrillNotStarted
@@ -70,6 +71,7 @@ class DrillRunner:
         spawn: Callable[[Coroutine[Any, Any, Any], str], Awaitable[None] | object],
         rng: random.Random | None = None,
         counted: Callable[[str, str], object] = lambda drill, outcome: None,
+        changed: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         self.store = store
         self.places = places
@@ -81,6 +83,8 @@ class DrillRunner:
         self._rng = rng or random.Random()
         self._counted = counted  # (drill, outcome) of each slot this replica claimed (the metrics count them)
         self.left: dict[str, int] = {}  # targets left per drill, as last seen (the metrics read it)
+        # Told the environment whose drills' status changed (a slot recorded, the targets left): the App Home.
+        self._changed = changed
 
     @property
     def drills(self) -> list[tuple[Place, Drill]]:
@@ -112,6 +116,7 @@ class DrillRunner:
             detail = f"{count} slot(s) missed, the last at {utc_text(ms(plan.missed))}"
             if await self.store.drills.record(drill.name, plan.missed, Outcome.MISSED, now=now, detail=detail):
                 self._counted(drill.name, Outcome.MISSED)
+                await self._report(drill)
                 await self._say(
                     drill,
                     f"🧪 Drill *{drill.name}*: {detail} — the bot was not running within its window "
@@ -133,6 +138,15 @@ class DrillRunner:
     ) -> DrillResult:
         """Make the drill's request for `slot` (None from a person: `requester_id`'s, with the environment's
         approval unless the drill is auto). What could not be started is recorded and told."""
+        left = self.left.get(drill.name)
+        result = await self._run(place, drill, slot=slot, requester_id=requester_id, previous=previous)
+        if isinstance(result, DrillStarted) or result.recorded or self.left.get(drill.name) != left:
+            await self._report(drill)
+        return result
+
+    async def _run(
+        self, place: Place, drill: Drill, *, slot: datetime, requester_id: str | None, previous: Any
+    ) -> DrillResult:
         now = self.clock()
         ddm = place.ddm
         source = _find(await ddm.instances(), drill.source)
@@ -227,11 +241,20 @@ class DrillRunner:
     async def _not_started(
         self, drill: Drill, slot: datetime, outcome: str, message: str, *, tell: bool = True
     ) -> DrillNotStarted:
-        if await self.store.drills.record(drill.name, slot, outcome, now=self.clock(), detail=message[:500]):
+        recorded = await self.store.drills.record(drill.name, slot, outcome, now=self.clock(), detail=message[:500])
+        if recorded:
             self._counted(drill.name, outcome)
             if tell:
                 await self._say(drill, f"🧪 Drill *{drill.name}* did not start: {message}")
-        return DrillNotStarted(outcome, message)
+        return DrillNotStarted(outcome, message, recorded=recorded)
+
+    async def _report(self, drill: Drill) -> None:
+        if self._changed is None:
+            return
+        try:
+            await self._changed(drill.environment)
+        except Exception as exc:  # the drill's change is made; a stale Home is no reason to undo or redo it
+            log.warning("drill %r: its status changed, but telling so failed: %s", drill.name, type(exc).__name__)
 
     async def _say(self, drill: Drill, text: str) -> None:
         try:

@@ -1,12 +1,12 @@
 """The App Home tab end to end: what waits for an approver, with the card's Approve (and its confirm dialog) and
 Reject; a non-approver sees no buttons, and a click forged from Home is refused by the very same rules; the tab is
-published again once the request changes. The Drills section shows only when their environments have drills."""
+published again once the request changes. The Drills section shows only when their environments have drills, and
+is drawn again when a drill's status changes. (Across replicas: test_home_replicas_e2e.py.)"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,6 +16,7 @@ from bot.restore.request import RequestState as S
 from bot.restore.request import RestoreRequest
 from bot.restore.timeparse import epoch_ms_of, utc_text
 from tests.support.harness import CREDENTIALS, GROUP, SECRET, BotHarness, running_bot, until
+from tests.support.homes import drill_blocks, home_buttons, home_text, homes_settled, open_home, publishes
 from tests.support.reminders import CHANNEL, ENVIRONMENTS, ONCALL_GROUP, dms_to
 
 QUIET = ENVIRONMENTS.replace("remind_after_minutes = 0.05", "remind_after_minutes = 60").replace(
@@ -35,31 +36,6 @@ approval = "stages"
 def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROD_AK", CREDENTIALS.ak or "")
     monkeypatch.setenv("PROD_SK", CREDENTIALS.sk or "")
-
-
-async def open_home(h: BotHarness, user: str) -> dict[str, Any]:
-    before = (h.fake.home_of(user) or {}).get("hash")
-    answer = await h.send(sp.app_home_opened(SECRET, user_id=user))
-    assert answer.status_code == 200, answer.text
-    return await until(
-        lambda: home if (home := h.fake.home_of(user)) is not None and home["hash"] != before else None,
-        timeout=5,
-        describe=lambda: f"no Home published for {user}",
-    )
-
-
-def drill_blocks(home: dict[str, Any]) -> list[dict[str, Any]]:
-    return [b for b in home["blocks"] if str(b.get("block_id", "")).startswith("home_drill")]
-
-
-def home_buttons(home: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e for b in home["blocks"] if b["type"] == "actions" for e in b["elements"]]
-
-
-def home_text(home: dict[str, Any]) -> str:
-    texts = [str((b.get("text") or {}).get("text", "")) for b in home["blocks"]]
-    texts += [str(e.get("text", "")) for b in home["blocks"] if b["type"] == "context" for e in b["elements"]]
-    return "\n".join(texts)
 
 
 async def click_home(h: BotHarness, action_id: str, request: RestoreRequest, user: str) -> None:
@@ -152,3 +128,25 @@ async def test_home_shows_the_drills_of_their_environment(tmp_path: Path) -> Non
         request = await h.wait_request(lambda r: r.plan.drill == "orders yearly", timeout=5)
         home = await open_home(h, "UDAN")
         assert f"last: {request.id} pending (" in drill_blocks(home)[1]["text"]["text"]
+
+
+async def test_a_drill_s_new_status_redraws_the_home_of_whoever_sees_it(tmp_path: Path) -> None:
+    nowhere = DRILL.replace('targets = ["orders-restore-3"]', 'targets = ["no-such-target"]')
+    async with running_bot(tmp_path, environments=QUIET + nowhere) as h:
+        h.fake.add_channel(CHANNEL, "prod")
+        h.fake.set_usergroup(ONCALL_GROUP, [])
+        before = await open_home(h, "UDAN")  # may request in the drill's environment; no part in the drill
+        assert "last: never ran · targets left unknown" in drill_blocks(before)[1]["text"]["text"]
+        since = len(h.fake.calls)
+        await h.command("drill run orders yearly", channel=CHANNEL)
+        assert "did not start" in str((await h.fake.wait_for("response_url:UALICE", since=since)).args["text"])
+        # No request was made (no outbox row): the drill loop's change alone redraws the Home, unopened.
+        home = await until(
+            lambda: found if (found := h.fake.home_of("UDAN") or before)["hash"] != before["hash"] else None,
+            timeout=8,
+            describe=lambda: "the Home was not drawn again after the drill's status changed",
+        )
+        assert "last: no_target (" in drill_blocks(home)[1]["text"]["text"]
+        assert "targets left 0 of 1" in drill_blocks(home)[1]["text"]["text"]
+        await homes_settled(h)
+        assert publishes(h, "UDAN", since) == 1

@@ -62,9 +62,28 @@ from bot.store.sql_store import RequestStore
 from bot.workflow.desk import RestoreDesk
 from bot.workflow.places import Places
 
-ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012"]
+ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013"]
 AFTER_FIRST = ALL[1:]
 ROOT = Path(__file__).resolve().parents[2]
+# What `migrate` says of each revision it applies, in order.
+APPLIED = [
+    "applied 0001: The schema of the first release, exactly as its `metadata.create_all` made it.",
+    "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
+    'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
+    "applied 0004: The outbox (every Slack notice of a change), named leases and the shared DDM call budget.",
+    "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
+    "applied 0006: Each approval records the approval stage it counts for (environments with staged approvals).",
+    "applied 0007: The follow-up review of urgent (break-glass) requests.",
+    "applied 0008: The figures of a restore: when it was approved and when its job started, and an index for "
+    "the finished ones.",
+    "applied 0009: States for the verification of a completed restore: VERIFYING, VERIFIED and VERIFY_FAILED.",
+    "applied 0010: Each request keeps the approval flow it was made with: its stages, their approvers, the rule "
+    "that chose them.",
+    "applied 0011: Drills: a row per drill and slot, so that each slot runs once across replicas and restarts.",
+    "applied 0012: Reminders: what was sent for each request's current stage, and when its requester last nudged.",
+    "applied 0013: The App Home: who has opened it, and whose is stale, so that any replica publishes it once "
+    "after a change.",
+]
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
@@ -496,25 +515,10 @@ def test_cli_migrate(
 
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out.splitlines() == [
-        "applied 0001: The schema of the first release, exactly as its `metadata.create_all` made it.",
-        "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
-        'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
-        "applied 0004: The outbox (every Slack notice of a change), named leases and the shared DDM call budget.",
-        "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
-        "applied 0006: Each approval records the approval stage it counts for (environments with staged approvals).",
-        "applied 0007: The follow-up review of urgent (break-glass) requests.",
-        "applied 0008: The figures of a restore: when it was approved and when its job started, and an index for "
-        "the finished ones.",
-        "applied 0009: States for the verification of a completed restore: VERIFYING, VERIFIED and VERIFY_FAILED.",
-        "applied 0010: Each request keeps the approval flow it was made with: its stages, their approvers, the rule "
-        "that chose them.",
-        "applied 0011: Drills: a row per drill and slot, so that each slot runs once across replicas and restarts.",
-        "applied 0012: Reminders: what was sent for each request's current stage, and when its requester last nudged.",
-    ]
+    assert out.splitlines() == APPLIED
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out == "database is up to date (revision 0012)\n" and err == ""
+    assert out == "database is up to date (revision 0013)\n" and err == ""
 
 
 def test_cli_migrate_from_a_first_release_database(
@@ -526,21 +530,7 @@ def test_cli_migrate_from_a_first_release_database(
     monkeypatch.setenv("DATABASE_URL", database_url)
     assert main(["migrate"]) == 0
     out, _ = capsys.readouterr()
-    assert out.splitlines() == [
-        "applied 0002: Audit records carry the Slack permalink, the DDM job id and the DDM error code.",
-        'applied 0003: A partial index for the sweeper\'s "final but not announced" query.',
-        "applied 0004: The outbox (every Slack notice of a change), named leases and the shared DDM call budget.",
-        "applied 0005: The audit chain's head in a table of one row, filled from the existing chain.",
-        "applied 0006: Each approval records the approval stage it counts for (environments with staged approvals).",
-        "applied 0007: The follow-up review of urgent (break-glass) requests.",
-        "applied 0008: The figures of a restore: when it was approved and when its job started, and an index for "
-        "the finished ones.",
-        "applied 0009: States for the verification of a completed restore: VERIFYING, VERIFIED and VERIFY_FAILED.",
-        "applied 0010: Each request keeps the approval flow it was made with: its stages, their approvers, the rule "
-        "that chose them.",
-        "applied 0011: Drills: a row per drill and slot, so that each slot runs once across replicas and restarts.",
-        "applied 0012: Reminders: what was sent for each request's current stage, and when its requester last nudged.",
-    ]
+    assert out.splitlines() == APPLIED[1:]
 
 
 def test_cli_migrate_problems(
@@ -697,7 +687,7 @@ async def test_0008_fills_the_figures_times_of_earlier_requests_from_their_histo
     await reset(database_url)
     await migrate(database_url, "0007")
     ids = await on(database_url, write_0007_history)
-    assert await migrate(database_url) == ["0008", "0009", "0010", "0011", "0012"]
+    assert await migrate(database_url) == ["0008", "0009", "0010", "0011", "0012", "0013"]
     store = RequestStore.from_url(database_url)
     try:
         completed, running, rejected = [await store.get(ids[name]) for name in ("completed", "running", "rejected")]
@@ -779,7 +769,7 @@ async def test_0010_and_the_start_freeze_the_environments_stages_into_pending_re
     await reset(database_url)
     await migrate(database_url, "0009")
     ids = await on(database_url, write_0008_requests)
-    assert await migrate(database_url) == ["0010", "0011", "0012"]
+    assert await migrate(database_url) == ["0010", "0011", "0012", "0013"]
     store = RequestStore.from_url(database_url)
     lead, owner = Stage("DBA lead", frozenset({"UBOB"})), Stage("Service owner", frozenset({"UDAN"}))
     gateway = HuaweiDdmGateway(

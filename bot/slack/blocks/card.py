@@ -7,6 +7,7 @@ Every string from DDM (names, ids, error codes and messages) and from people (re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -20,11 +21,13 @@ from slack_sdk.models.blocks import (
 
 from bot.restore.figures import figures_of
 from bot.restore.plan import DataNodeMapping, RestorePlan, short_fingerprint
+from bot.restore.policy import ApprovalPolicy
 from bot.restore.request import SYSTEM, RequestState, RestoreRequest
 from bot.restore.timeparse import duration_text, iso_utc, utc_text
 from bot.restore.wording import clause
 from bot.slack.blocks.escaping import escape, mention, slack_date
 from bot.slack.blocks.ids import APPROVE_ACTION, CANCEL_ACTION, NUDGE_ACTION, REJECT_ACTION
+from bot.workflow.remind import waiting_on
 
 _STATUS_ICON = {
     RequestState.PENDING: "🟡",
@@ -147,6 +150,18 @@ class CardPeople:
     stages: str = ""
     waiting: str = ""  # "waiting 47 min on DBA lead · escalated to <!subteam^S0ONCALL>" (environments with reminders)
     nudge: bool = False  # the requester's [Nudge] button (environments with reminders)
+
+
+def card_people(policy: ApprovalPolicy, request: RestoreRequest, now: datetime) -> CardPeople:
+    """Who approves a request, as its card shows it (its environment's stages; how long it has waited)."""
+    waiting = waiting_on(request, policy, now) if policy.reminders is not None else ""
+    return CardPeople(
+        policy.describe_approvers(),
+        policy.stage_header(request),
+        policy.stage_lines(request),
+        waiting,
+        nudge=policy.reminders is not None,
+    )
 
 
 def request_card(request: RestoreRequest, *, approvers: str | CardPeople) -> list[Block]:
