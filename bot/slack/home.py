@@ -4,7 +4,8 @@ Published at once when the person opens the tab (app_home_opened), which records
 has opened it. After a change, the Home of every such person it concerns goes stale in the store, on whichever
 replica the tab was opened: its requester, the approvers of its stages, whom it was escalated to (marked by the
 announcer once it has delivered the change's notices: every change writes outbox rows, so Home follows the
-outbox), and, for a drill's request or a drill's new status or targets left, everyone whose environment it is.
+outbox), and everyone whose environment it is (their "Recent" list shows it; and a drill's new status or targets
+left, their Drills section).
 Each stale Home is then published once, by whichever replica claims it (bot.slack.home_refresh), however many
 changes were marked meanwhile.
 """
@@ -78,14 +79,15 @@ class HomePublisher:
         await self.client.views_publish(user_id=user_id, view=view.to_dict())
 
     async def mark_for(self, request: RestoreRequest) -> None:
-        """The Home of everyone `request` concerns who has opened it (on any replica) is stale; a drill's request
-        shows in the Drills section of everyone whose environment it is."""
+        """The Home of everyone `request` concerns who has opened it (on any replica) is stale: its people, and
+        everyone whose environment it is (their "Recent in your environments" lists it)."""
         viewers = set(await self.store.homes.viewers())
         if not viewers:
             return  # no Slack calls to learn who it concerns
+        place = self.places.for_plan(request.plan) or self.places.for_channel(request.channel_id)
         people = await self._concerned(request) & viewers
-        if request.plan.drill:
-            people |= await self._of_environment(request.plan.environment, viewers)
+        if place is not None:
+            people |= await self._seeing(place, viewers)
         await self._mark(people)
 
     async def mark_environment(self, environment: str) -> None:
@@ -94,8 +96,9 @@ class HomePublisher:
 
     async def _of_environment(self, environment: str, viewers: set[str]) -> set[str]:
         place = next((p for p in self.places.all if p.environment.name == environment), None)
-        if place is None:
-            return set()
+        return set() if place is None else await self._seeing(place, viewers)
+
+    async def _seeing(self, place: Place, viewers: set[str]) -> set[str]:
         return {user for user in sorted(viewers) if _theirs(place, await self.directory.actor(user))}
 
     async def _mark(self, people: set[str]) -> None:

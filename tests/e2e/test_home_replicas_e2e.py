@@ -1,6 +1,6 @@
 """The App Home across two replicas over one database (PostgreSQL when the tests have one, else a SQLite file):
 people open Home on replica A, the change is delivered by replica B, and each person the change concerns gets
-their Home published exactly once per change, by A or B, showing the new state; one it does not concern, none.
+their Home published exactly once per change, by A or B, showing the new state; one outside its environment, none.
 A replica that dies holding a stale Home's claim is taken over once its lease runs out.
 
 The two replicas are two runtimes in this process, each with every loop; what makes a publish once-only is the
@@ -56,7 +56,7 @@ async def test_a_home_opened_on_one_replica_is_published_once_per_change_whoever
         h.fake.set_usergroup(ONCALL_GROUP, [])
         async with second_replica(h, database) as b:
             request = await h.request_restore(channel=CHANNEL)
-            for user in ("UCAROL", "UALICE", "UDAN"):  # the approver, the requester, one it does not concern
+            for user in ("UCAROL", "UALICE", "UDAN", "UGUEST"):  # approver, requester, in its environment, outside
                 await open_home(h, user)  # on replica A
             assert home_buttons(h.fake.home_of("UCAROL") or {})
             await homes_settled(h, b)
@@ -72,8 +72,9 @@ async def test_a_home_opened_on_one_replica_is_published_once_per_change_whoever
                 )
             await homes_settled(h, b)
             assert "Nothing waits for your approval." in home_text(home)
-            assert [publishes(h, user, since) for user in ("UCAROL", "UALICE", "UDAN")] == [1, 1, 0]
+            assert [publishes(h, user, since) for user in ("UCAROL", "UALICE", "UDAN", "UGUEST")] == [1, 1, 1, 0]
             assert "rejected" in home_text(h.fake.home_of("UALICE") or {})
+            assert "rejected" in home_text(h.fake.home_of("UDAN") or {})  # in its environment: "Recent" shows it
 
             # The next change, delivered by whichever replica claims it: once more each, no more.
             since = len(h.fake.calls)
@@ -84,7 +85,7 @@ async def test_a_home_opened_on_one_replica_is_published_once_per_change_whoever
                 describe=lambda: "the new request is not on the approver's Home",
             )
             await homes_settled(h, b)
-            assert [publishes(h, user, since) for user in ("UCAROL", "UALICE", "UDAN")] == [1, 1, 0]
+            assert [publishes(h, user, since) for user in ("UCAROL", "UALICE", "UDAN", "UGUEST")] == [1, 1, 1, 0]
 
 
 async def test_a_replica_that_dies_holding_a_stale_home_is_taken_over_when_its_lease_runs_out(
