@@ -1,4 +1,4 @@
-"""The audit record as the workflow and the CLI read it (re-exported by bot.ports)."""
+"""The audit record as the workflow and the CLI read it."""
 
 from __future__ import annotations
 
