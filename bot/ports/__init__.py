@@ -13,6 +13,7 @@ from bot.ports.shared_work import (
     OutboxRow,
     RequestOutbox,
     SlotTaken,
+    StageReminders,
     StaleHome,
     UrgentReviews,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "RequestPage",
     "RequestRepository",
     "SlotTaken",
+    "StageReminders",
     "StaleHome",
     "TargetBusy",
     "TargetProbe",

@@ -3,13 +3,14 @@ slots and App Home tabs (the sub-ports of bot.ports.store.RequestRepository)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.restore.drills import SlotRecord
 from bot.restore.notices import Notice, ParamValue
+from bot.restore.reminders import Due, ReminderRule
 from bot.restore.request import RestoreRequest
 
 
@@ -79,6 +80,37 @@ class UrgentReviews(Protocol):
 
     async def mark_reviewed(self, request_id: str, *, user_id: str, now: datetime) -> RestoreRequest | None:
         """Record the review (None when it was not due, or already reviewed)."""
+        ...
+
+
+class StageReminders(Protocol):
+    """What moves a waiting request's current stage along: reminders, the escalation, the requester's nudges; each
+    with its notice and audit record, once across replicas (a conditional update under the request's lock)."""
+
+    async def remind(
+        self,
+        request_id: str,
+        due: Due,
+        *,
+        rule: ReminderRule,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        """Record a reminder or the escalation of the request's current stage with its notice, exactly once across
+        replicas; None when it is not to be sent (the stage moved on, the request ended, it was sent already)."""
+        ...
+
+    async def nudge(
+        self,
+        request_id: str,
+        *,
+        user_id: str,
+        cooldown: timedelta,
+        params: Mapping[str, ParamValue],
+        now: datetime,
+    ) -> RestoreRequest | None:
+        """Record the requester's nudge of the current stage with its notice; None when it is not theirs, not
+        pending, or their last nudge is younger than `cooldown` (once across replicas)."""
         ...
 
 

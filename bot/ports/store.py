@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.errors import PersonError
 from bot.ports.audit import AuditEntry
-from bot.ports.shared_work import DrillSlots, HomeTabs, NamedLeases, RequestOutbox, UrgentReviews
+from bot.ports.shared_work import DrillSlots, HomeTabs, NamedLeases, RequestOutbox, StageReminders, UrgentReviews
 from bot.restore.drills import SlotClaim
 from bot.restore.flow import Flow
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
-from bot.restore.reminders import Due, ReminderRule
 from bot.restore.request import RequestState, RestoreRequest
 from bot.restore.review import Review
 
@@ -78,6 +77,8 @@ class RequestRepository(Protocol):
     def drills(self) -> DrillSlots: ...
     @property
     def homes(self) -> HomeTabs: ...
+    @property
+    def reminders(self) -> StageReminders: ...
 
     # ---- changes -----------------------------------------------------------------------------------------
     async def create(
@@ -137,32 +138,6 @@ class RequestRepository(Protocol):
 
     async def set_progress(self, request_id: str, progress: int, *, now: datetime) -> bool:
         """Job progress while RUNNING, with a card notice; True when it changed."""
-        ...
-
-    async def remind(
-        self,
-        request_id: str,
-        due: Due,
-        *,
-        rule: ReminderRule,
-        params: Mapping[str, ParamValue],
-        now: datetime,
-    ) -> RestoreRequest | None:
-        """Record a reminder or the escalation of the request's current stage with its notice, exactly once across
-        replicas; None when it is not to be sent (the stage moved on, the request ended, it was sent already)."""
-        ...
-
-    async def nudge(
-        self,
-        request_id: str,
-        *,
-        user_id: str,
-        cooldown: timedelta,
-        params: Mapping[str, ParamValue],
-        now: datetime,
-    ) -> RestoreRequest | None:
-        """Record the requester's nudge of the current stage with its notice; None when it is not theirs, not
-        pending, or their last nudge is younger than `cooldown` (once across replicas)."""
         ...
 
     async def notify(self, request_id: str, notices: Sequence[Outgoing], *, now: datetime) -> None:

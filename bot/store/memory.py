@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreUnavailable
@@ -21,11 +21,10 @@ from bot.ports import ApprovalOutcome, ChangeObserver, RequestPage, RequestRepos
 from bot.restore.drills import Outcome, SlotClaim
 from bot.restore.flow import Flow
 from bot.restore.ids import new_request_id
-from bot.restore.lifecycle import ACTIVE_STATES, REVIEW_MOVES, Event, ReviewEvent
+from bot.restore.lifecycle import ACTIVE_STATES, Event
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
-from bot.restore.reminders import Due, ReminderRule
-from bot.restore.request import SYSTEM, Approval, RequestState, RestoreRequest
+from bot.restore.request import Approval, RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of
 from bot.restore.timeparse import epoch_ms_of as ms
@@ -41,7 +40,6 @@ from bot.store.changes import (
     move_changes,
     named_stages,
     new_row,
-    review_record,
     slot_row,
     stage_rule,
     tell,
@@ -51,7 +49,8 @@ from bot.store.changes import (
 )
 from bot.store.memory_homes import MemoryHomeTabs
 from bot.store.memory_queues import MemoryDrillSlots, MemoryLeases, MemoryOutbox
-from bot.store.reminder_changes import may_nudge, may_remind, remind_changes, write_nudge, write_reminder
+from bot.store.memory_reminders import MemoryReminders
+from bot.store.memory_reviews import MemoryReviews
 from bot.store.rows import LockedRequest
 
 _ACTIVE = frozenset(state.value for state in ACTIVE_STATES)
@@ -69,6 +68,7 @@ class MemoryStore:
         self.drills = MemoryDrillSlots(self._turn)
         self.homes = MemoryHomeTabs(self._turn)
         self.reviews = MemoryReviews(self)
+        self.reminders = MemoryReminders(self)
         self.observers = tuple(observers)
         self.on_notices = on_notices
 
@@ -212,43 +212,6 @@ class MemoryStore:
         self._commit(request_id, frozen, effects)
         return frozen.request()
 
-    async def remind(
-        self,
-        request_id: str,
-        due: Due,
-        *,
-        rule: ReminderRule,
-        params: Mapping[str, ParamValue],
-        now: datetime,
-    ) -> RestoreRequest | None:
-        await self._turn()
-        row = self._rows.get(request_id)
-        if row is None or not may_remind(row, due, now_ms=ms(now)):
-            return None
-        effects = Effects(request_id, ms(now))
-        changed = write_reminder(row, due, remind_changes(row, due, rule), effects, params)
-        self._commit(request_id, changed, effects)
-        return changed.request()
-
-    async def nudge(
-        self,
-        request_id: str,
-        *,
-        user_id: str,
-        cooldown: timedelta,
-        params: Mapping[str, ParamValue],
-        now: datetime,
-    ) -> RestoreRequest | None:
-        await self._turn()
-        row = self._rows.get(request_id)
-        cooldown_ms = int(cooldown.total_seconds() * 1000)
-        if row is None or not may_nudge(row, user_id=user_id, now_ms=ms(now), cooldown_ms=cooldown_ms):
-            return None
-        effects = Effects(request_id, ms(now))
-        changed = write_nudge(row, effects, params)
-        self._commit(request_id, changed, effects)
-        return changed.request()
-
     async def set_message(
         self, request_id: str, *, channel_id: str, message_ts: str, permalink: str | None = None
     ) -> None:
@@ -370,54 +333,6 @@ class MemoryStore:
             for record in self._audit
             if (not request_id or record.request_id == request_id) and (since is None or record.at_ms >= ms(since))
         ]
-
-
-class MemoryReviews:
-    """The follow-up review of urgent requests (bot.ports.UrgentReviews), on MemoryStore's rows."""
-
-    def __init__(self, store: MemoryStore) -> None:
-        self._store = store
-
-    async def overdue(self, now: datetime) -> list[str]:
-        await self._store._turn()
-        return [row.values["id"] for row in self._store._rows.values() if _overdue(row, ms(now))]
-
-    async def remind(self, request_id: str, *, now: datetime) -> RestoreRequest | None:
-        await self._store._turn()
-        row = self._store._rows.get(request_id)
-        if row is None or not _overdue(row, ms(now)):
-            return None
-        return self._change(row, ReviewEvent.REMINDED, SYSTEM, ms(now), {"review_reminded_ms": ms(now)})
-
-    async def mark_reviewed(self, request_id: str, *, user_id: str, now: datetime) -> RestoreRequest | None:
-        await self._store._turn()
-        row = self._store._rows.get(request_id)
-        if row is None or row.values["review_due_ms"] is None or row.values["reviewed_ms"] is not None:
-            return None
-        values = {"reviewed_by": user_id, "reviewed_ms": ms(now)}
-        return self._change(row, ReviewEvent.REVIEWED, user_id, ms(now), values, {"user_id": user_id})
-
-    def _change(
-        self,
-        row: LockedRequest,
-        event: ReviewEvent,
-        actor: str,
-        now_ms: int,
-        values: dict[str, Any],
-        params: dict[str, ParamValue] | None = None,
-    ) -> RestoreRequest:
-        request_id = row.values["id"]
-        effects = Effects(request_id, now_ms, notices=[Outgoing(n, params or {}) for n in REVIEW_MOVES[event]])
-        effects.records.append(review_record(row, event, actor, now_ms, dict(values)))
-        changed = row.changed(values)
-        self._store._commit(request_id, changed, effects)
-        return changed.request()
-
-
-def _overdue(row: LockedRequest, now_ms: int) -> bool:
-    """Its review is due by now, not done and not yet reminded."""
-    due, done = row.values["review_due_ms"], (row.values["reviewed_ms"], row.values["review_reminded_ms"])
-    return due is not None and due <= now_ms and done == (None, None)
 
 
 if TYPE_CHECKING:  # mypy holds MemoryStore to the port

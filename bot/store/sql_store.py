@@ -13,10 +13,10 @@ make the bot safe live here as single statements the database decides:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import Select, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,10 +27,10 @@ from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.plan import RestorePlan
-from bot.restore.reminders import Due, ReminderRule
-from bot.restore.request import ACTIVE_STATES, Approval, RequestState, RestoreRequest
+from bot.restore.request import Approval, RequestState, RestoreRequest
 from bot.restore.review import Review
 from bot.restore.timeparse import datetime_of
+from bot.store import queries as q
 from bot.store import schema
 from bot.store.approvals import ADD_APPROVAL
 from bot.store.audit_chain import AuditRecord, append_records, read_trail
@@ -59,7 +59,7 @@ from bot.store.engine import make_engine
 from bot.store.home_tabs import HomeTabTable
 from bot.store.leases import Leases
 from bot.store.outbox import Outbox, append_notices
-from bot.store.reminder_changes import may_nudge, may_remind, remind_changes, write_nudge, write_reminder
+from bot.store.reminders import ReminderTable
 from bot.store.reviews import Reviews
 from bot.store.rows import LockedRequest, dt, get_request, load_requests, lock_request, ms
 
@@ -82,6 +82,7 @@ class RequestStore(Database):
         # Called after a commit that wrote notices, so that this replica's announcer delivers them at once.
         self.on_notices = on_notices
         self.reviews = Reviews(self, on_notices)
+        self.reminders = ReminderTable(self, on_notices)
         self.observers = tuple(observers)
 
     @classmethod
@@ -272,75 +273,6 @@ class RequestStore(Database):
             await self._finish(conn, effects, head=locked.chain_head)
         return frozen.request()
 
-    async def remind(
-        self,
-        request_id: str,
-        due: Due,
-        *,
-        rule: ReminderRule,
-        params: Mapping[str, ParamValue],
-        now: datetime,
-    ) -> RestoreRequest | None:
-        """Record `due` (a reminder or the escalation of the current stage) with its notice and audit record, once:
-        None when it can't be sent (the stage moved on, the request ended) or was sent already, by any replica —
-        the update is conditional on what was sent as it was read under the request's lock."""
-        now_ms = ms(now)
-        async with self.write() as conn:
-            locked = await lock_request(conn, request_id)
-            if locked is None or not may_remind(locked, due, now_ms=now_ms):
-                return None
-            before = locked.values.get("reminders_json")
-            changes = remind_changes(locked, due, rule)
-            result = await conn.execute(
-                update(r)
-                .where(
-                    r.c.id == request_id,
-                    r.c.state == RequestState.PENDING.value,
-                    r.c.reminders_json.is_(None) if before is None else r.c.reminders_json == before,
-                )
-                .values(**changes)
-            )
-            if result.rowcount != 1:
-                return None
-            effects = Effects(request_id, now_ms)
-            changed = write_reminder(locked, due, changes, effects, params)
-            await self._finish(conn, effects, head=locked.chain_head)
-        self.on_notices()
-        return changed.request()
-
-    async def nudge(
-        self,
-        request_id: str,
-        *,
-        user_id: str,
-        cooldown: timedelta,
-        params: Mapping[str, ParamValue],
-        now: datetime,
-    ) -> RestoreRequest | None:
-        """Record the requester's nudge with its notice, unless their last one is younger than `cooldown` (one
-        conditional update: two quick clicks, on any replicas, nudge once)."""
-        now_ms, cooldown_ms = ms(now), int(cooldown.total_seconds() * 1000)
-        async with self.write() as conn:
-            locked = await lock_request(conn, request_id)
-            if locked is None or not may_nudge(locked, user_id=user_id, now_ms=now_ms, cooldown_ms=cooldown_ms):
-                return None
-            result = await conn.execute(
-                update(r)
-                .where(
-                    r.c.id == request_id,
-                    r.c.state == RequestState.PENDING.value,
-                    r.c.nudged_ms.is_(None) | (r.c.nudged_ms <= now_ms - cooldown_ms),
-                )
-                .values(nudged_ms=now_ms)
-            )
-            if result.rowcount != 1:
-                return None
-            effects = Effects(request_id, now_ms)
-            changed = write_nudge(locked, effects, params)
-            await self._finish(conn, effects, head=locked.chain_head)
-        self.on_notices()
-        return changed.request()
-
     async def set_message(
         self, request_id: str, *, channel_id: str, message_ts: str, permalink: str | None = None
     ) -> None:
@@ -377,84 +309,58 @@ class RequestStore(Database):
             await append_notices(conn, request_id, notices, now_ms=ms(now))
         self.on_notices()
 
-    # ---- reads: single statements over the partial indexes, no locks ----------------------------------------
+    # ---- reads: single statements over the partial indexes, no locks (bot.store.queries) --------------------
 
     async def get(self, request_id: str) -> RestoreRequest | None:
         async with self.read() as conn:
             return await get_request(conn, request_id)
 
     async def find_by_job_id(self, job_id: str) -> RestoreRequest | None:
-        async with self.read() as conn:
-            row = (await conn.execute(select(r.c.id).where(r.c.job_id == job_id).limit(1))).first()
-            return await get_request(conn, row.id) if row else None
+        return await self._first(q.by_job_id(job_id))
 
     async def active_for_target(self, target_instance_id: str) -> RestoreRequest | None:
-        async with self.read() as conn:
-            row = (
-                await conn.execute(
-                    select(r.c.id).where(r.c.target_instance_id == target_instance_id, text(schema.ACTIVE))
-                )
-            ).first()
-            return await get_request(conn, row.id) if row else None
+        return await self._first(q.active_for_target(target_instance_id))
 
     async def in_states(self, states: Iterable[RequestState]) -> list[RestoreRequest]:
         # Sorted here, not in SQL: an ORDER BY makes SQLite walk the created_ms index over the whole history.
-        wanted = set(states)
-        query = select(r).where(r.c.state.in_([s.value for s in wanted]))
-        if wanted <= ACTIVE_STATES:
-            query = query.where(text(schema.ACTIVE))  # lets SQLite read the active rows' partial index only
-        async with self.read() as conn:
-            found = await load_requests(conn, query)
-        return sorted(found, key=lambda req: req.created_at)
+        return sorted(await self._load(q.in_states(set(states))), key=lambda req: req.created_at)
 
     async def recent(
         self, limit: int = 10, *, requester_id: str | None = None, channel_id: str | None = None
     ) -> list[RestoreRequest]:
-        query = select(r).order_by(r.c.created_ms.desc()).limit(limit)
-        if requester_id:
-            query = query.where(r.c.requester_id == requester_id)
-        if channel_id:
-            query = query.where(r.c.channel_id == channel_id)
-        async with self.read() as conn:
-            return await load_requests(conn, query)
+        return await self._load(q.recent(limit, requester_id=requester_id, channel_id=channel_id))
 
     async def made_since(
         self, since: datetime, *, channel_ids: Collection[str] | None = None, limit: int = 10, offset: int = 0
     ) -> RequestPage:
-        where = [r.c.created_ms >= ms(since)]
-        if channel_ids is not None:
-            where.append(r.c.channel_id.in_(sorted(channel_ids)))
-        query = select(r).where(*where).order_by(r.c.created_ms.desc(), r.c.id.desc()).limit(limit).offset(offset)
+        page, total = q.made_since(ms(since), channel_ids, limit=limit, offset=offset)
         async with self.read() as conn:
-            total = (await conn.execute(select(func.count()).select_from(r).where(*where))).scalar_one()
-            return RequestPage(await load_requests(conn, query), int(total))
+            return RequestPage(await load_requests(conn, page), int((await conn.execute(total)).scalar_one()))
 
     async def finished_since(self, since: datetime) -> list[RestoreRequest]:
-        query = select(r).where(r.c.finished_ms >= ms(since)).order_by(r.c.finished_ms, r.c.id)
-        async with self.read() as conn:
-            return await load_requests(conn, query)
+        return await self._load(q.finished_since(ms(since)))
 
     async def due_for_expiry(self, now: datetime) -> list[str]:
-        pending = (text(schema.ACTIVE), r.c.state == RequestState.PENDING.value)
         async with self.read() as conn:
-            rows = (await conn.execute(select(r.c.id).where(*pending, r.c.expires_ms <= ms(now)))).all()
-            return [row.id for row in rows]
+            return [row.id for row in (await conn.execute(q.due_for_expiry(ms(now)))).all()]
 
     async def count_by_state(self) -> dict[str, int]:
         async with self.read() as conn:
-            rows = (await conn.execute(select(r.c.state, func.count()).group_by(r.c.state))).all()
+            rows = (await conn.execute(q.COUNT_BY_STATE)).all()
         return {str(state): int(count) for state, count in rows}
 
     async def next_expiry(self) -> datetime | None:
         async with self.read() as conn:
-            value = (
-                await conn.execute(
-                    select(func.min(r.c.expires_ms)).where(text(schema.ACTIVE), r.c.state == RequestState.PENDING.value)
-                )
-            ).scalar()
-            return dt(value)
+            return dt((await conn.execute(q.NEXT_EXPIRY)).scalar())
 
-    # ---- audit ---------------------------------------------------------------------------------------------
+    async def _load(self, query: Select[Any]) -> list[RestoreRequest]:
+        async with self.read() as conn:
+            return await load_requests(conn, query)
+
+    async def _first(self, ids: Select[Any]) -> RestoreRequest | None:
+        async with self.read() as conn:
+            row = (await conn.execute(ids.limit(1))).first()
+            return await get_request(conn, row.id) if row else None
 
     async def audit_trail(self, request_id: str | None = None, *, since: datetime | None = None) -> list[AuditRecord]:
         return await read_trail(self, request_id, since=since)

@@ -255,7 +255,7 @@ class RestoreDesk:
         params = nudge_params(policy, request, now)
         assert policy.reminders is not None and params is not None  # can_nudge: reminders, and a pending stage
         if (
-            await self.store.nudge(
+            await self.store.reminders.nudge(
                 request_id, user_id=user_id, cooldown=policy.reminders.nudge_cooldown, params=params, now=now
             )
             is None

@@ -43,7 +43,9 @@ class Reminders:
                 if next_due is None or request.expires_at <= now:
                     break
                 params = _params(policy, policy.reminders, next_due, since, now)
-                changed = await self.store.remind(request.id, next_due, rule=policy.reminders, params=params, now=now)
+                changed = await self.store.reminders.remind(
+                    request.id, next_due, rule=policy.reminders, params=params, now=now
+                )
                 if changed is None:
                     break  # another replica sent it, or the stage moved on meanwhile
                 sent.append(f"{next_due.key} of {request.id}")

@@ -28,10 +28,10 @@ async def test_racing_replicas_write_a_reminder_once(repo: RequestRepository) ->
     request = await create(repo, flow=TWO_STAGES)
     first = Due(1, Kind.REMINDER, 1)
     results = await asyncio.gather(
-        *[repo.remind(request.id, first, rule=RULE, params=PARAMS, now=LATER) for _ in range(5)]
+        *[repo.reminders.remind(request.id, first, rule=RULE, params=PARAMS, now=LATER) for _ in range(5)]
     )
     assert sum(result is not None for result in results) == 1
-    again = await repo.remind(request.id, first, rule=RULE, params=PARAMS, now=LATER)
+    again = await repo.reminders.remind(request.id, first, rule=RULE, params=PARAMS, now=LATER)
     assert again is None
     notices = [row for row in await repo.outbox.pending(request.id) if row.notice is Notice.REMINDER]
     assert [row.params for row in notices] == [{"stage": 1, "number": 1, **PARAMS}]
@@ -40,15 +40,18 @@ async def test_racing_replicas_write_a_reminder_once(repo: RequestRepository) ->
     stored = await repo.get(request.id)
     assert stored is not None and stored.reminders is not None and stored.reminders.reminders == 1
     # The next period's is a new key.
-    assert await repo.remind(request.id, Due(1, Kind.REMINDER, 2), rule=RULE, params=PARAMS, now=LATER) is not None
+    assert (
+        await repo.reminders.remind(request.id, Due(1, Kind.REMINDER, 2), rule=RULE, params=PARAMS, now=LATER)
+        is not None
+    )
 
 
 async def test_the_escalation_is_stored_with_who_may_approve_the_stage(repo: RequestRepository) -> None:
     request = await create(repo, flow=TWO_STAGES)
     escalation = Due(1, Kind.ESCALATION)
-    escalated = await repo.remind(request.id, escalation, rule=RULE, params=PARAMS, now=LATER)
+    escalated = await repo.reminders.remind(request.id, escalation, rule=RULE, params=PARAMS, now=LATER)
     assert escalated is not None and escalated.escalated_to == (frozenset({"UONCALL"}), frozenset({"S0ONCALL"}))
-    assert await repo.remind(request.id, escalation, rule=RULE, params=PARAMS, now=LATER) is None
+    assert await repo.reminders.remind(request.id, escalation, rule=RULE, params=PARAMS, now=LATER) is None
     stored = await repo.get(request.id)
     assert stored is not None and stored.escalated_to == escalated.escalated_to
     # Stage 1 done: the escalation was stage 1's, stage 2 is not escalated.
@@ -63,13 +66,20 @@ async def test_nothing_is_written_once_the_stage_moved_on_or_the_request_ended(r
     for user in ("UCAROL", "UERIN"):
         await repo.approve(request.id, user_id=user, fingerprint=request.fingerprint, now=NOW, stage=1)
     stale = Due(1, Kind.REMINDER, 1)
-    assert await repo.remind(request.id, stale, rule=RULE, params=PARAMS, now=LATER) is None
-    assert await repo.remind(request.id, Due(2, Kind.REMINDER, 1), rule=RULE, params=PARAMS, now=LATER) is not None
+    assert await repo.reminders.remind(request.id, stale, rule=RULE, params=PARAMS, now=LATER) is None
+    assert (
+        await repo.reminders.remind(request.id, Due(2, Kind.REMINDER, 1), rule=RULE, params=PARAMS, now=LATER)
+        is not None
+    )
     cancelled = await repo.transition(request.id, Event.CANCEL, actor="UALICE", now=LATER)
     assert cancelled is not None and cancelled.state is RequestState.CANCELLED
-    assert await repo.remind(request.id, Due(2, Kind.REMINDER, 2), rule=RULE, params=PARAMS, now=LATER) is None
+    assert (
+        await repo.reminders.remind(request.id, Due(2, Kind.REMINDER, 2), rule=RULE, params=PARAMS, now=LATER) is None
+    )
     expired = await create(repo, target="tgt2in09", flow=TWO_STAGES, ttl=timedelta(minutes=10))
-    assert await repo.remind(expired.id, Due(1, Kind.REMINDER, 1), rule=RULE, params=PARAMS, now=LATER) is None
+    assert (
+        await repo.reminders.remind(expired.id, Due(1, Kind.REMINDER, 1), rule=RULE, params=PARAMS, now=LATER) is None
+    )
     reminded = [r.action for r in await repo.audit_trail() if r.action in ("remind", "escalate")]
     assert reminded == ["remind"]
 
@@ -78,13 +88,16 @@ async def test_racing_nudges_write_one_and_the_cooldown_holds(repo: RequestRepos
     request = await create(repo, flow=TWO_STAGES)
     cooldown = timedelta(minutes=15)
     results = await asyncio.gather(
-        *[repo.nudge(request.id, user_id="UALICE", cooldown=cooldown, params=PARAMS, now=NOW) for _ in range(5)]
+        *[
+            repo.reminders.nudge(request.id, user_id="UALICE", cooldown=cooldown, params=PARAMS, now=NOW)
+            for _ in range(5)
+        ]
     )
     assert sum(result is not None for result in results) == 1
     soon = NOW + timedelta(minutes=14)
-    assert await repo.nudge(request.id, user_id="UALICE", cooldown=cooldown, params=PARAMS, now=soon) is None
-    assert await repo.nudge(request.id, user_id="UBOB", cooldown=cooldown, params=PARAMS, now=LATER) is None
-    later = await repo.nudge(request.id, user_id="UALICE", cooldown=cooldown, params=PARAMS, now=LATER)
+    assert await repo.reminders.nudge(request.id, user_id="UALICE", cooldown=cooldown, params=PARAMS, now=soon) is None
+    assert await repo.reminders.nudge(request.id, user_id="UBOB", cooldown=cooldown, params=PARAMS, now=LATER) is None
+    later = await repo.reminders.nudge(request.id, user_id="UALICE", cooldown=cooldown, params=PARAMS, now=LATER)
     assert later is not None and later.nudged_at == LATER
     nudges = [row.params for row in await repo.outbox.pending(request.id) if row.notice is Notice.NUDGE]
     assert nudges == [{**PARAMS, "user_id": "UALICE"}] * 2
