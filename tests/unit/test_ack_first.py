@@ -1,5 +1,6 @@
-"""Acks before background work (bot.runtime.ack_first): a job spawned while Slack requests are being answered
-starts once none is, one job per turn of the event loop, and never later than its bound."""
+"""Acks before background work (bot.runtime.ack_first): a job spawned while Slack requests come in starts once they
+have let up, in order, one per turn of the event loop, and never later than its bound. The clock is driven: no
+test waits for real time to pass."""
 
 from __future__ import annotations
 
@@ -9,35 +10,52 @@ from bot.runtime.ack_first import AckFirst
 from bot.runtime.supervisor import Supervisor
 from tests.support.clock import DrivenClock
 
+QUIET = 0.003
 
-async def turns(count: int = 5) -> None:
-    """Let the event loop run `count` turns (no time passes)."""
+
+async def turns(count: int = 10) -> None:
+    """Let the event loop run `count` turns."""
     for _ in range(count):
         await asyncio.sleep(0)
 
 
-async def test_a_job_waits_while_a_request_is_answered_and_starts_after() -> None:
-    supervisor = Supervisor(clock=DrivenClock())
+def gate() -> tuple[AckFirst, DrivenClock]:
+    clock = DrivenClock()
+    # A quiet time no real wait in a test reaches: only the test's clock.advance ends it.
+    return AckFirst(clock=clock, max_wait_seconds=3600.0, quiet_seconds=600.0), clock
+
+
+async def test_a_job_waits_while_requests_come_in_and_starts_once_they_let_up() -> None:
+    ack_first, clock = gate()
+    supervisor = Supervisor(clock=clock, ack_first=ack_first)
     started: list[str] = []
 
     async def job(name: str) -> None:
         started.append(name)
 
-    with supervisor.ack_first.answering():
+    with ack_first.answering():
         supervisor.spawn(job("open form"), name="open form")
         await turns()
         assert started == []  # the answer goes out first
-        with supervisor.ack_first.answering():  # a second request arrives meanwhile
-            pass
-        await turns()
-        assert started == []  # the first is still being answered
     await turns()
+    assert started == []  # answered, but another request may follow at once
+    clock.advance(300.0)
+    with ack_first.answering():  # one does: the quiet time starts again
+        pass
+    clock.advance(300.0)
+    await turns()
+    assert started == []
+    clock.advance(300.1)  # 600 s without a request
+    for _ in range(100):
+        if started:
+            break
+        await asyncio.sleep(0)
     assert started == ["open form"]
     await supervisor.close()
 
 
-async def test_waiting_jobs_start_one_per_turn_in_order_and_yield_to_new_requests() -> None:
-    ack_first = AckFirst(clock=DrivenClock())
+async def test_waiting_jobs_start_in_order_one_per_turn_and_stop_for_a_new_request() -> None:
+    ack_first, clock = gate()
     started: list[int] = []
 
     async def job(n: int) -> None:
@@ -47,22 +65,26 @@ async def test_waiting_jobs_start_one_per_turn_in_order_and_yield_to_new_request
     with ack_first.answering():
         tasks = [asyncio.ensure_future(job(n)) for n in range(6)]
         await turns()
+    clock.advance(600.1)
     seen = []
     while len(started) < 2:
         await asyncio.sleep(0)
         seen.append(len(started))
     assert all(b - a <= 1 for a, b in zip([0, *seen], seen, strict=False))  # one job per turn of the loop
-    with ack_first.answering():  # a request arrives: the jobs not yet released wait again
+    with ack_first.answering():  # a request arrives: the jobs not yet let go wait again
         await turns()
         assert started[:2] == [0, 1] and len(started) <= 3
-    await asyncio.gather(*tasks)
+    await turns()
+    assert len(started) <= 3  # ...for the quiet time after it too
+    clock.advance(600.1)
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
     assert started == [0, 1, 2, 3, 4, 5]
     assert ack_first.waiting == 0
 
 
 async def test_a_job_never_waits_longer_than_its_bound() -> None:
     clock = DrivenClock()
-    ack_first = AckFirst(clock=clock, max_wait_seconds=0.3)
+    ack_first = AckFirst(clock=clock, max_wait_seconds=0.3, quiet_seconds=600.0)
     done = asyncio.Event()
 
     async def job() -> None:
@@ -80,22 +102,29 @@ async def test_a_job_never_waits_longer_than_its_bound() -> None:
     await task
 
 
-async def test_no_request_no_wait_and_a_cancelled_job_never_runs() -> None:
-    supervisor = Supervisor(clock=DrivenClock())
+async def test_no_recent_request_no_wait_and_a_cancelled_job_never_runs() -> None:
+    ack_first, clock = gate()
+    supervisor = Supervisor(clock=clock, ack_first=ack_first)
     ran: list[str] = []
 
     async def job(name: str) -> None:
         ran.append(name)
 
-    await supervisor.ack_first.turn()  # returns at once: nothing is being answered
-    with supervisor.ack_first.answering():
+    await asyncio.wait_for(ack_first.turn(), 5)  # at once: no request has come
+    with ack_first.answering():
         waiting = supervisor.spawn(job("cancelled"), name="cancelled")
         later = supervisor.spawn(job("later"), name="later")
         await turns()
         assert waiting is not None and later is not None
         waiting.cancel()
         await turns()
+    clock.advance(600.1)
     await asyncio.wait_for(later, 5)
     assert ran == ["later"]
     assert waiting.cancelled()
     await supervisor.close()
+
+
+def test_the_defaults_keep_a_form_far_inside_its_trigger() -> None:
+    ack_first = AckFirst()
+    assert ack_first.max_wait_seconds <= 0.3 and ack_first.quiet_seconds == QUIET
