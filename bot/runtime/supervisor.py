@@ -76,7 +76,7 @@ class Supervisor:
     ) -> None:
         """`clock`: loops wait on it, and health measures their steps and waits with it. `outage`: the cause of an
         expected outage in a few words, None for a bug (bot.runtime.outages). `ack_first`: one-off tasks start
-        when no Slack request is being answered (bot.runtime.ack_first; the serving code tells it of requests)."""
+        once Slack's requests let up, within 0.3 s (bot.runtime.ack_first; the serving code tells it of them)."""
         self.clock = clock
         self.outage = outage
         self.ack_first = ack_first or AckFirst(clock=clock)
