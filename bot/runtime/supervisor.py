@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.runtime.ack_first import AckFirst
 from bot.runtime.clock import WALL_CLOCK, Clock
 from bot.runtime.outages import outage_cause
 
@@ -71,11 +72,14 @@ class Supervisor:
         *,
         clock: Clock = WALL_CLOCK,
         outage: Callable[[BaseException], str | None] = outage_cause,
+        ack_first: AckFirst | None = None,
     ) -> None:
         """`clock`: loops wait on it, and health measures their steps and waits with it. `outage`: the cause of an
-        expected outage in a few words, None for a bug (bot.runtime.outages)."""
+        expected outage in a few words, None for a bug (bot.runtime.outages). `ack_first`: one-off tasks start
+        once Slack's requests let up, within 0.3 s (bot.runtime.ack_first; the serving code tells it of them)."""
         self.clock = clock
         self.outage = outage
+        self.ack_first = ack_first or AckFirst(clock=clock)
         self.loops: dict[str, LoopState] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -161,10 +165,18 @@ class Supervisor:
             coro.close()
             log.info("shutting down: %s not started", name)
             return None
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+        task = asyncio.get_running_loop().create_task(self._after_acks(coro), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
+
+    async def _after_acks(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        try:
+            await self.ack_first.turn()
+        except BaseException:  # cancelled before it started (shutdown)
+            coro.close()
+            raise
+        return await coro
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -55,11 +55,13 @@ def _events_handler(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.R
         raise StartupError("SLACK_SIGNING_SECRET is not set: HTTP mode must verify Slack's signatures.")
     signing_key = secret.get_secret_value().encode("utf-8")
     ack_seconds = runtime.metrics.ack_latency
+    ack_first = runtime.supervisor.ack_first
 
     async def events(request: web.Request) -> web.Response:
         started = time.perf_counter()
-        raw = await request.read()
-        response = await _events(request, raw)
+        with ack_first.answering():  # background jobs wait until the answers are out (bot.runtime.ack_first)
+            raw = await request.read()
+            response = await _events(request, raw)
         ack_seconds.labels("http", _kind(request.content_type, raw)).observe(time.perf_counter() - started)
         return response
 
@@ -220,6 +222,7 @@ async def _serve_socket_mode(runtime: Runtime, stop: asyncio.Event, on_ready: Ca
         settings.slack_app_token.get_secret_value(),
         metrics=runtime.metrics,
         watchdog_seconds=settings.socket_mode_watchdog_seconds,
+        ack_first=runtime.supervisor.ack_first,
     )
     runtime.socket_link.attach(handler.connected)
     try:

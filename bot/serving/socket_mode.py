@@ -26,6 +26,7 @@ from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.observability.metrics import Metrics
+from bot.runtime.ack_first import AckFirst
 
 log = logging.getLogger(__name__)
 # Frames that show Slack still talks to this connection: envelopes (and hello, disconnect) and Slack's pings.
@@ -73,8 +74,17 @@ class WatchedSocketModeHandler(AsyncBaseSocketModeHandler):
     app: AsyncApp
     client: WatchedClient
 
-    def __init__(self, app: AsyncApp, app_token: str, *, metrics: Metrics, watchdog_seconds: float) -> None:
+    def __init__(
+        self,
+        app: AsyncApp,
+        app_token: str,
+        *,
+        metrics: Metrics,
+        watchdog_seconds: float,
+        ack_first: AckFirst | None = None,
+    ) -> None:
         self.app = app
+        self.ack_first = ack_first or AckFirst()  # background jobs wait for the acks (bot.runtime.ack_first)
         self.app_token = app_token
         self.metrics = metrics
         self.watchdog_seconds = watchdog_seconds
@@ -98,8 +108,9 @@ class WatchedSocketModeHandler(AsyncBaseSocketModeHandler):
 
     async def handle(self, client: Any, req: SocketModeRequest) -> None:
         started, wall = time.perf_counter(), time.time()
-        response = await run_async_bolt_app(self.app, req)
-        await send_async_response(client, req, response, wall)
+        with self.ack_first.answering():
+            response = await run_async_bolt_app(self.app, req)
+            await send_async_response(client, req, response, wall)
         self.metrics.ack_latency.labels("socket", req.type).observe(time.perf_counter() - started)
 
     async def connected(self) -> bool:

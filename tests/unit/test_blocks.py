@@ -23,6 +23,8 @@ from bot.slack.blocks import (
     SourceNodeRow,
     Step1Meta,
     Step2Meta,
+    blank_step1_view,
+    forms,
     loading_view,
     reject_view,
     request_card,
@@ -142,6 +144,31 @@ def test_pending_card_essentials() -> None:
     assert "will be overwritten" in text
     assert "awaiting approval (1/2)" in text
     assert PLAN.fingerprint()[:4] in text
+
+
+def test_blank_step1_view_is_built_once_and_never_shared() -> None:
+    """The form of a `/ddm-restore` without text is built once per channel; every caller gets its own copy."""
+    built = 0
+    real = forms.step1_view
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal built
+        built += 1
+        return real(*args, **kwargs)
+
+    forms._blank_step1_json.cache_clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(forms, "step1_view", counting)
+        first = blank_step1_view("COPS")
+        check_golden("modal_step1_empty", first)  # what step1_view(Step1Meta("COPS")).to_dict() gives
+        first["blocks"][0]["label"]["text"] = "changed by a caller"
+        first["private_metadata"] = "{}"
+        second = blank_step1_view("COPS")
+        assert second == step1_view(Step1Meta(channel_id="COPS")).to_dict()
+        assert second is not first and second["blocks"] is not first["blocks"]
+        other = blank_step1_view("CDEV")
+        assert Step1Meta.load(other["private_metadata"]).channel_id == "CDEV"
+    assert built == 2  # once per channel, not per call
 
 
 def test_modal_step1_empty_and_with_hint() -> None:

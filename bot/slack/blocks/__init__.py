@@ -3,15 +3,15 @@ to mrkdwn text, tested against golden JSON.
 
 - `ids`: the stable interaction ids (never change);
 - `escaping`: the one escape for text from DDM and from people;
-- `card`: the request card; `forms`: the modal's views and their metadata; `messages`: thread messages
-  (`render_notice`), ephemerals and status lines.
+- `card`: the request card; `forms` and `step2`: the restore form's two steps and their metadata;
+  `messages`: thread messages (`render_notice`), ephemerals and status lines.
 """
 
 from __future__ import annotations
 
 from bot.slack.blocks.card import card_fallback_text, request_card, restore_point_text, status_line
 from bot.slack.blocks.escaping import clip, escape, guard, mention, plain, slack_date
-from bot.slack.blocks.forms import SourceHint, SourceNodeRow, Step1Meta, Step2Meta, step1_view, step2_view
+from bot.slack.blocks.forms import SourceHint, Step1Meta, blank_step1_view, step1_view
 from bot.slack.blocks.ids import (
     APPROVE_ACTION,
     CANCEL_ACTION,
@@ -42,6 +42,7 @@ from bot.slack.blocks.modal import (
     out_of_date_view,
     reject_view,
 )
+from bot.slack.blocks.step2 import SourceNodeRow, Step2Meta, step2_view
 
 __all__ = [
     "APPROVE_ACTION",
@@ -66,6 +67,7 @@ __all__ = [
     "SourceNodeRow",
     "Step1Meta",
     "Step2Meta",
+    "blank_step1_view",
     "card_fallback_text",
     "clip",
     "escape",

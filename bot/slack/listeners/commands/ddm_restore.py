@@ -18,6 +18,7 @@ from bot.slack.answers import spawn_answering, what_failed
 from bot.slack.blocks import (
     FormTooLarge,
     Step1Meta,
+    blank_step1_view,
     escape,
     guard,
     list_line,
@@ -133,7 +134,13 @@ async def _open_form(
     target = option(form.target, form.target) if form.target else None
     # The trigger expires in 3 s: open the form first, with no cloud call before it (building it is local).
     try:
-        first = step1_view(meta, source=source, target=target, exact_time=form.time_text)
+        # A form without text is the same for everyone in the channel: built once (slack_sdk's validation and
+        # to_dict were a fifth of the CPU a command costs, and under load acks queue behind that CPU).
+        first = (
+            blank_step1_view(channel_id)
+            if form == OpenForm()
+            else step1_view(meta, source=source, target=target, exact_time=form.time_text)
+        )
     except FormTooLarge as exc:
         await tell(f"⚠️ I can't open the form: {exc}")
         return
