@@ -3,21 +3,21 @@ DMs), the stage is escalated once and a member of the escalation group may then 
 sent once it is approved.
 
 The two replicas are two runtimes in this process over one database (PostgreSQL, as replicas run, and one SQLite
-file), each with its own sweeper and announcer: what makes a reminder once-only is the database's conditional
+file), on one clock the test moves period by period, each with its own sweeper and announcer: what makes a reminder once-only is the database's conditional
 update and the outbox's claims, not the process boundary (tests/e2e/test_replicas.py runs processes).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.app import build_runtime
 from bot.playground.slack_api import FakeUser
 from bot.restore.request import RequestState as S
-from tests.support.harness import CREDENTIALS, GROUP, harness_settings, running_bot, until
+from tests.support.harness import CREDENTIALS, GROUP, running_bot, until
+from tests.support.homes import cycled, second_replica
 from tests.support.reminders import CHANNEL, ENVIRONMENTS, ONCALL, ONCALL_GROUP, dms_to
 
 PERIOD = timedelta(minutes=0.05)
@@ -36,42 +36,31 @@ async def test_reminded_once_per_period_escalated_once_approved_by_the_escalatio
         h.fake.add_channel(CHANNEL, "prod")
         h.fake.add_user(FakeUser(ONCALL, "oncall"))
         h.fake.set_usergroup(ONCALL_GROUP, [ONCALL])
-        settings = harness_settings(
-            h.fake,
-            h.sim,
-            tmp_path / "bot.sqlite3",
-            ddm_restore_config=str(tmp_path / "ddm-restore.toml"),
-            database_url=database_url,
-        )
-        second = await build_runtime(settings, sweep_interval=0.2)
-        await second.start_background()
-        try:
+        async with second_replica(h, database_url) as b:  # on the same clock: the test moves both
             request = await h.request_restore(channel=CHANNEL)
             await h.wait_card(request, "waiting 0 min on DBA lead")
             # Before the escalation, the on-call is no approver of the stage.
             await h.click("approve_request", request, user=ONCALL)
             assert "can approve" in await h.wait_ephemeral(ONCALL, "can approve")
-            await h.wait_thread(request, "⏰", timeout=8)
-            escalation = await h.wait_thread(request, "🚨", timeout=8)
+            h.clock.advance(PERIOD)
+            await h.wait_thread(request, "⏰")
+            h.clock.advance(PERIOD)  # the second reminder and the escalation are due
+            escalation = await h.wait_thread(request, "🚨")
             assert f"<!subteam^{ONCALL_GROUP}>" in escalation and "may now approve it too" in escalation
             await h.wait_card(request, f"escalated to <!subteam^{ONCALL_GROUP}>")
             await h.click("approve_request", request, user=ONCALL)
             approved = await h.wait_request(lambda r: r.state is not S.PENDING, request_id=request.id)
             assert approved.approver_ids == (ONCALL,)
-            await h.wait_request(lambda r: r.state is S.VERIFIED, request_id=request.id, timeout=15)
-            # The next period's reminder would have been due by now (each replica has swept since): none came.
-            approved_at = approved.approved_at or datetime.now(UTC)
-            await until(
-                lambda: True if datetime.now(UTC) > approved_at + PERIOD + timedelta(seconds=0.5) else None,
-                timeout=10,
-                describe=lambda: "time",
-            )
+            await h.fast_forward(h.wait_request(lambda r: r.state is S.VERIFIED, request_id=request.id))
+            # Periods pass and each replica sweeps again: no reminder comes after the approval.
+            h.clock.advance(PERIOD * 3)
+            for runtime in (h.runtime, b):
+                await cycled(runtime, "sweeper")
+            await h.quiet()
             trail = await h.runtime.store.audit_trail(request.id)
-        finally:
-            await second.close()
         reminders = [r.details["number"] for r in trail if r.action == "remind"]
         escalations = [r for r in trail if r.action == "escalate"]
-        assert reminders == list(range(1, len(reminders) + 1)) and len(reminders) >= 1  # once per period, in order
+        assert reminders == [1, 2]  # once per period (two passed before the approval), in order
         assert len(escalations) == 1
         after = [r.action for r in trail if r.at_ms > (approved.approved_at or approved.updated_at).timestamp() * 1000]
         assert "remind" not in after and "escalate" not in after
