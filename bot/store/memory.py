@@ -67,8 +67,8 @@ class MemoryStore:
         self.leases = MemoryLeases(self._turn)
         self.drills = MemoryDrillSlots(self._turn)
         self.homes = MemoryHomeTabs(self._turn)
-        self.reviews = MemoryReviews(self)
-        self.reminders = MemoryReminders(self)
+        self.reviews = MemoryReviews(self._turn, self._rows, self._commit)
+        self.reminders = MemoryReminders(self._turn, self._rows, self._commit)
         self.observers = tuple(observers)
         self.on_notices = on_notices
 

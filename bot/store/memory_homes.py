@@ -3,12 +3,13 @@ SQL table's semantics (bot.store.home_tabs)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.ports import StaleHome
 from bot.restore.timeparse import epoch_ms_of as ms
+from bot.store.memory_queues import Turn
 
 
 @dataclass
@@ -31,7 +32,7 @@ class _Tab:
 
 
 class MemoryHomeTabs:
-    def __init__(self, turn: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, turn: Turn) -> None:
         self._turn = turn
         self._tabs: dict[str, _Tab] = {}
 

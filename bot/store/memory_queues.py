@@ -14,9 +14,12 @@ from bot.ports import OutboxRow
 from bot.restore.drills import SlotRecord
 from bot.restore.notices import Notice, Outgoing, ParamValue
 from bot.restore.timeparse import epoch_ms_of as ms
-from bot.store.changes import slot_record, slot_row
+from bot.store.changes import Effects, slot_record, slot_row
+from bot.store.rows import LockedRequest
 
-Turn = Callable[[], Awaitable[None]]
+Turn = Callable[[], Awaitable[None]]  # MemoryStore._turn: a database's round trip, where an outage is felt
+# MemoryStore._commit: a change of a request, written with its notices and audit records.
+Commit = Callable[[str, LockedRequest, Effects], None]
 
 
 @dataclass

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from bot.restore.notices import ParamValue
 from bot.restore.reminders import Due, ReminderRule
 from bot.restore.request import RestoreRequest
 from bot.restore.timeparse import epoch_ms_of as ms
 from bot.store.changes import Effects
+from bot.store.memory_queues import Commit, Turn
 from bot.store.reminder_changes import may_nudge, may_remind, remind_changes, write_nudge, write_reminder
-
-if TYPE_CHECKING:
-    from bot.store.memory import MemoryStore
+from bot.store.rows import LockedRequest
 
 
 class MemoryReminders:
-    def __init__(self, store: MemoryStore) -> None:
-        self._store = store
+    def __init__(self, turn: Turn, rows: Mapping[str, LockedRequest], commit: Commit) -> None:
+        self._turn, self._rows, self._commit = turn, rows, commit  # MemoryStore's
 
     async def remind(
         self,
@@ -31,13 +29,13 @@ class MemoryReminders:
         params: Mapping[str, ParamValue],
         now: datetime,
     ) -> RestoreRequest | None:
-        await self._store._turn()
-        row = self._store._rows.get(request_id)
+        await self._turn()
+        row = self._rows.get(request_id)
         if row is None or not may_remind(row, due, now_ms=ms(now)):
             return None
         effects = Effects(request_id, ms(now))
         changed = write_reminder(row, due, remind_changes(row, due, rule), effects, params)
-        self._store._commit(request_id, changed, effects)
+        self._commit(request_id, changed, effects)
         return changed.request()
 
     async def nudge(
@@ -49,12 +47,12 @@ class MemoryReminders:
         params: Mapping[str, ParamValue],
         now: datetime,
     ) -> RestoreRequest | None:
-        await self._store._turn()
-        row = self._store._rows.get(request_id)
+        await self._turn()
+        row = self._rows.get(request_id)
         cooldown_ms = int(cooldown.total_seconds() * 1000)
         if row is None or not may_nudge(row, user_id=user_id, now_ms=ms(now), cooldown_ms=cooldown_ms):
             return None
         effects = Effects(request_id, ms(now))
         changed = write_nudge(row, effects, params)
-        self._store._commit(request_id, changed, effects)
+        self._commit(request_id, changed, effects)
         return changed.request()
