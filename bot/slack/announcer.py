@@ -148,16 +148,20 @@ class Announcer:
 
     async def _mark_homes(self, request_id: str) -> None:
         """The App Home of everyone the request concerns is stale: published by whichever replica claims it
-        (bot.slack.home_refresh). Slack failing to say who is in a group costs a stale tab until its next change
-        or opening, never the notices."""
+        (bot.slack.home_refresh). Slack failing to say who is in a group, or a bug here, costs a stale tab until
+        its next change or opening, never the notices."""
         if self.home is None:
             return
         try:
             request = await self.store.get(request_id)
             if request is not None:
                 await self.home.mark_for(request)
+        except StoreUnavailable:
+            raise  # the rows' `done` could not be written either: they are delivered again, and marked then
         except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.warning("the App Homes after %s were not marked stale: %s", request_id, _slack_error(exc))
+        except Exception:
+            log.exception("marking the App Homes after %s stale failed", request_id)  # a bug: never the notices
 
     async def _deliver_one(self, request: RestoreRequest, row: OutboxRow) -> None:
         text = self.render(request, row.notice, row.params)

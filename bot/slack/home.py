@@ -12,9 +12,13 @@ changes were marked meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ports import RequestRepository, UserDirectory
@@ -24,8 +28,13 @@ from bot.slack.blocks.home import LIST_LIMIT, HomeLists, home_view
 from bot.workflow.drills import DrillRunner
 from bot.workflow.places import Place, Places
 
+log = logging.getLogger(__name__)
 # How many recent requests are read to find the ones in this person's environments.
 RECENT_READ = 50
+# Finding whose Home a change concerns (users.info per viewer, cached by the directory): so many at once, and all
+# within so long (inside the announcer's lease on the rows it delivers; past it, every viewer is marked).
+LOOKUPS_AT_ONCE = 8
+MARK_SECONDS = 10.0
 
 
 class HomePublisher:
@@ -85,21 +94,44 @@ class HomePublisher:
         if not viewers:
             return  # no Slack calls to learn who it concerns
         place = self.places.for_plan(request.plan) or self.places.for_channel(request.channel_id)
-        people = await self._concerned(request) & viewers
-        if place is not None:
-            people |= await self._seeing(place, viewers)
-        await self._mark(people)
+
+        async def people() -> set[str]:
+            found = await self._concerned(request) & viewers
+            return found | await self._seeing(place, viewers) if place is not None else found
+
+        await self._mark(await self._within_bound(people(), viewers, f"after {request.id}"))
 
     async def mark_environment(self, environment: str) -> None:
         """A drill of `environment` changed (its last run, its targets left): the Home of whoever sees it is stale."""
-        await self._mark(await self._of_environment(environment, set(await self.store.homes.viewers())))
-
-    async def _of_environment(self, environment: str, viewers: set[str]) -> set[str]:
+        viewers = set(await self.store.homes.viewers())
         place = next((p for p in self.places.all if p.environment.name == environment), None)
-        return set() if place is None else await self._seeing(place, viewers)
+        if place is not None and viewers:
+            await self._mark(await self._within_bound(self._seeing(place, viewers), viewers, f"of {environment}"))
+
+    async def _within_bound(self, finding: Awaitable[set[str]], viewers: set[str], what: str) -> set[str]:
+        """Whom a change concerns, found within MARK_SECONDS (the announcer marks before its rows are done); when
+        Slack can't tell in time, every viewer: a spare publish is cheap, a Home left stale is not."""
+        try:
+            async with asyncio.timeout(MARK_SECONDS):
+                return await finding
+        except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.warning("whose App Home changes %s is unknown (%s): every one opened is redrawn", what, error)
+            return viewers
 
     async def _seeing(self, place: Place, viewers: set[str]) -> set[str]:
-        return {user for user in sorted(viewers) if _theirs(place, await self.directory.actor(user))}
+        """The viewers whose environment `place` is, looked up a few at a time; one Slack can't tell of is kept."""
+        gate = asyncio.Semaphore(LOOKUPS_AT_ONCE)
+
+        async def sees(user: str) -> bool:
+            async with gate:
+                try:
+                    return _theirs(place, await self.directory.actor(user))
+                except (SlackApiError, aiohttp.ClientError, OSError):
+                    return True
+
+        ordered = sorted(viewers)
+        return {user for user, yes in zip(ordered, await asyncio.gather(*map(sees, ordered)), strict=True) if yes}
 
     async def _mark(self, people: set[str]) -> None:
         if people:

@@ -5,6 +5,7 @@ Retry-After) with one log line, never given up: the Home stays stale until it is
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from bot.slack.home import HomePublisher
 
 log = logging.getLogger(__name__)
 FIRST_RETRY_SECONDS = 1.0  # then doubling
+LEASE_SHARE = 0.5  # of the claim's lease, the most one publish may take
 MAX_BACKOFF_SECONDS = 300.0
 
 
@@ -49,7 +51,10 @@ class HomeRefresher:
 
     async def _publish(self, stale: StaleHome) -> None:
         try:
-            await self.home.publish(stale.user_id)
+            # Done, or given up, well inside the claim's lease: no other replica publishes it meanwhile, and an
+            # older drawing never lands after a newer one.
+            async with asyncio.timeout(self.lease_seconds * LEASE_SHARE):
+                await self.home.publish(stale.user_id)
         except StoreUnavailable:
             raise  # the loop backs off; the claim runs out and the Home is published later
         except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:

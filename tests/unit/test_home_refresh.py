@@ -4,6 +4,7 @@ traceback; a bug waits longest."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -94,3 +95,27 @@ async def test_a_bug_waits_longest() -> None:
     clock[0] = NOW + timedelta(seconds=MAX_BACKOFF_SECONDS)
     await loop.step()
     assert publisher.published == ["UCAROL"]
+
+
+class Hanging:
+    """A publish that never ends (Slack taking its time, a call after another)."""
+
+    def __init__(self) -> None:
+        self.started = 0
+
+    async def publish(self, user_id: str) -> None:
+        self.started += 1
+        await asyncio.Event().wait()
+
+
+async def test_a_publish_ends_within_half_its_claims_lease(caplog: pytest.LogCaptureFixture) -> None:
+    store, clock, hanging = MemoryStore(), [NOW], Hanging()
+    await stale(store)
+    loop = HomeRefresher(home=cast(HomePublisher, hanging), store=store, clock=lambda: clock[0], lease_seconds=0.2)
+    with caplog.at_level(logging.WARNING):
+        await asyncio.wait_for(loop.step(), timeout=5)  # given up after 0.1 s, long before the test would fail
+    assert hanging.started == 1
+    assert "(TimeoutError, try 1); again in 1 s" in caplog.text
+    # Given back, still stale: another replica may claim it at once, with nobody publishing it meanwhile.
+    [home] = await store.homes.claim("other", now=NOW + timedelta(seconds=1), lease_seconds=30)
+    assert home.user_id == "UCAROL"
