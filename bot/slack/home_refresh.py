@@ -20,6 +20,8 @@ from bot.slack.home import HomePublisher
 
 log = logging.getLogger(__name__)
 FIRST_RETRY_SECONDS = 1.0  # then doubling
+# Slack no longer knows the person (users.info, asked first): their Home is not kept, rather than retried forever.
+GONE = frozenset({"user_not_found"})
 LEASE_SHARE = 0.5  # of the claim's lease, the most one publish may take
 MAX_BACKOFF_SECONDS = 300.0
 
@@ -58,6 +60,10 @@ class HomeRefresher:
         except StoreUnavailable:
             raise  # the loop backs off; the claim runs out and the Home is published later
         except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            if _error(exc) in GONE:
+                log.info("the App Home of %s is no longer kept: Slack answers %s", stale.user_id, _error(exc))
+                await self.store.homes.forget(stale.user_id)
+                return
             error, delay = _error(exc), _backoff(exc, stale.attempts)
             log.warning(
                 "the App Home of %s was not published (%s, try %d); again in %.0f s",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.ports import StaleHome
@@ -99,3 +99,7 @@ class HomeTabTable:
     async def release(self, owner: str) -> None:
         async with self.db.write() as conn:
             await conn.execute(update(h).where(h.c.claimed_by == owner).values(claimed_by=None, claim_expires_ms=None))
+
+    async def forget(self, user_id: str) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(delete(h).where(h.c.user_id == user_id))

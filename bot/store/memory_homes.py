@@ -68,7 +68,8 @@ class MemoryHomeTabs:
 
     async def published(self, home: StaleHome, owner: str, *, now: datetime) -> None:
         await self._turn()
-        tab = self._tabs[home.user_id]
+        if (tab := self._tabs.get(home.user_id)) is None:
+            return  # forgotten meanwhile
         tab.published_version = max(tab.published_version, home.version)
         if tab.claimed_by == owner:
             tab.claimed_by, tab.claim_expires_ms, tab.attempts, tab.last_error = None, None, 0, None
@@ -76,8 +77,8 @@ class MemoryHomeTabs:
 
     async def retry_later(self, user_id: str, owner: str, *, due: datetime, error: str) -> None:
         await self._turn()
-        tab = self._tabs[user_id]
-        if tab.claimed_by == owner:
+        tab = self._tabs.get(user_id)
+        if tab is not None and tab.claimed_by == owner:
             tab.claimed_by, tab.claim_expires_ms, tab.due_ms, tab.last_error = None, None, ms(due), error[:500]
 
     async def release(self, owner: str) -> None:
@@ -85,3 +86,7 @@ class MemoryHomeTabs:
         for tab in self._tabs.values():
             if tab.claimed_by == owner:
                 tab.claimed_by, tab.claim_expires_ms = None, None
+
+    async def forget(self, user_id: str) -> None:
+        await self._turn()
+        self._tabs.pop(user_id, None)

@@ -119,3 +119,14 @@ async def test_a_publish_ends_within_half_its_claims_lease(caplog: pytest.LogCap
     # Given back, still stale: another replica may claim it at once, with nobody publishing it meanwhile.
     [home] = await store.homes.claim("other", now=NOW + timedelta(seconds=1), lease_seconds=30)
     assert home.user_id == "UCAROL"
+
+
+async def test_a_person_slack_no_longer_knows_is_forgotten_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    store, clock = MemoryStore(), [NOW]
+    await stale(store)
+    loop = refresher(store, Publisher(slack_error("user_not_found")), clock)
+    with caplog.at_level(logging.INFO):
+        await loop.step()
+    [line] = caplog.records
+    assert line.getMessage() == "the App Home of UCAROL is no longer kept: Slack answers user_not_found"
+    assert await store.homes.viewers() == []

@@ -72,3 +72,18 @@ async def test_a_lease_that_runs_out_is_taken_over_and_a_retry_waits(repo: Reque
     # Given back at shutdown: another owner takes it at once.
     await repo.homes.release("a")
     assert await claim(repo, "b", at=timedelta(minutes=5)) == ["UCAROL"]
+
+
+async def test_a_forgotten_viewer_is_not_marked_until_they_open_it_again(repo: RequestRepository) -> None:
+    await repo.homes.opened("UGONE", now=NOW)
+    await repo.homes.mark_stale({"UGONE"}, now=NOW)
+    [home] = await repo.homes.claim("a", now=NOW, lease_seconds=LEASE)
+    await repo.homes.forget("UGONE")
+    await repo.homes.published(home, "a", now=NOW)  # a publish that ends after the forget changes nothing
+    await repo.homes.retry_later("UGONE", "a", due=NOW, error="x")
+    assert await repo.homes.viewers() == []
+    await repo.homes.mark_stale({"UGONE"}, now=NOW)
+    assert await claim(repo, "b") == []
+    await repo.homes.opened("UGONE", now=NOW)
+    await repo.homes.mark_stale({"UGONE"}, now=NOW)
+    assert await claim(repo, "b") == ["UGONE"]
