@@ -30,6 +30,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parts = item.path.relative_to(tests).parts if item.path.is_relative_to(tests) else ()
         if parts and parts[0] in LAYERS:
             item.add_marker(parts[0])
+    # A test that waits for the wall clock (a real minute to turn) goes first: its wait then overlaps the rest of the
+    # run instead of ending it (pytest-xdist hands each worker its share from the front).
+    items.sort(key=lambda item: item.get_closest_marker("wall_clock") is None)
 
 
 def _run_in_thread(make: Callable[[], Coroutine[Any, Any, None]]) -> None:

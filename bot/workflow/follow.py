@@ -58,11 +58,14 @@ class Follower:
 
     async def step(self) -> float:
         """One poll of every followed job; returns the delay until the next."""
+        # Nothing to follow: no lease taken, so an idle bot writes nothing to the database every poll.
+        if not await self.store.in_states([S.RUNNING, S.UNKNOWN]):
+            self.failures = 0
+            return self.poll_interval
         if not await self.store.leases.take(LEASE, owner=self.owner, now=self.clock(), seconds=self.lease_seconds):
             return self.poll_interval  # another replica follows; try again in case it dies
-        active = await self.store.in_states([S.RUNNING, S.UNKNOWN])
+        active = await self.store.in_states([S.RUNNING, S.UNKNOWN])  # as it is now that the lease is ours
         if not active:
-            self.failures = 0
             return self.poll_interval
         failed = await self._poll(active)
         if failed:

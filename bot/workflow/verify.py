@@ -83,9 +83,14 @@ class Verifier:
 
     async def step(self) -> float:
         """One pass over every request being verified; returns the delay until the next."""
+        # Nothing to verify: no lease taken, so an idle bot writes nothing to the database every poll.
+        if not await self.store.in_states([RequestState.VERIFYING]):
+            self._forget(())
+            self.failures = 0
+            return self.poll_interval
         if not await self._hold():
             return self.poll_interval  # another replica verifies; try again in case it dies
-        verifying = await self.store.in_states([RequestState.VERIFYING])
+        verifying = await self.store.in_states([RequestState.VERIFYING])  # as it is now that the lease is ours
         unfinished = 0
         try:
             for request in verifying:

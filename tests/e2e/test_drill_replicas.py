@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, text
 
 from bot.playground.slack_api import FakeSlack
@@ -55,6 +56,7 @@ async def slots(store: RequestStore) -> list[tuple[datetime, str]]:
         return []
 
 
+@pytest.mark.wall_clock
 async def test_each_minute_s_slot_posts_once_across_replicas_killed_at_random(
     tmp_path: Path, postgres_url: str
 ) -> None:

@@ -12,6 +12,8 @@ from bot.errors import Refusal
 from bot.restore.checks import TARGET
 from bot.restore.request import RequestState, RestoreRequest
 from bot.simulator.world import ORDERS_RESTORE_1_ID
+from bot.workflow.follow import LEASE as FOLLOWER_LEASE
+from bot.workflow.verify import LEASE as VERIFIER_LEASE
 from tests.support.bench import CHANNEL, TTL, Bench
 
 S = RequestState
@@ -115,3 +117,11 @@ async def test_one_active_request_per_target_and_the_second_is_told_which(bench:
         await a_request(bench)
     assert caught.value.message.endswith(f" is busy with {first.id} (pending).") and caught.value.field == TARGET
     assert [r.id for r in await bench.desk.recent()] == [first.id]
+
+
+async def test_an_idle_follower_and_verifier_hold_no_lease(bench: Bench) -> None:
+    """Nothing running or being verified: they read, and write nothing (no lease taken every poll)."""
+    assert await bench.follower.step() == bench.follower.poll_interval
+    assert await bench.verifier.step() == bench.verifier.poll_interval
+    for lease in (FOLLOWER_LEASE, VERIFIER_LEASE):
+        assert await bench.store.leases.holder(lease, now=bench.clock()) is None
