@@ -14,22 +14,10 @@ from bot.restore.drills import Outcome
 from bot.restore.request import RequestState as S
 from bot.simulator.world import ORDERS_RESTORE_1_ID
 from bot.workflow.drills import DrillNotStarted
-from tests.support.harness import CREDENTIALS, PROJECT, BotHarness, running_bot, until
+from tests.support.environments import prod
+from tests.support.harness import CREDENTIALS, BotHarness, running_bot, until
 
-ENVIRONMENT = f"""
-[[environment]]
-name = "prod"
-channels = ["COPS"]
-region = "cn-north-4"
-project_id = "{PROJECT}"
-ddm_endpoint = "{{sim}}"
-iam_endpoint = "{{sim}}"
-credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
-
-[[environment.stage]]
-name = "DBA lead"
-approvers = {{ users = ["UBOB"] }}
-"""
+ENVIRONMENT = prod("COPS")
 MINUTELY = """
 [[environment.drill]]
 name = "orders minutely"

@@ -26,10 +26,10 @@ from bot.restore.request import RequestState as S
 from bot.restore.request import RestoreRequest
 from bot.simulator import RunningSimulator
 from bot.simulator.world import ORDERS_RESTORE_3_ID, ORDERS_RESTORE_4_ID
+from tests.support.environments import prod
 from tests.support.harness import (
     CREDENTIALS,
     GROUP,
-    PROJECT,
     BotHarness,
     harness_settings,
     populate,
@@ -55,24 +55,14 @@ ZONE = min(
 
 
 def environments(owner: str = "UDAN", *, rules: bool = True) -> str:
-    text = f"""
-[[environment]]
-name = "prod"
-channels = ["{CHANNEL}"]
-region = "cn-north-4"
-project_id = "{PROJECT}"
-ddm_endpoint = "{{sim}}"
-iam_endpoint = "{{sim}}"
-credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
-
-[[environment.stage]]
-name = "DBA lead"
-approvers = {{ usergroups = ["{GROUP}"] }}
-
+    text = (
+        prod(CHANNEL, approvers=f'usergroups = ["{GROUP}"]')
+        + f"""
 [[environment.stage]]
 name = "Service owner"
 approvers = {{ users = ["{owner}"] }}
 """
+    )
     if rules:
         text += f"""
 [[environment.rule]]

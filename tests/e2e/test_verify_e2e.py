@@ -15,23 +15,11 @@ import pytest_asyncio
 from bot.restore.request import RequestState as S
 from bot.restore.request import RestoreRequest
 from bot.simulator.world import ORDERS_RESTORE_1_ID
-from tests.support.harness import CREDENTIALS, PROJECT, BotHarness, running_bot, until
+from tests.support.environments import prod
+from tests.support.harness import CREDENTIALS, BotHarness, running_bot, until
 from tests.support.mariadb import ReadOnlyDatabase, read_only_database
 
-ENVIRONMENT = """
-[[environment]]
-name = "prod"
-channels = ["COPS"]
-region = "cn-north-4"
-project_id = "{project}"
-ddm_endpoint = "{{sim}}"
-iam_endpoint = "{{sim}}"
-credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
-
-[[environment.stage]]
-name = "DBA lead"
-approvers = {{ users = ["UBOB"] }}
-
+VERIFY = """
 [environment.verify]
 user_env = "PROD_VERIFY_USER"
 password_env = "PROD_VERIFY_PASSWORD"
@@ -47,7 +35,7 @@ expect = ">= 1"
 
 
 def environments(db: ReadOnlyDatabase, ready_within_minutes: float = 0.25) -> str:
-    return ENVIRONMENT.format(project=PROJECT, database=db.database, ready=ready_within_minutes)
+    return prod("COPS") + VERIFY.format(database=db.database, ready=ready_within_minutes)
 
 
 @pytest.fixture(autouse=True)

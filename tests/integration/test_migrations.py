@@ -625,6 +625,24 @@ async def test_0005_fills_the_head_from_the_existing_chain(database_url: str) ->
     assert await head_row(database_url) == after
 
 
+def old_request_row(request_id: str, the_plan: RestorePlan, index: int, **extra: Any) -> dict[str, Any]:
+    """A request's row as an earlier revision wrote it: two approvals required, target `tgt<index>in09`."""
+    return dict(
+        id=request_id,
+        fingerprint=the_plan.fingerprint(),
+        plan_json=the_plan.model_dump_json(),
+        source_instance_id=the_plan.source.id,
+        target_instance_id=f"tgt{index}in09",
+        requester_id="UALICE",
+        channel_id="C1",
+        required_approvals=2,
+        created_ms=ms(NOW),
+        expires_ms=ms(NOW + timedelta(hours=1)),
+        updated_ms=ms(NOW),
+        **extra,
+    )
+
+
 # ---- revision 0008: the figures' times -----------------------------------------------------------------------------
 
 
@@ -641,22 +659,7 @@ def write_0007_history(conn: Connection) -> dict[str, str]:
         "rejected": dict(state="REJECTED", decided_by="UCAROL"),
     }
     for index, (name, extra) in enumerate(rows.items()):
-        conn.execute(
-            insert(schema.requests).values(
-                id=ids[name],
-                fingerprint=the_plan.fingerprint(),
-                plan_json=the_plan.model_dump_json(),
-                source_instance_id=the_plan.source.id,
-                target_instance_id=f"tgt{index}in09",
-                requester_id="UALICE",
-                channel_id="C1",
-                required_approvals=2,
-                created_ms=ms(NOW),
-                expires_ms=ms(NOW + timedelta(hours=1)),
-                updated_ms=ms(NOW),
-                **extra,
-            )
-        )
+        conn.execute(insert(schema.requests).values(old_request_row(ids[name], the_plan, index, **extra)))
     approvals = [("completed", "UBOB", 60_000), ("completed", "UCAROL", 300_000), ("running", "UBOB", 30_000)]
     approvals += [("running", "UCAROL", 90_000), ("rejected", "UBOB", 10_000)]
     for name, user, after_ms in approvals:
@@ -739,22 +742,7 @@ def write_0008_requests(conn: Connection) -> dict[str, str]:
     the_plan = plan()
     ids = {"pending": "R-PEND001", "completed": "R-DONE001"}
     for index, (name, state) in enumerate((("pending", "PENDING"), ("completed", "COMPLETED"))):
-        conn.execute(
-            insert(schema.requests).values(
-                id=ids[name],
-                state=state,
-                fingerprint=the_plan.fingerprint(),
-                plan_json=the_plan.model_dump_json(),
-                source_instance_id=the_plan.source.id,
-                target_instance_id=f"tgt{index}in09",
-                requester_id="UALICE",
-                channel_id="C1",
-                required_approvals=2,
-                created_ms=ms(NOW),
-                expires_ms=ms(NOW + timedelta(hours=1)),
-                updated_ms=ms(NOW),
-            )
-        )
+        conn.execute(insert(schema.requests).values(old_request_row(ids[name], the_plan, index, state=state)))
         conn.execute(
             insert(schema.approvals).values(
                 request_id=ids[name], user_id="UBOB", fingerprint=the_plan.fingerprint(), at_ms=ms(NOW), stage=1

@@ -3,30 +3,21 @@ test_home_e2e.py)."""
 
 from __future__ import annotations
 
-from tests.support.harness import GROUP, PROJECT, BotHarness
+from tests.support.environments import prod
+from tests.support.harness import GROUP, BotHarness
 
 CHANNEL = "CPROD"
 ONCALL_GROUP, ONCALL = "S0ONCALL", "UONCALL"
-ENVIRONMENTS = f"""
-[[environment]]
-name = "prod"
-channels = ["{CHANNEL}"]
-region = "cn-north-4"
-project_id = "{PROJECT}"
-ddm_endpoint = "{{sim}}"
-iam_endpoint = "{{sim}}"
-credentials = {{ ak_env = "PROD_AK", sk_env = "PROD_SK" }}
-
-[[environment.stage]]
-name = "DBA lead"
-approvers = {{ usergroups = ["{GROUP}"] }}
-
+ENVIRONMENTS = (
+    prod(CHANNEL, approvers=f'usergroups = ["{GROUP}"]')
+    + f"""
 [environment.reminders]
 remind_after_minutes = 0.05
 repeat_every_minutes = 0.05
 escalate_after_minutes = 0.1
 escalate_to = {{ usergroups = ["{ONCALL_GROUP}"] }}
 """
+)
 
 
 def dms_to(h: BotHarness, user: str) -> list[str]:
