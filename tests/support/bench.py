@@ -17,6 +17,7 @@ from bot.huawei.ddm import DdmClient
 from bot.huawei.ddm_gateway import HuaweiDdmGateway
 from bot.huawei.retry import RetryPolicy, Timeouts
 from bot.playground.slack_api import FakeSlack, FakeUser
+from bot.ports import UserDirectory
 from bot.restore.plan import DataNodeMapping, NamedRef, RestorePlan
 from bot.restore.policy import ApprovalPolicy
 from bot.restore.request import RestoreRequest
@@ -25,6 +26,7 @@ from bot.simulator.world import ORDERS_PROD_ID, ORDERS_RESTORE_1_ID
 from bot.slack.announcer import Announcer
 from bot.slack.blocks.messages import render_notice
 from bot.slack.directory import SlackDirectory
+from bot.slack.home import HomePublisher
 from bot.store.memory import MemoryStore
 from bot.workflow.desk import RestoreDesk
 from bot.workflow.follow import Follower
@@ -69,6 +71,16 @@ class Bench:
     announcer: Announcer
     verifier: Verifier
     spawned: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def home(self, directory: UserDirectory | None = None) -> HomePublisher:
+        """The App Home publisher on the bench's store and fake Slack (`directory`: the bench's unless given)."""
+        return HomePublisher(
+            client=AsyncWebClient(token="xoxb-test", base_url=self.fake.base_url),
+            store=self.store,
+            places=Places.one(self.ddm, self.policy),
+            directory=directory or self.directory,
+            clock=self.clock,
+        )
 
     def desk_submitting_with(self, submit: Callable[[RestoreRequest], Awaitable[object]]) -> RestoreDesk:
         """The people's side of the workflow, handing approved requests to `submit`."""

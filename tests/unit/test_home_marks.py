@@ -7,16 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.playground.slack_api import FakeUser
-from bot.ports import UserDirectory
 from bot.restore.policy import Actor
 from bot.restore.request import RestoreRequest
 from bot.slack.announcer import Announcer
 from bot.slack.blocks.messages import render_notice
-from bot.slack.home import HomePublisher
-from bot.workflow.places import Places
 from tests.support.bench import CHANNEL, TTL, Bench
 
 VIEWERS = {"UALICE", "UBOB", "UGONE", "UOTHER"}  # requester, approver, gone from Slack, a member of the workspace
@@ -27,16 +23,6 @@ class BrokenDirectory:
 
     async def actor(self, user_id: str) -> Actor:
         raise RuntimeError("a bug")
-
-
-def publisher(bench: Bench, directory: UserDirectory | None = None) -> HomePublisher:
-    return HomePublisher(
-        client=AsyncWebClient(token="xoxb-test", base_url=bench.fake.base_url),
-        store=bench.store,
-        places=Places.one(bench.ddm, bench.policy),
-        directory=directory or bench.directory,
-        clock=bench.clock,
-    )
 
 
 async def stale(bench: Bench) -> set[str]:
@@ -60,7 +46,7 @@ async def made(bench: Bench) -> RestoreRequest:
 
 async def test_a_viewer_slack_cannot_tell_of_is_marked_and_the_others_still_are(bench: Bench) -> None:
     request = await made(bench)
-    await publisher(bench).mark_for(request)
+    await bench.home().mark_for(request)
     assert await stale(bench) == VIEWERS
 
 
@@ -68,7 +54,7 @@ async def test_a_bug_while_marking_homes_never_keeps_the_notices_undone(
     bench: Bench, caplog: pytest.LogCaptureFixture
 ) -> None:
     request = await made(bench)
-    home = publisher(bench, BrokenDirectory())
+    home = bench.home(BrokenDirectory())
     announcer = Announcer(
         store=bench.store, client=home.client, render=render_notice, approvers="<@UBOB>", clock=bench.clock, home=home
     )

@@ -1,132 +1,111 @@
-"""The App Home publisher loop (bot.slack.home_refresh) on the memory store: a stale Home is published and done;
-Slack failing leaves it stale, tried again after the backoff (a 429's Retry-After), with one log line and no
-traceback; a bug waits longest."""
+"""The App Home publisher loop (bot.slack.home_refresh) on the workflow's bench (memory store, the fake Slack): a
+stale Home is published and done; Slack failing leaves it stale, tried again after the backoff (a 429's
+Retry-After), with one log line and no traceback; a bug waits longest; a publish ends within half its claim's
+lease; a person Slack no longer knows is forgotten."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from datetime import timedelta
 
 import pytest
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.restore.policy import Actor
 from bot.slack.home import HomePublisher
 from bot.slack.home_refresh import MAX_BACKOFF_SECONDS, HomeRefresher
-from bot.store.memory import MemoryStore
+from tests.support.bench import Bench
 
-NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
-
-
-class Publisher:
-    def __init__(self, *failures: Exception) -> None:
-        self.failures = list(failures)
-        self.published: list[str] = []
-
-    async def publish(self, user_id: str) -> None:
-        if self.failures:
-            raise self.failures.pop(0)
-        self.published.append(user_id)
+USER = "UBOB"
 
 
-def slack_error(error: str, **headers: str) -> SlackApiError:
-    response = AsyncSlackResponse(
-        client=cast(Any, None),
-        http_verb="POST",
-        api_url="https://slack.com/api/views.publish",
-        req_args={},
-        data={"ok": False, "error": error},
-        headers=headers,
-        status_code=429 if error == "ratelimited" else 200,
+class OnceBroken:
+    """The bench's directory with a bug the first time it is asked (not a Slack failure)."""
+
+    def __init__(self, bench: Bench) -> None:
+        self.bench, self.broken = bench, True
+
+    async def actor(self, user_id: str) -> Actor:
+        if self.broken:
+            self.broken = False
+            raise ValueError("boom")
+        return await self.bench.directory.actor(user_id)
+
+
+async def stale(bench: Bench, user: str = USER) -> None:
+    await bench.store.homes.opened(user, now=bench.clock())
+    await bench.store.homes.mark_stale([user], now=bench.clock())
+
+
+def refresher(bench: Bench, home: HomePublisher | None = None, lease_seconds: float = 30.0) -> HomeRefresher:
+    return HomeRefresher(
+        home=home or bench.home(), store=bench.store, clock=bench.clock, owner="me", lease_seconds=lease_seconds
     )
-    return SlackApiError(error, response)
 
 
-async def stale(store: MemoryStore, user: str = "UCAROL") -> None:
-    await store.homes.opened(user, now=NOW)
-    await store.homes.mark_stale([user], now=NOW)
+def publishes(bench: Bench, user: str = USER) -> int:
+    return sum(call.args.get("user_id") == user for call in bench.fake.calls_of("views.publish"))
 
 
-def refresher(store: MemoryStore, publisher: Publisher, clock: list[datetime]) -> HomeRefresher:
-    return HomeRefresher(home=cast(HomePublisher, publisher), store=store, clock=lambda: clock[0], owner="me")
-
-
-async def test_a_stale_home_is_published_once() -> None:
-    store, publisher, clock = MemoryStore(), Publisher(), [NOW]
-    await stale(store)
-    loop = refresher(store, publisher, clock)
+async def test_a_stale_home_is_published_once(bench: Bench) -> None:
+    await stale(bench)
+    loop = refresher(bench)
     assert await loop.step() == 0.0  # more may wait: at once again
     assert await loop.step() == loop.interval
-    assert publisher.published == ["UCAROL"]
+    assert publishes(bench) == 1 and bench.fake.home_of(USER) is not None
 
 
-async def test_slack_failing_backs_off_with_one_line(caplog: pytest.LogCaptureFixture) -> None:
-    store, clock = MemoryStore(), [NOW]
-    publisher = Publisher(slack_error("ratelimited", **{"Retry-After": "7"}), slack_error("internal_error"))
-    await stale(store)
-    loop = refresher(store, publisher, clock)
+async def test_slack_failing_backs_off_with_one_line(bench: Bench, caplog: pytest.LogCaptureFixture) -> None:
+    bench.fake.fail_next("views.publish", "ratelimited", retry_after=7)
+    bench.fake.fail_next("views.publish", "internal_error")
+    await stale(bench)
+    loop = refresher(bench)
     with caplog.at_level(logging.WARNING):
         await loop.step()
     [line] = caplog.records
-    assert line.getMessage() == "the App Home of UCAROL was not published (ratelimited, try 1); again in 7 s"
+    assert line.getMessage() == f"the App Home of {USER} was not published (ratelimited, try 1); again in 7 s"
     assert line.exc_info is None
-    clock[0] = NOW + timedelta(seconds=6.9)
+    bench.clock.advance(timedelta(seconds=6.9))
     await loop.step()
-    assert publisher.published == [] and len(caplog.records) == 1  # not before Retry-After
-    clock[0] = NOW + timedelta(seconds=7)
+    assert publishes(bench) == 1 and len(caplog.records) == 1  # not tried again before Retry-After
+    bench.clock.advance(timedelta(seconds=0.1))
     await loop.step()  # internal_error, try 2: 2 s
     assert "(internal_error, try 2); again in 2 s" in caplog.records[-1].getMessage()
-    clock[0] = NOW + timedelta(seconds=9)
+    bench.clock.advance(timedelta(seconds=2))
     await loop.step()
-    assert publisher.published == ["UCAROL"]
+    assert publishes(bench) == 3 and bench.fake.home_of(USER) is not None
 
 
-async def test_a_bug_waits_longest() -> None:
-    store, clock = MemoryStore(), [NOW]
-    publisher = Publisher(ValueError("boom"))
-    await stale(store)
-    loop = refresher(store, publisher, clock)
+async def test_a_bug_waits_longest(bench: Bench, caplog: pytest.LogCaptureFixture) -> None:
+    await stale(bench)
+    loop = refresher(bench, bench.home(OnceBroken(bench)))
     await loop.step()
-    clock[0] = NOW + timedelta(seconds=MAX_BACKOFF_SECONDS - 1)
+    assert "drawing the App Home of UBOB failed" in caplog.text  # with its traceback: a bug
+    bench.clock.advance(timedelta(seconds=MAX_BACKOFF_SECONDS - 1))
     await loop.step()
-    assert publisher.published == []
-    clock[0] = NOW + timedelta(seconds=MAX_BACKOFF_SECONDS)
+    assert publishes(bench) == 0
+    bench.clock.advance(timedelta(seconds=1))
     await loop.step()
-    assert publisher.published == ["UCAROL"]
+    assert publishes(bench) == 1
 
 
-class Hanging:
-    """A publish that never ends (Slack taking its time, a call after another)."""
-
-    def __init__(self) -> None:
-        self.started = 0
-
-    async def publish(self, user_id: str) -> None:
-        self.started += 1
-        await asyncio.Event().wait()
-
-
-async def test_a_publish_ends_within_half_its_claims_lease(caplog: pytest.LogCaptureFixture) -> None:
-    store, clock, hanging = MemoryStore(), [NOW], Hanging()
-    await stale(store)
-    loop = HomeRefresher(home=cast(HomePublisher, hanging), store=store, clock=lambda: clock[0], lease_seconds=0.2)
+async def test_a_publish_ends_within_half_its_claims_lease(bench: Bench, caplog: pytest.LogCaptureFixture) -> None:
+    bench.fake.set_delay("views.publish", 1.0)  # Slack taking its time
+    await stale(bench)
+    loop = refresher(bench, lease_seconds=0.2)
     with caplog.at_level(logging.WARNING):
-        await asyncio.wait_for(loop.step(), timeout=5)  # given up after 0.1 s, long before the test would fail
-    assert hanging.started == 1
+        await loop.step()  # given up after 0.1 s
     assert "(TimeoutError, try 1); again in 1 s" in caplog.text
     # Given back, still stale: another replica may claim it at once, with nobody publishing it meanwhile.
-    [home] = await store.homes.claim("other", now=NOW + timedelta(seconds=1), lease_seconds=30)
-    assert home.user_id == "UCAROL"
+    [home] = await bench.store.homes.claim("other", now=bench.clock() + timedelta(seconds=1), lease_seconds=30)
+    assert home.user_id == USER
 
 
-async def test_a_person_slack_no_longer_knows_is_forgotten_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
-    store, clock = MemoryStore(), [NOW]
-    await stale(store)
-    loop = refresher(store, Publisher(slack_error("user_not_found")), clock)
-    with caplog.at_level(logging.INFO):
-        await loop.step()
+async def test_a_person_slack_no_longer_knows_is_forgotten_in_one_line(
+    bench: Bench, caplog: pytest.LogCaptureFixture
+) -> None:
+    await stale(bench, "UGONE")  # users.info: user_not_found
+    with caplog.at_level(logging.INFO, logger="bot.slack.home_refresh"):
+        await refresher(bench).step()
     [line] = caplog.records
-    assert line.getMessage() == "the App Home of UCAROL is no longer kept: Slack answers user_not_found"
-    assert await store.homes.viewers() == []
+    assert line.getMessage() == "the App Home of UGONE is no longer kept: Slack answers user_not_found"
+    assert await bench.store.homes.viewers() == [] and publishes(bench, "UGONE") == 0
