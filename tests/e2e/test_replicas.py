@@ -31,6 +31,7 @@ from tests.support.http import local_http
 from tests.support.processes import BotProcess
 
 S = RequestState
+ON_ITS_WAY = (S.APPROVED, S.SUBMITTING, S.UNKNOWN, S.RUNNING, S.VERIFYING)
 MANY = [f"UAPP{i:02d}" for i in range(50)]
 
 
@@ -75,10 +76,15 @@ class Cluster:
         return answer.status_code
 
     async def quiet(self, timeout: float = 15.0) -> None:
-        """Every notice delivered: nothing is left that any replica could still post."""
+        """Every notice delivered and no request on its way (approved, submitting, unknown, running or verifying: each of
+        those still has notices to make): nothing is left that any replica could still post."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while (depth := await self.store.outbox.depth()) != (0, None):
-            assert asyncio.get_running_loop().time() < deadline, f"notices never all delivered: {depth}"
+        while True:
+            depth = await self.store.outbox.depth()
+            moving = await self.store.in_states(ON_ITS_WAY)
+            if depth == (0, None) and not moving:
+                return
+            assert asyncio.get_running_loop().time() < deadline, f"never quiet: outbox {depth}, {len(moving)} moving"
             await asyncio.sleep(0.05)
 
 
