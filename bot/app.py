@@ -233,6 +233,7 @@ async def build_runtime(
         clock=clock.now,
         lease_seconds=settings.job_lease_seconds,
         home=home,
+        sleep=clock.sleep,
     )
     # Each step within a bound that covers its calls' timeouts and retries (bot.runtime.bounds): liveness.
     bounds = Bounds.of(settings)

@@ -184,6 +184,9 @@ class FakeSlack(ViewsMixin, HistoryMixin, SocketModeMixin):
         self.calls.append(call)
         await self._notify()
 
+        gate = self._holds.get(method)
+        if gate is not None:
+            await gate.wait()
         delay = self._delays.get(method)
         late = method in self._late_answers
         if delay and not late:

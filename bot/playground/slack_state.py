@@ -75,6 +75,7 @@ class SlackState:
         self._failures: defaultdict[str, deque[_Failure]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
         self._late_answers: set[str] = set()
+        self._holds: dict[str, asyncio.Event] = {}
         self._drops: defaultdict[str, deque[_Drop]] = defaultdict(deque)
         self._last_us = 0  # the last message ts handed out, in µs
         self._view_seq = itertools.count(1)
@@ -187,6 +188,12 @@ class SlackState:
                 self._late_answers.add(method)
         else:
             self._delays.pop(method, None)
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Every call of `method` is recorded, then kept waiting (not yet carried out) until the returned event is
+        set: Slack slow to answer for as long as a test needs."""
+        gate = self._holds[method] = asyncio.Event()
+        return gate
 
     def drop_next(
         self,

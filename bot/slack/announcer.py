@@ -14,9 +14,11 @@ posts blind. Only an ephemeral can't be looked for: one whose connection dropped
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from itertools import groupby
 
@@ -30,6 +32,7 @@ from bot.ports import OutboxRow, RequestRepository
 from bot.restore.lifecycle import Event
 from bot.restore.notices import Notice, ParamValue
 from bot.restore.request import SYSTEM, RestoreRequest
+from bot.runtime.held import ClaimLost, while_held
 from bot.slack.blocks import card_fallback_text, request_card
 from bot.slack.blocks.card import CardPeople
 from bot.slack.blocks.messages import reminder_people, review_blocks
@@ -66,6 +69,7 @@ class Announcer:
         lease_seconds: float = 30.0,
         interval: float = 1.0,
         home: HomePublisher | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.store = store
         self.client = client
@@ -78,6 +82,7 @@ class Announcer:
         self.lease_seconds = lease_seconds
         self.interval = interval
         self.home = home
+        self.sleep = sleep
 
     async def step(self) -> float:
         """Deliver what is due; returns the delay until the next drain."""
@@ -87,12 +92,19 @@ class Announcer:
         for request_id, group in groupby(rows, key=lambda row: row.request_id):
             # Slack may have kept us waiting on the requests before this one: hold the claim afresh, and leave
             # the rows alone if another replica took them meanwhile (else both would post them).
-            if not await self.store.outbox.renew(
-                request_id, self.owner, now=self.clock(), lease_seconds=self.lease_seconds
-            ):
+            if not await self._renew(request_id):
                 continue
             try:
-                await self._deliver(request_id, list(group))
+                # Held while it is delivered: one Slack call with its retries may outlast a lease.
+                await while_held(
+                    self._deliver(request_id, list(group)),
+                    renew=functools.partial(self._renew, request_id),
+                    every=self.lease_seconds / 3,
+                    sleep=self.sleep,
+                    what=f"the notices of {request_id}",
+                )
+            except ClaimLost:
+                continue  # the replica that took them over delivers them (each looked for in Slack first)
             except StoreUnavailable:
                 raise  # the loop backs off; the claims run out and the rows are delivered later
             except Exception:
@@ -102,6 +114,9 @@ class Announcer:
                     request_id, self.owner, due=self.clock() + timedelta(seconds=MAX_BACKOFF_SECONDS), error="bug"
                 )
         return 0.0 if rows else self.interval
+
+    async def _renew(self, request_id: str) -> bool:
+        return await self.store.outbox.renew(request_id, self.owner, now=self.clock(), lease_seconds=self.lease_seconds)
 
     async def close(self) -> None:
         try:
