@@ -1,17 +1,19 @@
-"""Bot replicas as real processes (`python -m bot run` in HTTP mode), for crash and concurrency tests."""
+"""Bot replicas as real processes (what `python -m bot run` runs, in HTTP mode, forked from a warm zygote:
+tests/support/zygote.py), for crash and concurrency tests."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
-import sys
 from pathlib import Path
 
 import httpx
 
 from tests.support.http import local_http
+from tests.support.zygote import zygote
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,22 +39,19 @@ class BotProcess:
         self.env = clean_env() | settings | {"SLACK_MODE": "http", "PORT": str(self.port)}
         self.workdir = workdir
         self.log_path = workdir / f"{name}.log"
-        self.process: asyncio.subprocess.Process | None = None
+        self.pid: int | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/slack/events"
 
     async def start(self, timeout: float = 30.0) -> None:
-        log = self.log_path.open("ab")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=self.env, cwd=self.workdir, stdout=log, stderr=log
-        )
-        log.close()
+        forks = zygote(clean_env())
+        self.pid = pid = await forks.start(["run"], env=self.env, cwd=self.workdir, log=self.log_path)
         deadline = asyncio.get_running_loop().time() + timeout
         async with local_http(timeout=1) as http:
             while True:
-                if self.process.returncode is not None:
+                if forks.returncode(pid) is not None:
                     raise AssertionError(f"{self.name} exited at start:\n{self.log()}")
                 try:
                     if (await http.get(f"http://127.0.0.1:{self.port}/healthz")).status_code == 200:
@@ -63,20 +62,26 @@ class BotProcess:
                     raise AssertionError(f"{self.name} did not become healthy:\n{self.log()}")
                 await asyncio.sleep(0.1)
 
+    @property
+    def returncode(self) -> int | None:
+        return zygote(clean_env()).returncode(self.pid) if self.pid is not None else None
+
     def signal(self, sig: int) -> None:
-        assert self.process is not None
-        self.process.send_signal(sig)
+        assert self.pid is not None
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):  # it ended; its exit is on its way
+                os.kill(self.pid, sig)
 
     async def kill(self) -> None:
         self.signal(signal.SIGKILL)
         await self.wait()
 
     async def wait(self, timeout: float = 60.0) -> int:
-        assert self.process is not None
-        return await asyncio.wait_for(self.process.wait(), timeout)
+        assert self.pid is not None
+        return await asyncio.wait_for(zygote(clean_env()).wait(self.pid), timeout)
 
     async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
+        if self.pid is not None and self.returncode is None:
             self.signal(signal.SIGTERM)
             try:
                 await self.wait(30)
