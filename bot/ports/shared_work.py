@@ -121,7 +121,16 @@ class SlotTaken(Exception):
 class DrillSlots(Protocol):
     """A row per drill and slot (bot.restore.drills); a request's slot is claimed by RequestRepository.create."""
 
-    async def record(self, drill: str, slot: datetime, outcome: str, *, now: datetime, detail: str = "") -> bool:
+    async def record(
+        self,
+        drill: str,
+        slot: datetime,
+        outcome: str,
+        *,
+        now: datetime,
+        detail: str = "",
+        targets_left: int | None = None,
+    ) -> bool:
         """Claim `slot` with an outcome and no request (missed, no target, failed); False when it was claimed."""
         ...
 

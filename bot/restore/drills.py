@@ -94,6 +94,7 @@ class SlotClaim:
     slot: datetime
     approved_by: str | None = None
     details: tuple[tuple[str, str], ...] = ()
+    targets_left: int | None = None  # the pool's usable targets once this request took one
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class SlotRecord:
     at: datetime
     request_id: str | None = None
     detail: str = ""
+    targets_left: int | None = None  # the pool's usable targets as this slot found them (None: not asked)
 
 
 def tell_no_target(previous: SlotRecord | None) -> bool:

@@ -144,7 +144,14 @@ def drill_created(row: dict[str, Any], effects: Effects, claim: SlotClaim) -> di
 
 
 def slot_row(
-    drill: str, slot: datetime, outcome: str, *, now_ms: int, request_id: str | None = None, detail: str = ""
+    drill: str,
+    slot: datetime,
+    outcome: str,
+    *,
+    now_ms: int,
+    request_id: str | None = None,
+    detail: str = "",
+    targets_left: int | None = None,
 ) -> dict[str, Any]:
     return {
         "drill": drill,
@@ -153,6 +160,7 @@ def slot_row(
         "request_id": request_id,
         "at_ms": now_ms,
         "detail": detail or None,
+        "targets_left": targets_left,
     }
 
 
@@ -164,6 +172,7 @@ def slot_record(row: Mapping[str, Any]) -> SlotRecord:
         at=datetime_of(row["at_ms"]),
         request_id=row["request_id"],
         detail=row["detail"] or "",
+        targets_left=row.get("targets_left"),
     )
 
 

@@ -27,10 +27,20 @@ class DrillSlotTable:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def record(self, drill: str, slot: datetime, outcome: str, *, now: datetime, detail: str = "") -> bool:
+    async def record(
+        self,
+        drill: str,
+        slot: datetime,
+        outcome: str,
+        *,
+        now: datetime,
+        detail: str = "",
+        targets_left: int | None = None,
+    ) -> bool:
+        row = slot_row(drill, slot, outcome, now_ms=ms(now), detail=detail, targets_left=targets_left)
         try:
             async with self.db.write() as conn:
-                await conn.execute(insert(_s).values(**slot_row(drill, slot, outcome, now_ms=ms(now), detail=detail)))
+                await conn.execute(insert(_s).values(**row))
         except IntegrityError:
             return False  # claimed already
         return True

@@ -129,7 +129,14 @@ class MemoryStore:
         if claim is not None:
             values = drill_created(values, effects, claim)
             self.drills.claim(
-                slot_row(claim.drill, claim.slot, Outcome.REQUESTED, now_ms=ms(now), request_id=request_id)
+                slot_row(
+                    claim.drill,
+                    claim.slot,
+                    Outcome.REQUESTED,
+                    now_ms=ms(now),
+                    request_id=request_id,
+                    targets_left=claim.targets_left,
+                )
             )
         row = LockedRequest(values, ())
         self._commit(request_id, row, effects)

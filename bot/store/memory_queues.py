@@ -156,11 +156,20 @@ class MemoryDrillSlots:
         """Part of the request's change (MemoryStore.create), which checked it was free."""
         self._rows[(row["drill"], row["slot_ms"])] = row
 
-    async def record(self, drill: str, slot: datetime, outcome: str, *, now: datetime, detail: str = "") -> bool:
+    async def record(
+        self,
+        drill: str,
+        slot: datetime,
+        outcome: str,
+        *,
+        now: datetime,
+        detail: str = "",
+        targets_left: int | None = None,
+    ) -> bool:
         await self._turn()
         if self.claimed(drill, slot):
             return False
-        self.claim(slot_row(drill, slot, outcome, now_ms=ms(now), detail=detail))
+        self.claim(slot_row(drill, slot, outcome, now_ms=ms(now), detail=detail, targets_left=targets_left))
         return True
 
     async def latest(self, drill: str) -> SlotRecord | None:

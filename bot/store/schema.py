@@ -221,6 +221,7 @@ drill_slots = Table(
     Column("request_id", String(16)),
     Column("at_ms", BigInteger, nullable=False),
     Column("detail", Text),
+    Column("targets_left", Integer),  # revision 0014: the pool's usable targets as the slot found them
     PrimaryKeyConstraint("drill", "slot_ms", name="pk_drill_slots"),
 )
 

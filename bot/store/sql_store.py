@@ -133,7 +133,12 @@ class RequestStore(Database):
                     await conn.execute(insert(r).values(**row))
                     if claim is not None:
                         slot = slot_row(
-                            claim.drill, claim.slot, Outcome.REQUESTED, now_ms=ms(now), request_id=row["id"]
+                            claim.drill,
+                            claim.slot,
+                            Outcome.REQUESTED,
+                            now_ms=ms(now),
+                            request_id=row["id"],
+                            targets_left=claim.targets_left,
                         )
                         await conn.execute(insert(schema.drill_slots).values(**slot))
                     await self._finish(conn, effects)

@@ -82,8 +82,7 @@ class DrillRunner:
         self._spawn = spawn
         self._rng = rng or random.Random()
         self._counted = counted  # (drill, outcome) of each slot this replica claimed (the metrics count them)
-        self.left: dict[str, int] = {}  # targets left per drill, as last seen (the metrics read it)
-        # Told the environment whose drills' status changed (a slot recorded, the targets left): the App Home.
+        # Told the environment whose drills' status changed (a slot recorded, with the targets left): the App Home.
         self._changed = changed
 
     @property
@@ -138,9 +137,8 @@ class DrillRunner:
     ) -> DrillResult:
         """Make the drill's request for `slot` (None from a person: `requester_id`'s, with the environment's
         approval unless the drill is auto). What could not be started is recorded and told."""
-        left = self.left.get(drill.name)
         result = await self._run(place, drill, slot=slot, requester_id=requester_id, previous=previous)
-        if isinstance(result, DrillStarted) or result.recorded or self.left.get(drill.name) != left:
+        if isinstance(result, DrillStarted) or result.recorded:
             await self._report(drill)
         return result
 
@@ -156,7 +154,7 @@ class DrillRunner:
         # A target an unfinished request holds (a drill still running on it) is not DDM's to count yet.
         busy = {t.id for t in candidates if await self.store.active_for_target(t.id) is not None}
         free = [t if t.id not in busy else _busy(t) for t in candidates]
-        self.left[drill.name] = targets_left(drill.targets, free)
+        left = targets_left(drill.targets, free)
         target = pick_target(drill.targets, free)
         if target is None:
             return await self._not_started(
@@ -166,12 +164,13 @@ class DrillRunner:
                 f"the target pool is used up: DDM lists none of {', '.join(drill.targets)} as usable. Add targets "
                 "to the drill (or free one) to run it again.",
                 tell=tell_no_target(previous if previous is not None else await self.store.drills.latest(drill.name)),
+                targets_left=left,
             )
         windows = await ddm.windows(source.id)
         point = restore_ms(drill.restore_point, windows, ms(now), rng=self._rng)
         if point is None:
             why = f"no restore point {drill.restore_point.text} is inside {source.name}'s restorable windows"
-            return await self._not_started(drill, slot, Outcome.FAILED, why)
+            return await self._not_started(drill, slot, Outcome.FAILED, why, targets_left=left)
         mappings = await self._mappings(place, drill, source.id, target.id, point)
         plan = RestorePlan(
             project_id=place.environment.project_id,
@@ -187,7 +186,7 @@ class DrillRunner:
         problems, facts = await check_live(ddm, plan)
         if problems or facts is None:
             what = " ".join(p.message for p in problems) or "DDM could not confirm the plan."
-            return await self._not_started(drill, slot, Outcome.FAILED, what)
+            return await self._not_started(drill, slot, Outcome.FAILED, what, targets_left=left)
         auto = drill.approval == "auto"  # the file approves it, whoever started it
         policy = place.policy
         flow = None if auto else policy.flow
@@ -196,6 +195,7 @@ class DrillRunner:
             slot,
             approved_by=drill.actor if auto else None,
             details=(("config_sha256", drill.config_sha256),),
+            targets_left=max(0, left - 1),  # this request takes one
         )
         try:
             request = await self.store.create(
@@ -212,7 +212,6 @@ class DrillRunner:
             return DrillNotStarted(Outcome.REQUESTED, "another replica made this slot's request")
         except TargetBusy as busy_target:
             return DrillNotStarted(Outcome.FAILED, f"{target.name} is held by {busy_target.holder.id}")
-        self.left[drill.name] = max(0, self.left[drill.name] - 1)
         self._counted(drill.name, Outcome.REQUESTED)
         if auto:
             self._spawn(self._submit(request), f"submit {request.id}")
@@ -239,9 +238,18 @@ class DrillRunner:
         return found
 
     async def _not_started(
-        self, drill: Drill, slot: datetime, outcome: str, message: str, *, tell: bool = True
+        self,
+        drill: Drill,
+        slot: datetime,
+        outcome: str,
+        message: str,
+        *,
+        tell: bool = True,
+        targets_left: int | None = None,
     ) -> DrillNotStarted:
-        recorded = await self.store.drills.record(drill.name, slot, outcome, now=self.clock(), detail=message[:500])
+        recorded = await self.store.drills.record(
+            drill.name, slot, outcome, now=self.clock(), detail=message[:500], targets_left=targets_left
+        )
         if recorded:
             self._counted(drill.name, outcome)
             if tell:
@@ -264,15 +272,17 @@ class DrillRunner:
 
     async def statuses(self, environments: Collection[str] | None = None) -> list[DrillStatus]:
         """Each drill's next run, last result and last success (the newest verified of its last slots: all
-        replicas', read from the store); only those of `environments` when given. Targets left are as the loop
-        last saw them: no DDM call here."""
+        replicas', read from the store); only those of `environments` when given. Targets left are as the newest
+        slot that asked DDM found them, whichever replica claimed it: no DDM call here."""
         now = self.clock()
         found = []
         for _place, drill in self.drills:
             if environments is not None and drill.environment not in environments:
                 continue
             last, success = "never ran", None
-            for index, record in enumerate(await self.store.drills.recent(drill.name, STATUS_SLOTS)):
+            records = await self.store.drills.recent(drill.name, STATUS_SLOTS)
+            left = next((record.targets_left for record in records if record.targets_left is not None), None)
+            for index, record in enumerate(records):
                 request = await self.store.get(record.request_id) if record.request_id else None
                 if index == 0:
                     what = f"{request.id} {request.state.value.lower()}" if request else record.outcome
@@ -280,7 +290,7 @@ class DrillRunner:
                 if request is not None and request.state is RequestState.VERIFIED:
                     success = request.finished_at
                     break
-            found.append(DrillStatus(drill, drill.cron.next_after(now), last, success, self.left.get(drill.name)))
+            found.append(DrillStatus(drill, drill.cron.next_after(now), last, success, left))
         return found
 
 

@@ -16,6 +16,7 @@ from bot.simulator.world import ORDERS_RESTORE_1_ID
 from bot.workflow.drills import DrillNotStarted
 from tests.support.environments import prod
 from tests.support.harness import CREDENTIALS, BotHarness, running_bot, until
+from tests.support.homes import second_replica
 
 ENVIRONMENT = prod("COPS")
 MINUTELY = """
@@ -42,7 +43,8 @@ def ddm_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_drill_restores_to_its_pool_verifies_reports_and_tells_a_used_up_pool_once(tmp_path: Path) -> None:
-    async with running_bot(tmp_path, environments=ENVIRONMENT + MINUTELY + YEARLY) as h:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}"
+    async with running_bot(tmp_path, environments=ENVIRONMENT + MINUTELY + YEARLY, database_url=database) as h:
         # The current minute's slot is due at start.
         done = await h.wait_request(lambda r: r.plan.drill and r.state in (S.VERIFIED, S.VERIFY_FAILED), timeout=20)
         assert done.state is S.VERIFIED, done.error_msg
@@ -68,7 +70,11 @@ async def test_a_drill_restores_to_its_pool_verifies_reports_and_tells_a_used_up
         for minutes in (5, 6):
             result = await runner.run(place, drill, slot=slot + timedelta(minutes=minutes))
             assert isinstance(result, DrillNotStarted) and result.outcome == Outcome.NO_TARGET
-        assert runner.left[drill.name] == 0
+        [status] = [s for s in await runner.statuses() if s.drill.name == drill.name]
+        assert status.targets_left == 0
+        async with second_replica(h, database) as other:  # it never ran the drill: it reads the same from the store
+            assert other.drills is not None
+            assert [s.targets_left for s in await other.drills.statuses()] == [0, None]  # the yearly never ran
 
         def told() -> list[str]:
             texts = [str(c.args.get("text")) for c in h.fake.calls_of("chat.postMessage")]

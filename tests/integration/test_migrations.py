@@ -62,7 +62,7 @@ from bot.store.sql_store import RequestStore
 from bot.workflow.desk import RestoreDesk
 from bot.workflow.places import Places
 
-ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013"]
+ALL = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013", "0014"]
 AFTER_FIRST = ALL[1:]
 ROOT = Path(__file__).resolve().parents[2]
 # What `migrate` says of each revision it applies, in order.
@@ -83,6 +83,8 @@ APPLIED = [
     "applied 0012: Reminders: what was sent for each request's current stage, and when its requester last nudged.",
     "applied 0013: The App Home: who has opened it, and whose is stale, so that any replica publishes it once "
     "after a change.",
+    "applied 0014: Drills: how many of a drill's targets were left is kept with each slot, so every replica shows "
+    "the same.",
 ]
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -518,7 +520,7 @@ def test_cli_migrate(
     assert out.splitlines() == APPLIED
     assert main(["migrate"]) == 0
     out, err = capsys.readouterr()
-    assert out == "database is up to date (revision 0013)\n" and err == ""
+    assert out == "database is up to date (revision 0014)\n" and err == ""
 
 
 def test_cli_migrate_from_a_first_release_database(
@@ -690,7 +692,7 @@ async def test_0008_fills_the_figures_times_of_earlier_requests_from_their_histo
     await reset(database_url)
     await migrate(database_url, "0007")
     ids = await on(database_url, write_0007_history)
-    assert await migrate(database_url) == ["0008", "0009", "0010", "0011", "0012", "0013"]
+    assert await migrate(database_url) == ["0008", "0009", "0010", "0011", "0012", "0013", "0014"]
     store = RequestStore.from_url(database_url)
     try:
         completed, running, rejected = [await store.get(ids[name]) for name in ("completed", "running", "rejected")]
@@ -757,7 +759,7 @@ async def test_0010_and_the_start_freeze_the_environments_stages_into_pending_re
     await reset(database_url)
     await migrate(database_url, "0009")
     ids = await on(database_url, write_0008_requests)
-    assert await migrate(database_url) == ["0010", "0011", "0012", "0013"]
+    assert await migrate(database_url) == ["0010", "0011", "0012", "0013", "0014"]
     store = RequestStore.from_url(database_url)
     lead, owner = Stage("DBA lead", frozenset({"UBOB"})), Stage("Service owner", frozenset({"UDAN"}))
     gateway = HuaweiDdmGateway(

@@ -78,3 +78,14 @@ async def test_outcomes_without_a_request_are_recorded_once(repo: RequestReposit
     recent = await repo.drills.recent("d", 5)
     assert [(r.slot, r.outcome) for r in recent] == [(SLOT, "no_target"), (SLOT - timedelta(minutes=5), "missed")]
     assert [r.slot for r in await repo.drills.recent("d", 1)] == [SLOT]
+
+
+async def test_each_slot_keeps_the_targets_left_it_found(repo: RequestRepository) -> None:
+    """Any replica shows what the newest slot found, whichever replica claimed it (None: DDM was not asked)."""
+    await make(repo, SlotClaim("orders weekly", SLOT, targets_left=2))
+    assert await repo.drills.record("orders weekly", SLOT + timedelta(minutes=1), Outcome.MISSED, now=NOW)
+    assert await repo.drills.record(
+        "orders weekly", SLOT + timedelta(minutes=2), Outcome.NO_TARGET, now=NOW, targets_left=0
+    )
+    recent = await repo.drills.recent("orders weekly", 5)
+    assert [(r.outcome, r.targets_left) for r in recent] == [("no_target", 0), ("missed", None), ("requested", 2)]
