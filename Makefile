@@ -28,8 +28,8 @@ simulator: $(STAMP)
 # `pytest path/to/test_x.py` alone runs in one process, as usual.
 PARALLEL := -n $(shell expr $$(nproc) + 1) --dist worksteal
 
-# The bot's modules compiled once, up front: the end-to-end tests start it as a process about a hundred times, and
-# where PYTHONDONTWRITEBYTECODE is set (as on CI machines) each start would compile it again (0.4 s of CPU each).
+# The bot's modules compiled once, up front: where PYTHONDONTWRITEBYTECODE is set (as on CI machines), each process
+# a test starts from scratch (the CLI and start-up tests, each worker's zygote) would compile them again (0.4 s each).
 compiled: $(STAMP)
 	$(BIN)/python -m compileall -q bot
 

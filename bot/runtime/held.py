@@ -18,6 +18,7 @@ from bot.errors import StoreUnavailable
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
+BEATS_PER_LEASE = 3  # renewals are due every third of the lease: two can fail and the claim still holds
 
 
 class ClaimLost(Exception):
@@ -25,27 +26,45 @@ class ClaimLost(Exception):
 
 
 async def while_held(
-    work: Coroutine[Any, Any, T], *, renew: Callable[[], Awaitable[bool]], every: float, sleep: Sleep, what: str
+    work: Coroutine[Any, Any, T],
+    *,
+    renew: Callable[[], Awaitable[bool]],
+    every: float,
+    sleep: Sleep,
+    what: str,
 ) -> T:
-    """Run `work`, calling `renew` every `every` seconds until it ends; when `renew` answers False the work is
-    cancelled and ClaimLost raised. A database that can't be reached to renew is logged (one line) and tried
-    again at the next beat: the other replicas can't take the claim over through it either, unless it lasts."""
+    """Run `work`, calling `renew` every `every` seconds (a third of the lease) until it ends. When `renew` answers
+    False (another replica took the claim), or has failed for a whole lease (this replica can't reach the
+    database, the others may: they take the claim over once it runs out), the work is cancelled and ClaimLost
+    raised. A single failed renewal is logged in one line and tried again at the next beat."""
     task = asyncio.ensure_future(work)
     lost = False
 
-    async def beat() -> None:
+    def stop(why: str) -> None:
         nonlocal lost
-        while True:
+        lost = True
+        log.warning("the claim on %s %s; stopping here", what, why)
+        task.cancel()
+
+    async def beat() -> None:
+        failures = 0
+        while not task.done():
             await sleep(every)
             try:
                 held = await renew()
             except StoreUnavailable as exc:
-                log.warning("could not renew the claim on %s: %s", what, exc)
-                continue
-            if not held:
-                lost = True
-                log.warning("the claim on %s ran out and another replica took it over; stopping here", what)
-                task.cancel()
+                failures += 1
+                log.warning("could not renew the claim on %s (%d of %d): %s", what, failures, BEATS_PER_LEASE, exc)
+            except Exception:
+                failures += 1
+                log.exception("renewing the claim on %s failed (%d of %d)", what, failures, BEATS_PER_LEASE)
+            else:
+                if not held:
+                    stop("ran out and another replica took it over")
+                    return
+                failures = 0
+            if failures >= BEATS_PER_LEASE:
+                stop("could not be renewed for a whole lease: another replica may take it over")
                 return
 
     beating = asyncio.ensure_future(beat())
@@ -58,3 +77,4 @@ async def while_held(
         raise
     finally:
         beating.cancel()
+        await asyncio.wait([beating])  # no renewal is under way once this returns (a cancel of ours still stops it)

@@ -95,14 +95,16 @@ class Announcer:
             if not await self._renew(request_id):
                 continue
             try:
-                # Held while it is delivered: one Slack call with its retries may outlast a lease.
-                await while_held(
+                # Held while it is delivered: one Slack call with its retries may outlast a lease. What it then
+                # writes (done, or tried again later) gives the rows up: written once the holding has ended.
+                written = await while_held(
                     self._deliver(request_id, list(group)),
                     renew=functools.partial(self._renew, request_id),
                     every=self.lease_seconds / 3,
                     sleep=self.sleep,
                     what=f"the notices of {request_id}",
                 )
+                await written()
             except ClaimLost:
                 continue  # the replica that took them over delivers them (each looked for in Slack first)
             except StoreUnavailable:
@@ -127,11 +129,11 @@ class Announcer:
     # ---- one request ---------------------------------------------------------------------------------------
 
     @for_request
-    async def _deliver(self, request_id: str, rows: list[OutboxRow]) -> None:
+    async def _deliver(self, request_id: str, rows: list[OutboxRow]) -> Callable[[], Awaitable[None]]:
+        """Deliver a request's notices; returns what to write of them: which are done, and when to try the rest."""
         request = await self.store.get(request_id)
         if request is None:
-            await self.store.outbox.done([row.seq for row in rows], now=self.clock())
-            return
+            return functools.partial(self._written, request_id, [row.seq for row in rows])
         delivered: list[int] = []
         drawn: RestoreRequest | None = None  # the state the card was just posted with
         try:
@@ -143,8 +145,7 @@ class Announcer:
                     oldest=oldest_for(min(row.created_ms for row in cards)),
                 )
                 if posted is None:  # it can't be posted: the request was cancelled, the requester told
-                    await self.store.outbox.done([row.seq for row in rows], now=self.clock())
-                    return
+                    return functools.partial(self._written, request_id, [row.seq for row in rows])
                 request, drawn = posted
             if cards:
                 # The card first: it is what people look at, and the thread then tells of what it shows.
@@ -155,11 +156,16 @@ class Announcer:
                     await self._deliver_one(request, row)
                     delivered.append(row.seq)
         except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            await self.store.outbox.done(delivered, now=self.clock())
-            await self._retry_later(request_id, rows, exc)
-            return
+            return functools.partial(self._written, request_id, delivered, failed=(rows, exc))
         await self._mark_homes(request_id)  # before the rows are done: a crash redoes it with their delivery
+        return functools.partial(self._written, request_id, delivered)
+
+    async def _written(
+        self, request_id: str, delivered: list[int], *, failed: tuple[list[OutboxRow], Exception] | None = None
+    ) -> None:
         await self.store.outbox.done(delivered, now=self.clock())
+        if failed is not None:
+            await self._retry_later(request_id, *failed)
 
     async def _mark_homes(self, request_id: str) -> None:
         """The App Home of everyone the request concerns is stale: published by whichever replica claims it

@@ -80,8 +80,10 @@ class Cluster:
         those still has notices to make): nothing is left that any replica could still post."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            depth = await self.store.outbox.depth()
+            # Moving first: a request's last move writes its notices in the same commit, so once none moves, the
+            # outbox read after it holds every notice there will be.
             moving = await self.store.in_states(ON_ITS_WAY)
+            depth = await self.store.outbox.depth()
             if depth == (0, None) and not moving:
                 return
             assert asyncio.get_running_loop().time() < deadline, f"never quiet: outbox {depth}, {len(moving)} moving"

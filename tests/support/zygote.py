@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import itertools
 import json
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # Single-threaded on purpose (a fork copies only the forking thread; another thread could hold a lock the child
 # then waits on forever): it polls its requests and its children's exits in one loop.
 _ZYGOTE = r"""
-import json, logging, os, random, select, signal, sys
+import ctypes, json, logging, os, random, select, signal, sys
 import bot.app, bot.cli  # what every start would import
+
+children = set()
 
 def report(message):
     os.write(1, (json.dumps(message) + "\n").encode())
@@ -39,9 +42,11 @@ def reap():
             return
         if pid == 0:
             return
+        children.discard(pid)
         report({"exited": pid, "rc": os.waitstatus_to_exitcode(status)})
 
 def child(ask):
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: it ends with the zygote, never orphaned
     os.chdir(ask["cwd"])
     os.environ.clear()
     os.environ.update(ask["env"])
@@ -77,8 +82,10 @@ while True:
     if not ready:
         continue
     chunk = os.read(0, 65536)
-    if not chunk:
-        break  # the test worker is gone
+    if not chunk:  # the test worker is gone: so are its bots
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        break
     pending += chunk
     while b"\n" in pending:
         line, pending = pending.split(b"\n", 1)
@@ -86,6 +93,7 @@ while True:
         pid = os.fork()
         if pid == 0:
             child(ask)
+        children.add(pid)
         report({"started": pid, "ask": ask["id"]})
 """
 
@@ -105,24 +113,29 @@ class Zygote:
 
     def _read(self) -> None:
         assert self._process.stdout is not None
-        for raw in self._process.stdout:
-            message: dict[str, Any] = json.loads(raw)
+        try:
+            for raw in self._process.stdout:
+                message: dict[str, Any] = json.loads(raw)
+                with self._lock:
+                    if "started" in message:
+                        pid = int(message["started"])
+                        self._exits.pop(pid, None)  # a pid used again: the earlier process's exit is not this one's
+                        waiter = self._starts.pop(int(message["ask"]), None)
+                        if waiter is not None:
+                            _call(waiter, _resolve, pid)
+                    else:
+                        pid, code = int(message["exited"]), int(message["rc"])
+                        self._exits[pid] = code
+                        for waiter in self._exit_waiters.pop(pid, []):
+                            _call(waiter, _resolve, code)
+        finally:
             with self._lock:
-                if "started" in message:
-                    loop, started = self._starts.pop(int(message["ask"]))
-                    loop.call_soon_threadsafe(_resolve, started, int(message["started"]))
-                else:
-                    pid, code = int(message["exited"]), int(message["rc"])
-                    self._exits[pid] = code
-                    for loop, exited in self._exit_waiters.pop(pid, []):
-                        loop.call_soon_threadsafe(_resolve, exited, code)
-        with self._lock:
-            self._gone = True
-            waiting = list(self._starts.values()) + [w for ws in self._exit_waiters.values() for w in ws]
-            self._starts.clear()
-            self._exit_waiters.clear()
-        for loop, future in waiting:
-            loop.call_soon_threadsafe(_fail, future, RuntimeError("the zygote process died"))
+                self._gone = True
+                waiting = list(self._starts.values()) + [w for ws in self._exit_waiters.values() for w in ws]
+                self._starts.clear()
+                self._exit_waiters.clear()
+            for waiter in waiting:
+                _call(waiter, _fail, RuntimeError("the zygote process died"))
 
     async def start(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: Path) -> int:
         """Fork a child running `bot.cli.main(argv)`; its pid."""
@@ -137,7 +150,16 @@ class Zygote:
         assert self._process.stdin is not None
         self._process.stdin.write(line.encode() + b"\n")
         self._process.stdin.flush()
-        return await started
+        try:
+            return await started
+        finally:
+            with self._lock:
+                self._starts.pop(ask, None)
+
+    @property
+    def gone(self) -> bool:
+        with self._lock:
+            return self._gone
 
     def returncode(self, pid: int) -> int | None:
         with self._lock:
@@ -151,8 +173,14 @@ class Zygote:
                 return self._exits[pid]
             if self._gone:
                 raise RuntimeError("the zygote process died")
-            self._exit_waiters.setdefault(pid, []).append((loop, exited))
-        return await exited
+            waiter = (loop, exited)
+            self._exit_waiters.setdefault(pid, []).append(waiter)
+        try:
+            return await exited
+        finally:  # given up on (a timeout): its loop may be closed by the time the exit comes
+            with self._lock:
+                if waiter in self._exit_waiters.get(pid, []):
+                    self._exit_waiters[pid].remove(waiter)
 
     def close(self) -> None:
         if self._process.poll() is None:
@@ -160,12 +188,22 @@ class Zygote:
             self._process.wait()
 
 
+Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
+
+
+def _call(waiter: Waiter, settle: Callable[[asyncio.Future[int], Any], None], value: Any) -> None:
+    """Settle a waiter's future on its own loop; a loop closed since (its test ended) has no one waiting."""
+    loop, future = waiter
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(settle, future, value)
+
+
 def _resolve(future: asyncio.Future[int], value: int) -> None:
     if not future.done():
         future.set_result(value)
 
 
-def _fail(future: asyncio.Future[int], error: Exception) -> None:
+def _fail(future: asyncio.Future[int], error: BaseException) -> None:
     if not future.done():
         future.set_exception(error)
 
@@ -176,7 +214,7 @@ _zygote: Zygote | None = None
 def zygote(env: Mapping[str, str]) -> Zygote:
     """This test worker's zygote, started at its first use."""
     global _zygote
-    if _zygote is None:
+    if _zygote is None or _zygote.gone:
         _zygote = Zygote(env)
         atexit.register(_zygote.close)
     return _zygote

@@ -12,7 +12,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import StoreUnavailable
-from bot.runtime.held import while_held
+from bot.runtime.held import ClaimLost, while_held
 from bot.slack.announcer import Announcer
 from bot.slack.blocks.messages import render_notice
 from tests.support.bench import CHANNEL, Bench
@@ -127,3 +127,32 @@ async def test_a_held_work_cancelled_from_outside_is_cancelled_not_lost_and_an_u
     held.cancel()  # the supervisor's step bound, say
     with pytest.raises(asyncio.CancelledError):
         await held
+
+
+async def test_a_claim_that_cannot_be_renewed_for_a_whole_lease_is_given_up(caplog: pytest.LogCaptureFixture) -> None:
+    """Cut off from the database (or a bug in renewing), this replica stops before another takes the claim over
+    and posts too; each failed renewal says so, a bug with its traceback."""
+    beats, failures = (
+        Beats(),
+        [StoreUnavailable("the database is unavailable"), RuntimeError("a bug"), StoreUnavailable("again")],
+    )
+
+    async def renew() -> bool:
+        raise failures.pop(0)
+
+    async def work() -> None:
+        await asyncio.Event().wait()
+
+    held = asyncio.create_task(while_held(work(), renew=renew, every=1.0, sleep=beats.sleep, what="the test's work"))
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            await beats.asleep.get()
+            beats.beat()
+        with pytest.raises(ClaimLost):
+            async with asyncio.timeout(5):  # a beat that died would leave it holding on forever
+                await held
+    assert not failures
+    assert (
+        "renewing the claim on the test's work failed (2 of 3)" in caplog.text and "RuntimeError: a bug" in caplog.text
+    )
+    assert "could not be renewed for a whole lease" in caplog.text
