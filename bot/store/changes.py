@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.ports import ChangeObserver
-from bot.restore.drills import SlotClaim, SlotRecord
+from bot.restore.drills import Outcome, SlotClaim, SlotRecord
 from bot.restore.flow import Flow
 from bot.restore.lifecycle import LIFECYCLE, REVIEW_AFTER, REVIEW_MOVES, Event, ReviewEvent
 from bot.restore.notices import Notice, Outgoing, ParamValue
@@ -162,6 +162,18 @@ def slot_row(
         "detail": detail or None,
         "targets_left": targets_left,
     }
+
+
+def claimed_slot_row(claim: SlotClaim, request_id: str, *, now_ms: int) -> dict[str, Any]:
+    """The row of a slot claimed by the request made for it (in the request's change)."""
+    return slot_row(
+        claim.drill,
+        claim.slot,
+        Outcome.REQUESTED,
+        now_ms=now_ms,
+        request_id=request_id,
+        targets_left=claim.targets_left,
+    )
 
 
 def slot_record(row: Mapping[str, Any]) -> SlotRecord:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreUnavailable
 from bot.ports import ApprovalOutcome, ChangeObserver, RequestPage, RequestRepository, SlotTaken, TargetBusy
-from bot.restore.drills import Outcome, SlotClaim
+from bot.restore.drills import SlotClaim
 from bot.restore.flow import Flow
 from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import ACTIVE_STATES, Event
@@ -33,6 +33,7 @@ from bot.store.changes import (
     EMPTY_ROW,
     Effects,
     check_move_values,
+    claimed_slot_row,
     created,
     drill_created,
     may_approve,
@@ -40,7 +41,6 @@ from bot.store.changes import (
     move_changes,
     named_stages,
     new_row,
-    slot_row,
     stage_rule,
     tell,
     write_approval,
@@ -128,16 +128,7 @@ class MemoryStore:
         effects = created(values)
         if claim is not None:
             values = drill_created(values, effects, claim)
-            self.drills.claim(
-                slot_row(
-                    claim.drill,
-                    claim.slot,
-                    Outcome.REQUESTED,
-                    now_ms=ms(now),
-                    request_id=request_id,
-                    targets_left=claim.targets_left,
-                )
-            )
+            self.drills.claim(claimed_slot_row(claim, request_id, now_ms=ms(now)))
         row = LockedRequest(values, ())
         self._commit(request_id, row, effects)
         tell(self.observers, "create", row.request())

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ports import ApprovalOutcome, ChangeObserver, RequestPage, SlotTaken, TargetBusy
-from bot.restore.drills import Outcome, SlotClaim
+from bot.restore.drills import SlotClaim
 from bot.restore.flow import Flow
 from bot.restore.ids import new_request_id
 from bot.restore.lifecycle import Event
@@ -38,6 +38,7 @@ from bot.store.changes import (
     EMPTY_ROW,
     Effects,
     check_move_values,
+    claimed_slot_row,
     created,
     drill_created,
     freeze_changes,
@@ -46,7 +47,6 @@ from bot.store.changes import (
     move_changes,
     named_stages,
     new_row,
-    slot_row,
     stage_rule,
     tell,
     write_approval,
@@ -132,14 +132,7 @@ class RequestStore(Database):
                 async with self.write() as conn:
                     await conn.execute(insert(r).values(**row))
                     if claim is not None:
-                        slot = slot_row(
-                            claim.drill,
-                            claim.slot,
-                            Outcome.REQUESTED,
-                            now_ms=ms(now),
-                            request_id=row["id"],
-                            targets_left=claim.targets_left,
-                        )
+                        slot = claimed_slot_row(claim, row["id"], now_ms=ms(now))
                         await conn.execute(insert(schema.drill_slots).values(**slot))
                     await self._finish(conn, effects)
             except IntegrityError:
