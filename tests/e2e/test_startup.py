@@ -1,5 +1,6 @@
-"""`python -m bot run|simulator` as real processes: settings mistakes are one line and exit 2, signals stop the
-bot within seconds in every state, and HTTP mode authenticates each request before parsing it."""
+"""`python -m bot run|simulator` as real processes: settings mistakes are one line and exit 2 (forked from a warm
+process, tests/support/zygote.py), signals stop the bot within seconds in every state, and HTTP mode authenticates
+each request before parsing it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from bot.simulator import RunningSimulator
 from tests.support.harness import CREDENTIALS, GROUP, PROJECT, SECRET, FakeSlack, populate
 from tests.support.http import local_http
 from tests.support.processes import clean_env, free_port
+from tests.support.zygote import zygote
 
 PREFIX = "ddm-restore-bot: "
 STOP_WITHIN_SECONDS = 8.0  # generous for a loaded 2-core machine; the bot itself needs well under a second
@@ -113,10 +115,14 @@ class Bot:
 
 
 async def refused(env: dict[str, str], workdir: Path, *args: str) -> str:
-    """Run the process to its end: exit 2, exactly one line of ours, no traceback. Returns that line."""
-    bot = await Bot(env, workdir, *args).start()
-    code = await bot.wait()
-    output = bot.output()
+    """Run the process to its end: exit 2, exactly one line of ours, no traceback. Returns that line. The process
+    is forked from the test worker's zygote (tests/support/zygote.py), which runs what `python -m bot` runs: the
+    tests below that use `Bot` start the command line itself."""
+    log = workdir / f"bot-{time.monotonic_ns()}.log"
+    forks = zygote(clean_env())
+    pid = await forks.start(list(args or ("run",)), env=env, cwd=workdir, log=log)
+    code = await asyncio.wait_for(forks.wait(pid), 30)
+    output = log.read_text(encoding="utf-8", errors="replace")
     ours = [line for line in output.splitlines() if line.startswith(PREFIX)]
     assert code == 2, output
     assert len(ours) == 1, output
